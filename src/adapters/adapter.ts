@@ -1,0 +1,78 @@
+/**
+ * The helpdesk adapter contract: what one vendor folder under `src/adapters/<vendor>/` implements.
+ * It imports only core model types; it is the one file under `adapters/` the core may import.
+ *
+ * What an adapter does NOT do, because the core does it for every vendor: dedupe events, keep per-customer
+ * order, retry, enforce webhook timestamp windows, reject unverified webhooks, keep state.
+ * An adapter maps vendor responses onto RetryableError / PermanentError (`src/core/errors.ts`).
+ */
+import type { z } from 'zod';
+import type { Logger } from '../core/logger';
+import type {
+  AgentMessageEvent,
+  ChatMessage,
+  ClosedBy,
+  HelpdeskEvent,
+  OpenTicketRequest,
+  TicketRef,
+} from '../core/model';
+
+/** An incoming webhook request as the HTTP edge received it; `body` is the raw bytes that were signed. */
+export interface RawRequest {
+  method: string;
+  path: string;
+  /** Header names in lower case. */
+  headers: Readonly<Record<string, string | undefined>>;
+  body: Buffer;
+  receivedAt: Date;
+}
+
+export type Verification =
+  | { ok: true; /** When the vendor says it signed the request; the core checks the replay window. */ signedAt?: Date }
+  | { ok: false; reason: string };
+
+export interface WebhookHandler {
+  /** Checks the signature over the raw body. Never throws; never logs the body. */
+  verify(request: RawRequest): Verification;
+  /**
+   * Turns a verified body into events, oldest first. Events that do not concern the customer
+   * (internal notes, the customer's own echo, other tickets) are left out here.
+   * Throws PermanentError on a body that does not have the vendor's shape.
+   */
+  parse(request: RawRequest): HelpdeskEvent[];
+  /** Replay window in seconds; the core's default (300) when absent. */
+  readonly maxSkewSeconds?: number;
+}
+
+export interface HelpdeskAdapter {
+  /** Lower-case vendor name: routes (`/webhooks/<name>`), logs, state keys. */
+  readonly name: string;
+  readonly limits: { requestsPerMinute: number };
+  /** Opens a ticket whose first comment is `req.first`. The same idempotency key must never open two tickets. */
+  openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef>;
+  /** Appends a customer message to the ticket, authored by the customer (never as an agent). */
+  appendCustomerMessage(ticket: TicketRef, message: ChatMessage, idempotencyKey: string): Promise<void>;
+  /** Closes the ticket from the bridge's side (the customer ended it, or it expired). */
+  closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void>;
+  /**
+   * Public agent messages on the ticket, oldest first. The core calls it just before a hand-back so a reply
+   * whose webhook lost the race against the close is still delivered (deduped by event id).
+   */
+  recentAgentMessages?(ticket: TicketRef): Promise<AgentMessageEvent[]>;
+  /** Present when the vendor pushes events to us. */
+  readonly webhook?: WebhookHandler;
+  /** Present when the vendor must be polled for events. */
+  poll?(cursor: string | undefined): Promise<{ events: HelpdeskEvent[]; cursor: string }>;
+}
+
+export interface AdapterContext {
+  logger: Logger;
+}
+
+/** What a vendor folder exports; `src/adapters/registry.ts` lists one per vendor. */
+export interface AdapterModule<Schema extends z.ZodObject = z.ZodObject> {
+  readonly name: string;
+  /** The vendor's environment variables (`<VENDOR>_*`), validated with the rest of the configuration. */
+  readonly configSchema: Schema;
+  create(config: z.infer<Schema>, context: AdapterContext): HelpdeskAdapter;
+}

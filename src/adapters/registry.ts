@@ -1,0 +1,10 @@
+import type { AdapterModule } from './adapter';
+import { zendeskModule } from './zendesk';
+
+/** Every helpdesk the bridge can serve. Adding a vendor: one folder under src/adapters/ and one line here. */
+export const adapterModules = {
+  zendesk: zendeskModule,
+} satisfies Record<string, AdapterModule>;
+
+export type VendorName = keyof typeof adapterModules;
+export const vendorNames = Object.keys(adapterModules) as [VendorName, ...VendorName[]];

@@ -1,0 +1,131 @@
+import axios, { type AxiosInstance } from 'axios';
+import { z } from 'zod';
+import { PermanentError } from '../../core/errors';
+import { toBridgeError } from '../shared/http-errors';
+import type { ZendeskConfig } from './config';
+
+/** The Zendesk Support API calls the adapter makes, with responses validated at the edge. */
+export class ZendeskApi {
+  private readonly http: AxiosInstance;
+
+  constructor(config: ZendeskConfig) {
+    const baseURL = config.ZENDESK_BASE_URL ?? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com`;
+    this.http = axios.create({
+      baseURL: baseURL.replace(/\/$/, ''),
+      timeout: config.ZENDESK_TIMEOUT_MS,
+      headers: {
+        Authorization: config.ZENDESK_OAUTH_TOKEN
+          ? `Bearer ${config.ZENDESK_OAUTH_TOKEN}`
+          : `Basic ${Buffer.from(`${config.ZENDESK_EMAIL}/token:${config.ZENDESK_API_TOKEN}`).toString('base64')}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+    });
+  }
+
+  /** POST /api/v2/users/create_or_update: the requester, matched on external_id. */
+  async createOrUpdateEndUser(user: { name: string; externalId: string; email?: string; phone?: string }): Promise<string> {
+    const data = await this.request('create requester', userResponse, {
+      method: 'POST',
+      url: '/api/v2/users/create_or_update',
+      data: {
+        user: {
+          name: user.name,
+          external_id: user.externalId,
+          role: 'end-user',
+          skip_verify_email: true,
+          ...(user.email ? { email: user.email } : {}),
+          ...(user.phone ? { phone: user.phone } : {}),
+        },
+      },
+    });
+    return String(data.user.id);
+  }
+
+  /** POST /api/v2/tickets with an Idempotency-Key: a retry returns the ticket the first call created. */
+  async createTicket(
+    ticket: { subject: string; body: string; requesterId: string; externalId: string; tags: string[] },
+    idempotencyKey: string,
+  ): Promise<{ id: string }> {
+    const data = await this.request('create ticket', ticketResponse, {
+      method: 'POST',
+      url: '/api/v2/tickets',
+      headers: { 'Idempotency-Key': idempotencyKey },
+      data: {
+        ticket: {
+          subject: ticket.subject,
+          comment: { body: ticket.body, public: true, author_id: Number(ticket.requesterId) },
+          requester_id: Number(ticket.requesterId),
+          external_id: ticket.externalId,
+          tags: ticket.tags,
+        },
+      },
+    });
+    return { id: String(data.ticket.id) };
+  }
+
+  /** PUT /api/v2/tickets/{id}: a public comment authored by the requester (without author_id it shows as an agent). */
+  async addComment(ticketId: string, comment: { body: string; authorId?: string; public: boolean; status?: string }): Promise<void> {
+    await this.request('add comment', ticketResponse, {
+      method: 'PUT',
+      url: `/api/v2/tickets/${encodeURIComponent(ticketId)}`,
+      data: {
+        ticket: {
+          comment: {
+            body: comment.body,
+            public: comment.public,
+            ...(comment.authorId ? { author_id: Number(comment.authorId) } : {}),
+          },
+          ...(comment.status ? { status: comment.status } : {}),
+        },
+      },
+    });
+  }
+
+  /** GET /api/v2/tickets/{id}/comments, newest first, with authors side-loaded. */
+  async listRecentComments(ticketId: string): Promise<z.infer<typeof commentsResponse>> {
+    return this.request('list comments', commentsResponse, {
+      method: 'GET',
+      url: `/api/v2/tickets/${encodeURIComponent(ticketId)}/comments`,
+      params: { include: 'users', sort_order: 'desc' },
+    });
+  }
+
+  private async request<S extends z.ZodType>(
+    call: string,
+    schema: S,
+    config: Parameters<AxiosInstance['request']>[0],
+  ): Promise<z.infer<S>> {
+    let body: unknown;
+    try {
+      body = (await this.http.request(config)).data;
+    } catch (err) {
+      throw toBridgeError(err, 'zendesk', call);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      throw new PermanentError(`zendesk ${call}: unexpected response shape (${parsed.error.issues[0]?.message})`, 'ZENDESK_BAD_RESPONSE');
+    }
+    return parsed.data;
+  }
+}
+
+const id = z.union([z.number(), z.string()]);
+const userResponse = z.object({ user: z.object({ id }) });
+const ticketResponse = z.object({ ticket: z.object({ id }) });
+const commentsResponse = z.object({
+  comments: z.array(
+    z.object({
+      id,
+      author_id: id,
+      body: z.string().nullish(),
+      plain_body: z.string().nullish(),
+      public: z.boolean(),
+      created_at: z.string().nullish(),
+      attachments: z
+        .array(z.object({ content_url: z.string(), content_type: z.string().nullish(), file_name: z.string().nullish(), size: z.number().nullish() }))
+        .nullish(),
+    }),
+  ),
+  users: z.array(z.object({ id, name: z.string().nullish(), role: z.string().nullish() })).nullish(),
+});

@@ -1,0 +1,92 @@
+import type { AgentMessageEvent, ChatMessage, ClosedBy, OpenTicketRequest, TicketRef } from '../../core/model';
+import type { AdapterModule, HelpdeskAdapter } from '../adapter';
+import { ZendeskApi } from './api';
+import { type ZendeskConfig, zendeskConfigSchema } from './config';
+import { ZendeskWebhook } from './webhook';
+
+/** Zendesk Support: one ticket per handoff, customer messages as public comments authored by the requester. */
+export class ZendeskAdapter implements HelpdeskAdapter {
+  readonly name = 'zendesk';
+  readonly limits: { requestsPerMinute: number };
+  readonly webhook: ZendeskWebhook;
+  private readonly api: ZendeskApi;
+
+  constructor(config: ZendeskConfig) {
+    this.api = new ZendeskApi(config);
+    this.webhook = new ZendeskWebhook(config.ZENDESK_WEBHOOK_SECRET);
+    this.limits = { requestsPerMinute: config.ZENDESK_REQUESTS_PER_MINUTE };
+  }
+
+  async openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef> {
+    const customer = req.customer;
+    const requesterId = await this.api.createOrUpdateEndUser({
+      name: customer.name ?? customer.originator ?? customer.key,
+      externalId: customer.originator ?? customer.key,
+    });
+    const { id } = await this.api.createTicket(
+      {
+        subject: req.subject,
+        body: commentBody(req.first),
+        requesterId,
+        externalId: `blip-${req.sessionId.replace(/-/g, '')}`,
+        tags: req.tags,
+      },
+      idempotencyKey,
+    );
+    return { vendor: this.name, id, requesterId };
+  }
+
+  async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
+    await this.api.addComment(ticket.id, { body: commentBody(message), authorId: ticket.requesterId, public: true });
+  }
+
+  async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
+    await this.api.addComment(ticket.id, {
+      body: `Conversation ended by the bridge (${closedBy}).`,
+      public: false,
+      status: 'solved',
+    });
+  }
+
+  async recentAgentMessages(ticket: TicketRef): Promise<AgentMessageEvent[]> {
+    const { comments, users } = await this.api.listRecentComments(ticket.id);
+    const names = new Map((users ?? []).map((u) => [String(u.id), u.name ?? undefined]));
+    return comments
+      .filter((c) => c.public && ticket.requesterId !== undefined && String(c.author_id) !== ticket.requesterId)
+      .slice(0, 20)
+      .reverse()
+      .map((c) => {
+        const authorId = String(c.author_id);
+        const name = names.get(authorId);
+        return {
+          kind: 'agent.message' as const,
+          ticket,
+          eventId: `comment:${c.id}`,
+          agent: { id: authorId, ...(name ? { name } : {}) },
+          message: {
+            id: String(c.id),
+            text: c.plain_body ?? c.body ?? '',
+            attachments: (c.attachments ?? []).map((a) => ({
+              url: a.content_url,
+              mimeType: a.content_type ?? 'application/octet-stream',
+              ...(a.file_name ? { name: a.file_name } : {}),
+              ...(a.size ? { size: a.size } : {}),
+            })),
+            at: c.created_at ?? new Date().toISOString(),
+          },
+        };
+      });
+  }
+}
+
+/** The comment text: the readable message, then its attachments as links (uploads come with the content work). */
+function commentBody(message: ChatMessage): string {
+  const links = (message.attachments ?? []).map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
+  return [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
+}
+
+export const zendeskModule: AdapterModule<typeof zendeskConfigSchema> = {
+  name: 'zendesk',
+  configSchema: zendeskConfigSchema,
+  create: (config) => new ZendeskAdapter(config),
+};

@@ -1,0 +1,199 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import { PermanentError } from '../../core/errors';
+import type { Attachment, HelpdeskEvent, TicketRef } from '../../core/model';
+import type { RawRequest, Verification, WebhookHandler } from '../adapter';
+
+/**
+ * Zendesk webhooks, both kinds:
+ *  - event subscriptions (`zen:event-type:ticket.comment_added`, `ticket.status_changed`,
+ *    `ticket.attachment_linked_to_comment`);
+ *  - trigger webhooks whose JSON template carries a fixed `bridge_event` (see docs/zendesk.md).
+ * Signature: base64(HMAC-SHA256(secret, timestamp + raw body)), headers `X-Zendesk-Webhook-Signature(-Timestamp)`.
+ */
+export class ZendeskWebhook implements WebhookHandler {
+  constructor(private readonly secret: string) {}
+
+  verify(request: RawRequest): Verification {
+    const signature = request.headers['x-zendesk-webhook-signature'];
+    const timestamp = request.headers['x-zendesk-webhook-signature-timestamp'];
+    if (!signature || !timestamp) return { ok: false, reason: 'missing X-Zendesk-Webhook-Signature or -Timestamp header' };
+    const signedAt = new Date(timestamp);
+    if (Number.isNaN(signedAt.getTime())) return { ok: false, reason: 'unreadable signature timestamp' };
+    const expected = zendeskSignature(this.secret, timestamp, request.body);
+    const given = Buffer.from(signature, 'utf8');
+    const wanted = Buffer.from(expected, 'utf8');
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return { ok: false, reason: 'signature mismatch' };
+    return { ok: true, signedAt };
+  }
+
+  parse(request: RawRequest): HelpdeskEvent[] {
+    let json: unknown;
+    try {
+      json = JSON.parse(request.body.toString('utf8'));
+    } catch {
+      throw new PermanentError('zendesk webhook: body is not JSON', 'ZENDESK_BAD_WEBHOOK');
+    }
+    if (json && typeof json === 'object' && 'bridge_event' in json) return parseTrigger(json);
+    const envelope = eventEnvelope.safeParse(json);
+    if (!envelope.success) {
+      throw new PermanentError(
+        `zendesk webhook: neither an event subscription nor a bridge trigger body (${envelope.error.issues[0]?.path.join('.')}: ${envelope.error.issues[0]?.message})`,
+        'ZENDESK_BAD_WEBHOOK',
+      );
+    }
+    return parseEvent(envelope.data);
+  }
+}
+
+export function zendeskSignature(secret: string, timestamp: string, body: Buffer | string): string {
+  return createHmac('sha256', secret).update(timestamp).update(body).digest('base64');
+}
+
+const id = z.union([z.string(), z.number()]).transform(String);
+
+const eventEnvelope = z.object({
+  id: z.string(),
+  type: z.string(),
+  subject: z.string(),
+  time: z.string().optional(),
+  detail: z.looseObject({ id, requester_id: id.nullish(), actor_id: id.nullish() }),
+  event: z.looseObject({}),
+});
+
+const commentEvent = z.object({
+  comment: z.object({
+    id,
+    body: z.string().nullish(),
+    is_public: z.boolean(),
+    author: z.object({ id, is_staff: z.boolean(), name: z.string().nullish() }),
+  }),
+});
+
+const attachmentEvent = z.object({
+  comment: z.object({
+    id,
+    attachment: z.object({
+      id,
+      content_type: z.string().nullish(),
+      content_url: z.string(),
+      filename: z.string().nullish(),
+      is_public: z.boolean().nullish(),
+    }),
+  }),
+});
+
+const statusEvent = z.object({ current: z.string(), previous: z.string().nullish() });
+
+const CLOSED_STATUSES = new Set(['SOLVED', 'CLOSED']);
+
+function ticketRef(ticketId: string, requesterId?: string | null): TicketRef {
+  return { vendor: 'zendesk', id: ticketId, ...(requesterId ? { requesterId } : {}) };
+}
+
+function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
+  const ticket = ticketRef(envelope.detail.id);
+  const at = envelope.time ?? new Date().toISOString();
+  switch (envelope.type) {
+    case 'zen:event-type:ticket.comment_added': {
+      const { comment } = shape(commentEvent, envelope.event, envelope.type);
+      // Internal notes and the requester's own comments (our echo) never reach the customer.
+      if (!comment.is_public || !comment.author.is_staff) return [];
+      return [
+        {
+          kind: 'agent.message',
+          ticket,
+          eventId: `comment:${comment.id}`,
+          agent: { id: comment.author.id, ...(comment.author.name ? { name: comment.author.name } : {}) },
+          message: { id: comment.id, text: comment.body ?? '', at },
+        },
+      ];
+    }
+    case 'zen:event-type:ticket.attachment_linked_to_comment': {
+      const { comment } = shape(attachmentEvent, envelope.event, envelope.type);
+      const fromRequester = envelope.detail.actor_id && envelope.detail.actor_id === envelope.detail.requester_id;
+      if (comment.attachment.is_public === false || fromRequester) return [];
+      return [
+        {
+          kind: 'agent.message',
+          ticket,
+          eventId: `attachment:${comment.attachment.id}`,
+          message: { id: `${comment.id}:${comment.attachment.id}`, text: '', attachments: [attachment(comment.attachment)], at },
+        },
+      ];
+    }
+    case 'zen:event-type:ticket.status_changed': {
+      const status = shape(statusEvent, envelope.event, envelope.type);
+      if (!CLOSED_STATUSES.has(status.current.toUpperCase())) return [];
+      return [{ kind: 'ticket.closed', ticket, eventId: `status:${envelope.id}`, reason: status.current.toLowerCase() }];
+    }
+    default:
+      return [];
+  }
+}
+
+const triggerBody = z.object({
+  bridge_event: z.enum(['agent_public_comment', 'ticket_solved']),
+  ticket: z.object({ id, status: z.string().nullish(), updated_at: z.string().nullish(), requester_id: id.nullish() }),
+  current_user: z.object({ id: id.nullish(), name: z.string().nullish() }).nullish(),
+  comment: z
+    .object({
+      id: id.nullish(),
+      author_id: id.nullish(),
+      author_name: z.string().nullish(),
+      value: z.string().nullish(),
+      attachments: z.array(z.object({ filename: z.string().nullish(), url: z.string() })).nullish(),
+    })
+    .nullish(),
+});
+
+function parseTrigger(json: unknown): HelpdeskEvent[] {
+  const body = shape(triggerBody, json, 'trigger');
+  const ticket = ticketRef(body.ticket.id, body.ticket.requester_id);
+  const events: HelpdeskEvent[] = [];
+  const c = body.comment;
+  // Rendered roles are human-readable and maybe translated; the requester's id is not.
+  if (c?.id && c.author_id && c.author_id !== body.ticket.requester_id && (c.value || c.attachments?.length)) {
+    events.push({
+      kind: 'agent.message',
+      ticket,
+      eventId: `comment:${c.id}`,
+      agent: { id: c.author_id, ...(c.author_name ? { name: c.author_name } : {}) },
+      message: {
+        id: c.id,
+        text: c.value ?? '',
+        attachments: (c.attachments ?? []).map((a) => attachment({ content_url: a.url, filename: a.filename })),
+        at: new Date().toISOString(),
+      },
+    });
+  }
+  if (body.bridge_event === 'ticket_solved') {
+    events.push({
+      kind: 'ticket.closed',
+      ticket,
+      eventId: `solved:${body.ticket.id}:${body.ticket.updated_at ?? ''}`,
+      reason: 'solved',
+      ...(body.current_user?.id && body.current_user.id !== '-1'
+        ? { agent: { id: body.current_user.id, ...(body.current_user.name ? { name: body.current_user.name } : {}) } }
+        : {}),
+    });
+  }
+  return events;
+}
+
+function attachment(a: { content_url: string; content_type?: string | null; filename?: string | null }): Attachment {
+  return {
+    url: a.content_url,
+    mimeType: a.content_type ?? 'application/octet-stream',
+    ...(a.filename ? { name: a.filename } : {}),
+  };
+}
+
+function shape<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new PermanentError(`zendesk webhook ${what}: ${issue?.path.join('.')}: ${issue?.message}`, 'ZENDESK_BAD_WEBHOOK');
+  }
+  return parsed.data;
+}

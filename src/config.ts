@@ -1,0 +1,167 @@
+import { z } from 'zod';
+import { adapterModules, type VendorName, vendorNames } from './adapters/registry';
+
+/**
+ * Every setting of the bridge, from the environment. `.env.example` documents each key;
+ * a test keeps the two in step. Vendor keys (`ZENDESK_*`, …) come from each adapter's own schema.
+ */
+
+const optionalUrl = (protocols: string[]) =>
+  z
+    .string()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+    .optional();
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+
+export const baseConfigSchema = z.object({
+  BLIP_IDENTIFIER: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be the bot identifier (the part before @)'),
+  BLIP_ACCESS_KEY: z.string().min(1),
+  BLIP_DOMAIN: z.string().default('msging.net'),
+  BLIP_HOST: z.string().default('ws.msging.net'),
+  BLIP_PORT: port(443),
+  BLIP_SCHEME: z.enum(['wss', 'ws']).default('wss'),
+  BLIP_INSTANCE: z.string().default('default'),
+  BLIP_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(6_000),
+  BLIP_MAIN_SERVICE: z.string().optional(),
+
+  BRIDGE_VENDOR: z.enum(vendorNames).default('zendesk'),
+  BRIDGE_LOCALE: z.enum(['pt-BR', 'en']).default('pt-BR'),
+  BRIDGE_CLOSING_MESSAGE: z.string().optional(),
+  BRIDGE_TICKET_TAGS: z
+    .string()
+    .default('blip_bridge')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    ),
+  BRIDGE_DEDUPE_TTL_HOURS: z.coerce.number().positive().default(168),
+  BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: z.coerce.number().int().positive().default(300),
+
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  HTTP_PORT: port(3000),
+  HTTP_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+});
+
+const closingDefaults: Record<'pt-BR' | 'en', string> = {
+  'pt-BR': 'Seu atendimento foi encerrado. Obrigado pelo contato!',
+  en: 'Your conversation with our team has ended. Thank you for reaching out!',
+};
+
+export interface Config {
+  blip: {
+    identifier: string;
+    accessKey: string;
+    domain: string;
+    host: string;
+    port: number;
+    scheme: 'wss' | 'ws';
+    instance: string;
+    commandTimeoutMs: number;
+    /** Router service the Redirect sends the customer to; undefined = the router's default bot. */
+    mainService?: string;
+  };
+  bridge: {
+    locale: 'pt-BR' | 'en';
+    closingText?: string;
+    ticketTags: string[];
+    dedupeTtlMs: number;
+    webhookMaxSkewSeconds: number;
+  };
+  http: { host: string; port: number; bodyLimitBytes: number };
+  redisUrl?: string;
+  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'pretty' };
+  vendor: { name: VendorName; settings: Record<string, unknown> };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}; every key is described in .env.example):\n` +
+        problems.map((p) => `  - ${p}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Keys whose empty value means something ("send nothing"); for all others an empty value counts as unset. */
+const EMPTY_IS_MEANINGFUL = new Set(['BRIDGE_CLOSING_MESSAGE', 'BLIP_MAIN_SERVICE']);
+
+/** Parses the environment; throws ConfigError listing every bad key (values are never echoed). */
+export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
+  const input: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (value.trim() === '' && !EMPTY_IS_MEANINGFUL.has(key)) continue;
+    input[key] = value;
+  }
+
+  const problems: string[] = [];
+  const base = baseConfigSchema.safeParse(input);
+  if (!base.success) problems.push(...describe(base.error, input));
+
+  const vendorName = (base.success ? base.data.BRIDGE_VENDOR : input.BRIDGE_VENDOR) as VendorName | undefined;
+  const module = vendorName && vendorName in adapterModules ? adapterModules[vendorName] : adapterModules.zendesk;
+  const vendor = module.configSchema.safeParse(input);
+  if (!vendor.success) problems.push(...describe(vendor.error, input));
+
+  if (!base.success || !vendor.success) throw new ConfigError(problems.sort());
+  const c = base.data;
+  return {
+    blip: {
+      identifier: c.BLIP_IDENTIFIER,
+      accessKey: c.BLIP_ACCESS_KEY,
+      domain: c.BLIP_DOMAIN,
+      host: c.BLIP_HOST,
+      port: c.BLIP_PORT,
+      scheme: c.BLIP_SCHEME,
+      instance: c.BLIP_INSTANCE,
+      commandTimeoutMs: c.BLIP_COMMAND_TIMEOUT_MS,
+      mainService: c.BLIP_MAIN_SERVICE?.trim() || undefined,
+    },
+    bridge: {
+      locale: c.BRIDGE_LOCALE,
+      closingText: c.BRIDGE_CLOSING_MESSAGE ?? closingDefaults[c.BRIDGE_LOCALE],
+      ticketTags: c.BRIDGE_TICKET_TAGS,
+      dedupeTtlMs: c.BRIDGE_DEDUPE_TTL_HOURS * 3_600_000,
+      webhookMaxSkewSeconds: c.BRIDGE_WEBHOOK_MAX_SKEW_SECONDS,
+    },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
+    redisUrl: c.REDIS_URL,
+    log: {
+      level: c.LOG_LEVEL,
+      format: c.LOG_FORMAT ?? (isTty && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
+    },
+    vendor: { name: c.BRIDGE_VENDOR, settings: vendor.data as Record<string, unknown> },
+  };
+}
+
+/** Every environment key the bridge reads, base and vendors (for `.env.example` and its test). */
+export function allConfigKeys(): string[] {
+  const keys = new Set(Object.keys(baseConfigSchema.shape));
+  for (const module of Object.values(adapterModules)) {
+    for (const key of Object.keys(module.configSchema.shape)) keys.add(key);
+  }
+  return [...keys];
+}
+
+function describe(error: z.ZodError, input: Record<string, string>): string[] {
+  return error.issues.map((issue) => {
+    const key = issue.path.join('.') || '(settings)';
+    const missing = issue.code === 'invalid_type' && !(key in input);
+    return `${key}: ${missing ? 'is required' : issue.message}`;
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * One error type per failure class the core treats differently.
+ * Adapters and edges map what they see onto these; the core decides retries.
+ */
+export abstract class BridgeError extends Error {
+  /** Stable, greppable code for logs and alerts. */
+  abstract readonly code: string;
+}
+
+/** Worth retrying: network failures, 5xx, 429 (with the wait the vendor asked for), BLiP not connected. */
+export class RetryableError extends BridgeError {
+  constructor(
+    message: string,
+    readonly code: string,
+    /** How long the other side asked us to wait, when it said so. */
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RetryableError';
+  }
+}
+
+/** Retrying will not help: validation errors, unknown tickets, 4xx. */
+export class PermanentError extends BridgeError {
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'PermanentError';
+  }
+}
+
+/** A request failed authentication (bad or stale webhook signature). */
+export class SecurityError extends BridgeError {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'SecurityError';
+  }
+}
+
+export function errorCode(err: unknown): string {
+  if (err instanceof BridgeError) return err.code;
+  return 'UNEXPECTED';
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

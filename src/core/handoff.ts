@@ -1,0 +1,289 @@
+import { randomUUID } from 'node:crypto';
+import type { HelpdeskAdapter } from '../adapters/adapter';
+import { errorCode, errorMessage, RetryableError } from './errors';
+import { conversationEventBase, DomainEvents } from './events';
+import { logTag, stableId } from './ids';
+import { KeyedMutex } from './keyed-mutex';
+import type { Logger } from './logger';
+import type {
+  AgentMessageEvent,
+  ChatMessage,
+  ClosedBy,
+  Conversation,
+  CustomerRef,
+  HelpdeskEvent,
+  TicketRef,
+} from './model';
+import type { ConversationStore, CustomerChannel } from './ports';
+import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
+
+export interface HandoffOptions {
+  /** Tags put on every ticket the bridge opens. */
+  tags: string[];
+  /** Text sent to the customer right before the hand-back; empty or undefined sends nothing. */
+  closingText?: string;
+  /** How long processed message and event ids are remembered for dedupe. */
+  dedupeTtlMs: number;
+  retry?: RetryPolicy;
+  now?: () => Date;
+}
+
+/** What happened to one helpdesk event; the HTTP edge logs it, tests assert on it. */
+export type EventOutcome = 'delivered' | 'assigned' | 'closed' | 'duplicate' | 'unknown-ticket' | 'stale-ticket';
+
+/**
+ * The handoff flow (DESIGN.md §1): open on the first customer message, append the next ones,
+ * deliver agent replies TO the customer, and on close send the closing text and the Redirect, then clear the state.
+ * Every step for one customer runs under that customer's lock, in arrival order.
+ */
+export class HandoffService {
+  private readonly mutex = new KeyedMutex();
+  private readonly retry: RetryPolicy;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: ConversationStore,
+    private readonly adapter: HelpdeskAdapter,
+    private readonly channel: CustomerChannel,
+    readonly events: DomainEvents,
+    private readonly logger: Logger,
+    private readonly options: HandoffOptions,
+  ) {
+    this.retry = options.retry ?? defaultRetryPolicy;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * A message from the customer. Resolves once the helpdesk has it (ticket opened or comment appended);
+   * rejects when it could not be delivered after the retries (the caller decides what the customer sees).
+   */
+  async handleCustomerMessage(customer: CustomerRef, message: ChatMessage): Promise<void> {
+    await this.mutex.run(customer.key, async () => {
+      const dedupeKey = `in:${customer.key}:${message.id}`;
+      if (await this.store.isProcessed(dedupeKey)) {
+        this.logger.debug('customer message already processed', { customer: logTag(customer.key), messageId: message.id });
+        return;
+      }
+      const existing = await this.store.get(customer.key);
+      if (existing?.status === 'open' && existing.ticket) {
+        await this.append(existing, existing.ticket, message);
+      } else {
+        await this.open(existing, customer, message);
+      }
+      await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
+    });
+  }
+
+  /** Events from one webhook delivery or poll, oldest first. Rejects when one must be retried by the vendor. */
+  async handleHelpdeskEvents(events: HelpdeskEvent[]): Promise<EventOutcome[]> {
+    const outcomes: EventOutcome[] = [];
+    for (const event of events) outcomes.push(await this.handleHelpdeskEvent(event));
+    return outcomes;
+  }
+
+  async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
+    const customerKey = await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id);
+    const meta = { vendor: event.ticket.vendor, ticket: event.ticket.id, eventId: event.eventId, kind: event.kind };
+    if (!customerKey) {
+      this.logger.warn('helpdesk event for a ticket the bridge does not track; ignored', { ...meta, code: 'UNKNOWN_TICKET' });
+      return 'unknown-ticket';
+    }
+    return this.mutex.run(customerKey, async () => {
+      const dedupeKey = eventDedupeKey(event);
+      if (await this.store.isProcessed(dedupeKey)) {
+        this.logger.info('duplicate helpdesk event ignored', { ...meta, customer: logTag(customerKey) });
+        return 'duplicate';
+      }
+      const conversation = await this.store.get(customerKey);
+      if (!conversation || conversation.ticket?.id !== event.ticket.id) {
+        this.logger.warn('helpdesk event for a ticket that is no longer open; ignored', {
+          ...meta,
+          customer: logTag(customerKey),
+          code: 'STALE_TICKET',
+        });
+        return 'stale-ticket';
+      }
+      let outcome: EventOutcome;
+      switch (event.kind) {
+        case 'agent.message':
+          await this.deliverAgentMessage(conversation, event);
+          outcome = 'delivered';
+          break;
+        case 'ticket.assigned':
+          await this.store.save({ ...conversation, agent: event.agent });
+          this.events.emit('ticket.assigned', {
+            ...conversationEventBase(conversation),
+            ticket: event.ticket,
+            agentId: event.agent.id,
+            at: this.now().toISOString(),
+          });
+          outcome = 'assigned';
+          break;
+        case 'ticket.closed':
+          await this.closeAndHandBack({ ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
+          outcome = 'closed';
+          break;
+      }
+      await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
+      return outcome;
+    });
+  }
+
+  /** A LIME `failed` notification for a message we sent. */
+  async handleDeliveryFailure(customerKey: string, messageId: string, code: string, reason: string): Promise<void> {
+    const conversation = await this.store.get(customerKey);
+    this.logger.warn('message to the customer was not delivered', {
+      customer: logTag(customerKey),
+      vendor: conversation?.vendor,
+      ticket: conversation?.ticket?.id,
+      messageId,
+      code: 'LIME_DELIVERY_FAILED',
+      limeReason: `${code} ${reason}`,
+    });
+    this.events.emit('delivery.failed', {
+      sessionId: conversation?.sessionId,
+      customerKey,
+      ticket: conversation?.ticket,
+      direction: 'to-customer',
+      messageId,
+      code,
+      reason,
+      at: this.now().toISOString(),
+    });
+  }
+
+  private async open(
+    resumed: Conversation | undefined,
+    customer: CustomerRef,
+    message: ChatMessage,
+  ): Promise<void> {
+    // A conversation left in `opening` by a crash is resumed with the same session id, so the helpdesk's
+    // idempotency key makes the retry return the ticket the first try created.
+    // The first message is kept with it: the retry must send the same request for the key to match.
+    const conversation: Conversation = resumed ?? {
+      sessionId: randomUUID(),
+      customer,
+      vendor: this.adapter.name,
+      status: 'opening',
+      openedAt: this.now().toISOString(),
+      tags: this.options.tags,
+      first: message,
+    };
+    if (!resumed) await this.store.save(conversation);
+    const first = conversation.first ?? message;
+    const log = { customer: logTag(customer.key), vendor: this.adapter.name, session: conversation.sessionId };
+
+    const ticket = await this.call('openTicket', log, () =>
+      this.adapter.openTicket(
+        {
+          customer: conversation.customer,
+          sessionId: conversation.sessionId,
+          subject: subjectFor(conversation.customer),
+          tags: conversation.tags,
+          first,
+        },
+        `open:${conversation.sessionId}`,
+      ),
+    );
+    const opened: Conversation = { ...conversation, status: 'open', ticket, first: undefined };
+    await this.store.save(opened);
+    this.logger.info('ticket opened', { ...log, ticket: ticket.id });
+    const at = this.now().toISOString();
+    this.events.emit('handoff.started', { ...conversationEventBase(opened), ticket, at });
+    this.events.emit('customer.message', {
+      ...conversationEventBase(opened),
+      ticket,
+      messageId: first.id,
+      contentType: first.contentType,
+      at,
+    });
+    if (first.id !== message.id) await this.append(opened, ticket, message);
+  }
+
+  private async append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
+    const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
+    await this.call('appendCustomerMessage', log, () =>
+      this.adapter.appendCustomerMessage(ticket, message, `msg:${conversation.sessionId}:${message.id}`),
+    );
+    this.logger.debug('customer message appended', { ...log, messageId: message.id });
+    this.events.emit('customer.message', {
+      ...conversationEventBase(conversation),
+      ticket,
+      messageId: message.id,
+      contentType: message.contentType,
+      at: this.now().toISOString(),
+    });
+  }
+
+  private async deliverAgentMessage(conversation: Conversation, event: AgentMessageEvent): Promise<void> {
+    const log = { customer: logTag(conversation.customer.key), vendor: event.ticket.vendor, ticket: event.ticket.id };
+    await this.call('send to customer', log, () =>
+      this.channel.send(conversation.customer, event.message, stableId(`agent:${eventDedupeKey(event)}`)),
+    );
+    this.logger.info('agent message delivered to the customer', { ...log, eventId: event.eventId });
+    if (event.agent && event.agent.id !== conversation.agent?.id) {
+      await this.store.save({ ...conversation, agent: event.agent });
+    }
+    this.events.emit('agent.message', {
+      ...conversationEventBase(conversation),
+      ticket: event.ticket,
+      messageId: event.message.id,
+      agentId: event.agent?.id,
+      at: this.now().toISOString(),
+    });
+  }
+
+  private async closeAndHandBack(conversation: Conversation, closedBy: ClosedBy, reason?: string): Promise<void> {
+    const ticket = conversation.ticket as TicketRef;
+    const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
+
+    // The agent's last reply and the close often arrive in either order: deliver any reply we have not
+    // delivered yet before the customer leaves (peers lost "the agent's last comment at solved").
+    if (this.adapter.recentAgentMessages) {
+      const recent = await this.call('recentAgentMessages', log, () => this.adapter.recentAgentMessages!(ticket));
+      for (const event of recent) {
+        const key = eventDedupeKey(event);
+        if (await this.store.isProcessed(key)) continue;
+        await this.deliverAgentMessage(conversation, event);
+        await this.store.markProcessed(key, this.options.dedupeTtlMs);
+      }
+    }
+
+    const closedAt = this.now().toISOString();
+    if (this.options.closingText) {
+      const closing = this.options.closingText;
+      await this.call('send closing text', log, () =>
+        this.channel.send(conversation.customer, { text: closing }, stableId(`closing:${conversation.sessionId}`)),
+      );
+    }
+    this.events.emit('ticket.closed', { ...conversationEventBase(conversation), ticket, closedBy, reason, at: closedAt });
+    const { address } = await this.call('send redirect', log, () =>
+      this.channel.handBack(
+        { conversation, closedBy, closedAt, reason },
+        stableId(`redirect:${conversation.sessionId}`),
+      ),
+    );
+    await this.store.remove(conversation);
+    this.logger.info('customer handed back to the bot', { ...log, closedBy, redirectTo: address ?? '(router default)' });
+    this.events.emit('redirect.sent', { ...conversationEventBase(conversation), ticket, address, at: this.now().toISOString() });
+  }
+
+  /** One external call with the core's retry policy and a clear log line per failed attempt. */
+  private call<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
+    return withRetry(work, this.retry, (err: RetryableError, attempt, delayMs) => {
+      this.logger.warn(`${what} failed; retrying`, { ...log, attempt, delayMs, code: err.code, error: err.message });
+    }).catch((err: unknown) => {
+      this.logger.error(`${what} failed`, { ...log, code: errorCode(err), error: errorMessage(err) });
+      throw err;
+    });
+  }
+}
+
+export function eventDedupeKey(event: HelpdeskEvent): string {
+  return `ev:${event.ticket.vendor}:${event.eventId}`;
+}
+
+function subjectFor(customer: CustomerRef): string {
+  const who = customer.name ?? customer.originator ?? customer.key;
+  return `BLiP chat: ${who}`;
+}

@@ -1,0 +1,27 @@
+/**
+ * Serialises async work per key (per customer): two messages of one customer never run at once,
+ * different customers run in parallel. In-process only; several instances need the shared lock
+ * of the state store as well.
+ */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(work, work);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+
+  /** Keys with work queued or running (for tests and metrics). */
+  get size(): number {
+    return this.tails.size;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Vendor-neutral model of the bridge. Nothing here knows BLiP, LIME or any helpdesk.
+ */
+
+/** Who the customer is, as seen by the bridge. */
+export interface CustomerRef {
+  /** Stable key of the customer's state: the FROM identity (name@domain, no instance). */
+  key: string;
+  /** The exact FROM address we received; every reply goes TO it (a tunnel address behind a router). */
+  address: string;
+  /** The real customer behind the tunnel (`#tunnel.originator`), e.g. `5511...@wa.gw.msging.net`. */
+  originator?: string;
+  /** The router bot that owns the tunnel (`#tunnel.owner`). */
+  owner?: string;
+  /** Display name, when known. */
+  name?: string;
+}
+
+export interface Attachment {
+  url: string;
+  mimeType: string;
+  name?: string;
+  size?: number;
+}
+
+/** One message in either direction, already reduced to what a human reads. */
+export interface ChatMessage {
+  /** Stable id: the LIME message id (customer side) or the vendor's comment id (agent side). */
+  id: string;
+  /** Readable text. Non-text content is rendered to text by the edge that received it. */
+  text: string;
+  attachments?: Attachment[];
+  /** Original content type on the customer side (e.g. `text/plain`), for logs and reports. */
+  contentType?: string;
+  /** ISO-8601 time the bridge received it. */
+  at: string;
+}
+
+/** A ticket, conversation or incident in a helpdesk. */
+export interface TicketRef {
+  vendor: string;
+  /** The vendor's id, used in every API call. */
+  id: string;
+  /** Human-visible number, when it differs from `id` (ServiceNow INC0010234). */
+  number?: string;
+  /** Vendor-side id of the requester / contact, when the adapter needs it again. */
+  requesterId?: string;
+}
+
+export interface Agent {
+  id: string;
+  name?: string;
+}
+
+export interface OpenTicketRequest {
+  customer: CustomerRef;
+  /** Our id for this handoff; stable across retries. */
+  sessionId: string;
+  subject: string;
+  tags: string[];
+  first: ChatMessage;
+}
+
+/** Who ended an attendance. */
+export type ClosedBy = 'agent' | 'customer' | 'expired' | 'out_of_hours';
+
+interface EventBase {
+  ticket: TicketRef;
+  /** Unique per vendor; the core dedupes on (vendor, eventId). */
+  eventId: string;
+}
+
+export interface AgentMessageEvent extends EventBase {
+  kind: 'agent.message';
+  agent?: Agent;
+  message: ChatMessage;
+}
+
+export interface TicketAssignedEvent extends EventBase {
+  kind: 'ticket.assigned';
+  agent: Agent;
+}
+
+export interface TicketClosedEvent extends EventBase {
+  kind: 'ticket.closed';
+  reason?: string;
+  agent?: Agent;
+}
+
+export type HelpdeskEvent = AgentMessageEvent | TicketAssignedEvent | TicketClosedEvent;
+
+/** The state of one customer's handoff. Lives in the state store, keyed by `customer.key`. */
+export interface Conversation {
+  sessionId: string;
+  customer: CustomerRef;
+  vendor: string;
+  /** `opening` until the helpdesk confirmed the ticket; a retry reuses the session id (and so the idempotency key). */
+  status: 'opening' | 'open';
+  ticket?: TicketRef;
+  openedAt: string;
+  agent?: Agent;
+  tags: string[];
+  /** While `opening`: the message the ticket is opened with. */
+  first?: ChatMessage;
+}
+
+/** What the core tells the customer channel when it hands the customer back to the bot. */
+export interface Handback {
+  conversation: Conversation;
+  closedBy: ClosedBy;
+  closedAt: string;
+  reason?: string;
+}

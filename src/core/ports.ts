@@ -1,0 +1,24 @@
+import type { ChatMessage, Conversation, CustomerRef, Handback } from './model';
+
+/** Everything that must survive a restart. Implemented in `src/state` over keyv (memory or Redis). */
+export interface ConversationStore {
+  get(customerKey: string): Promise<Conversation | undefined>;
+  /** Saves the conversation and, once it has a ticket, the ticket -> customer index. */
+  save(conversation: Conversation): Promise<void>;
+  /** Removes the conversation and its ticket index. */
+  remove(conversation: Conversation): Promise<void>;
+  customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;
+  isProcessed(key: string): Promise<boolean>;
+  markProcessed(key: string, ttlMs: number): Promise<void>;
+  /** Throws when the backend cannot be reached. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How the core talks to the customer. Implemented by the BLiP edge. */
+export interface CustomerChannel {
+  /** Sends one message TO the customer's address. `messageId` is stable across retries. */
+  send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string): Promise<void>;
+  /** Hands the customer back to the bot (a LIME Redirect). Returns where it was sent. */
+  handBack(handback: Handback, messageId: string): Promise<{ address?: string }>;
+}

@@ -1,0 +1,61 @@
+import Keyv from 'keyv';
+import type { Conversation } from '../core/model';
+import type { ConversationStore } from '../core/ports';
+
+/**
+ * The conversation store over one Keyv instance (memory or Redis):
+ *   conv:<customer key>        -> Conversation
+ *   ticket:<vendor>:<ticket>   -> customer key
+ *   done:<dedupe key>          -> 1, with a TTL (processed message and event ids)
+ */
+export class KeyvConversationStore implements ConversationStore {
+  constructor(
+    private readonly keyv: Keyv,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async get(customerKey: string): Promise<Conversation | undefined> {
+    return (await this.keyv.get<Conversation>(`conv:${customerKey}`)) ?? undefined;
+  }
+
+  async save(conversation: Conversation): Promise<void> {
+    await this.keyv.set(`conv:${conversation.customer.key}`, stripUndefined(conversation));
+    if (conversation.ticket) {
+      await this.keyv.set(ticketKey(conversation.ticket.vendor, conversation.ticket.id), conversation.customer.key);
+    }
+  }
+
+  async remove(conversation: Conversation): Promise<void> {
+    if (conversation.ticket) await this.keyv.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
+    await this.keyv.delete(`conv:${conversation.customer.key}`);
+  }
+
+  async customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined> {
+    return (await this.keyv.get<string>(ticketKey(vendor, ticketId))) ?? undefined;
+  }
+
+  async isProcessed(key: string): Promise<boolean> {
+    return (await this.keyv.get(`done:${key}`)) !== undefined;
+  }
+
+  async markProcessed(key: string, ttlMs: number): Promise<void> {
+    await this.keyv.set(`done:${key}`, 1, ttlMs);
+  }
+
+  async ping(): Promise<void> {
+    await this.keyv.get('ping');
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}
+
+function ticketKey(vendor: string, ticketId: string): string {
+  return `ticket:${vendor}:${ticketId}`;
+}
+
+/** Keeps stored JSON small and identical in both backends. */
+function stripUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
