@@ -1,0 +1,104 @@
+import type { AddressInfo } from 'node:net';
+import type { HelpdeskAdapter } from './adapters/adapter';
+import { adapterModules } from './adapters/registry';
+import { BlipCustomerChannel } from './blip/channel';
+import { BlipConnection } from './blip/client';
+import { createInboundHandlers } from './blip/inbound';
+import type { Config } from './config';
+import { errorMessage } from './core/errors';
+import { DomainEvents } from './core/events';
+import { HandoffService } from './core/handoff';
+import type { Logger } from './core/logger';
+import type { ConversationStore } from './core/ports';
+import { buildHttpServer, type ReadinessReport } from './http/server';
+import { createConversationStore } from './state/create-store';
+
+export interface Bridge {
+  /** Base URL of the HTTP server (webhooks, health). */
+  readonly url: string;
+  readonly events: DomainEvents;
+  readonly service: HandoffService;
+  readonly adapter: HelpdeskAdapter;
+  readiness(): Promise<ReadinessReport>;
+  /** Stops taking work, closes the HTTP server, the BLiP session and the store. */
+  stop(): Promise<void>;
+}
+
+/** The composition root: wires the BLiP edge, the core, the adapter, the state store and the HTTP edge. */
+export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
+  const store: ConversationStore = createConversationStore(config.redisUrl, logger);
+  await store.ping().catch((err: unknown) => {
+    throw new Error(`State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`);
+  });
+
+  const module = adapterModules[config.vendor.name];
+  // The settings were validated with this module's own schema in loadConfig.
+  const adapter = module.create(config.vendor.settings as Parameters<typeof module.create>[0], { logger });
+
+  const connection = new BlipConnection(config.blip, logger);
+  const events = new DomainEvents((event, err) =>
+    logger.error('domain event subscriber failed', { event, code: 'EVENT_SUBSCRIBER_ERROR', error: errorMessage(err) }),
+  );
+  const service = new HandoffService(
+    store,
+    adapter,
+    new BlipCustomerChannel(connection, config.blip.mainService),
+    events,
+    logger,
+    { tags: config.bridge.ticketTags, closingText: config.bridge.closingText, dedupeTtlMs: config.bridge.dedupeTtlMs },
+  );
+  const inbound = createInboundHandlers(service, connection.identity, logger);
+  connection.onMessage(inbound.onMessage);
+  connection.onNotification(inbound.onNotification);
+
+  const readiness = async (): Promise<ReadinessReport> => {
+    const checks: Record<string, string> = { blip: connection.isConnected() ? 'ok' : 'not connected' };
+    try {
+      await store.ping();
+      checks.state = 'ok';
+    } catch (err) {
+      checks.state = errorMessage(err);
+    }
+    return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
+  };
+
+  const http = buildHttpServer({
+    adapters: [adapter],
+    service,
+    logger,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
+    readiness,
+  });
+
+  try {
+    await http.listen({ host: config.http.host, port: config.http.port });
+    await connection.connect();
+  } catch (err) {
+    await http.close().catch(() => {});
+    await connection.close();
+    await store.close().catch(() => {});
+    throw err;
+  }
+  const address = http.server.address() as AddressInfo;
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
+  const url = `http://${host}:${address.port}`;
+  logger.info('bridge started', {
+    vendor: adapter.name,
+    http: url,
+    state: config.redisUrl ? 'redis' : 'memory',
+    blip: `${config.blip.scheme}://${config.blip.host}:${config.blip.port}`,
+    bot: connection.identity,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await http.close().catch((err: unknown) => logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }));
+      await connection.close();
+      await store.close().catch((err: unknown) => logger.warn('state store did not close cleanly', { error: errorMessage(err) }));
+      logger.info('bridge stopped');
+    })());
+
+  return { url, events, service, adapter, readiness, stop };
+}

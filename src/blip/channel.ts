@@ -1,0 +1,27 @@
+import { stableId } from '../core/ids';
+import type { ChatMessage, CustomerRef, Handback } from '../core/model';
+import type { CustomerChannel } from '../core/ports';
+import type { BlipConnection } from './client';
+import { chatMessageToLime } from './content';
+import { buildRedirect } from './redirect';
+
+/** The core's CustomerChannel over BLiP: messages and the Redirect go TO the address the customer wrote from. */
+export class BlipCustomerChannel implements CustomerChannel {
+  constructor(
+    private readonly connection: BlipConnection,
+    private readonly mainService?: string,
+  ) {}
+
+  async send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string): Promise<void> {
+    const parts = chatMessageToLime(message);
+    parts.forEach((part, i) => {
+      this.connection.send({ id: i === 0 ? messageId : stableId(`${messageId}:${i}`), to: customer.address, ...part });
+    });
+  }
+
+  async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
+    const redirect = buildRedirect(handback, this.connection.identity, this.mainService);
+    this.connection.send({ id: messageId, to: handback.conversation.customer.address, ...redirect });
+    return { address: this.mainService };
+  }
+}
