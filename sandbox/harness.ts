@@ -1,0 +1,93 @@
+/**
+ * Starts the whole loop locally: the LIME server (BLiP), the Zendesk emulator and the real bridge between them.
+ * Used by `npm run demo` and by the e2e tests.
+ */
+import { startBridge, type Bridge } from '../src/app';
+import { loadConfig, type Config } from '../src/config';
+import type { Logger } from '../src/core/logger';
+import { LimeServer, type SandboxCustomer } from './lime-server';
+import { ZendeskEmulator } from './zendesk-emulator';
+
+export const SANDBOX_BOT = 'acmehelpdesk';
+export const SANDBOX_ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
+export const SANDBOX_WEBHOOK_SECRET = 'dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==';
+
+export interface Sandbox {
+  lime: LimeServer;
+  zendesk: ZendeskEmulator;
+  bridge: Bridge;
+  config: Config;
+  /** The bot's identity on the LIME server. */
+  bot: string;
+  /** A customer behind the router, as the bridge sees them. */
+  customer(originator: string): SandboxCustomer;
+  /** The customer writes a text message. */
+  say(customer: SandboxCustomer, text: string, id?: string): string;
+  /** Starts another bridge instance on the same LIME server, emulator and state (multi-instance tests). */
+  startAnotherBridge(): Promise<Bridge>;
+  stop(): Promise<void>;
+}
+
+export interface SandboxOptions {
+  redisUrl?: string;
+  logger: Logger;
+  /** Extra environment for the bridge (BRIDGE_CLOSING_MESSAGE, BLIP_MAIN_SERVICE...). */
+  env?: Record<string, string>;
+}
+
+export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+  const lime = await LimeServer.start({ accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY }, router: 'acmerouter@msging.net' });
+  const zendesk = await ZendeskEmulator.start({
+    email: 'bridge@acme.example',
+    apiToken: 'sandbox-token',
+    webhookSecret: SANDBOX_WEBHOOK_SECRET,
+  });
+  const env = {
+    BLIP_IDENTIFIER: SANDBOX_BOT,
+    BLIP_ACCESS_KEY: SANDBOX_ACCESS_KEY,
+    BLIP_SCHEME: 'ws',
+    BLIP_HOST: '127.0.0.1',
+    BLIP_PORT: String(lime.port),
+    BRIDGE_VENDOR: 'zendesk',
+    ZENDESK_BASE_URL: zendesk.url,
+    ZENDESK_EMAIL: 'bridge@acme.example',
+    ZENDESK_API_TOKEN: 'sandbox-token',
+    ZENDESK_WEBHOOK_SECRET: SANDBOX_WEBHOOK_SECRET,
+    HTTP_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const bridges: Bridge[] = [];
+  let bridge: Bridge;
+  try {
+    bridge = await startBridge(config, options.logger);
+    bridges.push(bridge);
+  } catch (err) {
+    await Promise.allSettled([lime.stop(), zendesk.stop()]);
+    throw err;
+  }
+  zendesk.setWebhookTarget(`${bridge.url}/webhooks/zendesk`);
+  const bot = `${SANDBOX_BOT}@${config.blip.domain}`;
+
+  return {
+    lime,
+    zendesk,
+    bridge,
+    config,
+    bot,
+    customer: (originator) => lime.customer(originator, bot),
+    say: (customer, text, id) => String(lime.sendFromCustomer(bot, customer, 'text/plain', text, id ? { id } : {}).id),
+    async startAnotherBridge() {
+      const another = await startBridge(config, options.logger);
+      bridges.push(another);
+      return another;
+    },
+    async stop() {
+      await Promise.allSettled(bridges.map((b) => b.stop()));
+      await Promise.allSettled([lime.stop(), zendesk.stop()]);
+    },
+  };
+}

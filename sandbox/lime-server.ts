@@ -1,0 +1,321 @@
+/**
+ * A local BLiP: a LIME-over-WebSocket server that plays the router and its customers.
+ *
+ * It speaks what blip-sdk 10 expects (see ../shared/reference/blip-lime.md): session new -> authenticating (key)
+ * -> established, `set /presence` and `set /receipt`, contacts/threads/tunnels commands answered like BLiP does.
+ * It injects customer messages from tunnel addresses with `#tunnel.*` metadata, and records every message,
+ * notification and command the bot sends.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+
+/** Any LIME envelope, as JSON. */
+export type Envelope = Record<string, unknown> & { id?: string; from?: string; to?: string; metadata?: Record<string, unknown> };
+
+export interface SentByBot {
+  at: Date;
+  envelope: Envelope & { to: string; type: string; content: unknown };
+}
+
+export interface LimeServerOptions {
+  port?: number;
+  domain?: string;
+  /** identifier -> access key (base64, as the portal shows it). */
+  accounts: Record<string, string>;
+  /** The router that owns the tunnels (`#tunnel.owner`). */
+  router?: string;
+  /** identity -> contact resource, for `get /contacts/{identity}`. */
+  contacts?: Record<string, Record<string, unknown>>;
+  /** identity -> thread items (newest first), for `get /threads/{identity}`. */
+  threads?: Record<string, unknown[]>;
+}
+
+interface Session {
+  socket: WebSocket;
+  id: string;
+  state: 'new' | 'authenticating' | 'established' | 'finished';
+  identity?: string;
+  node?: string;
+}
+
+export interface SandboxCustomer {
+  /** The real customer, e.g. `5511987654321@wa.gw.msging.net`. */
+  originator: string;
+  /** The tunnel address the bot sees and answers to. */
+  address: string;
+}
+
+export class LimeServer extends EventEmitter {
+  readonly domain: string;
+  readonly router: string;
+  /** Every message the bot sent, in order. */
+  readonly sent: SentByBot[] = [];
+  /** Every notification the bot sent (received, consumed, failed...). */
+  readonly notifications: Envelope[] = [];
+  /** Every command the bot sent. */
+  readonly commands: Envelope[] = [];
+  private readonly sessions = new Set<Session>();
+  /** Customers handed out by customer(), so `get /tunnels/{id}` can answer for them. */
+  private readonly knownOriginators = new Set<string>();
+  private readonly failingDeliveries = new Map<string, { code: number; description: string }>();
+  private readonly serverNode: string;
+  private roundRobin = 0;
+
+  private constructor(
+    private readonly wss: WebSocketServer,
+    private readonly options: LimeServerOptions,
+  ) {
+    super();
+    this.domain = options.domain ?? 'msging.net';
+    this.router = options.router ?? `sandboxrouter@${this.domain}`;
+    this.serverNode = `postmaster@${this.domain}/sandbox`;
+    wss.on('connection', (socket) => this.accept(socket));
+  }
+
+  static async start(options: LimeServerOptions): Promise<LimeServer> {
+    const wss = new WebSocketServer({
+      port: options.port ?? 0,
+      host: '127.0.0.1',
+      handleProtocols: (protocols) => (protocols.has('lime') ? 'lime' : false),
+    });
+    await new Promise<void>((resolve, reject) => {
+      wss.once('listening', resolve);
+      wss.once('error', reject);
+    });
+    return new LimeServer(wss, options);
+  }
+
+  get port(): number {
+    return (this.wss.address() as AddressInfo).port;
+  }
+
+  /** Bot identities with an established session. */
+  get connectedBots(): string[] {
+    return [...this.sessions].filter((s) => s.state === 'established').map((s) => s.identity ?? '');
+  }
+
+  /** The customer as the bot sees them through the router: one stable tunnel per (router, bot, customer). */
+  customer(originator: string, bot: string): SandboxCustomer {
+    const h = createHash('sha256').update(`${this.router}|${bot}|${originator}`).digest('hex');
+    const tunnelId = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    this.knownOriginators.add(originator);
+    return { originator, address: `${tunnelId}@tunnel.${this.domain}` };
+  }
+
+  /**
+   * The router forwards a customer's message to the bot, shaped like ../shared/fixtures/lime/01-inbound-text-whatsapp.json.
+   * Returns the envelope sent.
+   */
+  sendFromCustomer(
+    bot: string,
+    customer: SandboxCustomer,
+    type: string,
+    content: unknown,
+    extra: { id?: string; metadata?: Record<string, unknown> } = {},
+  ): Envelope {
+    const session = this.pickSession(bot);
+    const now = Date.now();
+    const envelope: Envelope = {
+      id: extra.id ?? `wamid.${randomUUID().replace(/-/g, '')}`,
+      from: customer.address,
+      to: bot,
+      type,
+      content,
+      metadata: {
+        '#uniqueId': randomUUID(),
+        '#date_processed': String(now),
+        date_created: String(now),
+        '#tunnel.owner': this.router,
+        '#tunnel.originator': customer.originator,
+        '#tunnel.originalFrom': `${this.router}/sandbox-router`,
+        '#tunnel.originalTo': `${encodeURIComponent(bot)}@tunnel.${this.domain}/${encodeURIComponent(customer.originator)}`,
+        ...extra.metadata,
+      },
+    };
+    session.socket.send(JSON.stringify(envelope));
+    return envelope;
+  }
+
+  /** Sends any raw frame to the bot (malformed-envelope tests). */
+  sendRaw(bot: string, frame: string): void {
+    this.pickSession(bot).socket.send(frame);
+  }
+
+  /** From now on, messages to `address` are answered with a `failed` notification (like a gateway timeout). */
+  failDeliveriesTo(address: string, code = 86, description = 'The gateway switch operation timed out'): void {
+    this.failingDeliveries.set(address, { code, description });
+  }
+
+  /** Messages the bot sent to one address, in order. */
+  sentTo(address: string): SentByBot[] {
+    return this.sent.filter((s) => s.envelope.to === address);
+  }
+
+  /** Resolves with the first sent message (past or future) that matches; rejects after `timeoutMs`. */
+  waitForSent(predicate: (s: SentByBot) => boolean, timeoutMs = 10_000, description = 'a message from the bot'): Promise<SentByBot> {
+    const found = this.sent.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('sent', listener);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`));
+      }, timeoutMs);
+      const listener = (s: SentByBot): void => {
+        if (!predicate(s)) return;
+        clearTimeout(timer);
+        this.off('sent', listener);
+        resolve(s);
+      };
+      this.on('sent', listener);
+    });
+  }
+
+  /** Closes every bot connection abruptly (the SDK then reconnects). */
+  dropConnections(): void {
+    for (const s of this.sessions) s.socket.terminate();
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sessions) s.socket.terminate();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private pickSession(bot: string): Session {
+    const candidates = [...this.sessions].filter((s) => s.state === 'established' && s.identity === bot.toLowerCase());
+    if (candidates.length === 0) throw new Error(`no established session for ${bot}`);
+    return candidates[this.roundRobin++ % candidates.length] as Session;
+  }
+
+  private accept(socket: WebSocket): void {
+    const session: Session = { socket, id: randomUUID(), state: 'new' };
+    this.sessions.add(session);
+    socket.on('close', () => this.sessions.delete(session));
+    socket.on('error', () => this.sessions.delete(session));
+    socket.on('message', (data) => {
+      let envelope: Envelope;
+      try {
+        envelope = JSON.parse(String(data)) as Envelope;
+      } catch {
+        socket.close(1003, 'not JSON');
+        return;
+      }
+      this.handle(session, envelope);
+    });
+  }
+
+  private reply(session: Session, envelope: Envelope): void {
+    if (session.socket.readyState === WebSocket.OPEN) session.socket.send(JSON.stringify(envelope));
+  }
+
+  private handle(session: Session, envelope: Envelope): void {
+    if ('state' in envelope) return this.handleSession(session, envelope);
+    if (session.state !== 'established') {
+      session.socket.close(1008, 'session not established');
+      return;
+    }
+    if ('method' in envelope) return this.handleCommand(session, envelope);
+    if ('event' in envelope) {
+      this.notifications.push(envelope);
+      this.emit('notification', envelope);
+      return;
+    }
+    if ('type' in envelope && typeof envelope.to === 'string') {
+      const sent: SentByBot = { at: new Date(), envelope: envelope as SentByBot['envelope'] };
+      this.sent.push(sent);
+      this.emit('sent', sent);
+      const failure = this.failingDeliveries.get(envelope.to);
+      if (failure && envelope.id) {
+        this.reply(session, { id: envelope.id, from: envelope.to, to: session.identity, event: 'failed', reason: failure });
+      }
+    }
+  }
+
+  private handleSession(session: Session, envelope: Envelope): void {
+    const state = envelope.state;
+    if (state === 'new' && session.state === 'new') {
+      session.state = 'authenticating';
+      this.reply(session, { id: session.id, state: 'authenticating', from: this.serverNode, schemeOptions: ['key'] });
+      return;
+    }
+    if (state === 'authenticating' && session.state === 'authenticating') {
+      const from = String(envelope.from ?? '');
+      const [identity = '', instance = 'default'] = from.split('/');
+      const identifier = identity.split('@')[0] ?? '';
+      const auth = envelope.authentication as { key?: string } | undefined;
+      const expected = this.options.accounts[identifier];
+      if (envelope.scheme !== 'key' || !expected || auth?.key !== expected) {
+        this.reply(session, {
+          id: session.id,
+          state: 'failed',
+          from: this.serverNode,
+          reason: { code: 13, description: 'The authentication failed' },
+        });
+        session.socket.close();
+        return;
+      }
+      session.state = 'established';
+      session.identity = identity.toLowerCase();
+      session.node = `${identity}/${instance}`;
+      this.reply(session, { id: session.id, state: 'established', from: this.serverNode, to: session.node });
+      this.emit('established', session.identity);
+      return;
+    }
+    if (state === 'finishing') {
+      session.state = 'finished';
+      this.reply(session, { id: session.id, state: 'finished', from: this.serverNode, to: session.node });
+      session.socket.close();
+    }
+  }
+
+  private handleCommand(session: Session, command: Envelope): void {
+    this.commands.push(command);
+    if (command.status) return; // a response to a command we sent (none today)
+    const uri = String(command.uri ?? '');
+    const respond = (extra: Envelope): void =>
+      this.reply(session, {
+        id: command.id,
+        method: command.method,
+        from: `postmaster@${this.domain}/#sandbox`,
+        to: session.node,
+        metadata: { '#command.uri': `lime://${session.identity}${uri}` },
+        ...extra,
+      });
+    const notFound = (): void => respond({ status: 'failure', reason: { code: 67, description: 'Resource not found' } });
+
+    if (command.method === 'set' && (uri === '/presence' || uri === '/receipt')) return respond({ status: 'success' });
+
+    const path = decodeURIComponent(uri.split('?')[0] ?? '');
+    if (command.method === 'get' && path.startsWith('/contacts/')) {
+      const contact = this.options.contacts?.[path.slice('/contacts/'.length).toLowerCase()];
+      return contact ? respond({ status: 'success', type: 'application/vnd.lime.contact+json', resource: contact }) : notFound();
+    }
+    if (command.method === 'get' && path.startsWith('/threads/')) {
+      const items = this.options.threads?.[path.slice('/threads/'.length).toLowerCase()] ?? [];
+      return respond({
+        status: 'success',
+        type: 'application/vnd.lime.collection+json',
+        resource: { total: items.length, itemType: 'application/vnd.iris.thread-message+json', items },
+      });
+    }
+    if (command.method === 'get' && path.startsWith('/tunnels/')) {
+      const id = path.slice('/tunnels/'.length);
+      const originator = this.tunnelOriginator(id, session.identity ?? '');
+      if (!originator) return notFound();
+      return respond({
+        status: 'success',
+        type: 'application/vnd.iris.tunnel+json',
+        resource: { owner: this.router, originator, destination: session.identity },
+      });
+    }
+    respond({ status: 'failure', reason: { code: 11, description: `The sandbox does not serve ${command.method} ${path}` } });
+  }
+
+  private tunnelOriginator(tunnelId: string, bot: string): string | undefined {
+    for (const originator of this.knownOriginators) {
+      if (this.customer(originator, bot).address.startsWith(`${tunnelId.split('@')[0]}@`)) return originator;
+    }
+    return undefined;
+  }
+}

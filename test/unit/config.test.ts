@@ -1,0 +1,195 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+const minimalEnv = {
+  BLIP_IDENTIFIER: 'acmehelpdesk',
+  BLIP_ACCESS_KEY: 'blip-access-key-value',
+  ZENDESK_SUBDOMAIN: 'acme-suporte',
+  ZENDESK_EMAIL: 'bridge@acme.com.br',
+  ZENDESK_API_TOKEN: 'zendesk-api-token-value',
+  ZENDESK_WEBHOOK_SECRET: 'zendesk-webhook-secret-value',
+};
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('loadConfig accepted the environment');
+}
+
+function problemKeys(err: ConfigError): string[] {
+  return err.problems.map((p) => p.split(':')[0]!);
+}
+
+describe('loadConfig', () => {
+  it('accepts a minimal environment and fills the documented defaults', () => {
+    const config = loadConfig(minimalEnv);
+    expect(config.blip).toEqual({
+      identifier: 'acmehelpdesk',
+      accessKey: 'blip-access-key-value',
+      domain: 'msging.net',
+      host: 'ws.msging.net',
+      port: 443,
+      scheme: 'wss',
+      instance: 'default',
+      commandTimeoutMs: 6_000,
+      mainService: undefined,
+    });
+    expect(config.bridge).toEqual({
+      locale: 'pt-BR',
+      closingText: 'Seu atendimento foi encerrado. Obrigado pelo contato!',
+      ticketTags: ['blip_bridge'],
+      dedupeTtlMs: 168 * 3_600_000,
+      webhookMaxSkewSeconds: 300,
+    });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576 });
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.log).toEqual({ level: 'info', format: 'json' });
+    expect(config.vendor.name).toBe('zendesk');
+    expect(config.vendor.settings).toMatchObject({
+      ZENDESK_SUBDOMAIN: 'acme-suporte',
+      ZENDESK_EMAIL: 'bridge@acme.com.br',
+      ZENDESK_API_TOKEN: 'zendesk-api-token-value',
+      ZENDESK_WEBHOOK_SECRET: 'zendesk-webhook-secret-value',
+      ZENDESK_REQUESTS_PER_MINUTE: 200,
+      ZENDESK_TIMEOUT_MS: 10_000,
+    });
+  });
+
+  it('keeps only vendor keys in the vendor settings', () => {
+    const config = loadConfig({ ...minimalEnv, PATH: '/usr/bin', HOME: '/root' });
+    expect(Object.keys(config.vendor.settings).every((k) => k.startsWith('ZENDESK_'))).toBe(true);
+  });
+
+  it('coerces numbers, splits tags and reads explicit values', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      BLIP_PORT: '8081',
+      HTTP_PORT: '8080',
+      BRIDGE_TICKET_TAGS: ' blip_bridge, whatsapp ,,vip',
+      BRIDGE_DEDUPE_TTL_HOURS: '1',
+      BLIP_MAIN_SERVICE: 'principal',
+      REDIS_URL: 'rediss://:pw@redis.internal:6380/0',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.blip.port).toBe(8081);
+    expect(config.http.port).toBe(8080);
+    expect(config.bridge.ticketTags).toEqual(['blip_bridge', 'whatsapp', 'vip']);
+    expect(config.bridge.dedupeTtlMs).toBe(3_600_000);
+    expect(config.blip.mainService).toBe('principal');
+    expect(config.redisUrl).toBe('rediss://:pw@redis.internal:6380/0');
+    expect(config.log.level).toBe('debug');
+  });
+
+  it('treats an empty value as unset for ordinary keys', () => {
+    const config = loadConfig({ ...minimalEnv, BLIP_PORT: '', LOG_LEVEL: '  ', REDIS_URL: '' });
+    expect(config.blip.port).toBe(443);
+    expect(config.log.level).toBe('info');
+    expect(config.redisUrl).toBeUndefined();
+  });
+
+  it('lists every missing required key at once for an empty environment', () => {
+    const err = configError({});
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(problemKeys(err).sort()).toEqual(
+      [
+        'BLIP_ACCESS_KEY',
+        'BLIP_IDENTIFIER',
+        'ZENDESK_API_TOKEN',
+        'ZENDESK_EMAIL',
+        'ZENDESK_SUBDOMAIN',
+        'ZENDESK_WEBHOOK_SECRET',
+      ].sort(),
+    );
+    for (const problem of err.problems) expect(problem).toMatch(/is required/);
+    for (const key of problemKeys(err)) expect(err.message).toContain(key);
+  });
+
+  it('names the cross-field vendor keys even when another vendor key is missing', () => {
+    const err = configError({ ...minimalEnv, ZENDESK_WEBHOOK_SECRET: undefined, ZENDESK_SUBDOMAIN: undefined });
+    expect(problemKeys(err).sort()).toEqual(['ZENDESK_SUBDOMAIN', 'ZENDESK_WEBHOOK_SECRET']);
+  });
+
+  it('names an invalid vendor key next to a missing one', () => {
+    const err = configError({ ...minimalEnv, ZENDESK_SUBDOMAIN: undefined, ZENDESK_EMAIL: 'not-an-email' });
+    expect(problemKeys(err).sort()).toEqual(['ZENDESK_EMAIL', 'ZENDESK_SUBDOMAIN']);
+  });
+
+  it.each([
+    ['BLIP_PORT', 'abc'],
+    ['REDIS_URL', 'http://x'],
+    ['LOG_LEVEL', 'loud'],
+    ['BLIP_SCHEME', 'https'],
+    ['BRIDGE_LOCALE', 'fr'],
+    ['ZENDESK_EMAIL', 'not-an-email'],
+    ['ZENDESK_SUBDOMAIN', 'acme.zendesk.com'],
+    ['HTTP_PORT', '70000'],
+  ])('names %s when it is invalid (%s)', (key, value) => {
+    const err = configError({ ...minimalEnv, [key]: value });
+    expect(problemKeys(err)).toEqual([key]);
+  });
+
+  it('reports several invalid values together', () => {
+    const err = configError({ ...minimalEnv, BLIP_PORT: 'abc', REDIS_URL: 'http://x', LOG_LEVEL: 'loud' });
+    expect(problemKeys(err).sort()).toEqual(['BLIP_PORT', 'LOG_LEVEL', 'REDIS_URL']);
+  });
+
+  it('never echoes a given value, secret or not, in the error', () => {
+    const marker = 'MARKER-7f3c9e2a-do-not-log';
+    const err = configError({
+      ...minimalEnv,
+      ZENDESK_WEBHOOK_SECRET: `${marker}-webhook`,
+      BLIP_ACCESS_KEY: `${marker}-access`,
+      ZENDESK_API_TOKEN: `${marker}-token`,
+      REDIS_URL: `http://user:${marker}-redis@redis.internal`,
+      BLIP_IDENTIFIER: `bad identifier ${marker}`,
+      LOG_LEVEL: 'loud',
+    });
+    expect(problemKeys(err).sort()).toEqual(['BLIP_IDENTIFIER', 'LOG_LEVEL', 'REDIS_URL']);
+    expect(err.message).not.toContain(marker);
+    expect(err.problems.join('\n')).not.toContain(marker);
+  });
+
+  it('gives the pt-BR closing text when BRIDGE_CLOSING_MESSAGE is unset, and the English one for BRIDGE_LOCALE=en', () => {
+    expect(loadConfig(minimalEnv).bridge.closingText).toBe('Seu atendimento foi encerrado. Obrigado pelo contato!');
+    expect(loadConfig({ ...minimalEnv, BRIDGE_LOCALE: 'en' }).bridge.closingText).toMatch(/^Your conversation/);
+  });
+
+  it('disables the closing text when BRIDGE_CLOSING_MESSAGE is empty', () => {
+    expect(loadConfig({ ...minimalEnv, BRIDGE_CLOSING_MESSAGE: '' }).bridge.closingText).toBe('');
+  });
+
+  it('uses a custom closing text as given', () => {
+    expect(loadConfig({ ...minimalEnv, BRIDGE_CLOSING_MESSAGE: 'Tchau!' }).bridge.closingText).toBe('Tchau!');
+  });
+
+  it('treats an empty BLIP_MAIN_SERVICE as the router default', () => {
+    expect(loadConfig({ ...minimalEnv, BLIP_MAIN_SERVICE: '' }).blip.mainService).toBeUndefined();
+  });
+
+  it('accepts ZENDESK_OAUTH_TOKEN instead of email + API token', () => {
+    const { ZENDESK_EMAIL: _email, ZENDESK_API_TOKEN: _token, ...rest } = minimalEnv;
+    const config = loadConfig({ ...rest, ZENDESK_OAUTH_TOKEN: 'oauth-token-value' });
+    expect(config.vendor.settings).toMatchObject({ ZENDESK_OAUTH_TOKEN: 'oauth-token-value' });
+    expect(config.vendor.settings).not.toHaveProperty('ZENDESK_EMAIL');
+  });
+
+  it('requires email + API token when there is no OAuth token', () => {
+    const { ZENDESK_API_TOKEN: _token, ...rest } = minimalEnv;
+    expect(problemKeys(configError(rest))).toEqual(['ZENDESK_API_TOKEN']);
+  });
+
+  it('accepts ZENDESK_BASE_URL instead of ZENDESK_SUBDOMAIN', () => {
+    const { ZENDESK_SUBDOMAIN: _sub, ...rest } = minimalEnv;
+    const config = loadConfig({ ...rest, ZENDESK_BASE_URL: 'http://localhost:4010' });
+    expect(config.vendor.settings).toMatchObject({ ZENDESK_BASE_URL: 'http://localhost:4010' });
+  });
+
+  it('picks a pretty log format on a TTY outside production, json otherwise', () => {
+    expect(loadConfig(minimalEnv, true).log.format).toBe('pretty');
+    expect(loadConfig({ ...minimalEnv, NODE_ENV: 'production' }, true).log.format).toBe('json');
+    expect(loadConfig({ ...minimalEnv, LOG_FORMAT: 'json' }, true).log.format).toBe('json');
+  });
+});
