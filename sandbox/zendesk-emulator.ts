@@ -209,7 +209,11 @@ export class ZendeskEmulator extends EventEmitter {
 
   async stop(): Promise<void> {
     await Promise.allSettled([...this.pending]);
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ const mediaLink = z.object({
 });
 const webLink = z.object({ uri: z.string(), title: z.string().nullish(), text: z.string().nullish() });
 const location = z.object({ latitude: z.number(), longitude: z.number(), text: z.string().nullish() });
-const selectOption = z.object({ text: z.string().nullish(), order: z.number().nullish(), value: z.unknown() });
+const selectOption = z.object({ text: z.string().nullish(), order: z.number().nullish(), value: z.unknown().optional() });
 const select = z.object({ text: z.string().nullish(), options: z.array(selectOption) });
 const documentContent = z.object({ type: z.string(), value: z.unknown() });
 const reply = z.object({

@@ -108,7 +108,11 @@ describe('loadConfig', () => {
   });
 
   it('names the cross-field vendor keys even when another vendor key is missing', () => {
-    const err = configError({ ...minimalEnv, ZENDESK_WEBHOOK_SECRET: undefined, ZENDESK_SUBDOMAIN: undefined });
+    const err = configError({
+      ...minimalEnv,
+      ZENDESK_WEBHOOK_SECRET: undefined,
+      ZENDESK_SUBDOMAIN: undefined,
+    });
     expect(problemKeys(err).sort()).toEqual(['ZENDESK_SUBDOMAIN', 'ZENDESK_WEBHOOK_SECRET']);
   });
 
@@ -153,8 +157,12 @@ describe('loadConfig', () => {
   });
 
   it('gives the pt-BR closing text when BRIDGE_CLOSING_MESSAGE is unset, and the English one for BRIDGE_LOCALE=en', () => {
-    expect(loadConfig(minimalEnv).bridge.closingText).toBe('Seu atendimento foi encerrado. Obrigado pelo contato!');
-    expect(loadConfig({ ...minimalEnv, BRIDGE_LOCALE: 'en' }).bridge.closingText).toMatch(/^Your conversation/);
+    expect(loadConfig(minimalEnv).bridge.closingText).toBe(
+      'Seu atendimento foi encerrado. Obrigado pelo contato!',
+    );
+    expect(loadConfig({ ...minimalEnv, BRIDGE_LOCALE: 'en' }).bridge.closingText).toMatch(
+      /^Your conversation/,
+    );
   });
 
   it('disables the closing text when BRIDGE_CLOSING_MESSAGE is empty', () => {

@@ -56,22 +56,31 @@ describe('ZendeskWebhook.verify', () => {
   it('rejects the right body verified with a wrong secret', () => {
     expect(new ZendeskWebhook(`${SECRET}x`).verify(request(body)).ok).toBe(false);
     // The secret is used as a UTF-8 string key, not base64-decoded.
-    expect(new ZendeskWebhook(Buffer.from(SECRET, 'base64').toString('latin1')).verify(request(body)).ok).toBe(false);
+    expect(
+      new ZendeskWebhook(Buffer.from(SECRET, 'base64').toString('latin1')).verify(request(body)).ok,
+    ).toBe(false);
   });
 
-  it.each(['x-zendesk-webhook-signature', 'x-zendesk-webhook-signature-timestamp'])('rejects a request without %s', (name) => {
-    const result = webhook.verify(request(body, { ...headers, [name]: undefined }));
-    expect(result.ok).toBe(false);
-    if (!result.ok) expect(result.reason).toMatch(/missing/i);
-  });
+  it.each(['x-zendesk-webhook-signature', 'x-zendesk-webhook-signature-timestamp'])(
+    'rejects a request without %s',
+    (name) => {
+      const result = webhook.verify(request(body, { ...headers, [name]: undefined }));
+      expect(result.ok).toBe(false);
+      if (!result.ok) expect(result.reason).toMatch(/missing/i);
+    },
+  );
 
   it('rejects a changed timestamp header (the timestamp is signed too)', () => {
-    const result = webhook.verify(request(body, { ...headers, 'x-zendesk-webhook-signature-timestamp': '2026-11-03T14:22:06Z' }));
+    const result = webhook.verify(
+      request(body, { ...headers, 'x-zendesk-webhook-signature-timestamp': '2026-11-03T14:22:06Z' }),
+    );
     expect(result).toEqual({ ok: false, reason: 'signature mismatch' });
   });
 
   it('rejects an unreadable timestamp', () => {
-    const result = webhook.verify(request(body, { ...headers, 'x-zendesk-webhook-signature-timestamp': 'yesterday' }));
+    const result = webhook.verify(
+      request(body, { ...headers, 'x-zendesk-webhook-signature-timestamp': 'yesterday' }),
+    );
     expect(result.ok).toBe(false);
   });
 
@@ -83,13 +92,17 @@ describe('ZendeskWebhook.verify', () => {
 
   it('rejects a signature over body + timestamp (wrong order)', () => {
     const swapped = createHmac('sha256', SECRET).update(body).update(timestamp).digest('base64');
-    expect(webhook.verify(request(body, { ...headers, 'x-zendesk-webhook-signature': swapped })).ok).toBe(false);
+    expect(webhook.verify(request(body, { ...headers, 'x-zendesk-webhook-signature': swapped })).ok).toBe(
+      false,
+    );
   });
 
   it('accepts a fresh signature over other bytes, computed the documented way', () => {
     const other = Buffer.from('{"hello":"world"}');
     const ts = '2026-11-03T15:00:00Z';
-    const sig = createHmac('sha256', SECRET).update(ts + other.toString('utf8')).digest('base64');
+    const sig = createHmac('sha256', SECRET)
+      .update(ts + other.toString('utf8'))
+      .digest('base64');
     const result = webhook.verify(
       request(other, { 'x-zendesk-webhook-signature': sig, 'x-zendesk-webhook-signature-timestamp': ts }),
     );
@@ -101,7 +114,9 @@ describe('ZendeskWebhook.parse: event subscriptions', () => {
   const webhook = new ZendeskWebhook(SECRET);
 
   it('turns a public agent comment into one agent.message', () => {
-    const event = onlyAgentMessage(webhook.parse(vendorFixture('zendesk-event-comment-added-public-agent.json')));
+    const event = onlyAgentMessage(
+      webhook.parse(vendorFixture('zendesk-event-comment-added-public-agent.json')),
+    );
     expect(event.eventId).toBe('comment:30764602215937');
     expect(event.ticket).toMatchObject({ vendor: 'zendesk', id: '48213' });
     expect(event.agent).toEqual({ id: '30764510028417', name: 'Ana Souza' });
@@ -133,13 +148,17 @@ describe('ZendeskWebhook.parse: event subscriptions', () => {
   });
 
   it('ignores a status change that does not close the ticket', () => {
-    const json = readJsonFixture<{ event: { current: string } }>('fixtures/vendors/zendesk-event-status-changed-solved.json');
+    const json = readJsonFixture<{ event: { current: string } }>(
+      'fixtures/vendors/zendesk-event-status-changed-solved.json',
+    );
     json.event.current = 'PENDING';
     expect(webhook.parse(request(JSON.stringify(json)))).toEqual([]);
   });
 
   it('turns attachment_linked_to_comment into an agent.message carrying the attachment', () => {
-    const event = onlyAgentMessage(webhook.parse(vendorFixture('zendesk-event-attachment-linked-to-comment.json')));
+    const event = onlyAgentMessage(
+      webhook.parse(vendorFixture('zendesk-event-attachment-linked-to-comment.json')),
+    );
     expect(event.ticket.id).toBe('48213');
     expect(event.eventId).toBe('attachment:30764602216193');
     expect(event.message.text).toBe('');
@@ -165,7 +184,9 @@ describe('ZendeskWebhook.parse: trigger payloads', () => {
   const webhook = new ZendeskWebhook(SECRET);
 
   it('turns the agent-public-comment trigger into an agent.message with the attachment', () => {
-    const event = onlyAgentMessage(webhook.parse(vendorFixture('zendesk-trigger-payload-agent-public-comment.json')));
+    const event = onlyAgentMessage(
+      webhook.parse(vendorFixture('zendesk-trigger-payload-agent-public-comment.json')),
+    );
     expect(event.eventId).toBe('comment:30764602215937');
     expect(event.ticket).toEqual({ vendor: 'zendesk', id: '48213', requesterId: '30764528193681' });
     expect(event.agent).toEqual({ id: '30764510028417', name: 'Ana Souza' });
@@ -189,7 +210,9 @@ describe('ZendeskWebhook.parse: trigger payloads', () => {
   });
 
   it('gives the same comment the same eventId on both paths, so dedupe works across them', () => {
-    const subscription = onlyAgentMessage(webhook.parse(vendorFixture('zendesk-event-comment-added-public-agent.json')));
+    const subscription = onlyAgentMessage(
+      webhook.parse(vendorFixture('zendesk-event-comment-added-public-agent.json')),
+    );
     const commentTrigger = onlyAgentMessage(
       webhook.parse(vendorFixture('zendesk-trigger-payload-agent-public-comment.json')),
     );
@@ -225,7 +248,13 @@ describe('ZendeskWebhook.parse: bad bodies', () => {
     ['an unknown bridge_event', '{"bridge_event":"ticket_deleted","ticket":{"id":"1"}}'],
     [
       'a comment_added event without comment',
-      JSON.stringify({ id: 'x', type: 'zen:event-type:ticket.comment_added', subject: 'zen:ticket:1', detail: { id: '1' }, event: {} }),
+      JSON.stringify({
+        id: 'x',
+        type: 'zen:event-type:ticket.comment_added',
+        subject: 'zen:ticket:1',
+        detail: { id: '1' },
+        event: {},
+      }),
     ],
   ])('throws PermanentError for a wrong-shape body: %s', (_what, body) => {
     let thrown: unknown;

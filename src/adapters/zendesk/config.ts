@@ -26,7 +26,10 @@ export const zendeskConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['ZENDESK_API_TOKEN'], message: 'is required (or set ZENDESK_OAUTH_TOKEN)' });
       }
     }
-    // zod 4 skips refinements once a field failed; run anyway so every missing key is reported at once.
-  }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null });
+  }, {
+    // zod 4 skips refinements once a field failed (e.g. a missing webhook secret); run anyway so that
+    // every missing key is reported at once.
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+  });
 
 export type ZendeskConfig = z.infer<typeof zendeskConfigSchema>;

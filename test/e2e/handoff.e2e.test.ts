@@ -1,0 +1,235 @@
+/**
+ * The whole loop through real processes: the real blip-sdk client against the local LIME server, real HTTP to the
+ * Zendesk emulator (validating against the OpenAPI file), real signed webhooks, and real Redis for the Redis run.
+ */
+import axios from 'axios';
+import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import type { SandboxCustomer } from '../../sandbox/lime-server';
+import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+jest.setTimeout(30_000);
+
+const REDIRECT = 'application/vnd.lime.redirect+json';
+
+describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
+  let redis: RedisServer | undefined;
+  let sandbox: Sandbox;
+  let logs: CapturedLogs;
+
+  beforeAll(async () => {
+    if (mode === 'redis') redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  beforeEach(async () => {
+    await redis?.flush();
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger, redisUrl: redis?.url });
+  });
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  const ticketsOf = (s: Sandbox) => [...s.zendesk.tickets.values()];
+  const waitTicketCount = (n: number) =>
+    sandbox.zendesk.waitFor(() => ticketsOf(sandbox).length >= n && ticketsOf(sandbox), 10_000, `${n} ticket(s)`);
+  const textsTo = (c: SandboxCustomer) =>
+    sandbox.lime.sentTo(c.address).map((s) => (s.envelope.type === 'text/plain' ? String(s.envelope.content) : s.envelope.type));
+
+  it('opens a ticket, appends in order, delivers the agent reply, hands back on solve, and starts over', async () => {
+    const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
+    sandbox.say(maria, 'first');
+    const [ticket] = await waitTicketCount(1);
+    sandbox.say(maria, 'second');
+    sandbox.say(maria, 'third');
+    await sandbox.zendesk.waitFor(() => ticket!.comments.length === 3, 10_000, 'three comments');
+
+    // Every comment is the customer's, authored by the requester (not the API agent), in order.
+    expect(ticket!.comments.map((c) => c.body)).toEqual(['first', 'second', 'third']);
+    expect(new Set(ticket!.comments.map((c) => c.author_id))).toEqual(new Set([ticket!.requester_id]));
+    const requester = sandbox.zendesk.users.get(ticket!.requester_id);
+    expect(requester?.external_id).toBe('5511987654321@wa.gw.msging.net');
+    expect(ticket!.tags).toContain('blip_bridge');
+    // Ticket creation carried an idempotency key.
+    expect(sandbox.zendesk.apiCalls('POST', /^\/api\/v2\/tickets$/)[0]?.headers['idempotency-key']).toMatch(/^open:/);
+
+    // The echo webhooks of the customer's own comments never came back to the customer.
+    await sandbox.zendesk.waitFor(() => sandbox.zendesk.deliveries.length >= 3, 10_000, 'echo webhooks');
+    expect(sandbox.lime.sentTo(maria.address)).toHaveLength(0);
+
+    const reply = await sandbox.zendesk.agentReply(ticket!.id, 'Hello Maria, checking now.');
+    expect(reply.status).toBe(200);
+    const delivered = await sandbox.lime.waitForSent((s) => s.envelope.content === 'Hello Maria, checking now.');
+    expect(delivered.envelope.to).toBe(maria.address);
+    expect(delivered.envelope.type).toBe('text/plain');
+
+    await sandbox.zendesk.agentNote(ticket!.id, 'internal: customer is VIP');
+    await sandbox.zendesk.solve(ticket!.id);
+    const redirect = await sandbox.lime.waitForSent((s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT);
+
+    expect(textsTo(maria)).toEqual(['Hello Maria, checking now.', 'Seu atendimento foi encerrado. Obrigado pelo contato!', REDIRECT]);
+    const content = redirect.envelope.content as { address?: string; context: { type: string; value: Record<string, unknown> } };
+    expect(content.address).toBeUndefined();
+    expect(content.context.type).toBe('application/vnd.iris.ticket+json');
+    expect(content.context.value).toMatchObject({
+      sequentialId: ticket!.id,
+      customerIdentity: maria.address,
+      status: 'ClosedAttendant',
+      closedBy: 'agent',
+      provider: 'zendesk',
+      externalId: String(ticket!.id),
+      agentIdentity: expect.stringContaining('30764510028417'),
+    });
+
+    // State cleared: the next message opens a new ticket.
+    sandbox.say(maria, 'one more question');
+    const tickets = await waitTicketCount(2);
+    expect(tickets[1]!.id).not.toBe(ticket!.id);
+    expect(tickets[1]!.comments[0]!.body).toBe('one more question');
+  });
+
+  it('keeps two customers apart', async () => {
+    const ana = sandbox.customer('5511900000001@wa.gw.msging.net');
+    const bia = sandbox.customer('5511900000002@wa.gw.msging.net');
+    sandbox.say(ana, 'ana 1');
+    sandbox.say(bia, 'bia 1');
+    sandbox.say(ana, 'ana 2');
+    sandbox.say(bia, 'bia 2');
+    await sandbox.zendesk.waitFor(() => ticketsOf(sandbox).reduce((n, t) => n + t.comments.length, 0) === 4, 10_000, 'four comments');
+    const byRequester = new Map(ticketsOf(sandbox).map((t) => [sandbox.zendesk.users.get(t.requester_id)?.external_id, t]));
+    expect(byRequester.get(ana.originator)!.comments.map((c) => c.body)).toEqual(['ana 1', 'ana 2']);
+    expect(byRequester.get(bia.originator)!.comments.map((c) => c.body)).toEqual(['bia 1', 'bia 2']);
+
+    await sandbox.zendesk.agentReply(byRequester.get(bia.originator)!.id, 'for bia');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'for bia');
+    expect(textsTo(bia)).toEqual(['for bia']);
+    expect(textsTo(ana)).toEqual([]);
+  });
+
+  it('opens exactly one ticket for two simultaneous first messages', async () => {
+    const carla = sandbox.customer('5511900000003@wa.gw.msging.net');
+    sandbox.say(carla, 'hello?');
+    sandbox.say(carla, 'anyone there?');
+    await sandbox.zendesk.waitFor(() => ticketsOf(sandbox)[0]?.comments.length === 2, 10_000, 'two comments');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ticketsOf(sandbox)).toHaveLength(1);
+    expect(sandbox.zendesk.apiCalls('POST', /^\/api\/v2\/tickets$/)).toHaveLength(1);
+    expect(ticketsOf(sandbox)[0]!.comments.map((c) => c.body)).toEqual(['hello?', 'anyone there?']);
+  });
+
+  it('rejects webhooks with a bad or stale signature and changes nothing', async () => {
+    const dan = sandbox.customer('5511900000004@wa.gw.msging.net');
+    sandbox.say(dan, 'hi');
+    const [ticket] = await waitTicketCount(1);
+    const before = sandbox.lime.sent.length;
+
+    // A real agent comment body, signed with the wrong secret.
+    const genuine = await sandbox.zendesk.agentReply(ticket!.id, 'genuine');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'genuine');
+    const forged = genuine.body.replace('genuine', 'forged!');
+    const badSig = await sandbox.zendesk.deliverRaw(forged, {
+      ...sandbox.zendesk.signedHeaders(forged),
+      'x-zendesk-webhook-signature': Buffer.from('x'.repeat(32)).toString('base64'),
+    });
+    expect(badSig.status).toBe(401);
+
+    // Correctly signed, but 10 minutes old: a replay.
+    const stale = new Date(Date.now() - 10 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const replay = await sandbox.zendesk.deliverRaw(forged, sandbox.zendesk.signedHeaders(forged, stale));
+    expect(replay.status).toBe(401);
+
+    const missing = await sandbox.zendesk.deliverRaw(forged, { 'content-type': 'application/json' });
+    expect(missing.status).toBe(401);
+
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sandbox.lime.sent.length).toBe(before + 1);
+    expect(textsTo(dan)).toEqual(['genuine']);
+    const rejections = logs.lines().filter((l) => l.code === 'WEBHOOK_UNAUTHENTICATED');
+    expect(rejections).toHaveLength(3);
+    expect(logs.text()).not.toContain('forged!');
+  });
+
+  it('delivers a redelivered webhook once', async () => {
+    const eva = sandbox.customer('5511900000005@wa.gw.msging.net');
+    sandbox.say(eva, 'hi');
+    const [ticket] = await waitTicketCount(1);
+    await sandbox.zendesk.agentReply(ticket!.id, 'only once');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'only once');
+    const again = await sandbox.zendesk.redeliverLast();
+    expect(again.status).toBe(200);
+    await sandbox.zendesk.redeliverLast();
+    await new Promise((r) => setTimeout(r, 200));
+    expect(textsTo(eva)).toEqual(['only once']);
+  });
+
+  it('delivers an agent reply whose webhook lost the race against the solve, before the hand-back', async () => {
+    const fabi = sandbox.customer('5511900000006@wa.gw.msging.net');
+    sandbox.say(fabi, 'hi');
+    const [ticket] = await waitTicketCount(1);
+    sandbox.zendesk.agentReplySilently(ticket!.id, 'last words before solving');
+    await sandbox.zendesk.solve(ticket!.id);
+    await sandbox.lime.waitForSent((s) => s.envelope.to === fabi.address && s.envelope.type === REDIRECT);
+    expect(textsTo(fabi)).toEqual(['last words before solving', 'Seu atendimento foi encerrado. Obrigado pelo contato!', REDIRECT]);
+  });
+
+  it('survives malformed envelopes and webhook bodies with a clear log line', async () => {
+    sandbox.lime.sendRaw(sandbox.bot, JSON.stringify({ id: 'bad-1', to: sandbox.bot, type: 'text/plain', content: 'no from' }));
+    sandbox.lime.sendRaw(
+      sandbox.bot,
+      JSON.stringify({ id: 'bad-2', from: 'x@tunnel.msging.net', to: sandbox.bot, type: 'not a mime', content: 1 }),
+    );
+    const body = JSON.stringify({ hello: 'world' });
+    const webhook = await sandbox.zendesk.deliverRaw(body, sandbox.zendesk.signedHeaders(body));
+    expect(webhook.status).toBe(400);
+
+    // The bridge still works for everybody else.
+    const gil = sandbox.customer('5511900000007@wa.gw.msging.net');
+    sandbox.say(gil, 'still there?');
+    await waitTicketCount(1);
+    const codes = logs.lines().map((l) => l.code);
+    expect(codes.filter((c) => c === 'LIME_BAD_ENVELOPE')).toHaveLength(2);
+    expect(codes).toContain('ZENDESK_BAD_WEBHOOK');
+  });
+
+  it('retries after a 429 with Retry-After and after a 503, losing nothing', async () => {
+    sandbox.zendesk.failNext(1, 429, { 'Retry-After': '1' });
+    const hana = sandbox.customer('5511900000008@wa.gw.msging.net');
+    sandbox.say(hana, 'rate limited first');
+    const [ticket] = await waitTicketCount(1);
+    sandbox.zendesk.failNext(2, 503);
+    sandbox.say(hana, 'after an outage');
+    await sandbox.zendesk.waitFor(() => ticket!.comments.length === 2, 15_000, 'the second comment');
+    expect(ticket!.comments.map((c) => c.body)).toEqual(['rate limited first', 'after an outage']);
+    expect(sandbox.zendesk.requests.filter((r) => r.status === 429)).toHaveLength(1);
+    expect(sandbox.zendesk.requests.filter((r) => r.status === 503)).toHaveLength(2);
+    expect(logs.lines().some((l) => l.code === 'ZENDESK_RATE_LIMITED' && l.delayMs === 1000)).toBe(true);
+  });
+
+  it('reports ready with BLiP connected and the store reachable', async () => {
+    const response = await axios.get(`${sandbox.bridge.url}/readyz`);
+    expect(response.data).toEqual({ ready: true, checks: { blip: 'ok', state: 'ok' } });
+    expect((await axios.get(`${sandbox.bridge.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('the Zendesk emulator', () => {
+  it('rejects requests that do not match the official OpenAPI file', async () => {
+    const sandbox = await startSandbox({ logger: captureLogs('error').logger });
+    try {
+      expect(sandbox.zendesk.validating).toBe(true);
+      const auth = { username: 'bridge@acme.example/token', password: 'sandbox-token' };
+      const bad = await axios.put(
+        `${sandbox.zendesk.url}/api/v2/tickets/1`,
+        { ticket: { status: 'bogus' } },
+        { auth, validateStatus: () => true },
+      );
+      expect(bad.status).toBe(400);
+      expect(JSON.stringify(bad.data)).toMatch(/status/);
+    } finally {
+      await sandbox.stop();
+    }
+  });
+});

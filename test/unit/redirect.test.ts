@@ -1,0 +1,161 @@
+import { buildRedirect, REDIRECT_TYPE, TICKET_TYPE } from '../../src/blip/redirect';
+import type { ClosedBy, Conversation, Handback } from '../../src/core/model';
+import { readJsonFixture } from '../helpers/fixtures';
+
+interface RedirectFixture {
+  type: string;
+  content: { address?: string; context?: { type: string; value: Record<string, unknown> } };
+}
+const noAddress = readJsonFixture<RedirectFixture>(
+  'fixtures/lime/16-outbound-redirect-to-main-no-address.json',
+);
+const withAddress = readJsonFixture<RedirectFixture>(
+  'fixtures/lime/17-outbound-redirect-with-service-address.json',
+);
+const deskTicket = readJsonFixture<RedirectFixture>(
+  'fixtures/lime/18a-outbound-desk-handback-redirect-ticket.json',
+);
+const deskTicketFull = readJsonFixture<RedirectFixture>(
+  'fixtures/lime/18b-outbound-desk-handback-redirect-ticket-full.json',
+);
+
+const BOT = 'acmehelpdesk@msging.net';
+const TUNNEL = '8c1e5f7a-3b2d-4e9f-a6c0-5d7b2e9f1a43@tunnel.msging.net';
+
+function conversation(overrides: Partial<Conversation> = {}): Conversation {
+  return {
+    sessionId: '12bab24e-1a63-4383-9785-47c8abdc2483',
+    customer: {
+      key: TUNNEL,
+      address: TUNNEL,
+      originator: '5511987654321@wa.gw.msging.net',
+      owner: 'acmerouter@msging.net',
+    },
+    vendor: 'zendesk',
+    status: 'open',
+    ticket: { vendor: 'zendesk', id: '48213', requesterId: '30764528193681' },
+    openedAt: '2026-11-03T13:58:40.000Z',
+    agent: { id: '30764510028417', name: 'Ana Souza' },
+    tags: ['blip_bridge', 'whatsapp'],
+    ...overrides,
+  };
+}
+
+function handback(closedBy: ClosedBy = 'agent', c: Conversation = conversation(), reason?: string): Handback {
+  return { conversation: c, closedBy, closedAt: '2026-11-03T14:40:02.000Z', ...(reason ? { reason } : {}) };
+}
+
+type Content = { address?: string; context: { type: string; value: Record<string, unknown> } };
+const contentOf = (h: Handback, mainService?: string): Content =>
+  buildRedirect(h, BOT, mainService).content as Content;
+
+describe('buildRedirect', () => {
+  it('is a LIME redirect like the fixtures', () => {
+    const redirect = buildRedirect(handback(), BOT);
+    expect(redirect.type).toBe(REDIRECT_TYPE);
+    expect(redirect.type).toBe(noAddress.type);
+    expect(redirect.type).toBe(withAddress.type);
+  });
+
+  it('has no address when there is no main service, so the router picks its default bot (fixture 16)', () => {
+    for (const main of [undefined, '']) {
+      const content = contentOf(handback(), main);
+      expect(content).not.toHaveProperty('address');
+      expect(Object.keys(content)).toEqual(Object.keys(noAddress.content));
+    }
+  });
+
+  it('carries the service address when one is configured (fixture 17)', () => {
+    const content = contentOf(handback(), withAddress.content.address);
+    expect(content.address).toBe('principal');
+  });
+
+  it('carries the closed ticket as a BLiP Desk ticket context', () => {
+    const { context } = contentOf(handback());
+    expect(context.type).toBe(TICKET_TYPE);
+    expect(context.type).toBe(deskTicket.content.context?.type);
+    expect(context.value).toMatchObject({
+      id: '12bab24e-1a63-4383-9785-47c8abdc2483',
+      sequentialId: 48213,
+      ownerIdentity: BOT,
+      customerIdentity: TUNNEL,
+      customerDomain: 'wa.gw.msging.net',
+      status: 'ClosedAttendant',
+      openDate: '2026-11-03T13:58:40.000Z',
+      closeDate: '2026-11-03T14:40:02.000Z',
+      externalId: '48213',
+      tags: ['blip_bridge', 'whatsapp'],
+    });
+    expect(typeof context.value.closedBy).toBe('string');
+    expect(context.value.agentIdentity).toMatch(/^[^@/\s]+@[^@/\s]+$/);
+    expect(context.value.agentIdentity).toContain('30764510028417');
+  });
+
+  it.each([
+    ['agent', 'ClosedAttendant'],
+    ['customer', 'ClosedClient'],
+  ] as const)('uses the Desk status for a close by the %s', (closedBy, status) => {
+    const value = contentOf(handback(closedBy)).context.value;
+    expect(value.status).toBe(status);
+    expect(value.closedBy).toBe(closedBy);
+  });
+
+  it('uses a Desk status name for every way a handoff can end', () => {
+    const desk = new Set(['ClosedAttendant', 'ClosedClient', 'ClosedClientInactivity']);
+    for (const closedBy of ['agent', 'customer', 'expired', 'out_of_hours'] as const) {
+      expect(desk.has(contentOf(handback(closedBy)).context.value.status as string)).toBe(true);
+    }
+  });
+
+  it('uses the same field names and value types as BLiP Desk (fixtures 18a/18b)', () => {
+    const ours = contentOf(handback('agent', conversation(), 'solved')).context.value;
+    const desk = deskTicket.content.context!.value;
+    const deskFull = deskTicketFull.content.context!.value;
+    // Every field the Desk sample carries that means something outside Desk.
+    for (const key of [
+      'id',
+      'sequentialId',
+      'ownerIdentity',
+      'customerIdentity',
+      'agentIdentity',
+      'status',
+      'storageDate',
+      'externalId',
+      'unreadMessages',
+    ]) {
+      expect(ours).toHaveProperty(key);
+      expect(typeof ours[key]).toBe(typeof desk[key]);
+    }
+    // Nothing invented: each field is one of Desk's (closeReason is our one addition).
+    for (const key of Object.keys(ours)) {
+      if (key === 'closeReason') continue;
+      expect(Object.keys(deskFull)).toContain(key);
+      expect(Array.isArray(ours[key])).toBe(Array.isArray(deskFull[key]));
+    }
+    expect(ours.closeReason).toBe('solved');
+  });
+
+  it('keeps the customer identity (the tunnel) even when the reply address carries an instance', () => {
+    const c = conversation({ customer: { key: TUNNEL, address: `${TUNNEL}/instance-1` } });
+    const value = contentOf(handback('customer', c)).context.value;
+    expect(value.customerIdentity).toBe(TUNNEL);
+    expect(value).not.toHaveProperty('customerDomain');
+  });
+
+  it('leaves out agentIdentity when no agent is known', () => {
+    const value = contentOf(handback('customer', conversation({ agent: undefined }))).context.value;
+    expect(value).not.toHaveProperty('agentIdentity');
+  });
+
+  it('gives a numeric sequentialId only for a numeric visible ticket number', () => {
+    const servicenow = conversation({
+      vendor: 'servicenow',
+      ticket: { vendor: 'servicenow', id: 'a1b2c3d4e5f6', number: 'INC0010234' },
+    });
+    expect(contentOf(handback('agent', servicenow)).context.value).not.toHaveProperty('sequentialId');
+    const numbered = conversation({ ticket: { vendor: 'x', id: 'abc', number: '77' } });
+    expect(contentOf(handback('agent', numbered)).context.value.sequentialId).toBe(77);
+    const huge = conversation({ ticket: { vendor: 'x', id: '123456789012345678901234567890' } });
+    expect(contentOf(handback('agent', huge)).context.value).not.toHaveProperty('sequentialId');
+  });
+});
