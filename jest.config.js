@@ -15,6 +15,8 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       slowTestThreshold: 30,
+      // blip-sdk leaves each command's 6 s timeout timer running after the answer; jest would warn about them.
+      openHandlesTimeout: 7000,
     },
   ],
 };

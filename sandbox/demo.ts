@@ -24,8 +24,15 @@ function describeSent(s: SentByBot): string {
 async function run(sandbox: Sandbox): Promise<void> {
   const { lime, zendesk } = sandbox;
   const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
-  line('sandbox', `LIME server ws://127.0.0.1:${lime.port}, Zendesk emulator ${zendesk.url}` + (zendesk.validating ? ' (validating against the OpenAPI file)' : ''));
-  line('sandbox', `bridge ${sandbox.bridge.url}, bot ${sandbox.bot}, customer ${maria.originator} via tunnel ${maria.address}`);
+  line(
+    'sandbox',
+    `LIME server ws://127.0.0.1:${lime.port}, Zendesk emulator ${zendesk.url}` +
+      (zendesk.validating ? ' (validating against the OpenAPI file)' : ''),
+  );
+  line(
+    'sandbox',
+    `bridge ${sandbox.bridge.url}, bot ${sandbox.bot}, customer ${maria.originator} via tunnel ${maria.address}`,
+  );
 
   const say = (text: string): void => {
     sandbox.say(maria, text);
@@ -33,13 +40,27 @@ async function run(sandbox: Sandbox): Promise<void> {
   };
 
   say('Oi, meu boleto de março veio com o valor errado');
-  const ticket = await zendesk.waitFor(() => [...zendesk.tickets.values()][0], STEP_TIMEOUT_MS, 'the ticket to be created');
-  line('zendesk', `ticket #${ticket.id} created: "${ticket.subject}" (requester ${ticket.requester_id}, tags ${ticket.tags.join(',')})`);
+  const ticket = await zendesk.waitFor(
+    () => [...zendesk.tickets.values()][0],
+    STEP_TIMEOUT_MS,
+    'the ticket to be created',
+  );
+  line(
+    'zendesk',
+    `ticket #${ticket.id} created: "${ticket.subject}" (requester ${ticket.requester_id}, tags ${ticket.tags.join(',')})`,
+  );
 
   say('O valor deveria ser R$ 89,90');
   say('Vence amanhã, podem verificar?');
-  await zendesk.waitFor(() => ticket.comments.length >= 3, STEP_TIMEOUT_MS, 'the customer messages to be appended');
-  line('zendesk', `ticket #${ticket.id} now has ${ticket.comments.length} comments, all by the requester, in order:`);
+  await zendesk.waitFor(
+    () => ticket.comments.length >= 3,
+    STEP_TIMEOUT_MS,
+    'the customer messages to be appended',
+  );
+  line(
+    'zendesk',
+    `ticket #${ticket.id} now has ${ticket.comments.length} comments, all by the requester, in order:`,
+  );
   for (const c of ticket.comments) line('', `  - ${c.body}`);
 
   const reply = 'Olá Maria! Corrigi o boleto: o novo valor é R$ 89,90 e o vencimento foi mantido.';
@@ -65,8 +86,12 @@ async function run(sandbox: Sandbox): Promise<void> {
   );
   const sentToMaria = lime.sentTo(maria.address);
   const closing = sentToMaria[sentToMaria.indexOf(redirect) - 1];
-  if (closing && closing.envelope.type === 'text/plain') line('customer', `receives ${describeSent(closing)}`);
-  const context = (redirect.envelope.content as { address?: string; context: { type: string; value: Record<string, unknown> } });
+  if (closing && closing.envelope.type === 'text/plain')
+    line('customer', `receives ${describeSent(closing)}`);
+  const context = redirect.envelope.content as {
+    address?: string;
+    context: { type: string; value: Record<string, unknown> };
+  };
   line(
     'bridge',
     `Redirect sent to ${context.address ?? "the router's default bot"} with ${context.context.type} ` +
@@ -77,13 +102,19 @@ async function run(sandbox: Sandbox): Promise<void> {
   }
 
   say('Oi de novo, tenho outra dúvida');
-  const second = await zendesk.waitFor(() => [...zendesk.tickets.values()][1], STEP_TIMEOUT_MS, 'a new ticket after the close');
+  const second = await zendesk.waitFor(
+    () => [...zendesk.tickets.values()][1],
+    STEP_TIMEOUT_MS,
+    'a new ticket after the close',
+  );
   line('zendesk', `customer wrote after the close: new ticket #${second.id}`);
 }
 
 async function main(): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
-  console.log('blip-helpdesk-bridge demo: customer -> BLiP -> bridge -> Zendesk -> agent -> back to the bot\n');
+  console.log(
+    'blip-helpdesk-bridge demo: customer -> BLiP -> bridge -> Zendesk -> agent -> back to the bot\n',
+  );
   let sandbox: Sandbox | undefined;
   try {
     sandbox = await startSandbox({ logger });

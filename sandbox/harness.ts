@@ -36,7 +36,10 @@ export interface SandboxOptions {
 }
 
 export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
-  const lime = await LimeServer.start({ accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY }, router: 'acmerouter@msging.net' });
+  const lime = await LimeServer.start({
+    accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
+    router: 'acmerouter@msging.net',
+  });
   const zendesk = await ZendeskEmulator.start({
     email: 'bridge@acme.example',
     apiToken: 'sandbox-token',
@@ -79,7 +82,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     config,
     bot,
     customer: (originator) => lime.customer(originator, bot),
-    say: (customer, text, id) => String(lime.sendFromCustomer(bot, customer, 'text/plain', text, id ? { id } : {}).id),
+    say: (customer, text, id) =>
+      String(lime.sendFromCustomer(bot, customer, 'text/plain', text, id ? { id } : {}).id),
     async startAnotherBridge() {
       const another = await startBridge(config, options.logger);
       bridges.push(another);

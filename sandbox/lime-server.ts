@@ -12,7 +12,12 @@ import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 
 /** Any LIME envelope, as JSON. */
-export type Envelope = Record<string, unknown> & { id?: string; from?: string; to?: string; metadata?: Record<string, unknown> };
+export type Envelope = Record<string, unknown> & {
+  id?: string;
+  from?: string;
+  to?: string;
+  metadata?: Record<string, unknown>;
+};
 
 export interface SentByBot {
   at: Date;
@@ -154,7 +159,11 @@ export class LimeServer extends EventEmitter {
   }
 
   /** Resolves with the first sent message (past or future) that matches; rejects after `timeoutMs`. */
-  waitForSent(predicate: (s: SentByBot) => boolean, timeoutMs = 10_000, description = 'a message from the bot'): Promise<SentByBot> {
+  waitForSent(
+    predicate: (s: SentByBot) => boolean,
+    timeoutMs = 10_000,
+    description = 'a message from the bot',
+  ): Promise<SentByBot> {
     const found = this.sent.find(predicate);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
@@ -183,7 +192,9 @@ export class LimeServer extends EventEmitter {
   }
 
   private pickSession(bot: string): Session {
-    const candidates = [...this.sessions].filter((s) => s.state === 'established' && s.identity === bot.toLowerCase());
+    const candidates = [...this.sessions].filter(
+      (s) => s.state === 'established' && s.identity === bot.toLowerCase(),
+    );
     if (candidates.length === 0) throw new Error(`no established session for ${bot}`);
     return candidates[this.roundRobin++ % candidates.length] as Session;
   }
@@ -227,7 +238,13 @@ export class LimeServer extends EventEmitter {
       this.emit('sent', sent);
       const failure = this.failingDeliveries.get(envelope.to);
       if (failure && envelope.id) {
-        this.reply(session, { id: envelope.id, from: envelope.to, to: session.identity, event: 'failed', reason: failure });
+        this.reply(session, {
+          id: envelope.id,
+          from: envelope.to,
+          to: session.identity,
+          event: 'failed',
+          reason: failure,
+        });
       }
     }
   }
@@ -236,7 +253,12 @@ export class LimeServer extends EventEmitter {
     const state = envelope.state;
     if (state === 'new' && session.state === 'new') {
       session.state = 'authenticating';
-      this.reply(session, { id: session.id, state: 'authenticating', from: this.serverNode, schemeOptions: ['key'] });
+      this.reply(session, {
+        id: session.id,
+        state: 'authenticating',
+        from: this.serverNode,
+        schemeOptions: ['key'],
+      });
       return;
     }
     if (state === 'authenticating' && session.state === 'authenticating') {
@@ -282,14 +304,18 @@ export class LimeServer extends EventEmitter {
         metadata: { '#command.uri': `lime://${session.identity}${uri}` },
         ...extra,
       });
-    const notFound = (): void => respond({ status: 'failure', reason: { code: 67, description: 'Resource not found' } });
+    const notFound = (): void =>
+      respond({ status: 'failure', reason: { code: 67, description: 'Resource not found' } });
 
-    if (command.method === 'set' && (uri === '/presence' || uri === '/receipt')) return respond({ status: 'success' });
+    if (command.method === 'set' && (uri === '/presence' || uri === '/receipt'))
+      return respond({ status: 'success' });
 
     const path = decodeURIComponent(uri.split('?')[0] ?? '');
     if (command.method === 'get' && path.startsWith('/contacts/')) {
       const contact = this.options.contacts?.[path.slice('/contacts/'.length).toLowerCase()];
-      return contact ? respond({ status: 'success', type: 'application/vnd.lime.contact+json', resource: contact }) : notFound();
+      return contact
+        ? respond({ status: 'success', type: 'application/vnd.lime.contact+json', resource: contact })
+        : notFound();
     }
     if (command.method === 'get' && path.startsWith('/threads/')) {
       const items = this.options.threads?.[path.slice('/threads/'.length).toLowerCase()] ?? [];
@@ -309,7 +335,10 @@ export class LimeServer extends EventEmitter {
         resource: { owner: this.router, originator, destination: session.identity },
       });
     }
-    respond({ status: 'failure', reason: { code: 11, description: `The sandbox does not serve ${command.method} ${path}` } });
+    respond({
+      status: 'failure',
+      reason: { code: 11, description: `The sandbox does not serve ${command.method} ${path}` },
+    });
   }
 
   private tunnelOriginator(tunnelId: string, bot: string): string | undefined {

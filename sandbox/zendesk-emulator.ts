@@ -17,7 +17,10 @@ import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 
-export const DEFAULT_ZENDESK_SPEC = path.resolve(__dirname, '../../shared/reference/openapi/zendesk-support.yaml');
+export const DEFAULT_ZENDESK_SPEC = path.resolve(
+  __dirname,
+  '../../shared/reference/openapi/zendesk-support.yaml',
+);
 
 export interface ZendeskEmulatorOptions {
   port?: number;
@@ -140,12 +143,17 @@ export class ZendeskEmulator extends EventEmitter {
   }
 
   /** Waits until `check` returns a value (polling the emulator's state). */
-  async waitFor<T>(check: () => T | undefined | false, timeoutMs = 10_000, description = 'a Zendesk state'): Promise<T> {
+  async waitFor<T>(
+    check: () => T | undefined | false,
+    timeoutMs = 10_000,
+    description = 'a Zendesk state',
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const value = check();
       if (value) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -195,7 +203,10 @@ export class ZendeskEmulator extends EventEmitter {
   }
 
   /** Headers Zendesk would send for this body at this time. */
-  signedHeaders(body: string, timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')): Record<string, string> {
+  signedHeaders(
+    body: string,
+    timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  ): Record<string, string> {
     return {
       'content-type': 'application/json',
       'user-agent': 'Zendesk Webhook',
@@ -203,7 +214,10 @@ export class ZendeskEmulator extends EventEmitter {
       'x-zendesk-webhook-id': '01JBX7M2K8P4R6T9V3X5Z7B1CE',
       'x-zendesk-webhook-invocation-id': String(Math.floor(Math.random() * 1e10)),
       'x-zendesk-webhook-signature-timestamp': timestamp,
-      'x-zendesk-webhook-signature': createHmac('sha256', this.options.webhookSecret).update(timestamp).update(body).digest('base64'),
+      'x-zendesk-webhook-signature': createHmac('sha256', this.options.webhookSecret)
+        .update(timestamp)
+        .update(body)
+        .digest('base64'),
     };
   }
 
@@ -224,7 +238,12 @@ export class ZendeskEmulator extends EventEmitter {
     return ticket;
   }
 
-  private addComment(ticket: EmulatedTicket, authorId: number, body: string, isPublic: boolean): EmulatedComment {
+  private addComment(
+    ticket: EmulatedTicket,
+    authorId: number,
+    body: string,
+    isPublic: boolean,
+  ): EmulatedComment {
     const comment = { id: this.nextId++, author_id: authorId, body, public: isPublic, created_at: isoNow() };
     ticket.comments.push(comment);
     ticket.updated_at = comment.created_at;
@@ -237,7 +256,11 @@ export class ZendeskEmulator extends EventEmitter {
     const author = this.users.get(comment.author_id);
     return this.fireEvent(ticket, 'zen:event-type:ticket.comment_added', {
       comment: {
-        author: { id: String(comment.author_id), is_staff: author?.role === 'agent', name: author?.name ?? 'Unknown' },
+        author: {
+          id: String(comment.author_id),
+          is_staff: author?.role === 'agent',
+          name: author?.name ?? 'Unknown',
+        },
         body: comment.body,
         html_body: `<div class="zd-comment" dir="auto"><p dir="auto">${escapeHtml(comment.body)}</p></div>`,
         id: String(comment.id),
@@ -247,11 +270,19 @@ export class ZendeskEmulator extends EventEmitter {
     });
   }
 
-  private fireEvent(ticket: EmulatedTicket, type: string, event: Record<string, unknown>): Promise<WebhookDelivery> {
+  private fireEvent(
+    ticket: EmulatedTicket,
+    type: string,
+    event: Record<string, unknown>,
+  ): Promise<WebhookDelivery> {
     const body = JSON.stringify({
       account_id: 24680135,
       detail: {
-        actor_id: String(type.endsWith('comment_added') ? (event.comment as { author: { id: string } }).author.id : this.agent.id),
+        actor_id: String(
+          type.endsWith('comment_added')
+            ? (event.comment as { author: { id: string } }).author.id
+            : this.agent.id,
+        ),
         assignee_id: String(this.agent.id),
         created_at: ticket.created_at,
         description: ticket.comments[0]?.body ?? '',
@@ -309,7 +340,13 @@ export class ZendeskEmulator extends EventEmitter {
     app.use(express.json({ limit: '10mb' }));
     app.use((req, res, next) => {
       if (req.path.startsWith('/api/')) {
-        const record: RecordedRequest = { at: new Date(), method: req.method, path: req.originalUrl, headers: req.headers, body: req.body };
+        const record: RecordedRequest = {
+          at: new Date(),
+          method: req.method,
+          path: req.originalUrl,
+          headers: req.headers,
+          body: req.body,
+        };
         this.requests.push(record);
         res.on('finish', () => (record.status = res.statusCode));
       }
@@ -324,7 +361,10 @@ export class ZendeskEmulator extends EventEmitter {
       const fault = this.faults[0];
       if (fault) {
         if (--fault.remaining <= 0) this.faults.shift();
-        res.status(fault.status).set(fault.headers).json({ error: 'EmulatedFault', description: `emulated HTTP ${fault.status}` });
+        res
+          .status(fault.status)
+          .set(fault.headers)
+          .json({ error: 'EmulatedFault', description: `emulated HTTP ${fault.status}` });
         return;
       }
       next();
@@ -347,13 +387,20 @@ export class ZendeskEmulator extends EventEmitter {
 
     app.post('/api/v2/users/create_or_update', (req, res) => {
       const input = (req.body as { user: { name: string; external_id?: string } }).user;
-      const existing = [...this.users.values()].find((u) => input.external_id && u.external_id === input.external_id);
+      const existing = [...this.users.values()].find(
+        (u) => input.external_id && u.external_id === input.external_id,
+      );
       if (existing) {
         existing.name = input.name;
         res.status(200).json({ user: existing });
         return;
       }
-      const user: EmulatedUser = { id: this.nextId++, name: input.name, external_id: input.external_id, role: 'end-user' };
+      const user: EmulatedUser = {
+        id: this.nextId++,
+        name: input.name,
+        external_id: input.external_id,
+        role: 'end-user',
+      };
       this.users.set(user.id, user);
       res.status(201).json({ user });
     });
@@ -364,11 +411,19 @@ export class ZendeskEmulator extends EventEmitter {
       if (key) {
         const seen = this.idempotency.get(key);
         if (seen && seen.hash !== hash) {
-          res.status(400).json({ error: 'IdempotentRequestError', description: 'Idempotency-Key reused with another payload' });
+          res
+            .status(400)
+            .json({
+              error: 'IdempotentRequestError',
+              description: 'Idempotency-Key reused with another payload',
+            });
           return;
         }
         if (seen) {
-          res.status(201).set('x-idempotency-lookup', 'hit').json({ ticket: this.ticketJson(this.ticket(seen.ticketId)) });
+          res
+            .status(201)
+            .set('x-idempotency-lookup', 'hit')
+            .json({ ticket: this.ticketJson(this.ticket(seen.ticketId)) });
           return;
         }
       }
@@ -392,9 +447,17 @@ export class ZendeskEmulator extends EventEmitter {
       };
       this.tickets.set(ticket.id, ticket);
       if (key) this.idempotency.set(key, { hash, ticketId: ticket.id });
-      const comment = this.addComment(ticket, Number(input.comment?.author_id ?? requesterId), input.comment?.body ?? '', true);
+      const comment = this.addComment(
+        ticket,
+        Number(input.comment?.author_id ?? requesterId),
+        input.comment?.body ?? '',
+        true,
+      );
       this.emit('ticket', ticket);
-      res.status(201).set('x-idempotency-lookup', 'miss').json({ ticket: this.ticketJson(ticket) });
+      res
+        .status(201)
+        .set('x-idempotency-lookup', 'miss')
+        .json({ ticket: this.ticketJson(ticket) });
       // Like the real event subscription, the requester's own comment comes back as a webhook.
       void this.fireCommentAdded(ticket, comment).catch(() => {});
     });
@@ -408,7 +471,8 @@ export class ZendeskEmulator extends EventEmitter {
     app.put('/api/v2/tickets/:id', (req, res) => {
       const ticket = this.tickets.get(Number(req.params.id));
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
-      if (ticket.status === 'closed') return void res.status(422).json({ error: 'RecordInvalid', description: 'Ticket is closed' });
+      if (ticket.status === 'closed')
+        return void res.status(422).json({ error: 'RecordInvalid', description: 'Ticket is closed' });
       const input = (req.body as { ticket: TicketInput }).ticket;
       let comment: EmulatedComment | undefined;
       if (input.comment?.body) {
@@ -425,13 +489,25 @@ export class ZendeskEmulator extends EventEmitter {
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
       const comments = [...ticket.comments].map((c) => ({ ...c, plain_body: c.body, attachments: [] }));
       if (req.query.sort_order === 'desc') comments.reverse();
-      const users = req.query.include === 'users' ? [...new Set(comments.map((c) => c.author_id))].map((id) => this.users.get(id)) : undefined;
-      res.json({ comments, ...(users ? { users } : {}), next_page: null, previous_page: null, count: comments.length });
+      const users =
+        req.query.include === 'users'
+          ? [...new Set(comments.map((c) => c.author_id))].map((id) => this.users.get(id))
+          : undefined;
+      res.json({
+        comments,
+        ...(users ? { users } : {}),
+        next_page: null,
+        previous_page: null,
+        count: comments.length,
+      });
     });
 
     // Agent controls over HTTP, for trying the sandbox by hand (curl) while the demo's bridge runs.
     app.post('/_emulator/tickets/:id/reply', async (req, res) => {
-      const delivery = await this.agentReply(Number(req.params.id), String((req.body as { body?: string }).body ?? ''));
+      const delivery = await this.agentReply(
+        Number(req.params.id),
+        String((req.body as { body?: string }).body ?? ''),
+      );
       res.json({ webhookStatus: delivery.status });
     });
     app.post('/_emulator/tickets/:id/solve', async (req, res) => {
@@ -439,16 +515,29 @@ export class ZendeskEmulator extends EventEmitter {
       res.json({ webhookStatus: delivery.status });
     });
 
-    app.use((err: { status?: number; message: string; errors?: unknown }, _req: Request, res: Response, _next: NextFunction) => {
-      // OpenAPI validation failures: 400 naming what the spec expected, like the real API's RecordInvalid.
-      res.status(err.status ?? 500).json({ error: 'InvalidRequest', description: err.message, details: err.errors });
-    });
+    app.use(
+      (
+        err: { status?: number; message: string; errors?: unknown },
+        _req: Request,
+        res: Response,
+        _next: NextFunction,
+      ) => {
+        // OpenAPI validation failures: 400 naming what the spec expected, like the real API's RecordInvalid.
+        res
+          .status(err.status ?? 500)
+          .json({ error: 'InvalidRequest', description: err.message, details: err.errors });
+      },
+    );
     return app;
   }
 
   private ticketJson(ticket: EmulatedTicket): Record<string, unknown> {
     const { comments: _comments, ...rest } = ticket;
-    return { ...rest, url: `${this.url}/api/v2/tickets/${ticket.id}.json`, description: ticket.comments[0]?.body ?? '' };
+    return {
+      ...rest,
+      url: `${this.url}/api/v2/tickets/${ticket.id}.json`,
+      description: ticket.comments[0]?.body ?? '',
+    };
   }
 }
 

@@ -28,7 +28,9 @@ export interface Bridge {
 export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
   const store: ConversationStore = createConversationStore(config.redisUrl, logger);
   await store.ping().catch((err: unknown) => {
-    throw new Error(`State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`);
+    throw new Error(
+      `State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`,
+    );
   });
 
   const module = adapterModules[config.vendor.name];
@@ -37,7 +39,11 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
 
   const connection = new BlipConnection(config.blip, logger);
   const events = new DomainEvents((event, err) =>
-    logger.error('domain event subscriber failed', { event, code: 'EVENT_SUBSCRIBER_ERROR', error: errorMessage(err) }),
+    logger.error('domain event subscriber failed', {
+      event,
+      code: 'EVENT_SUBSCRIBER_ERROR',
+      error: errorMessage(err),
+    }),
   );
   const service = new HandoffService(
     store,
@@ -45,7 +51,11 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     new BlipCustomerChannel(connection, config.blip.mainService),
     events,
     logger,
-    { tags: config.bridge.ticketTags, closingText: config.bridge.closingText, dedupeTtlMs: config.bridge.dedupeTtlMs },
+    {
+      tags: config.bridge.ticketTags,
+      closingText: config.bridge.closingText,
+      dedupeTtlMs: config.bridge.dedupeTtlMs,
+    },
   );
   const inbound = createInboundHandlers(service, connection.identity, logger);
   connection.onMessage(inbound.onMessage);
@@ -94,9 +104,17 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await http.close().catch((err: unknown) => logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }));
+      await http
+        .close()
+        .catch((err: unknown) =>
+          logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
+        );
       await connection.close();
-      await store.close().catch((err: unknown) => logger.warn('state store did not close cleanly', { error: errorMessage(err) }));
+      await store
+        .close()
+        .catch((err: unknown) =>
+          logger.warn('state store did not close cleanly', { error: errorMessage(err) }),
+        );
       logger.info('bridge stopped');
     })());
 

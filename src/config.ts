@@ -9,19 +9,24 @@ import { adapterModules, type VendorName, vendorNames } from './adapters/registr
 const optionalUrl = (protocols: string[]) =>
   z
     .string()
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    )
     .optional();
 
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
 export const baseConfigSchema = z.object({
-  BLIP_IDENTIFIER: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be the bot identifier (the part before @)'),
+  BLIP_IDENTIFIER: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be the bot identifier (the part before @)'),
   BLIP_ACCESS_KEY: z.string().min(1),
   BLIP_DOMAIN: z.string().default('msging.net'),
   BLIP_HOST: z.string().default('ws.msging.net'),
@@ -114,7 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
   if (!base.success) problems.push(...describe(base.error, input));
 
   const vendorName = (base.success ? base.data.BRIDGE_VENDOR : input.BRIDGE_VENDOR) as VendorName | undefined;
-  const module = vendorName && vendorName in adapterModules ? adapterModules[vendorName] : adapterModules.zendesk;
+  const module =
+    vendorName && vendorName in adapterModules ? adapterModules[vendorName] : adapterModules.zendesk;
   const vendor = module.configSchema.safeParse(input);
   if (!vendor.success) problems.push(...describe(vendor.error, input));
 

@@ -17,13 +17,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.log.level, format: config.log.format, defaultMeta: { service: 'blip-helpdesk-bridge' } });
+  const logger = createLogger({
+    level: config.log.level,
+    format: config.log.format,
+    defaultMeta: { service: 'blip-helpdesk-bridge' },
+  });
 
   process.on('unhandledRejection', (reason) => {
     logger.error('unhandled promise rejection', { code: 'UNHANDLED_REJECTION', error: errorMessage(reason) });
   });
   process.on('uncaughtException', (err) => {
-    logger.error('uncaught exception; exiting so the supervisor restarts the bridge', { code: 'UNCAUGHT', error: err.message, stack: err.stack });
+    logger.error('uncaught exception; exiting so the supervisor restarts the bridge', {
+      code: 'UNCAUGHT',
+      error: err.message,
+      stack: err.stack,
+    });
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 200).unref();
   });

@@ -28,7 +28,10 @@ export interface RawRequest {
 }
 
 export type Verification =
-  | { ok: true; /** When the vendor says it signed the request; the core checks the replay window. */ signedAt?: Date }
+  | {
+      ok: true;
+      /** When the vendor says it signed the request; the core checks the replay window. */ signedAt?: Date;
+    }
   | { ok: false; reason: string };
 
 export interface WebhookHandler {

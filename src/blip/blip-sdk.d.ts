@@ -50,7 +50,10 @@ declare module 'blip-sdk' {
     /** Rejects with an Error whose message is the failed command as JSON, or on timeout. */
     sendCommand(command: LimeCommand, timeoutMs?: number): Promise<LimeCommand>;
     /** A receiver's returned promise is awaited before `consumed` is sent; a rejection is left unhandled by the SDK. */
-    addMessageReceiver(predicate: Predicate<LimeMessage>, callback: (message: LimeMessage) => unknown): () => void;
+    addMessageReceiver(
+      predicate: Predicate<LimeMessage>,
+      callback: (message: LimeMessage) => unknown,
+    ): () => void;
     addNotificationReceiver(
       predicate: Predicate<LimeNotification>,
       callback: (notification: LimeNotification) => unknown,

@@ -12,10 +12,18 @@ export class BlipCustomerChannel implements CustomerChannel {
     private readonly mainService?: string,
   ) {}
 
-  async send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string): Promise<void> {
+  async send(
+    customer: CustomerRef,
+    message: Pick<ChatMessage, 'text' | 'attachments'>,
+    messageId: string,
+  ): Promise<void> {
     const parts = chatMessageToLime(message);
     parts.forEach((part, i) => {
-      this.connection.send({ id: i === 0 ? messageId : stableId(`${messageId}:${i}`), to: customer.address, ...part });
+      this.connection.send({
+        id: i === 0 ? messageId : stableId(`${messageId}:${i}`),
+        to: customer.address,
+        ...part,
+      });
     });
   }
 

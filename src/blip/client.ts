@@ -1,4 +1,10 @@
-import { ClientBuilder, type Client, type LimeCommand, type LimeMessage, type LimeNotification } from 'blip-sdk';
+import {
+  ClientBuilder,
+  type Client,
+  type LimeCommand,
+  type LimeMessage,
+  type LimeNotification,
+} from 'blip-sdk';
 import WebSocketTransport from 'lime-transport-websocket';
 import { RetryableError } from '../core/errors';
 import type { Logger } from '../core/logger';
@@ -24,6 +30,7 @@ export class BlipConnection {
   private readonly messageHandlers: Array<(message: LimeMessage) => Promise<void>> = [];
   private readonly notificationHandlers: Array<(notification: LimeNotification) => Promise<void>> = [];
   private connected = false;
+  private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly options: BlipConnectionOptions,
@@ -42,15 +49,22 @@ export class BlipConnection {
       .build();
 
     // Registered before connect(): messages can arrive before connect() resolves.
-    this.client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
+    this.client.addMessageReceiver(true, (message) =>
+      this.dispatch('message', this.messageHandlers, message),
+    );
     this.client.addNotificationReceiver(true, (notification) =>
       this.dispatch('notification', this.notificationHandlers, notification),
     );
     this.client.onListeningChanged = (listening) => {
       if (listening === this.connected) return;
       this.connected = listening;
-      if (listening) this.logger.info('BLiP session established', { host: options.host, identifier: options.identifier });
-      else this.logger.warn('BLiP connection lost; the SDK is reconnecting', { host: options.host, code: 'BLIP_DISCONNECTED' });
+      if (listening)
+        this.logger.info('BLiP session established', { host: options.host, identifier: options.identifier });
+      else
+        this.logger.warn('BLiP connection lost; the SDK is reconnecting', {
+          host: options.host,
+          code: 'BLIP_DISCONNECTED',
+        });
     };
     this.client.addSessionFailedHandlers((session) => {
       this.logger.error('BLiP session failed', { code: 'BLIP_SESSION_FAILED', reason: reasonOf(session) });
@@ -91,7 +105,9 @@ export class BlipConnection {
     try {
       this.client.sendMessage(message);
     } catch (err) {
-      throw new RetryableError(`BLiP send failed: ${reasonOf(err)}`, 'BLIP_SEND_FAILED', undefined, { cause: err });
+      throw new RetryableError(`BLiP send failed: ${reasonOf(err)}`, 'BLIP_SEND_FAILED', undefined, {
+        cause: err,
+      });
     }
   }
 
@@ -100,7 +116,19 @@ export class BlipConnection {
     return this.client.sendCommand(command);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Lets the receivers that are running finish (bounded), then finishes the session. Closing under a running
+   * receiver would make the SDK fail to send its `consumed` notification (an unhandled rejection inside it).
+   */
+  async close(drainMs = 5_000): Promise<void> {
+    if (this.inFlight.size > 0) {
+      await withTimeout(Promise.allSettled([...this.inFlight]), drainMs).catch(() =>
+        this.logger.warn('closing BLiP with receivers still running', {
+          running: this.inFlight.size,
+          code: 'BLIP_DRAIN_TIMEOUT',
+        }),
+      );
+    }
     this.connected = false;
     try {
       await withTimeout(this.client.close(), 3_000);
@@ -109,13 +137,27 @@ export class BlipConnection {
     }
   }
 
-  private async dispatch<T>(what: string, handlers: Array<(e: T) => Promise<void>>, envelope: T): Promise<void> {
+  private dispatch<T>(what: string, handlers: Array<(e: T) => Promise<void>>, envelope: T): Promise<void> {
+    const run = this.runHandlers(what, handlers, envelope);
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
+    return run;
+  }
+
+  private async runHandlers<T>(
+    what: string,
+    handlers: Array<(e: T) => Promise<void>>,
+    envelope: T,
+  ): Promise<void> {
     for (const handler of handlers) {
       try {
         await handler(envelope);
       } catch (err) {
         // Never let an error escape into the SDK: it would be an unhandled rejection and no `consumed`.
-        this.logger.error(`unhandled error in a BLiP ${what} handler`, { code: 'BLIP_HANDLER_ERROR', error: reasonOf(err) });
+        this.logger.error(`unhandled error in a BLiP ${what} handler`, {
+          code: 'BLIP_HANDLER_ERROR',
+          error: reasonOf(err),
+        });
       }
     }
   }

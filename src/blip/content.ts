@@ -23,12 +23,21 @@ const mediaLink = z.object({
 });
 const webLink = z.object({ uri: z.string(), title: z.string().nullish(), text: z.string().nullish() });
 const location = z.object({ latitude: z.number(), longitude: z.number(), text: z.string().nullish() });
-const selectOption = z.object({ text: z.string().nullish(), order: z.number().nullish(), value: z.unknown().optional() });
+const selectOption = z.object({
+  text: z.string().nullish(),
+  order: z.number().nullish(),
+  value: z.unknown().optional(),
+});
 const select = z.object({ text: z.string().nullish(), options: z.array(selectOption) });
 const documentContent = z.object({ type: z.string(), value: z.unknown() });
 const reply = z.object({
   replied: documentContent,
-  inReplyTo: z.object({ id: z.string().nullish(), type: z.string(), value: z.unknown(), direction: z.string().nullish() }),
+  inReplyTo: z.object({
+    id: z.string().nullish(),
+    type: z.string(),
+    value: z.unknown(),
+    direction: z.string().nullish(),
+  }),
 });
 const contact = z.looseObject({
   name: z.string().nullish(),
@@ -66,7 +75,10 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
   };
   switch (doc.type) {
     case 'text/plain':
-      return { text: typeof doc.content === 'string' ? doc.content : JSON.stringify(doc.content), attachments: none };
+      return {
+        text: typeof doc.content === 'string' ? doc.content : JSON.stringify(doc.content),
+        attachments: none,
+      };
     case 'application/vnd.lime.media-link+json': {
       const m = parse(mediaLink);
       if (!m) break;
@@ -74,7 +86,14 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
       const label = m.title?.trim() || kind;
       return {
         text: m.text?.trim() ? m.text : `[${label}]`,
-        attachments: [{ url: m.uri, mimeType: m.type, ...(m.title ? { name: m.title } : {}), ...(m.size ? { size: m.size } : {}) }],
+        attachments: [
+          {
+            url: m.uri,
+            mimeType: m.type,
+            ...(m.title ? { name: m.title } : {}),
+            ...(m.size ? { size: m.size } : {}),
+          },
+        ],
       };
     }
     case 'application/vnd.lime.web-link+json': {
@@ -100,15 +119,24 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
     case 'application/vnd.lime.document-select+json': {
       const s = parse(documentSelect);
       if (!s) break;
-      const header = s.header ? renderDocument({ type: s.header.type, content: s.header.value }, depth + 1).text : '';
-      const options = s.options.map((o, i) => `${i + 1}. ${renderDocument({ type: o.label.type, content: o.label.value }, depth + 1).text}`).join('\n');
+      const header = s.header
+        ? renderDocument({ type: s.header.type, content: s.header.value }, depth + 1).text
+        : '';
+      const options = s.options
+        .map(
+          (o, i) =>
+            `${i + 1}. ${renderDocument({ type: o.label.type, content: o.label.value }, depth + 1).text}`,
+        )
+        .join('\n');
       return { text: `${header}\n${options}`.trim(), attachments: none };
     }
     case 'application/vnd.lime.collection+json': {
       const c = parse(collection);
       if (!c || depth > 2) break;
       const parts = c.items.map((item) =>
-        c.itemType ? renderDocument({ type: c.itemType, content: item }, depth + 1) : { text: JSON.stringify(item), attachments: none },
+        c.itemType
+          ? renderDocument({ type: c.itemType, content: item }, depth + 1)
+          : { text: JSON.stringify(item), attachments: none },
       );
       return { text: parts.map((p) => p.text).join('\n'), attachments: parts.flatMap((p) => p.attachments) };
     }
@@ -117,7 +145,10 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
       if (!r || depth > 2) break;
       const quoted = renderDocument({ type: r.inReplyTo.type, content: r.inReplyTo.value }, depth + 1).text;
       const answer = renderDocument({ type: r.replied.type, content: r.replied.value }, depth + 1);
-      return { text: `> ${quoted.split('\n').join('\n> ')}\n${answer.text}`, attachments: answer.attachments };
+      return {
+        text: `> ${quoted.split('\n').join('\n> ')}\n${answer.text}`,
+        attachments: answer.attachments,
+      };
     }
     case 'application/vnd.lime.contact+json': {
       const c = parse(contact);
@@ -141,7 +172,12 @@ export function chatMessageToLime(message: Pick<ChatMessage, 'text' | 'attachmen
   for (const a of message.attachments ?? []) {
     out.push({
       type: 'application/vnd.lime.media-link+json',
-      content: { type: a.mimeType, uri: a.url, ...(a.name ? { title: a.name } : {}), ...(a.size ? { size: a.size } : {}) },
+      content: {
+        type: a.mimeType,
+        uri: a.url,
+        ...(a.name ? { title: a.name } : {}),
+        ...(a.size ? { size: a.size } : {}),
+      },
     });
   }
   return out;

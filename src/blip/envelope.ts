@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { CustomerRef } from '../core/model';
 
 /** A LIME node or identity: `name@domain` with an optional `/instance`. */
-const address = z.string().regex(/^[^@\s/]+@[^@\s/]+(\/\S*)?$/, 'is not a LIME address (name@domain[/instance])');
+const address = z
+  .string()
+  .regex(/^[^@\s/]+@[^@\s/]+(\/\S*)?$/, 'is not a LIME address (name@domain[/instance])');
 
 /** Metadata is string -> string, but stored/forwarded WhatsApp keys can be null (and some producers send numbers). */
 const metadata = z
@@ -25,7 +27,16 @@ export const limeNotificationSchema = z.object({
   id: z.string().min(1),
   from: address,
   to: z.string().optional(),
-  event: z.enum(['accepted', 'validated', 'authorized', 'dispatched', 'received', 'consumed', 'failed', 'deleted']),
+  event: z.enum([
+    'accepted',
+    'validated',
+    'authorized',
+    'dispatched',
+    'received',
+    'consumed',
+    'failed',
+    'deleted',
+  ]),
   reason: z.object({ code: z.number(), description: z.string().optional() }).optional(),
   metadata,
 });

@@ -4,7 +4,13 @@ import type { HandoffService } from '../core/handoff';
 import { logTag } from '../core/ids';
 import type { Logger } from '../core/logger';
 import { limeToChatMessage } from './content';
-import { customerFromMessage, describeIssues, identityOf, limeMessageSchema, limeNotificationSchema } from './envelope';
+import {
+  customerFromMessage,
+  describeIssues,
+  identityOf,
+  limeMessageSchema,
+  limeNotificationSchema,
+} from './envelope';
 
 /**
  * The BLiP edge's receivers: validate each envelope, turn it into a core call, and never throw.
@@ -16,7 +22,11 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
   async function onMessage(raw: LimeMessage): Promise<void> {
     const parsed = limeMessageSchema.safeParse(raw);
     if (!parsed.success) {
-      logger.warn('malformed LIME message ignored', { code: 'LIME_BAD_ENVELOPE', id: raw?.id, problem: describeIssues(parsed.error) });
+      logger.warn('malformed LIME message ignored', {
+        code: 'LIME_BAD_ENVELOPE',
+        id: raw?.id,
+        problem: describeIssues(parsed.error),
+      });
       return;
     }
     const message = parsed.data;
@@ -24,7 +34,11 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
     const customer = customerFromMessage(message);
     const rendered = limeToChatMessage(message, new Date());
     if (rendered.kind === 'skip') {
-      logger.debug('LIME message not forwarded', { customer: logTag(customer.key), reason: rendered.reason, type: message.type });
+      logger.debug('LIME message not forwarded', {
+        customer: logTag(customer.key),
+        reason: rendered.reason,
+        type: message.type,
+      });
       return;
     }
     try {
@@ -50,7 +64,10 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
   async function onNotification(raw: LimeNotification): Promise<void> {
     const parsed = limeNotificationSchema.safeParse(raw);
     if (!parsed.success) {
-      logger.debug('malformed LIME notification ignored', { code: 'LIME_BAD_ENVELOPE', problem: describeIssues(parsed.error) });
+      logger.debug('malformed LIME notification ignored', {
+        code: 'LIME_BAD_ENVELOPE',
+        problem: describeIssues(parsed.error),
+      });
       return;
     }
     const n = parsed.data;

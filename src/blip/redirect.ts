@@ -47,7 +47,9 @@ export function buildRedirect(handback: Handback, botIdentity: string, mainServi
     ...(sequential !== undefined && Number.isSafeInteger(sequential) ? { sequentialId: sequential } : {}),
     ownerIdentity: botIdentity,
     customerIdentity: conversation.customer.key,
-    ...(conversation.customer.originator ? { customerDomain: conversation.customer.originator.split('@')[1] } : {}),
+    ...(conversation.customer.originator
+      ? { customerDomain: conversation.customer.originator.split('@')[1] }
+      : {}),
     ...(agent ? { agentIdentity: `${encodeURIComponent(agent.id)}@${conversation.vendor}.helpdesk` } : {}),
     status: deskStatus[handback.closedBy],
     closedBy: handback.closedBy,

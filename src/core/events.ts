@@ -7,11 +7,44 @@ import type { ClosedBy, Conversation, TicketRef } from './model';
  */
 export interface DomainEventMap {
   'handoff.started': { sessionId: string; customerKey: string; ticket: TicketRef; at: string };
-  'customer.message': { sessionId: string; customerKey: string; ticket: TicketRef; messageId: string; contentType?: string; at: string };
-  'agent.message': { sessionId: string; customerKey: string; ticket: TicketRef; messageId: string; agentId?: string; at: string };
-  'ticket.assigned': { sessionId: string; customerKey: string; ticket: TicketRef; agentId: string; at: string };
-  'ticket.closed': { sessionId: string; customerKey: string; ticket: TicketRef; closedBy: ClosedBy; reason?: string; at: string };
-  'redirect.sent': { sessionId: string; customerKey: string; ticket: TicketRef; address?: string; at: string };
+  'customer.message': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    messageId: string;
+    contentType?: string;
+    at: string;
+  };
+  'agent.message': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    messageId: string;
+    agentId?: string;
+    at: string;
+  };
+  'ticket.assigned': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    agentId: string;
+    at: string;
+  };
+  'ticket.closed': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    closedBy: ClosedBy;
+    reason?: string;
+    at: string;
+  };
+  'redirect.sent': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    address?: string;
+    at: string;
+  };
   'delivery.failed': {
     sessionId?: string;
     customerKey: string;
@@ -33,7 +66,10 @@ export class DomainEvents {
     this.emitter.setMaxListeners(50);
   }
 
-  on<E extends DomainEventName>(event: E, listener: (payload: DomainEventMap[E]) => void | Promise<void>): () => void {
+  on<E extends DomainEventName>(
+    event: E,
+    listener: (payload: DomainEventMap[E]) => void | Promise<void>,
+  ): () => void {
     const wrapped = (payload: DomainEventMap[E]): void => {
       try {
         const result = listener(payload);

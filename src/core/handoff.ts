@@ -29,7 +29,8 @@ export interface HandoffOptions {
 }
 
 /** What happened to one helpdesk event; the HTTP edge logs it, tests assert on it. */
-export type EventOutcome = 'delivered' | 'assigned' | 'closed' | 'duplicate' | 'unknown-ticket' | 'stale-ticket';
+export type EventOutcome =
+  'delivered' | 'assigned' | 'closed' | 'duplicate' | 'unknown-ticket' | 'stale-ticket';
 
 /**
  * The handoff flow (DESIGN.md §1): open on the first customer message, append the next ones,
@@ -61,7 +62,10 @@ export class HandoffService {
     await this.mutex.run(customer.key, async () => {
       const dedupeKey = `in:${customer.key}:${message.id}`;
       if (await this.store.isProcessed(dedupeKey)) {
-        this.logger.debug('customer message already processed', { customer: logTag(customer.key), messageId: message.id });
+        this.logger.debug('customer message already processed', {
+          customer: logTag(customer.key),
+          messageId: message.id,
+        });
         return;
       }
       const existing = await this.store.get(customer.key);
@@ -83,9 +87,17 @@ export class HandoffService {
 
   async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
     const customerKey = await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id);
-    const meta = { vendor: event.ticket.vendor, ticket: event.ticket.id, eventId: event.eventId, kind: event.kind };
+    const meta = {
+      vendor: event.ticket.vendor,
+      ticket: event.ticket.id,
+      eventId: event.eventId,
+      kind: event.kind,
+    };
     if (!customerKey) {
-      this.logger.warn('helpdesk event for a ticket the bridge does not track; ignored', { ...meta, code: 'UNKNOWN_TICKET' });
+      this.logger.warn('helpdesk event for a ticket the bridge does not track; ignored', {
+        ...meta,
+        code: 'UNKNOWN_TICKET',
+      });
       return 'unknown-ticket';
     }
     return this.mutex.run(customerKey, async () => {
@@ -120,7 +132,11 @@ export class HandoffService {
           outcome = 'assigned';
           break;
         case 'ticket.closed':
-          await this.closeAndHandBack({ ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
+          await this.closeAndHandBack(
+            { ...conversation, agent: event.agent ?? conversation.agent },
+            'agent',
+            event.reason,
+          );
           outcome = 'closed';
           break;
       }
@@ -130,7 +146,12 @@ export class HandoffService {
   }
 
   /** A LIME `failed` notification for a message we sent. */
-  async handleDeliveryFailure(customerKey: string, messageId: string, code: string, reason: string): Promise<void> {
+  async handleDeliveryFailure(
+    customerKey: string,
+    messageId: string,
+    code: string,
+    reason: string,
+  ): Promise<void> {
     const conversation = await this.store.get(customerKey);
     this.logger.warn('message to the customer was not delivered', {
       customer: logTag(customerKey),
@@ -171,7 +192,11 @@ export class HandoffService {
     };
     if (!resumed) await this.store.save(conversation);
     const first = conversation.first ?? message;
-    const log = { customer: logTag(customer.key), vendor: this.adapter.name, session: conversation.sessionId };
+    const log = {
+      customer: logTag(customer.key),
+      vendor: this.adapter.name,
+      session: conversation.sessionId,
+    };
 
     const ticket = await this.call('openTicket', log, () =>
       this.adapter.openTicket(
@@ -216,7 +241,11 @@ export class HandoffService {
   }
 
   private async deliverAgentMessage(conversation: Conversation, event: AgentMessageEvent): Promise<void> {
-    const log = { customer: logTag(conversation.customer.key), vendor: event.ticket.vendor, ticket: event.ticket.id };
+    const log = {
+      customer: logTag(conversation.customer.key),
+      vendor: event.ticket.vendor,
+      ticket: event.ticket.id,
+    };
     await this.call('send to customer', log, () =>
       this.channel.send(conversation.customer, event.message, stableId(`agent:${eventDedupeKey(event)}`)),
     );
@@ -233,14 +262,20 @@ export class HandoffService {
     });
   }
 
-  private async closeAndHandBack(conversation: Conversation, closedBy: ClosedBy, reason?: string): Promise<void> {
+  private async closeAndHandBack(
+    conversation: Conversation,
+    closedBy: ClosedBy,
+    reason?: string,
+  ): Promise<void> {
     const ticket = conversation.ticket as TicketRef;
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
 
     // The agent's last reply and the close often arrive in either order: deliver any reply we have not
     // delivered yet before the customer leaves (peers lost "the agent's last comment at solved").
     if (this.adapter.recentAgentMessages) {
-      const recent = await this.call('recentAgentMessages', log, () => this.adapter.recentAgentMessages!(ticket));
+      const recent = await this.call('recentAgentMessages', log, () =>
+        this.adapter.recentAgentMessages!(ticket),
+      );
       for (const event of recent) {
         const key = eventDedupeKey(event);
         if (await this.store.isProcessed(key)) continue;
@@ -253,10 +288,20 @@ export class HandoffService {
     if (this.options.closingText) {
       const closing = this.options.closingText;
       await this.call('send closing text', log, () =>
-        this.channel.send(conversation.customer, { text: closing }, stableId(`closing:${conversation.sessionId}`)),
+        this.channel.send(
+          conversation.customer,
+          { text: closing },
+          stableId(`closing:${conversation.sessionId}`),
+        ),
       );
     }
-    this.events.emit('ticket.closed', { ...conversationEventBase(conversation), ticket, closedBy, reason, at: closedAt });
+    this.events.emit('ticket.closed', {
+      ...conversationEventBase(conversation),
+      ticket,
+      closedBy,
+      reason,
+      at: closedAt,
+    });
     const { address } = await this.call('send redirect', log, () =>
       this.channel.handBack(
         { conversation, closedBy, closedAt, reason },
@@ -264,14 +309,29 @@ export class HandoffService {
       ),
     );
     await this.store.remove(conversation);
-    this.logger.info('customer handed back to the bot', { ...log, closedBy, redirectTo: address ?? '(router default)' });
-    this.events.emit('redirect.sent', { ...conversationEventBase(conversation), ticket, address, at: this.now().toISOString() });
+    this.logger.info('customer handed back to the bot', {
+      ...log,
+      closedBy,
+      redirectTo: address ?? '(router default)',
+    });
+    this.events.emit('redirect.sent', {
+      ...conversationEventBase(conversation),
+      ticket,
+      address,
+      at: this.now().toISOString(),
+    });
   }
 
   /** One external call with the core's retry policy and a clear log line per failed attempt. */
   private call<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
     return withRetry(work, this.retry, (err: RetryableError, attempt, delayMs) => {
-      this.logger.warn(`${what} failed; retrying`, { ...log, attempt, delayMs, code: err.code, error: err.message });
+      this.logger.warn(`${what} failed; retrying`, {
+        ...log,
+        attempt,
+        delayMs,
+        code: err.code,
+        error: err.message,
+      });
     }).catch((err: unknown) => {
       this.logger.error(`${what} failed`, { ...log, code: errorCode(err), error: errorMessage(err) });
       throw err;

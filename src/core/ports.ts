@@ -18,7 +18,11 @@ export interface ConversationStore {
 /** How the core talks to the customer. Implemented by the BLiP edge. */
 export interface CustomerChannel {
   /** Sends one message TO the customer's address. `messageId` is stable across retries. */
-  send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string): Promise<void>;
+  send(
+    customer: CustomerRef,
+    message: Pick<ChatMessage, 'text' | 'attachments'>,
+    messageId: string,
+  ): Promise<void>;
   /** Hands the customer back to the bot (a LIME Redirect). Returns where it was sent. */
   handBack(handback: Handback, messageId: string): Promise<{ address?: string }>;
 }

@@ -10,7 +10,12 @@ export interface RetryPolicy {
 export const defaultRetryPolicy: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 5_000 };
 
 /** Exponential backoff with full jitter; a wait the other side asked for (Retry-After) wins, capped by maxDelayMs. */
-export function backoffDelay(policy: RetryPolicy, attempt: number, err: unknown, random = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  err: unknown,
+  random = Math.random,
+): number {
   if (err instanceof RetryableError && err.retryAfterMs !== undefined) {
     return Math.min(err.retryAfterMs, policy.maxDelayMs);
   }

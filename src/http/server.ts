@@ -37,7 +37,13 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   app.setErrorHandler((err: { statusCode?: number; message: string; code?: string }, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
     const log = status >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
-    log('HTTP request failed', { method: request.method, path: request.url, status, code: err.code ?? 'HTTP_ERROR', error: err.message });
+    log('HTTP request failed', {
+      method: request.method,
+      path: request.url,
+      status,
+      code: err.code ?? 'HTTP_ERROR',
+      error: err.message,
+    });
     void reply.status(status).send({ error: status >= 500 ? 'internal error' : err.message });
   });
 
@@ -63,7 +69,11 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
       try {
         events = webhook.parse(raw);
       } catch (err) {
-        logger.warn('webhook body not understood; ignored', { ...meta, code: errorCode(err), error: errorMessage(err) });
+        logger.warn('webhook body not understood; ignored', {
+          ...meta,
+          code: errorCode(err),
+          error: errorMessage(err),
+        });
         return reply.status(400).send({ error: err instanceof PermanentError ? err.message : 'bad request' });
       }
       try {
@@ -93,7 +103,8 @@ function verify(
   if (result.signedAt) {
     const skew = Math.abs(raw.receivedAt.getTime() - result.signedAt.getTime()) / 1000;
     const max = webhook.maxSkewSeconds ?? defaultSkewSeconds;
-    if (skew > max) return { ok: false, reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)` };
+    if (skew > max)
+      return { ok: false, reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)` };
   }
   return { ok: true };
 }

@@ -20,7 +20,10 @@ export function createConversationStore(redisUrl: string | undefined, logger: Lo
   const keyv = createKeyv(redisUrl, { namespace: NAMESPACE, throwOnErrors: true, throwOnConnectError: true });
   keyv.throwOnErrors = true;
   keyv.on('error', (err: unknown) => {
-    logger.error('state store error', { code: 'STATE_STORE_ERROR', error: err instanceof Error ? err.message : String(err) });
+    logger.error('state store error', {
+      code: 'STATE_STORE_ERROR',
+      error: err instanceof Error ? err.message : String(err),
+    });
   });
   return new KeyvConversationStore(keyv, () => keyv.disconnect());
 }

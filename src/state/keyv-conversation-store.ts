@@ -21,12 +21,16 @@ export class KeyvConversationStore implements ConversationStore {
   async save(conversation: Conversation): Promise<void> {
     await this.keyv.set(`conv:${conversation.customer.key}`, stripUndefined(conversation));
     if (conversation.ticket) {
-      await this.keyv.set(ticketKey(conversation.ticket.vendor, conversation.ticket.id), conversation.customer.key);
+      await this.keyv.set(
+        ticketKey(conversation.ticket.vendor, conversation.ticket.id),
+        conversation.customer.key,
+      );
     }
   }
 
   async remove(conversation: Conversation): Promise<void> {
-    if (conversation.ticket) await this.keyv.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
+    if (conversation.ticket)
+      await this.keyv.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
     await this.keyv.delete(`conv:${conversation.customer.key}`);
   }
 

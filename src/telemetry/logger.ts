@@ -25,7 +25,12 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): winston.Logger {
   const format =
     options.format === 'json'
-      ? winston.format.combine(redact(), winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+      ? winston.format.combine(
+          redact(),
+          winston.format.timestamp(),
+          winston.format.errors({ stack: true }),
+          winston.format.json(),
+        )
       : winston.format.combine(
           redact(),
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
@@ -38,5 +43,10 @@ export function createLogger(options: LoggerOptions): winston.Logger {
   const transport = options.stream
     ? new winston.transports.Stream({ stream: options.stream })
     : new winston.transports.Console({ stderrLevels: ['error', 'warn'] });
-  return winston.createLogger({ level: options.level, format, defaultMeta: options.defaultMeta, transports: [transport] });
+  return winston.createLogger({
+    level: options.level,
+    format,
+    defaultMeta: options.defaultMeta,
+    transports: [transport],
+  });
 }

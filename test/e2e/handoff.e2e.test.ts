@@ -35,9 +35,15 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
 
   const ticketsOf = (s: Sandbox) => [...s.zendesk.tickets.values()];
   const waitTicketCount = (n: number) =>
-    sandbox.zendesk.waitFor(() => ticketsOf(sandbox).length >= n && ticketsOf(sandbox), 10_000, `${n} ticket(s)`);
+    sandbox.zendesk.waitFor(
+      () => ticketsOf(sandbox).length >= n && ticketsOf(sandbox),
+      10_000,
+      `${n} ticket(s)`,
+    );
   const textsTo = (c: SandboxCustomer) =>
-    sandbox.lime.sentTo(c.address).map((s) => (s.envelope.type === 'text/plain' ? String(s.envelope.content) : s.envelope.type));
+    sandbox.lime
+      .sentTo(c.address)
+      .map((s) => (s.envelope.type === 'text/plain' ? String(s.envelope.content) : s.envelope.type));
 
   it('opens a ticket, appends in order, delivers the agent reply, hands back on solve, and starts over', async () => {
     const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
@@ -54,7 +60,9 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
     expect(requester?.external_id).toBe('5511987654321@wa.gw.msging.net');
     expect(ticket!.tags).toContain('blip_bridge');
     // Ticket creation carried an idempotency key.
-    expect(sandbox.zendesk.apiCalls('POST', /^\/api\/v2\/tickets$/)[0]?.headers['idempotency-key']).toMatch(/^open:/);
+    expect(sandbox.zendesk.apiCalls('POST', /^\/api\/v2\/tickets$/)[0]?.headers['idempotency-key']).toMatch(
+      /^open:/,
+    );
 
     // The echo webhooks of the customer's own comments never came back to the customer.
     await sandbox.zendesk.waitFor(() => sandbox.zendesk.deliveries.length >= 3, 10_000, 'echo webhooks');
@@ -62,16 +70,27 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
 
     const reply = await sandbox.zendesk.agentReply(ticket!.id, 'Hello Maria, checking now.');
     expect(reply.status).toBe(200);
-    const delivered = await sandbox.lime.waitForSent((s) => s.envelope.content === 'Hello Maria, checking now.');
+    const delivered = await sandbox.lime.waitForSent(
+      (s) => s.envelope.content === 'Hello Maria, checking now.',
+    );
     expect(delivered.envelope.to).toBe(maria.address);
     expect(delivered.envelope.type).toBe('text/plain');
 
     await sandbox.zendesk.agentNote(ticket!.id, 'internal: customer is VIP');
     await sandbox.zendesk.solve(ticket!.id);
-    const redirect = await sandbox.lime.waitForSent((s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT);
+    const redirect = await sandbox.lime.waitForSent(
+      (s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT,
+    );
 
-    expect(textsTo(maria)).toEqual(['Hello Maria, checking now.', 'Seu atendimento foi encerrado. Obrigado pelo contato!', REDIRECT]);
-    const content = redirect.envelope.content as { address?: string; context: { type: string; value: Record<string, unknown> } };
+    expect(textsTo(maria)).toEqual([
+      'Hello Maria, checking now.',
+      'Seu atendimento foi encerrado. Obrigado pelo contato!',
+      REDIRECT,
+    ]);
+    const content = redirect.envelope.content as {
+      address?: string;
+      context: { type: string; value: Record<string, unknown> };
+    };
     expect(content.address).toBeUndefined();
     expect(content.context.type).toBe('application/vnd.iris.ticket+json');
     expect(content.context.value).toMatchObject({
@@ -98,8 +117,14 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
     sandbox.say(bia, 'bia 1');
     sandbox.say(ana, 'ana 2');
     sandbox.say(bia, 'bia 2');
-    await sandbox.zendesk.waitFor(() => ticketsOf(sandbox).reduce((n, t) => n + t.comments.length, 0) === 4, 10_000, 'four comments');
-    const byRequester = new Map(ticketsOf(sandbox).map((t) => [sandbox.zendesk.users.get(t.requester_id)?.external_id, t]));
+    await sandbox.zendesk.waitFor(
+      () => ticketsOf(sandbox).reduce((n, t) => n + t.comments.length, 0) === 4,
+      10_000,
+      'four comments',
+    );
+    const byRequester = new Map(
+      ticketsOf(sandbox).map((t) => [sandbox.zendesk.users.get(t.requester_id)?.external_id, t]),
+    );
     expect(byRequester.get(ana.originator)!.comments.map((c) => c.body)).toEqual(['ana 1', 'ana 2']);
     expect(byRequester.get(bia.originator)!.comments.map((c) => c.body)).toEqual(['bia 1', 'bia 2']);
 
@@ -172,14 +197,27 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
     sandbox.zendesk.agentReplySilently(ticket!.id, 'last words before solving');
     await sandbox.zendesk.solve(ticket!.id);
     await sandbox.lime.waitForSent((s) => s.envelope.to === fabi.address && s.envelope.type === REDIRECT);
-    expect(textsTo(fabi)).toEqual(['last words before solving', 'Seu atendimento foi encerrado. Obrigado pelo contato!', REDIRECT]);
+    expect(textsTo(fabi)).toEqual([
+      'last words before solving',
+      'Seu atendimento foi encerrado. Obrigado pelo contato!',
+      REDIRECT,
+    ]);
   });
 
   it('survives malformed envelopes and webhook bodies with a clear log line', async () => {
-    sandbox.lime.sendRaw(sandbox.bot, JSON.stringify({ id: 'bad-1', to: sandbox.bot, type: 'text/plain', content: 'no from' }));
     sandbox.lime.sendRaw(
       sandbox.bot,
-      JSON.stringify({ id: 'bad-2', from: 'x@tunnel.msging.net', to: sandbox.bot, type: 'not a mime', content: 1 }),
+      JSON.stringify({ id: 'bad-1', to: sandbox.bot, type: 'text/plain', content: 'no from' }),
+    );
+    sandbox.lime.sendRaw(
+      sandbox.bot,
+      JSON.stringify({
+        id: 'bad-2',
+        from: 'x@tunnel.msging.net',
+        to: sandbox.bot,
+        type: 'not a mime',
+        content: 1,
+      }),
     );
     const body = JSON.stringify({ hello: 'world' });
     const webhook = await sandbox.zendesk.deliverRaw(body, sandbox.zendesk.signedHeaders(body));

@@ -11,9 +11,14 @@ export function toBridgeError(err: unknown, vendor: string, call: string): Error
   const code = vendor.toUpperCase();
   const status = err.response?.status;
   if (status === undefined) {
-    return new RetryableError(`${vendor} ${call}: ${err.code ?? 'network error'} (${err.message})`, `${code}_UNREACHABLE`, undefined, {
-      cause: err,
-    });
+    return new RetryableError(
+      `${vendor} ${call}: ${err.code ?? 'network error'} (${err.message})`,
+      `${code}_UNREACHABLE`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
   }
   const detail = summarise(err.response?.data);
   if (status === 429) {
@@ -25,13 +30,23 @@ export function toBridgeError(err: unknown, vendor: string, call: string): Error
     );
   }
   if (status >= 500 || status === 408 || status === 409) {
-    return new RetryableError(`${vendor} ${call}: HTTP ${status}${detail}`, `${code}_HTTP_${status}`, undefined, { cause: err });
+    return new RetryableError(
+      `${vendor} ${call}: HTTP ${status}${detail}`,
+      `${code}_HTTP_${status}`,
+      undefined,
+      { cause: err },
+    );
   }
-  return new PermanentError(`${vendor} ${call}: HTTP ${status}${detail}`, `${code}_HTTP_${status}`, { cause: err });
+  return new PermanentError(`${vendor} ${call}: HTTP ${status}${detail}`, `${code}_HTTP_${status}`, {
+    cause: err,
+  });
 }
 
 /** `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset` / `X-Rate-Limit-Reset` (unix seconds). */
-export function retryAfterMs(headers: Record<string, unknown> | undefined, now = Date.now()): number | undefined {
+export function retryAfterMs(
+  headers: Record<string, unknown> | undefined,
+  now = Date.now(),
+): number | undefined {
   if (!headers) return undefined;
   const get = (name: string): string | undefined => {
     const v = headers[name] ?? headers[name.toLowerCase()];

@@ -24,7 +24,12 @@ export class ZendeskApi {
   }
 
   /** POST /api/v2/users/create_or_update: the requester, matched on external_id. */
-  async createOrUpdateEndUser(user: { name: string; externalId: string; email?: string; phone?: string }): Promise<string> {
+  async createOrUpdateEndUser(user: {
+    name: string;
+    externalId: string;
+    email?: string;
+    phone?: string;
+  }): Promise<string> {
     const data = await this.request('create requester', userResponse, {
       method: 'POST',
       url: '/api/v2/users/create_or_update',
@@ -65,7 +70,10 @@ export class ZendeskApi {
   }
 
   /** PUT /api/v2/tickets/{id}: a public comment authored by the requester (without author_id it shows as an agent). */
-  async addComment(ticketId: string, comment: { body: string; authorId?: string; public: boolean; status?: string }): Promise<void> {
+  async addComment(
+    ticketId: string,
+    comment: { body: string; authorId?: string; public: boolean; status?: string },
+  ): Promise<void> {
     await this.request('add comment', ticketResponse, {
       method: 'PUT',
       url: `/api/v2/tickets/${encodeURIComponent(ticketId)}`,
@@ -104,7 +112,10 @@ export class ZendeskApi {
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      throw new PermanentError(`zendesk ${call}: unexpected response shape (${parsed.error.issues[0]?.message})`, 'ZENDESK_BAD_RESPONSE');
+      throw new PermanentError(
+        `zendesk ${call}: unexpected response shape (${parsed.error.issues[0]?.message})`,
+        'ZENDESK_BAD_RESPONSE',
+      );
     }
     return parsed.data;
   }
@@ -123,7 +134,14 @@ const commentsResponse = z.object({
       public: z.boolean(),
       created_at: z.string().nullish(),
       attachments: z
-        .array(z.object({ content_url: z.string(), content_type: z.string().nullish(), file_name: z.string().nullish(), size: z.number().nullish() }))
+        .array(
+          z.object({
+            content_url: z.string(),
+            content_type: z.string().nullish(),
+            file_name: z.string().nullish(),
+            size: z.number().nullish(),
+          }),
+        )
         .nullish(),
     }),
   ),

@@ -14,22 +14,37 @@ export const zendeskConfigSchema = z
     ZENDESK_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(200),
     ZENDESK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   })
-  .superRefine((c, ctx) => {
-    if (!c.ZENDESK_SUBDOMAIN && !c.ZENDESK_BASE_URL) {
-      ctx.addIssue({ code: 'custom', path: ['ZENDESK_SUBDOMAIN'], message: 'is required (or set ZENDESK_BASE_URL)' });
-    }
-    if (!c.ZENDESK_OAUTH_TOKEN) {
-      if (!c.ZENDESK_EMAIL) {
-        ctx.addIssue({ code: 'custom', path: ['ZENDESK_EMAIL'], message: 'is required with ZENDESK_API_TOKEN (or set ZENDESK_OAUTH_TOKEN)' });
+  .superRefine(
+    (c, ctx) => {
+      if (!c.ZENDESK_SUBDOMAIN && !c.ZENDESK_BASE_URL) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ZENDESK_SUBDOMAIN'],
+          message: 'is required (or set ZENDESK_BASE_URL)',
+        });
       }
-      if (!c.ZENDESK_API_TOKEN) {
-        ctx.addIssue({ code: 'custom', path: ['ZENDESK_API_TOKEN'], message: 'is required (or set ZENDESK_OAUTH_TOKEN)' });
+      if (!c.ZENDESK_OAUTH_TOKEN) {
+        if (!c.ZENDESK_EMAIL) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ZENDESK_EMAIL'],
+            message: 'is required with ZENDESK_API_TOKEN (or set ZENDESK_OAUTH_TOKEN)',
+          });
+        }
+        if (!c.ZENDESK_API_TOKEN) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ZENDESK_API_TOKEN'],
+            message: 'is required (or set ZENDESK_OAUTH_TOKEN)',
+          });
+        }
       }
-    }
-  }, {
-    // zod 4 skips refinements once a field failed (e.g. a missing webhook secret); run anyway so that
-    // every missing key is reported at once.
-    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
-  });
+    },
+    {
+      // zod 4 skips refinements once a field failed (e.g. a missing webhook secret); run anyway so that
+      // every missing key is reported at once.
+      when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+    },
+  );
 
 export type ZendeskConfig = z.infer<typeof zendeskConfigSchema>;

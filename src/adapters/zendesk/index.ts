@@ -1,4 +1,10 @@
-import type { AgentMessageEvent, ChatMessage, ClosedBy, OpenTicketRequest, TicketRef } from '../../core/model';
+import type {
+  AgentMessageEvent,
+  ChatMessage,
+  ClosedBy,
+  OpenTicketRequest,
+  TicketRef,
+} from '../../core/model';
 import type { AdapterModule, HelpdeskAdapter } from '../adapter';
 import { ZendeskApi } from './api';
 import { type ZendeskConfig, zendeskConfigSchema } from './config';
@@ -37,7 +43,11 @@ export class ZendeskAdapter implements HelpdeskAdapter {
   }
 
   async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
-    await this.api.addComment(ticket.id, { body: commentBody(message), authorId: ticket.requesterId, public: true });
+    await this.api.addComment(ticket.id, {
+      body: commentBody(message),
+      authorId: ticket.requesterId,
+      public: true,
+    });
   }
 
   async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
@@ -52,7 +62,9 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     const { comments, users } = await this.api.listRecentComments(ticket.id);
     const names = new Map((users ?? []).map((u) => [String(u.id), u.name ?? undefined]));
     return comments
-      .filter((c) => c.public && ticket.requesterId !== undefined && String(c.author_id) !== ticket.requesterId)
+      .filter(
+        (c) => c.public && ticket.requesterId !== undefined && String(c.author_id) !== ticket.requesterId,
+      )
       .slice(0, 20)
       .reverse()
       .map((c) => {

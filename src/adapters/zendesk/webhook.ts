@@ -17,13 +17,15 @@ export class ZendeskWebhook implements WebhookHandler {
   verify(request: RawRequest): Verification {
     const signature = request.headers['x-zendesk-webhook-signature'];
     const timestamp = request.headers['x-zendesk-webhook-signature-timestamp'];
-    if (!signature || !timestamp) return { ok: false, reason: 'missing X-Zendesk-Webhook-Signature or -Timestamp header' };
+    if (!signature || !timestamp)
+      return { ok: false, reason: 'missing X-Zendesk-Webhook-Signature or -Timestamp header' };
     const signedAt = new Date(timestamp);
     if (Number.isNaN(signedAt.getTime())) return { ok: false, reason: 'unreadable signature timestamp' };
     const expected = zendeskSignature(this.secret, timestamp, request.body);
     const given = Buffer.from(signature, 'utf8');
     const wanted = Buffer.from(expected, 'utf8');
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return { ok: false, reason: 'signature mismatch' };
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      return { ok: false, reason: 'signature mismatch' };
     return { ok: true, signedAt };
   }
 
@@ -111,21 +113,34 @@ function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
     }
     case 'zen:event-type:ticket.attachment_linked_to_comment': {
       const { comment } = shape(attachmentEvent, envelope.event, envelope.type);
-      const fromRequester = envelope.detail.actor_id && envelope.detail.actor_id === envelope.detail.requester_id;
+      const fromRequester =
+        envelope.detail.actor_id && envelope.detail.actor_id === envelope.detail.requester_id;
       if (comment.attachment.is_public === false || fromRequester) return [];
       return [
         {
           kind: 'agent.message',
           ticket,
           eventId: `attachment:${comment.attachment.id}`,
-          message: { id: `${comment.id}:${comment.attachment.id}`, text: '', attachments: [attachment(comment.attachment)], at },
+          message: {
+            id: `${comment.id}:${comment.attachment.id}`,
+            text: '',
+            attachments: [attachment(comment.attachment)],
+            at,
+          },
         },
       ];
     }
     case 'zen:event-type:ticket.status_changed': {
       const status = shape(statusEvent, envelope.event, envelope.type);
       if (!CLOSED_STATUSES.has(status.current.toUpperCase())) return [];
-      return [{ kind: 'ticket.closed', ticket, eventId: `status:${envelope.id}`, reason: status.current.toLowerCase() }];
+      return [
+        {
+          kind: 'ticket.closed',
+          ticket,
+          eventId: `status:${envelope.id}`,
+          reason: status.current.toLowerCase(),
+        },
+      ];
     }
     default:
       return [];
@@ -134,7 +149,12 @@ function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
 
 const triggerBody = z.object({
   bridge_event: z.enum(['agent_public_comment', 'ticket_solved']),
-  ticket: z.object({ id, status: z.string().nullish(), updated_at: z.string().nullish(), requester_id: id.nullish() }),
+  ticket: z.object({
+    id,
+    status: z.string().nullish(),
+    updated_at: z.string().nullish(),
+    requester_id: id.nullish(),
+  }),
   current_user: z.object({ id: id.nullish(), name: z.string().nullish() }).nullish(),
   comment: z
     .object({
@@ -153,7 +173,12 @@ function parseTrigger(json: unknown): HelpdeskEvent[] {
   const events: HelpdeskEvent[] = [];
   const c = body.comment;
   // Rendered roles are human-readable and maybe translated; the requester's id is not.
-  if (c?.id && c.author_id && c.author_id !== body.ticket.requester_id && (c.value || c.attachments?.length)) {
+  if (
+    c?.id &&
+    c.author_id &&
+    c.author_id !== body.ticket.requester_id &&
+    (c.value || c.attachments?.length)
+  ) {
     events.push({
       kind: 'agent.message',
       ticket,
@@ -162,7 +187,9 @@ function parseTrigger(json: unknown): HelpdeskEvent[] {
       message: {
         id: c.id,
         text: c.value ?? '',
-        attachments: (c.attachments ?? []).map((a) => attachment({ content_url: a.url, filename: a.filename })),
+        attachments: (c.attachments ?? []).map((a) =>
+          attachment({ content_url: a.url, filename: a.filename }),
+        ),
         at: new Date().toISOString(),
       },
     });
@@ -174,14 +201,23 @@ function parseTrigger(json: unknown): HelpdeskEvent[] {
       eventId: `solved:${body.ticket.id}:${body.ticket.updated_at ?? ''}`,
       reason: 'solved',
       ...(body.current_user?.id && body.current_user.id !== '-1'
-        ? { agent: { id: body.current_user.id, ...(body.current_user.name ? { name: body.current_user.name } : {}) } }
+        ? {
+            agent: {
+              id: body.current_user.id,
+              ...(body.current_user.name ? { name: body.current_user.name } : {}),
+            },
+          }
         : {}),
     });
   }
   return events;
 }
 
-function attachment(a: { content_url: string; content_type?: string | null; filename?: string | null }): Attachment {
+function attachment(a: {
+  content_url: string;
+  content_type?: string | null;
+  filename?: string | null;
+}): Attachment {
   return {
     url: a.content_url,
     mimeType: a.content_type ?? 'application/octet-stream',
@@ -193,7 +229,10 @@ function shape<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new PermanentError(`zendesk webhook ${what}: ${issue?.path.join('.')}: ${issue?.message}`, 'ZENDESK_BAD_WEBHOOK');
+    throw new PermanentError(
+      `zendesk webhook ${what}: ${issue?.path.join('.')}: ${issue?.message}`,
+      'ZENDESK_BAD_WEBHOOK',
+    );
   }
   return parsed.data;
 }
