@@ -411,12 +411,10 @@ export class ZendeskEmulator extends EventEmitter {
       if (key) {
         const seen = this.idempotency.get(key);
         if (seen && seen.hash !== hash) {
-          res
-            .status(400)
-            .json({
-              error: 'IdempotentRequestError',
-              description: 'Idempotency-Key reused with another payload',
-            });
+          res.status(400).json({
+            error: 'IdempotentRequestError',
+            description: 'Idempotency-Key reused with another payload',
+          });
           return;
         }
         if (seen) {
