@@ -21,7 +21,14 @@ const optionalUrl = (protocols: string[]) =>
     )
     .optional();
 
-const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const whole = (what: string) => z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`);
+const port = (fallback: number) =>
+  whole('a port number (0-65535)')
+    .min(0, 'must be a port number (0-65535)')
+    .max(65_535, 'must be a port number (0-65535)')
+    .default(fallback);
+const positive = (fallback: number) =>
+  whole('a positive whole number').positive('must be a positive whole number').default(fallback);
 
 export const baseConfigSchema = z.object({
   BLIP_IDENTIFIER: z
@@ -33,7 +40,7 @@ export const baseConfigSchema = z.object({
   BLIP_PORT: port(443),
   BLIP_SCHEME: z.enum(['wss', 'ws']).default('wss'),
   BLIP_INSTANCE: z.string().default('default'),
-  BLIP_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(6_000),
+  BLIP_COMMAND_TIMEOUT_MS: positive(6_000),
   BLIP_MAIN_SERVICE: z.string().optional(),
 
   BRIDGE_VENDOR: z.enum(vendorNames).default('zendesk'),
@@ -48,12 +55,15 @@ export const baseConfigSchema = z.object({
         .map((t) => t.trim())
         .filter(Boolean),
     ),
-  BRIDGE_DEDUPE_TTL_HOURS: z.coerce.number().positive().default(168),
-  BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: z.coerce.number().int().positive().default(300),
+  BRIDGE_DEDUPE_TTL_HOURS: z.coerce
+    .number({ error: 'must be a number of hours' })
+    .positive('must be a positive number of hours')
+    .default(168),
+  BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: positive(300),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
-  HTTP_BODY_LIMIT_BYTES: z.coerce.number().int().positive().default(1_048_576),
+  HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
 
