@@ -41,7 +41,7 @@ async function run(sandbox: Sandbox): Promise<void> {
 
   say('Oi, meu boleto de março veio com o valor errado');
   const ticket = await zendesk.waitFor(
-    () => [...zendesk.tickets.values()][0],
+    () => [...zendesk.ticketsById.values()][0],
     STEP_TIMEOUT_MS,
     'the ticket to be created',
   );
@@ -103,7 +103,7 @@ async function run(sandbox: Sandbox): Promise<void> {
 
   say('Oi de novo, tenho outra dúvida');
   const second = await zendesk.waitFor(
-    () => [...zendesk.tickets.values()][1],
+    () => [...zendesk.ticketsById.values()][1],
     STEP_TIMEOUT_MS,
     'a new ticket after the close',
   );

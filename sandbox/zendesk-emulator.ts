@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { type RecordedApiCall, type TicketView, type VendorEmulator, waitUntil } from './vendor-emulator';
 
 export const DEFAULT_ZENDESK_SPEC = path.resolve(
   __dirname,
@@ -72,11 +73,8 @@ export interface RecordedRequest {
   status?: number;
 }
 
-export interface WebhookDelivery {
-  body: string;
-  headers: Record<string, string>;
-  status: number;
-}
+export type { WebhookDelivery } from './vendor-emulator';
+import type { WebhookDelivery } from './vendor-emulator';
 
 interface Fault {
   status: number;
@@ -84,8 +82,9 @@ interface Fault {
   remaining: number;
 }
 
-export class ZendeskEmulator extends EventEmitter {
-  readonly tickets = new Map<number, EmulatedTicket>();
+export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
+  readonly vendor = 'zendesk';
+  readonly ticketsById = new Map<number, EmulatedTicket>();
   readonly users = new Map<number, EmulatedUser>();
   readonly requests: RecordedRequest[] = [];
   readonly deliveries: WebhookDelivery[] = [];
@@ -134,51 +133,92 @@ export class ZendeskEmulator extends EventEmitter {
   }
 
   ticketByExternalId(externalId: string): EmulatedTicket | undefined {
-    return [...this.tickets.values()].find((t) => t.external_id === externalId);
+    return [...this.ticketsById.values()].find((t) => t.external_id === externalId);
   }
 
   /** API requests (not webhooks) matching a method and a path pattern. */
-  apiCalls(method: string, pathPattern: RegExp): RecordedRequest[] {
+  apiCallsTo(method: string, pathPattern: RegExp): RecordedRequest[] {
     return this.requests.filter((r) => r.method === method && pathPattern.test(r.path));
   }
 
-  /** Waits until `check` returns a value (polling the emulator's state). */
-  async waitFor<T>(
+  apiCalls(): RecordedApiCall[] {
+    return this.requests;
+  }
+
+  bridgeEnv(): Record<string, string> {
+    return {
+      BRIDGE_VENDOR: 'zendesk',
+      ZENDESK_BASE_URL: this.url,
+      ZENDESK_EMAIL: this.options.email,
+      ZENDESK_API_TOKEN: this.options.apiToken,
+      ZENDESK_WEBHOOK_SECRET: this.options.webhookSecret,
+    };
+  }
+
+  tickets(): TicketView[] {
+    return [...this.ticketsById.values()].map((t) => ({
+      id: String(t.id),
+      customerMessages: t.comments.filter((c) => c.author_id === t.requester_id).map((c) => c.body),
+      customerExternalId: this.users.get(t.requester_id)?.external_id,
+      closed: t.status === 'solved' || t.status === 'closed',
+    }));
+  }
+
+  waitFor<T>(
     check: () => T | undefined | false,
     timeoutMs = 10_000,
     description = 'a Zendesk state',
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = check();
-      if (value) return value;
-      if (Date.now() > deadline)
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    return waitUntil(check, timeoutMs, description);
+  }
+
+  closeTicket(ticketId: string): Promise<WebhookDelivery> {
+    return this.solve(ticketId);
+  }
+
+  agentReplyBodyForUnknownTicket(text: string): string {
+    const now = isoNow();
+    const ghost: EmulatedTicket = {
+      id: 999_999_999,
+      subject: 'not opened by the bridge',
+      status: 'open',
+      requester_id: 1,
+      tags: [],
+      comments: [],
+      created_at: now,
+      updated_at: now,
+    };
+    const comment = {
+      id: this.nextId++,
+      author_id: this.agent.id,
+      body: text,
+      public: true,
+      created_at: now,
+    };
+    return this.eventBody(ghost, 'zen:event-type:ticket.comment_added', this.commentEvent(comment));
   }
 
   // ---- the agent -------------------------------------------------------------------------------------------
 
   /** The agent answers in Zendesk: a public comment, and the comment_added webhook. Resolves with the delivery. */
-  async agentReply(ticketId: number, body: string): Promise<WebhookDelivery> {
+  async agentReply(ticketId: number | string, body: string): Promise<WebhookDelivery> {
     const comment = this.addComment(this.ticket(ticketId), this.agent.id, body, true);
     return this.fireCommentAdded(this.ticket(ticketId), comment);
   }
 
   /** An internal note: Zendesk still sends comment_added, with is_public false. */
-  async agentNote(ticketId: number, body: string): Promise<WebhookDelivery> {
+  async agentNote(ticketId: number | string, body: string): Promise<WebhookDelivery> {
     const comment = this.addComment(this.ticket(ticketId), this.agent.id, body, false);
     return this.fireCommentAdded(this.ticket(ticketId), comment);
   }
 
   /** A public agent comment added WITHOUT firing its webhook (a lost or late delivery). */
-  agentReplySilently(ticketId: number, body: string): EmulatedComment {
+  agentReplySilently(ticketId: number | string, body: string): EmulatedComment {
     return this.addComment(this.ticket(ticketId), this.agent.id, body, true);
   }
 
   /** The agent sets the ticket to solved: the status_changed webhook. */
-  async solve(ticketId: number): Promise<WebhookDelivery> {
+  async solve(ticketId: number | string): Promise<WebhookDelivery> {
     const ticket = this.ticket(ticketId);
     const previous = ticket.status;
     ticket.status = 'solved';
@@ -203,10 +243,8 @@ export class ZendeskEmulator extends EventEmitter {
   }
 
   /** Headers Zendesk would send for this body at this time. */
-  signedHeaders(
-    body: string,
-    timestamp = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
-  ): Record<string, string> {
+  signedHeaders(body: string, at = new Date()): Record<string, string> {
+    const timestamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');
     return {
       'content-type': 'application/json',
       'user-agent': 'Zendesk Webhook',
@@ -232,8 +270,8 @@ export class ZendeskEmulator extends EventEmitter {
 
   // ---- internals ----------------------------------------------------------------------------------------------
 
-  private ticket(id: number): EmulatedTicket {
-    const ticket = this.tickets.get(id);
+  private ticket(id: number | string): EmulatedTicket {
+    const ticket = this.ticketsById.get(Number(id));
     if (!ticket) throw new Error(`no ticket ${id} in the emulator`);
     return ticket;
   }
@@ -253,8 +291,12 @@ export class ZendeskEmulator extends EventEmitter {
   }
 
   private fireCommentAdded(ticket: EmulatedTicket, comment: EmulatedComment): Promise<WebhookDelivery> {
+    return this.fireEvent(ticket, 'zen:event-type:ticket.comment_added', this.commentEvent(comment));
+  }
+
+  private commentEvent(comment: EmulatedComment): Record<string, unknown> {
     const author = this.users.get(comment.author_id);
-    return this.fireEvent(ticket, 'zen:event-type:ticket.comment_added', {
+    return {
       comment: {
         author: {
           id: String(comment.author_id),
@@ -267,7 +309,7 @@ export class ZendeskEmulator extends EventEmitter {
         is_public: comment.public,
       },
       meta: { sequence: { id: randomUUID().replace(/-/g, '').toUpperCase(), position: 1 } },
-    });
+    };
   }
 
   private fireEvent(
@@ -275,7 +317,11 @@ export class ZendeskEmulator extends EventEmitter {
     type: string,
     event: Record<string, unknown>,
   ): Promise<WebhookDelivery> {
-    const body = JSON.stringify({
+    return this.deliver(this.eventBody(ticket, type, event));
+  }
+
+  private eventBody(ticket: EmulatedTicket, type: string, event: Record<string, unknown>): string {
+    return JSON.stringify({
       account_id: 24680135,
       detail: {
         actor_id: String(
@@ -306,7 +352,6 @@ export class ZendeskEmulator extends EventEmitter {
       type,
       zendesk_event_version: '2022-11-06',
     });
-    return this.deliver(body);
   }
 
   private deliver(body: string): Promise<WebhookDelivery> {
@@ -443,7 +488,7 @@ export class ZendeskEmulator extends EventEmitter {
         created_at: now,
         updated_at: now,
       };
-      this.tickets.set(ticket.id, ticket);
+      this.ticketsById.set(ticket.id, ticket);
       if (key) this.idempotency.set(key, { hash, ticketId: ticket.id });
       const comment = this.addComment(
         ticket,
@@ -461,13 +506,13 @@ export class ZendeskEmulator extends EventEmitter {
     });
 
     app.get('/api/v2/tickets/:id', (req, res) => {
-      const ticket = this.tickets.get(Number(req.params.id));
+      const ticket = this.ticketsById.get(Number(req.params.id));
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
       res.json({ ticket: this.ticketJson(ticket) });
     });
 
     app.put('/api/v2/tickets/:id', (req, res) => {
-      const ticket = this.tickets.get(Number(req.params.id));
+      const ticket = this.ticketsById.get(Number(req.params.id));
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
       if (ticket.status === 'closed')
         return void res.status(422).json({ error: 'RecordInvalid', description: 'Ticket is closed' });
@@ -483,7 +528,7 @@ export class ZendeskEmulator extends EventEmitter {
     });
 
     app.get('/api/v2/tickets/:id/comments', (req, res) => {
-      const ticket = this.tickets.get(Number(req.params.id));
+      const ticket = this.ticketsById.get(Number(req.params.id));
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
       const comments = [...ticket.comments].map((c) => ({ ...c, plain_body: c.body, attachments: [] }));
       if (req.query.sort_order === 'desc') comments.reverse();

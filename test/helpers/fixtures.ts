@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** The read-only reference material shared with the project (/work/shared from /work/main/test/helpers). */
-const SHARED_ROOT = path.resolve(__dirname, '../../../shared');
+/**
+ * The fixtures are a byte-for-byte copy of the team's shared reference fixtures (test/fixtures/README.md), kept in
+ * the repository so `npm test` passes on any fresh clone. `rel` keeps the shared layout: `fixtures/lime/01-….json`.
+ */
+const TEST_ROOT = path.resolve(__dirname, '..');
 
-/** Absolute path of a file under `shared/`, e.g. `fixtures/lime/01-inbound-text-whatsapp.json`. */
+/** Absolute path of a fixture, e.g. `fixtures/lime/01-inbound-text-whatsapp.json`. */
 export function fixturePath(rel: string): string {
-  return path.join(SHARED_ROOT, rel);
+  return path.join(TEST_ROOT, rel);
 }
 
 /** The exact bytes of a fixture (signatures are computed over these). */

@@ -1,0 +1,86 @@
+/**
+ * What every vendor emulator offers, so one adapter contract suite (test/adapters/contract.test.ts) and the demo
+ * harness drive Zendesk, Intercom, ServiceNow and any later vendor the same way.
+ *
+ * An emulator is a real HTTP server speaking the vendor's API (validated against the vendor's OpenAPI file where one
+ * exists), plus an agent who acts in the helpdesk and so fires the vendor's real, signed webhooks at the bridge.
+ */
+
+/** One ticket / conversation / incident, as the contract suite needs to see it. */
+export interface TicketView {
+  /** The id the bridge uses in its TicketRef (Zendesk ticket id, Intercom conversation id, ServiceNow sys_id). */
+  id: string;
+  /** Bodies of the customer's messages on the ticket, oldest first (the first one included). */
+  customerMessages: string[];
+  /** Who the helpdesk thinks the customer is (the requester/contact external id). */
+  customerExternalId?: string;
+  /** True once the helpdesk considers it closed (solved, closed, resolved...). */
+  closed: boolean;
+}
+
+export interface WebhookDelivery {
+  body: string;
+  headers: Record<string, string>;
+  /** HTTP status the bridge answered (0 when unreachable). */
+  status: number;
+}
+
+export interface RecordedApiCall {
+  method: string;
+  path: string;
+  status?: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export interface VendorEmulator {
+  readonly vendor: string;
+  readonly url: string;
+  /** True when requests are validated against the vendor's OpenAPI file. */
+  readonly validating: boolean;
+  /** The environment that points the bridge at this emulator (BRIDGE_VENDOR and the `<VENDOR>_*` keys). */
+  bridgeEnv(): Record<string, string>;
+  /** Where the emulator sends its webhooks (the bridge's `/webhooks/<vendor>`). */
+  setWebhookTarget(url: string): void;
+
+  tickets(): TicketView[];
+  /** API calls the adapter made, oldest first. */
+  apiCalls(): RecordedApiCall[];
+  /** The next `count` API calls answer `status` with `headers` (429 + Retry-After, 503...). */
+  failNext(count: number, status: number, headers?: Record<string, string>): void;
+
+  /** The agent answers publicly; resolves once the webhook was delivered (or, for a polled vendor, recorded). */
+  agentReply(ticketId: string, text: string): Promise<WebhookDelivery>;
+  /** An internal note (the vendor still tells the bridge; the bridge must not forward it). */
+  agentNote(ticketId: string, text: string): Promise<WebhookDelivery>;
+  /** The agent closes/solves/resolves the ticket. */
+  closeTicket(ticketId: string): Promise<WebhookDelivery>;
+  /** Sends the last webhook again (same event id), freshly signed. */
+  redeliverLast(): Promise<WebhookDelivery>;
+
+  /** Headers the vendor would send for this body, signed now (or at `at`, for replay tests). */
+  signedHeaders(body: string, at?: Date): Record<string, string>;
+  /** Sends any body with any headers to the webhook target. */
+  deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery>;
+  /** A well-formed agent-reply webhook body for a ticket the bridge never opened. */
+  agentReplyBodyForUnknownTicket(text: string): string;
+
+  /** Polls the emulator until `check` returns a truthy value. */
+  waitFor<T>(check: () => T | undefined | false, timeoutMs?: number, description?: string): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Shared by the emulators: poll a condition until it holds. */
+export async function waitUntil<T>(
+  check: () => T | undefined | false,
+  timeoutMs = 10_000,
+  description = 'a helpdesk state',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
