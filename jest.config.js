@@ -10,6 +10,13 @@ module.exports = {
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
     },
     {
+      displayName: 'contract',
+      testEnvironment: 'node',
+      transform,
+      testMatch: ['<rootDir>/test/adapters/**/*.test.ts'],
+      openHandlesTimeout: 7000,
+    },
+    {
       displayName: 'e2e',
       testEnvironment: 'node',
       transform,

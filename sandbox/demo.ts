@@ -22,7 +22,7 @@ function describeSent(s: SentByBot): string {
 }
 
 async function run(sandbox: Sandbox): Promise<void> {
-  const { lime, zendesk } = sandbox;
+  const { lime, helpdesk: zendesk } = sandbox;
   const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
   line(
     'sandbox',

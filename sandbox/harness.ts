@@ -2,19 +2,20 @@
  * Starts the whole loop locally: the LIME server (BLiP), the Zendesk emulator and the real bridge between them.
  * Used by `npm run demo` and by the e2e tests.
  */
+import type { VendorName } from '../src/adapters/registry';
 import { startBridge, type Bridge } from '../src/app';
 import { loadConfig, type Config } from '../src/config';
 import type { Logger } from '../src/core/logger';
+import { emulatorFactories, type EmulatorFor } from './emulators';
 import { LimeServer, type SandboxCustomer } from './lime-server';
-import { ZendeskEmulator } from './zendesk-emulator';
 
 export const SANDBOX_BOT = 'acmehelpdesk';
 export const SANDBOX_ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
-export const SANDBOX_WEBHOOK_SECRET = 'dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==';
 
-export interface Sandbox {
+export interface Sandbox<V extends VendorName = 'zendesk'> {
   lime: LimeServer;
-  zendesk: ZendeskEmulator;
+  /** The vendor emulator: the helpdesk and its agent. */
+  helpdesk: EmulatorFor<V>;
   bridge: Bridge;
   config: Config;
   /** The bot's identity on the LIME server. */
@@ -28,34 +29,31 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-export interface SandboxOptions {
+export interface SandboxOptions<V extends VendorName> {
+  /** Which helpdesk the bridge serves (default zendesk). */
+  vendor?: V;
   redisUrl?: string;
   logger: Logger;
   /** Extra environment for the bridge (BRIDGE_CLOSING_MESSAGE, BLIP_MAIN_SERVICE...). */
   env?: Record<string, string>;
 }
 
-export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
+export async function startSandbox<V extends VendorName = 'zendesk'>(
+  options: SandboxOptions<V>,
+): Promise<Sandbox<V>> {
+  const vendor = (options.vendor ?? 'zendesk') as V;
   const lime = await LimeServer.start({
     accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
     router: 'acmerouter@msging.net',
   });
-  const zendesk = await ZendeskEmulator.start({
-    email: 'bridge@acme.example',
-    apiToken: 'sandbox-token',
-    webhookSecret: SANDBOX_WEBHOOK_SECRET,
-  });
+  const helpdesk = (await emulatorFactories[vendor]()) as EmulatorFor<V>;
   const env = {
     BLIP_IDENTIFIER: SANDBOX_BOT,
     BLIP_ACCESS_KEY: SANDBOX_ACCESS_KEY,
     BLIP_SCHEME: 'ws',
     BLIP_HOST: '127.0.0.1',
     BLIP_PORT: String(lime.port),
-    BRIDGE_VENDOR: 'zendesk',
-    ZENDESK_BASE_URL: zendesk.url,
-    ZENDESK_EMAIL: 'bridge@acme.example',
-    ZENDESK_API_TOKEN: 'sandbox-token',
-    ZENDESK_WEBHOOK_SECRET: SANDBOX_WEBHOOK_SECRET,
+    ...helpdesk.bridgeEnv(),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
@@ -69,15 +67,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     bridge = await startBridge(config, options.logger);
     bridges.push(bridge);
   } catch (err) {
-    await Promise.allSettled([lime.stop(), zendesk.stop()]);
+    await Promise.allSettled([lime.stop(), helpdesk.stop()]);
     throw err;
   }
-  zendesk.setWebhookTarget(`${bridge.url}/webhooks/zendesk`);
+  helpdesk.setWebhookTarget(`${bridge.url}/webhooks/${vendor}`);
   const bot = `${SANDBOX_BOT}@${config.blip.domain}`;
 
   return {
     lime,
-    zendesk,
+    helpdesk,
     bridge,
     config,
     bot,
@@ -91,7 +89,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
-      await Promise.allSettled([lime.stop(), zendesk.stop()]);
+      await Promise.allSettled([lime.stop(), helpdesk.stop()]);
     },
   };
 }
