@@ -8,6 +8,7 @@ import type { Config } from './config';
 import { errorMessage } from './core/errors';
 import { DomainEvents } from './core/events';
 import { HandoffService } from './core/handoff';
+import { Poller } from './core/poller';
 import type { Logger } from './core/logger';
 import type { ConversationStore } from './core/ports';
 import { buildHttpServer, type ReadinessReport } from './http/server';
@@ -81,9 +82,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     readiness,
   });
 
+  const poll = adapter.poll?.bind(adapter);
+  const poller = poll
+    ? new Poller({ name: adapter.name, poll }, service, store, logger, config.bridge.pollIntervalMs)
+    : undefined;
+
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     await connection.connect();
+    poller?.start();
   } catch (err) {
     await http.close().catch(() => {});
     await connection.close();

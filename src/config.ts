@@ -60,6 +60,7 @@ export const baseConfigSchema = z.object({
     .positive('must be a positive number of hours')
     .default(168),
   BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: positive(300),
+  BRIDGE_POLL_INTERVAL_SECONDS: positive(15),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
@@ -95,6 +96,8 @@ export interface Config {
     ticketTags: string[];
     dedupeTtlMs: number;
     webhookMaxSkewSeconds: number;
+    /** For vendors that are polled: how often. */
+    pollIntervalMs: number;
   };
   http: { host: string; port: number; bodyLimitBytes: number };
   redisUrl?: string;
@@ -154,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       ticketTags: c.BRIDGE_TICKET_TAGS,
       dedupeTtlMs: c.BRIDGE_DEDUPE_TTL_HOURS * 3_600_000,
       webhookMaxSkewSeconds: c.BRIDGE_WEBHOOK_MAX_SKEW_SECONDS,
+      pollIntervalMs: c.BRIDGE_POLL_INTERVAL_SECONDS * 1000,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
     redisUrl: c.REDIS_URL,

@@ -10,6 +10,9 @@ export interface ConversationStore {
   customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;
   isProcessed(key: string): Promise<boolean>;
   markProcessed(key: string, ttlMs: number): Promise<void>;
+  /** Where a polling adapter left off (`poll` cursors), by name. */
+  getCursor(name: string): Promise<string | undefined>;
+  setCursor(name: string, value: string): Promise<void>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import type { ConversationStore } from '../core/ports';
  *   conv:<customer key>        -> Conversation
  *   ticket:<vendor>:<ticket>   -> customer key
  *   done:<dedupe key>          -> 1, with a TTL (processed message and event ids)
+ *   cursor:<name>              -> where a polling adapter left off
  */
 export class KeyvConversationStore implements ConversationStore {
   constructor(
@@ -44,6 +45,14 @@ export class KeyvConversationStore implements ConversationStore {
 
   async markProcessed(key: string, ttlMs: number): Promise<void> {
     await this.keyv.set(`done:${key}`, 1, ttlMs);
+  }
+
+  async getCursor(name: string): Promise<string | undefined> {
+    return (await this.keyv.get<string>(`cursor:${name}`)) ?? undefined;
+  }
+
+  async setCursor(name: string, value: string): Promise<void> {
+    await this.keyv.set(`cursor:${name}`, value);
   }
 
   async ping(): Promise<void> {
