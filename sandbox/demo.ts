@@ -95,7 +95,7 @@ async function run(sandbox: Sandbox): Promise<void> {
   line(
     'bridge',
     `Redirect sent to ${context.address ?? "the router's default bot"} with ${context.context.type} ` +
-      `{sequentialId: ${String(context.context.value.sequentialId)}, status: ${String(context.context.value.status)}, closedBy: ${String(context.context.value.closedBy)}}`,
+      `{sequentialId: ${String(context.context.value.sequentialId)}, status: ${String(context.context.value.status)}, endedBy: ${String(context.context.value.endedBy)}}`,
   );
   if (sentToMaria.some((s) => String(s.envelope.content).includes('Nota interna'))) {
     throw new Error('the internal note reached the customer');

@@ -20,7 +20,11 @@ export interface IrisTicket {
   customerDomain?: string;
   agentIdentity?: string;
   status: string;
-  closedBy: ClosedBy;
+  closed: true;
+  /** Who closed it, as an identity, like Desk (the agent, the customer's tunnel identity, or this bot). */
+  closedBy: string;
+  /** Why the attendance ended, for the main bot's flow (survey, retry, out-of-hours message). */
+  endedBy: ClosedBy;
   closeReason?: string;
   provider: string;
   externalId: string;
@@ -42,6 +46,13 @@ export function buildRedirect(handback: Handback, botIdentity: string, mainServi
   const visible = ticket?.number ?? ticket?.id ?? '';
   const sequential = /^\d+$/.test(visible) ? Number(visible) : undefined;
   const agent = conversation.agent;
+  const agentIdentity = agent ? `${encodeURIComponent(agent.id)}@${conversation.vendor}.helpdesk` : undefined;
+  const closer: Record<ClosedBy, string> = {
+    agent: agentIdentity ?? botIdentity,
+    customer: conversation.customer.key,
+    expired: botIdentity,
+    out_of_hours: botIdentity,
+  };
   const value: IrisTicket = {
     id: conversation.sessionId,
     ...(sequential !== undefined && Number.isSafeInteger(sequential) ? { sequentialId: sequential } : {}),
@@ -50,9 +61,11 @@ export function buildRedirect(handback: Handback, botIdentity: string, mainServi
     ...(conversation.customer.originator
       ? { customerDomain: conversation.customer.originator.split('@')[1] }
       : {}),
-    ...(agent ? { agentIdentity: `${encodeURIComponent(agent.id)}@${conversation.vendor}.helpdesk` } : {}),
+    ...(agentIdentity ? { agentIdentity } : {}),
     status: deskStatus[handback.closedBy],
-    closedBy: handback.closedBy,
+    closed: true,
+    closedBy: closer[handback.closedBy],
+    endedBy: handback.closedBy,
     ...(handback.reason ? { closeReason: handback.reason } : {}),
     provider: conversation.vendor,
     externalId: ticket?.id ?? '',

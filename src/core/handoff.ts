@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { HelpdeskAdapter } from '../adapters/adapter';
-import { errorCode, errorMessage, RetryableError } from './errors';
+import { errorCode, errorMessage, PermanentError, RetryableError } from './errors';
 import { conversationEventBase, DomainEvents } from './events';
 import { logTag, stableId } from './ids';
 import { KeyedMutex } from './keyed-mutex';
@@ -86,7 +86,11 @@ export class HandoffService {
   }
 
   async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
-    const customerKey = await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id);
+    // A ticket the index does not know yet may be one being opened right now (an instant auto-reply):
+    // the session reference finds its customer, and the customer's lock makes the event wait for the open.
+    const customerKey =
+      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
+      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined);
     const meta = {
       vendor: event.ticket.vendor,
       ticket: event.ticket.id,
@@ -209,7 +213,12 @@ export class HandoffService {
         },
         `open:${conversation.sessionId}`,
       ),
-    );
+    ).catch(async (err: unknown) => {
+      // Retryable failures keep the `opening` state: the next message resumes with the same idempotency key.
+      // A refusal would be repeated forever by resuming, so the handoff is forgotten and the next message starts anew.
+      if (err instanceof PermanentError) await this.store.remove(conversation);
+      throw err;
+    });
     const opened: Conversation = { ...conversation, status: 'open', ticket, first: undefined };
     await this.store.save(opened);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });

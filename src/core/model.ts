@@ -68,6 +68,12 @@ interface EventBase {
   ticket: TicketRef;
   /** Unique per vendor; the core dedupes on (vendor, eventId). */
   eventId: string;
+  /**
+   * The handoff's session id, when the vendor echoes the reference the bridge gave the ticket
+   * (Zendesk external_id, ServiceNow correlation_id). It lets the core place an event that arrives while the
+   * ticket is still being opened (an instant auto-reply) instead of dropping it as unknown.
+   */
+  sessionId?: string;
 }
 
 export interface AgentMessageEvent extends EventBase {

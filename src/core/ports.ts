@@ -8,6 +8,8 @@ export interface ConversationStore {
   /** Removes the conversation and its ticket index. */
   remove(conversation: Conversation): Promise<void>;
   customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;
+  /** The customer of a handoff session, from the moment the conversation is first saved. */
+  customerKeyForSession(sessionId: string): Promise<string | undefined>;
   isProcessed(key: string): Promise<boolean>;
   markProcessed(key: string, ttlMs: number): Promise<void>;
   /** Where a polling adapter left off (`poll` cursors), by name. */

@@ -6,6 +6,7 @@ import type { ConversationStore } from '../core/ports';
  * The conversation store over one Keyv instance (memory or Redis):
  *   conv:<customer key>        -> Conversation
  *   ticket:<vendor>:<ticket>   -> customer key
+ *   session:<session id>       -> customer key
  *   done:<dedupe key>          -> 1, with a TTL (processed message and event ids)
  *   cursor:<name>              -> where a polling adapter left off
  */
@@ -21,6 +22,9 @@ export class KeyvConversationStore implements ConversationStore {
 
   async save(conversation: Conversation): Promise<void> {
     await this.keyv.set(`conv:${conversation.customer.key}`, stripUndefined(conversation));
+    if (conversation.status === 'opening') {
+      await this.keyv.set(`session:${conversation.sessionId}`, conversation.customer.key);
+    }
     if (conversation.ticket) {
       await this.keyv.set(
         ticketKey(conversation.ticket.vendor, conversation.ticket.id),
@@ -32,11 +36,16 @@ export class KeyvConversationStore implements ConversationStore {
   async remove(conversation: Conversation): Promise<void> {
     if (conversation.ticket)
       await this.keyv.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
+    await this.keyv.delete(`session:${conversation.sessionId}`);
     await this.keyv.delete(`conv:${conversation.customer.key}`);
   }
 
   async customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined> {
     return (await this.keyv.get<string>(ticketKey(vendor, ticketId))) ?? undefined;
+  }
+
+  async customerKeyForSession(sessionId: string): Promise<string | undefined> {
+    return (await this.keyv.get<string>(`session:${sessionId}`)) ?? undefined;
   }
 
   async isProcessed(key: string): Promise<boolean> {

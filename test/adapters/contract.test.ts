@@ -113,7 +113,8 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
     expect(context.type).toBe('application/vnd.iris.ticket+json');
     expect(context.value).toMatchObject({
       customerIdentity: c.address,
-      closedBy: 'agent',
+      endedBy: 'agent',
+      closed: true,
       provider: vendor,
       externalId: ticket.id,
     });

@@ -312,15 +312,16 @@ describe('HandoffService: customer messages', () => {
   it('resumes a failed open with the same session id and first message, then appends the new message', async () => {
     const ctx = setup();
     const who = customer();
-    ctx.helpdesk.failures.openTicket = [new PermanentError('boom', 'X')];
+    // The helpdesk stays down for every attempt of the retry policy (3): the open is left for a later resume.
+    ctx.helpdesk.failures.openTicket = [1, 2, 3].map(() => new RetryableError('boom', 'X'));
     await expect(ctx.service.handleCustomerMessage(who, message('m1'))).rejects.toThrow('boom');
     expect((await ctx.store.get(who.key))?.status).toBe('opening');
 
     await ctx.service.handleCustomerMessage(who, message('m2'));
     const opens = ctx.timeline.of('openTicket');
-    expect(opens).toHaveLength(2);
-    expect(opens[1]?.key).toBe(opens[0]?.key);
-    expect(opens[1]?.req.first.id).toBe('m1');
+    expect(opens).toHaveLength(4); // three failed attempts, then the resume
+    expect(opens[3]?.key).toBe(opens[0]?.key);
+    expect(opens[3]?.req.first.id).toBe('m1');
     expect(ctx.timeline.of('append').map((a) => a.message.id)).toEqual(['m2']);
   });
 });
@@ -600,5 +601,59 @@ describe('HandoffService: domain events', () => {
       messageId: 'lime-msg-1',
       code: '86',
     });
+  });
+});
+
+describe('HandoffService: events racing the open', () => {
+  it('delivers an agent event that names the session while the ticket is still being opened', async () => {
+    const ctx = setup();
+    const who = customer(7);
+    // The helpdesk answers the open only after an instant auto-reply webhook has arrived.
+    let releaseOpen!: () => void;
+    const opened = new Promise<void>((resolve) => (releaseOpen = resolve));
+    const realOpen = ctx.helpdesk.openTicket.bind(ctx.helpdesk);
+    ctx.helpdesk.openTicket = async (req, key) => {
+      const ticket = await realOpen(req, key);
+      await opened;
+      return ticket;
+    };
+    const first = ctx.service.handleCustomerMessage(who, message('m1'));
+    await tick();
+    await tick();
+    const session = (await ctx.store.get(who.key))!.sessionId;
+    const autoReply = {
+      ...agentMessage({ vendor: VENDOR, id: '1001' }, 'c-auto', 'Recebemos sua mensagem'),
+      sessionId: session,
+    };
+    const outcome = ctx.service.handleHelpdeskEvent(autoReply);
+    releaseOpen();
+    await first;
+    expect(await outcome).toBe('delivered');
+    expect(ctx.timeline.of('send').map((s) => s.text)).toEqual(['Recebemos sua mensagem']);
+  });
+
+  it('still ignores an event without a session for a ticket it does not know', async () => {
+    const ctx = setup();
+    expect(await ctx.service.handleHelpdeskEvent(agentMessage({ vendor: VENDOR, id: '4242' }, 'c1'))).toBe(
+      'unknown-ticket',
+    );
+  });
+});
+
+describe('HandoffService: a ticket the helpdesk refuses to open', () => {
+  it('forgets the failed handoff so the next message starts a fresh one', async () => {
+    const ctx = setup();
+    const who = customer(8);
+    ctx.helpdesk.failures.openTicket = [
+      new PermanentError('fakedesk: HTTP 422 RecordInvalid', 'FAKEDESK_HTTP_422'),
+    ];
+    await expect(ctx.service.handleCustomerMessage(who, message('bad'))).rejects.toThrow(PermanentError);
+    expect(await ctx.store.get(who.key)).toBeUndefined();
+
+    await ctx.service.handleCustomerMessage(who, message('m2'));
+    const opens = ctx.timeline.of('openTicket');
+    expect(opens).toHaveLength(2);
+    expect(opens[1]!.req.first.id).toBe('m2');
+    expect(opens[1]!.key).not.toBe(opens[0]!.key);
   });
 });

@@ -97,7 +97,10 @@ describe('buildRedirect', () => {
   ] as const)('uses the Desk status for a close by the %s', (closedBy, status) => {
     const value = contentOf(handback(closedBy)).context.value;
     expect(value.status).toBe(status);
-    expect(value.closedBy).toBe(closedBy);
+    expect(value.endedBy).toBe(closedBy);
+    expect(value.closed).toBe(true);
+    // Like Desk, closedBy is an identity: the agent's, or the customer's tunnel identity.
+    expect(value.closedBy).toBe(closedBy === 'agent' ? value.agentIdentity : value.customerIdentity);
   });
 
   it('uses a Desk status name for every way a handoff can end', () => {
@@ -126,9 +129,11 @@ describe('buildRedirect', () => {
       expect(ours).toHaveProperty(key);
       expect(typeof ours[key]).toBe(typeof desk[key]);
     }
-    // Nothing invented: each field is one of Desk's (closeReason is our one addition).
+    // Nothing invented: each field is one of Desk's, with the same type, except our two additions
+    // (closeReason: the vendor's word for it; endedBy: why the attendance ended).
     for (const key of Object.keys(ours)) {
-      if (key === 'closeReason') continue;
+      if (key === 'closeReason' || key === 'endedBy') continue;
+      expect(typeof ours[key]).toBe(typeof deskFull[key]);
       expect(Object.keys(deskFull)).toContain(key);
       expect(Array.isArray(ours[key])).toBe(Array.isArray(deskFull[key]));
     }

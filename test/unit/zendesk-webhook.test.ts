@@ -1,3 +1,4 @@
+import { externalIdFor, sessionIdFrom } from '../../src/adapters/zendesk/external-id';
 import { createHmac } from 'node:crypto';
 import type { RawRequest } from '../../src/adapters/adapter';
 import { ZendeskWebhook } from '../../src/adapters/zendesk/webhook';
@@ -143,6 +144,8 @@ describe('ZendeskWebhook.parse: event subscriptions', () => {
         ticket: { vendor: 'zendesk', id: '48213' },
         eventId: 'status:7b3e5d21-0a8c-4f6e-9d14-b2c6a8e0f359',
         reason: 'solved',
+        // external_id blip-7f3c9e2a5b1d4c8e9a602d4e1f0b7c31 names the handoff session.
+        sessionId: '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31',
       },
     ]);
   });
@@ -265,5 +268,19 @@ describe('ZendeskWebhook.parse: bad bodies', () => {
     }
     expect(thrown).toBeInstanceOf(PermanentError);
     expect((thrown as PermanentError).code).toBe('ZENDESK_BAD_WEBHOOK');
+  });
+});
+
+describe('Zendesk external ids', () => {
+  it('round-trips a session id through the ticket external_id', () => {
+    const session = '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31';
+    expect(externalIdFor(session)).toBe('blip-7f3c9e2a5b1d4c8e9a602d4e1f0b7c31');
+    expect(sessionIdFrom(externalIdFor(session))).toBe(session);
+  });
+
+  it('does not take a foreign external_id for a session', () => {
+    expect(sessionIdFrom('ORDER-88231')).toBeUndefined();
+    expect(sessionIdFrom(null)).toBeUndefined();
+    expect(sessionIdFrom('blip-123')).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import type {
 import type { AdapterModule, HelpdeskAdapter } from '../adapter';
 import { ZendeskApi } from './api';
 import { type ZendeskConfig, zendeskConfigSchema } from './config';
+import { externalIdFor } from './external-id';
 import { ZendeskWebhook } from './webhook';
 
 /** Zendesk Support: one ticket per handoff, customer messages as public comments authored by the requester. */
@@ -34,7 +35,7 @@ export class ZendeskAdapter implements HelpdeskAdapter {
         subject: req.subject,
         body: commentBody(req.first),
         requesterId,
-        externalId: `blip-${req.sessionId.replace(/-/g, '')}`,
+        externalId: externalIdFor(req.sessionId),
         tags: req.tags,
       },
       idempotencyKey,

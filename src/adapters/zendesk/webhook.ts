@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { PermanentError } from '../../core/errors';
 import type { Attachment, HelpdeskEvent, TicketRef } from '../../core/model';
 import type { RawRequest, Verification, WebhookHandler } from '../adapter';
+import { sessionIdFrom } from './external-id';
 
 /**
  * Zendesk webhooks, both kinds:
@@ -44,7 +45,7 @@ export class ZendeskWebhook implements WebhookHandler {
         'ZENDESK_BAD_WEBHOOK',
       );
     }
-    return parseEvent(envelope.data);
+    return withSession(parseEvent(envelope.data), envelope.data.detail.external_id);
   }
 }
 
@@ -59,7 +60,12 @@ const eventEnvelope = z.object({
   type: z.string(),
   subject: z.string(),
   time: z.string().optional(),
-  detail: z.looseObject({ id, requester_id: id.nullish(), actor_id: id.nullish() }),
+  detail: z.looseObject({
+    id,
+    requester_id: id.nullish(),
+    actor_id: id.nullish(),
+    external_id: z.string().nullish(),
+  }),
   event: z.looseObject({}),
 });
 
@@ -91,6 +97,12 @@ const CLOSED_STATUSES = new Set(['SOLVED', 'CLOSED']);
 
 function ticketRef(ticketId: string, requesterId?: string | null): TicketRef {
   return { vendor: 'zendesk', id: ticketId, ...(requesterId ? { requesterId } : {}) };
+}
+
+/** Tags every event with the handoff session named by the ticket's external_id, when it is one of ours. */
+function withSession(events: HelpdeskEvent[], externalId: string | null | undefined): HelpdeskEvent[] {
+  const sessionId = sessionIdFrom(externalId);
+  return sessionId ? events.map((e) => ({ ...e, sessionId })) : events;
 }
 
 function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
@@ -151,6 +163,7 @@ const triggerBody = z.object({
   bridge_event: z.enum(['agent_public_comment', 'ticket_solved']),
   ticket: z.object({
     id,
+    external_id: z.string().nullish(),
     status: z.string().nullish(),
     updated_at: z.string().nullish(),
     requester_id: id.nullish(),
@@ -169,6 +182,10 @@ const triggerBody = z.object({
 
 function parseTrigger(json: unknown): HelpdeskEvent[] {
   const body = shape(triggerBody, json, 'trigger');
+  return withSession(triggerEvents(body), body.ticket.external_id);
+}
+
+function triggerEvents(body: z.infer<typeof triggerBody>): HelpdeskEvent[] {
   const ticket = ticketRef(body.ticket.id, body.ticket.requester_id);
   const events: HelpdeskEvent[] = [];
   const c = body.comment;
