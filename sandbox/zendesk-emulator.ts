@@ -95,6 +95,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   private nextId = 30764600000000;
   private readonly idempotency = new Map<string, { hash: string; ticketId: number }>();
   private readonly faults: Fault[] = [];
+  private autoReply?: string;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly agent: { id: number; name: string };
   private server?: Server;
@@ -125,6 +126,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
 
   setWebhookTarget(url: string): void {
     this.webhookUrl = url;
+  }
+
+  /** From now on every new ticket gets this public agent reply at once, like an auto-reply trigger. */
+  setAutoReply(text: string | undefined): void {
+    this.autoReply = text;
   }
 
   /** The next `count` API calls answer `status` (e.g. 429 with Retry-After, or 503). */
@@ -497,12 +503,18 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         true,
       );
       this.emit('ticket', ticket);
-      res
-        .status(201)
-        .set('x-idempotency-lookup', 'miss')
-        .json({ ticket: this.ticketJson(ticket) });
+      const respond = () =>
+        res
+          .status(201)
+          .set('x-idempotency-lookup', 'miss')
+          .json({ ticket: this.ticketJson(ticket) });
       // Like the real event subscription, the requester's own comment comes back as a webhook.
       void this.fireCommentAdded(ticket, comment).catch(() => {});
+      if (this.autoReply === undefined) return void respond();
+      // A trigger that answers at once: its webhook reaches the bridge before the create call returns.
+      const reply = this.addComment(ticket, this.agent.id, this.autoReply, true);
+      void this.fireCommentAdded(ticket, reply).catch(() => {});
+      setTimeout(respond, 150);
     });
 
     app.get('/api/v2/tickets/:id', (req, res) => {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { HelpdeskAdapter } from './adapters/adapter';
+import type { AdapterModule, HelpdeskAdapter } from './adapters/adapter';
 import { adapterModules } from './adapters/registry';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
@@ -34,9 +34,9 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     );
   });
 
-  const module = adapterModules[config.vendor.name];
-  // The settings were validated with this module's own schema in loadConfig.
-  const adapter = module.create(config.vendor.settings as Parameters<typeof module.create>[0], { logger });
+  // The settings were parsed with this module's own schema in loadConfig, so the erased type is safe here.
+  const module: AdapterModule = adapterModules[config.vendor.name];
+  const adapter = module.create(config.vendor.settings, { logger });
 
   const connection = new BlipConnection(config.blip, logger);
   const events = new DomainEvents((event, err) =>
@@ -111,11 +111,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await http
-        .close()
-        .catch((err: unknown) =>
-          logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
-        );
+      await poller?.stop();
+      await closeHttp(http, 5_000).catch((err: unknown) =>
+        logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
+      );
       await connection.close();
       await store
         .close()
@@ -126,4 +125,21 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     })());
 
   return { url, events, service, adapter, readiness, stop };
+}
+
+/**
+ * Stops taking requests, lets the ones in flight finish, then closes keep-alive connections as they go idle
+ * (Node closes only the connections idle at the moment close() is called; a webhook sender's keep-alive socket
+ * would otherwise hold the shutdown for its whole keep-alive time). After `graceMs`, closes whatever is left.
+ */
+async function closeHttp(http: ReturnType<typeof buildHttpServer>, graceMs: number): Promise<void> {
+  const closing = http.close();
+  const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
+  const deadline = setTimeout(() => http.server.closeAllConnections(), graceMs);
+  try {
+    await closing;
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+  }
 }

@@ -112,6 +112,15 @@ describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
     expect(tickets[1]!.comments[0]!.body).toBe('one more question');
   });
 
+  it('delivers an instant auto-reply whose webhook arrives before the ticket creation returns', async () => {
+    sandbox.helpdesk.setAutoReply('Recebemos sua mensagem, já vamos atender.');
+    const ivo = sandbox.customer('5511900000009@wa.gw.msging.net');
+    sandbox.say(ivo, 'oi');
+    const sent = await sandbox.lime.waitForSent((s) => s.envelope.to === ivo.address);
+    expect(sent.envelope.content).toBe('Recebemos sua mensagem, já vamos atender.');
+    expect(logs.lines().filter((l) => l.code === 'UNKNOWN_TICKET')).toHaveLength(0);
+  });
+
   it('keeps two customers apart', async () => {
     const ana = sandbox.customer('5511900000001@wa.gw.msging.net');
     const bia = sandbox.customer('5511900000002@wa.gw.msging.net');
