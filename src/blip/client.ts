@@ -21,55 +21,33 @@ export interface BlipConnectionOptions {
 }
 
 /**
- * A typed wrapper over blip-sdk's Client: receivers registered before connect(), every receiver's error caught
- * (the SDK leaves a rejected receiver promise unhandled), and sends that fail with a RetryableError instead of
- * throwing synchronously from deep inside the SDK.
+ * A typed wrapper over blip-sdk's Client:
+ * - receivers registered before connect(), every receiver's error caught (the SDK leaves a rejected receiver
+ *   promise unhandled);
+ * - sends that fail with a RetryableError instead of throwing synchronously from inside the SDK;
+ * - our own reconnect loop: the SDK's gives up after 10 failures with an exception thrown from a timer (which would
+ *   kill the process). We take the transport's close away from the SDK and reconnect with a fresh client, with
+ *   capped exponential backoff and jitter, for as long as it takes.
  */
 export class BlipConnection {
-  private readonly client: Client;
+  private client?: Client;
+  /** The transport of each client we built, to close sockets of clients that never established a session. */
+  private readonly transports = new WeakMap<Client, { close(): unknown }>();
+  private state: 'idle' | 'connected' | 'reconnecting' | 'closed' = 'idle';
+  private reconnectAttempt = 0;
+  private reconnectTimer?: NodeJS.Timeout;
   private readonly messageHandlers: Array<(message: LimeMessage) => Promise<void>> = [];
   private readonly notificationHandlers: Array<(notification: LimeNotification) => Promise<void>> = [];
-  private connected = false;
   private readonly inFlight = new Set<Promise<void>>();
 
   constructor(
     private readonly options: BlipConnectionOptions,
     private readonly logger: Logger,
-  ) {
-    this.client = new ClientBuilder()
-      .withIdentifier(options.identifier)
-      .withAccessKey(options.accessKey)
-      .withDomain(options.domain)
-      .withScheme(options.scheme)
-      .withHostName(options.host)
-      .withPort(options.port)
-      .withInstance(options.instance)
-      .withCommandTimeout(options.commandTimeoutMs)
-      .withTransportFactory(() => new WebSocketTransport())
-      .build();
-
-    // Registered before connect(): messages can arrive before connect() resolves.
-    this.client.addMessageReceiver(true, (message) =>
-      this.dispatch('message', this.messageHandlers, message),
-    );
-    this.client.addNotificationReceiver(true, (notification) =>
-      this.dispatch('notification', this.notificationHandlers, notification),
-    );
-    this.client.onListeningChanged = (listening) => {
-      if (listening === this.connected) return;
-      this.connected = listening;
-      if (listening)
-        this.logger.info('BLiP session established', { host: options.host, identifier: options.identifier });
-      else
-        this.logger.warn('BLiP connection lost; the SDK is reconnecting', {
-          host: options.host,
-          code: 'BLIP_DISCONNECTED',
-        });
-    };
-    this.client.addSessionFailedHandlers((session) => {
-      this.logger.error('BLiP session failed', { code: 'BLIP_SESSION_FAILED', reason: reasonOf(session) });
-    });
-  }
+    private readonly reconnect: { baseDelayMs: number; maxDelayMs: number } = {
+      baseDelayMs: 250,
+      maxDelayMs: 30_000,
+    },
+  ) {}
 
   /** The bot's own identity, `identifier@domain`. */
   get identity(): string {
@@ -84,26 +62,25 @@ export class BlipConnection {
     this.notificationHandlers.push(handler);
   }
 
+  /** Opens the first session; fails with a clear message (bad key, unreachable host) instead of retrying. */
   async connect(): Promise<void> {
-    try {
-      await this.client.connect();
-    } catch (err) {
-      throw new Error(
-        `Could not open a BLiP session at ${this.options.scheme}://${this.options.host}:${this.options.port} as ${this.identity}: ${reasonOf(err)}`,
-      );
-    }
-    this.connected = true;
+    this.client = await this.open();
+    this.state = 'connected';
+    this.logger.info('BLiP session established', {
+      host: this.options.host,
+      identifier: this.options.identifier,
+    });
   }
 
   isConnected(): boolean {
-    return this.connected && this.client.listening;
+    return this.state === 'connected';
   }
 
-  /** Sends one message; throws RetryableError when the session is not established. */
+  /** Sends one message; throws RetryableError while the session is not established (the core retries). */
   send(message: LimeMessage): void {
-    if (!this.isConnected()) throw new RetryableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    const client = this.connectedClient();
     try {
-      this.client.sendMessage(message);
+      client.sendMessage(message);
     } catch (err) {
       throw new RetryableError(`BLiP send failed: ${reasonOf(err)}`, 'BLIP_SEND_FAILED', undefined, {
         cause: err,
@@ -112,8 +89,7 @@ export class BlipConnection {
   }
 
   async sendCommand(command: LimeCommand): Promise<LimeCommand> {
-    if (!this.isConnected()) throw new RetryableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
-    return this.client.sendCommand(command);
+    return this.connectedClient().sendCommand(command);
   }
 
   /**
@@ -129,11 +105,127 @@ export class BlipConnection {
         }),
       );
     }
-    this.connected = false;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    clearTimeout(this.reconnectTimer);
+    if (!this.client) return;
     try {
-      await withTimeout(this.client.close(), 3_000);
+      if (wasConnected) await withTimeout(this.client.close(), 3_000);
+      else this.discard(this.client);
     } catch (err) {
       this.logger.warn('BLiP session did not close cleanly', { error: reasonOf(err) });
+    }
+  }
+
+  private connectedClient(): Client {
+    if (this.state !== 'connected' || !this.client) {
+      throw new RetryableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    }
+    return this.client;
+  }
+
+  /** Builds a client whose transport reports its close to us (not to the SDK's reconnect) and connects it. */
+  private async open(): Promise<Client> {
+    let client: Client | undefined;
+    const onTransportClosed = (): void => {
+      if (client) this.handleClose(client);
+    };
+    let transport: WebSocketTransport | undefined;
+    const transportFactory = (): unknown => {
+      transport = new WebSocketTransport();
+      // The SDK assigns transport.onClose to its own reconnect; keep ours in its place.
+      Object.defineProperty(transport, 'onClose', {
+        configurable: true,
+        get: () => onTransportClosed,
+        set: () => {},
+      });
+      return transport;
+    };
+    client = new ClientBuilder()
+      .withIdentifier(this.options.identifier)
+      .withAccessKey(this.options.accessKey)
+      .withDomain(this.options.domain)
+      .withScheme(this.options.scheme)
+      .withHostName(this.options.host)
+      .withPort(this.options.port)
+      .withInstance(this.options.instance)
+      .withCommandTimeout(this.options.commandTimeoutMs)
+      .withTransportFactory(transportFactory)
+      .build();
+    if (transport) this.transports.set(client, transport as unknown as { close(): unknown });
+    // Registered before connect(): messages can arrive before connect() resolves.
+    client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
+    client.addNotificationReceiver(true, (notification) =>
+      this.dispatch('notification', this.notificationHandlers, notification),
+    );
+    client.addSessionFailedHandlers((session) => {
+      this.logger.error('BLiP session failed', { code: 'BLIP_SESSION_FAILED', reason: reasonOf(session) });
+    });
+    try {
+      await withTimeout(client.connect(), this.options.commandTimeoutMs * 2 + 5_000);
+    } catch (err) {
+      this.discard(client);
+      throw new Error(
+        `Could not open a BLiP session at ${this.options.scheme}://${this.options.host}:${this.options.port} as ${this.identity}: ${reasonOf(err)}`,
+      );
+    }
+    return client;
+  }
+
+  private handleClose(client: Client): void {
+    if (client !== this.client || this.state !== 'connected') return; // an old client, or we are closing
+    this.state = 'reconnecting';
+    this.logger.warn('BLiP connection lost; reconnecting', {
+      host: this.options.host,
+      code: 'BLIP_DISCONNECTED',
+    });
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state !== 'reconnecting') return;
+    const ceiling = Math.min(
+      this.reconnect.maxDelayMs,
+      this.reconnect.baseDelayMs * 2 ** this.reconnectAttempt,
+    );
+    const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.reconnectAttempt++;
+    this.reconnectTimer = setTimeout(() => {
+      this.open().then(
+        (client) => {
+          if (this.state !== 'reconnecting') return this.discard(client); // closed meanwhile
+          const previous = this.client;
+          this.client = client;
+          this.state = 'connected';
+          if (previous) this.discard(previous);
+          this.logger.info('BLiP session re-established', { attempts: this.reconnectAttempt });
+          this.reconnectAttempt = 0;
+        },
+        (err: unknown) => {
+          this.logger.warn('BLiP reconnect attempt failed', {
+            attempt: this.reconnectAttempt,
+            code: 'BLIP_RECONNECT_FAILED',
+            error: reasonOf(err),
+          });
+          this.scheduleReconnect();
+        },
+      );
+    }, delayMs);
+  }
+
+  /** Drops a client that is not (or no longer) established, without waiting for it. */
+  private discard(client: Client): void {
+    try {
+      // Marks the client as closing (no SDK reconnect); throws when its socket is already gone.
+      client.close().catch(() => {});
+    } catch {
+      // the socket is already closed
+    }
+    try {
+      const closing = this.transports.get(client)?.close();
+      if (closing instanceof Promise) closing.catch(() => {});
+    } catch {
+      // the socket was not open
     }
   }
 
