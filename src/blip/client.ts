@@ -126,9 +126,9 @@ export class BlipConnection {
 
   /** Builds a client whose transport reports its close to us (not to the SDK's reconnect) and connects it. */
   private async open(): Promise<Client> {
-    let client: Client | undefined;
+    const built: { client?: Client } = {};
     const onTransportClosed = (): void => {
-      if (client) this.handleClose(client);
+      if (built.client) this.handleClose(built.client);
     };
     let transport: WebSocketTransport | undefined;
     const transportFactory = (): unknown => {
@@ -141,7 +141,7 @@ export class BlipConnection {
       });
       return transport;
     };
-    client = new ClientBuilder()
+    const client = new ClientBuilder()
       .withIdentifier(this.options.identifier)
       .withAccessKey(this.options.accessKey)
       .withDomain(this.options.domain)
@@ -152,6 +152,7 @@ export class BlipConnection {
       .withCommandTimeout(this.options.commandTimeoutMs)
       .withTransportFactory(transportFactory)
       .build();
+    built.client = client;
     if (transport) this.transports.set(client, transport as unknown as { close(): unknown });
     // Registered before connect(): messages can arrive before connect() resolves.
     client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
