@@ -10,9 +10,8 @@ import { DomainEvents } from './core/events';
 import { HandoffService } from './core/handoff';
 import { Poller } from './core/poller';
 import type { Logger } from './core/logger';
-import type { ConversationStore } from './core/ports';
 import { buildHttpServer, type ReadinessReport } from './http/server';
-import { createConversationStore } from './state/create-store';
+import { createState } from './state/create-store';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
@@ -27,7 +26,7 @@ export interface Bridge {
 
 /** The composition root: wires the BLiP edge, the core, the adapter, the state store and the HTTP edge. */
 export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
-  const store: ConversationStore = createConversationStore(config.redisUrl, logger);
+  const { store, lock } = createState(config.redisUrl, logger);
   await store.ping().catch((err: unknown) => {
     throw new Error(
       `State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`,
@@ -56,6 +55,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       tags: config.bridge.ticketTags,
       closingText: config.bridge.closingText,
       dedupeTtlMs: config.bridge.dedupeTtlMs,
+      lock,
     },
   );
   const inbound = createInboundHandlers(service, connection.identity, logger);

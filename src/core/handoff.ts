@@ -14,7 +14,7 @@ import type {
   HelpdeskEvent,
   TicketRef,
 } from './model';
-import type { ConversationStore, CustomerChannel } from './ports';
+import type { ConversationStore, CustomerChannel, CustomerLock } from './ports';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 
 export interface HandoffOptions {
@@ -25,6 +25,8 @@ export interface HandoffOptions {
   /** How long processed message and event ids are remembered for dedupe. */
   dedupeTtlMs: number;
   retry?: RetryPolicy;
+  /** Per-customer serialisation; in-process by default, shared through Redis when several instances run. */
+  lock?: CustomerLock;
   now?: () => Date;
 }
 
@@ -38,7 +40,7 @@ export type EventOutcome =
  * Every step for one customer runs under that customer's lock, in arrival order.
  */
 export class HandoffService {
-  private readonly mutex = new KeyedMutex();
+  private readonly mutex: CustomerLock;
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
 
@@ -51,6 +53,7 @@ export class HandoffService {
     private readonly options: HandoffOptions,
   ) {
     this.retry = options.retry ?? defaultRetryPolicy;
+    this.mutex = options.lock ?? new KeyedMutex();
     this.now = options.now ?? (() => new Date());
   }
 

@@ -1,29 +1,41 @@
+import KeyvRedis, { createKeyv } from '@keyv/redis';
 import Keyv from 'keyv';
-import { createKeyv } from '@keyv/redis';
+import { errorMessage } from '../core/errors';
+import { KeyedMutex } from '../core/keyed-mutex';
 import type { Logger } from '../core/logger';
-import type { ConversationStore } from '../core/ports';
+import type { ConversationStore, CustomerLock } from '../core/ports';
 import { KeyvConversationStore } from './keyv-conversation-store';
+import { type LockRedisClient, RedisCustomerLock } from './redis-customer-lock';
 
 const NAMESPACE = 'bhb';
 
+export interface State {
+  store: ConversationStore;
+  lock: CustomerLock;
+}
+
 /**
  * In memory when no Redis URL is given (one instance, state lost on restart),
- * else on Redis through @keyv/redis (shared by every instance, survives restarts).
+ * else on Redis through @keyv/redis (shared by every instance, survives restarts), with a per-customer lock
+ * shared by the instances.
  * Errors are thrown, never swallowed: a store that cannot answer must not look like "no conversation",
  * or the bridge would open a second ticket.
  */
-export function createConversationStore(redisUrl: string | undefined, logger: Logger): ConversationStore {
+export function createState(redisUrl: string | undefined, logger: Logger): State {
   if (!redisUrl) {
     const keyv = new Keyv({ namespace: NAMESPACE, throwOnErrors: true });
-    return new KeyvConversationStore(keyv);
+    return { store: new KeyvConversationStore(keyv), lock: new KeyedMutex() };
   }
   const keyv = createKeyv(redisUrl, { namespace: NAMESPACE, throwOnErrors: true, throwOnConnectError: true });
   keyv.throwOnErrors = true;
   keyv.on('error', (err: unknown) => {
-    logger.error('state store error', {
-      code: 'STATE_STORE_ERROR',
-      error: err instanceof Error ? err.message : String(err),
-    });
+    logger.error('state store error', { code: 'STATE_STORE_ERROR', error: errorMessage(err) });
   });
-  return new KeyvConversationStore(keyv, () => keyv.disconnect());
+  const redis = keyv.store as KeyvRedis<unknown>;
+  // node-redis' client satisfies the two commands the lock uses; its generic types are too wide to name here.
+  const client = async () => (await redis.getClient()) as unknown as LockRedisClient;
+  return {
+    store: new KeyvConversationStore(keyv, () => keyv.disconnect()),
+    lock: new RedisCustomerLock(client, `${NAMESPACE}:`),
+  };
 }
