@@ -48,12 +48,13 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const service = new HandoffService(
     store,
     adapter,
-    new BlipCustomerChannel(connection, config.blip.mainService),
+    new BlipCustomerChannel(connection, config.blip.mainService, config.bridge.maxMessageLength),
     events,
     logger,
     {
       tags: config.bridge.ticketTags,
       closingText: config.bridge.closingText,
+      agentSignature: config.bridge.agentSignature,
       dedupeTtlMs: config.bridge.dedupeTtlMs,
       lock,
     },

@@ -61,6 +61,11 @@ export const baseConfigSchema = z.object({
     .default(168),
   BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: positive(300),
   BRIDGE_POLL_INTERVAL_SECONDS: positive(15),
+  BRIDGE_MAX_MESSAGE_LENGTH: positive(4096),
+  BRIDGE_AGENT_SIGNATURE: z
+    .string()
+    .refine((v) => v.includes('{text}'), 'must contain {text} (e.g. *{agent}*: {text})')
+    .optional(),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
@@ -98,6 +103,10 @@ export interface Config {
     webhookMaxSkewSeconds: number;
     /** For vendors that are polled: how often. */
     pollIntervalMs: number;
+    /** Longer agent texts are split into several LIME messages. */
+    maxMessageLength: number;
+    /** Template for agent texts, e.g. `*{agent}*: {text}`; undefined sends the text as it is. */
+    agentSignature?: string;
   };
   http: { host: string; port: number; bodyLimitBytes: number };
   redisUrl?: string;
@@ -158,6 +167,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       dedupeTtlMs: c.BRIDGE_DEDUPE_TTL_HOURS * 3_600_000,
       webhookMaxSkewSeconds: c.BRIDGE_WEBHOOK_MAX_SKEW_SECONDS,
       pollIntervalMs: c.BRIDGE_POLL_INTERVAL_SECONDS * 1000,
+      maxMessageLength: c.BRIDGE_MAX_MESSAGE_LENGTH,
+      agentSignature: c.BRIDGE_AGENT_SIGNATURE,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
     redisUrl: c.REDIS_URL,

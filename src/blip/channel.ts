@@ -10,6 +10,8 @@ export class BlipCustomerChannel implements CustomerChannel {
   constructor(
     private readonly connection: BlipConnection,
     private readonly mainService?: string,
+    /** Longer agent texts are split into several messages, in order. */
+    private readonly maxTextLength = 4096,
   ) {}
 
   async send(
@@ -17,7 +19,7 @@ export class BlipCustomerChannel implements CustomerChannel {
     message: Pick<ChatMessage, 'text' | 'attachments'>,
     messageId: string,
   ): Promise<void> {
-    const parts = chatMessageToLime(message);
+    const parts = chatMessageToLime(message, this.maxTextLength);
     parts.forEach((part, i) => {
       this.connection.send({
         id: i === 0 ? messageId : stableId(`${messageId}:${i}`),

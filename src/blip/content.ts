@@ -166,9 +166,12 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
 }
 
 /** What the customer receives for one agent message: the text, then each attachment as a media link. */
-export function chatMessageToLime(message: Pick<ChatMessage, 'text' | 'attachments'>): LimeContent[] {
+export function chatMessageToLime(
+  message: Pick<ChatMessage, 'text' | 'attachments'>,
+  maxTextLength = 4096,
+): LimeContent[] {
   const out: LimeContent[] = [];
-  if (message.text.trim() !== '') out.push({ type: 'text/plain', content: message.text });
+  for (const part of splitText(message.text, maxTextLength)) out.push({ type: 'text/plain', content: part });
   for (const a of message.attachments ?? []) {
     out.push({
       type: 'application/vnd.lime.media-link+json',
@@ -181,4 +184,24 @@ export function chatMessageToLime(message: Pick<ChatMessage, 'text' | 'attachmen
     });
   }
   return out;
+}
+
+/**
+ * Splits a long text into parts of at most `max` characters, in order: at the last paragraph break or line break
+ * in the second half of the window, else at the last space, else (one huge word) at the limit.
+ * Whitespace-only text gives no part.
+ */
+export function splitText(text: string, max: number): string[] {
+  const parts: string[] = [];
+  let rest = text.trim();
+  while (rest.length > max) {
+    const window = rest.slice(0, max + 1);
+    const breaks = [window.lastIndexOf('\n\n'), window.lastIndexOf('\n')].find((i) => i >= max / 2);
+    const space = window.lastIndexOf(' ');
+    const at = breaks ?? (space > 0 ? space : max);
+    parts.push(rest.slice(0, at).trimEnd());
+    rest = rest.slice(at).trimStart();
+  }
+  if (rest !== '') parts.push(rest);
+  return parts;
 }

@@ -22,6 +22,8 @@ export interface HandoffOptions {
   tags: string[];
   /** Text sent to the customer right before the hand-back; empty or undefined sends nothing. */
   closingText?: string;
+  /** `{agent}`/`{text}` template applied to agent texts when the agent's name is known. */
+  agentSignature?: string;
   /** How long processed message and event ids are remembered for dedupe. */
   dedupeTtlMs: number;
   retry?: RetryPolicy;
@@ -258,8 +260,9 @@ export class HandoffService {
       vendor: event.ticket.vendor,
       ticket: event.ticket.id,
     };
+    const message = this.signed(event);
     await this.call('send to customer', log, () =>
-      this.channel.send(conversation.customer, event.message, stableId(`agent:${eventDedupeKey(event)}`)),
+      this.channel.send(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`)),
     );
     this.logger.info('agent message delivered to the customer', { ...log, eventId: event.eventId });
     if (event.agent && event.agent.id !== conversation.agent?.id) {
@@ -332,6 +335,15 @@ export class HandoffService {
       address,
       at: this.now().toISOString(),
     });
+  }
+
+  /** The agent's text with the configured signature, when there is a text and a name to sign with. */
+  private signed(event: AgentMessageEvent): AgentMessageEvent['message'] {
+    const template = this.options.agentSignature;
+    const name = event.agent?.name?.trim();
+    if (!template || !name || event.message.text.trim() === '') return event.message;
+    const text = template.replace(/\{agent\}/g, () => name).replace(/\{text\}/g, () => event.message.text);
+    return { ...event.message, text };
   }
 
   /** One external call with the core's retry policy and a clear log line per failed attempt. */

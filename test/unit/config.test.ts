@@ -44,6 +44,8 @@ describe('loadConfig', () => {
       dedupeTtlMs: 168 * 3_600_000,
       webhookMaxSkewSeconds: 300,
       pollIntervalMs: 15_000,
+      maxMessageLength: 4096,
+      agentSignature: undefined,
     });
     expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576 });
     expect(config.redisUrl).toBeUndefined();
