@@ -58,8 +58,14 @@ export interface VendorEmulator {
   /** Sends the last webhook again (same event id), freshly signed. */
   redeliverLast(): Promise<WebhookDelivery>;
 
-  /** Headers the vendor would send for this body, signed now (or at `at`, for replay tests). */
-  signedHeaders(body: string, at?: Date): Record<string, string>;
+  /** Headers the vendor would send for this body, signed now. */
+  signedHeaders(body: string): Record<string, string>;
+  /**
+   * The request the vendor would have made for this event had it sent it at `at` (replay tests): where the vendor
+   * signs a timestamp header, the same body with that header at `at`; where the signed time is inside the body
+   * (Intercom's `first_sent_at`), the body re-dated, then signed.
+   */
+  signedDeliveryAt(body: string, at: Date): { body: string; headers: Record<string, string> };
   /** Sends any body with any headers to the webhook target. */
   deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery>;
   /** A well-formed agent-reply webhook body for a ticket the bridge never opened. */

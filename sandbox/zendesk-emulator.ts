@@ -248,6 +248,10 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return this.post(body, headers);
   }
 
+  signedDeliveryAt(body: string, at: Date): { body: string; headers: Record<string, string> } {
+    return { body, headers: this.signedHeaders(body, at) };
+  }
+
   /** Headers Zendesk would send for this body at this time. */
   signedHeaders(body: string, at = new Date()): Record<string, string> {
     const timestamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z');

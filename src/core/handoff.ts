@@ -43,6 +43,8 @@ export type EventOutcome =
  */
 export class HandoffService {
   private readonly mutex: CustomerLock;
+  /** Ticket opens in flight in this instance (events for a ticket not indexed yet wait for them). */
+  private readonly opening = new Set<Promise<void>>();
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
 
@@ -77,7 +79,13 @@ export class HandoffService {
       if (existing?.status === 'open' && existing.ticket) {
         await this.append(existing, existing.ticket, message);
       } else {
-        await this.open(existing, customer, message);
+        const opening = this.open(existing, customer, message);
+        this.opening.add(opening);
+        try {
+          await opening;
+        } finally {
+          this.opening.delete(opening);
+        }
       }
       await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
     });
@@ -91,11 +99,7 @@ export class HandoffService {
   }
 
   async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
-    // A ticket the index does not know yet may be one being opened right now (an instant auto-reply):
-    // the session reference finds its customer, and the customer's lock makes the event wait for the open.
-    const customerKey =
-      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
-      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined);
+    const customerKey = await this.customerOf(event);
     const meta = {
       vendor: event.ticket.vendor,
       ticket: event.ticket.id,
@@ -152,6 +156,25 @@ export class HandoffService {
       await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
       return outcome;
     });
+  }
+
+  /**
+   * The customer a helpdesk event is for. A ticket the index does not know yet may be one being opened right now
+   * (an instant auto-reply, or an agent faster than our bookkeeping): the session reference the vendor echoes finds
+   * its customer at once (the customer's lock then makes the event wait for the open); without one, the event waits
+   * for the opens this instance has in flight, then looks again.
+   */
+  private async customerOf(event: HelpdeskEvent): Promise<string | undefined> {
+    const lookup = async () =>
+      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
+      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined);
+    const found = await lookup();
+    if (found || this.opening.size === 0) return found;
+    await Promise.race([
+      Promise.allSettled([...this.opening]),
+      new Promise((resolve) => setTimeout(resolve, 15_000).unref()),
+    ]);
+    return lookup();
   }
 
   /** A LIME `failed` notification for a message we sent. */

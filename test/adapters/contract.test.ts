@@ -152,10 +152,9 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
 
     const tampered = await sandbox.helpdesk.deliverRaw(forged, genuine.headers);
     expect(tampered.status).toBe(401);
-    const stale = await sandbox.helpdesk.deliverRaw(
-      forged,
-      sandbox.helpdesk.signedHeaders(forged, new Date(Date.now() - 60 * 60_000)),
-    );
+    // Correctly signed, but as the vendor would have sent it an hour ago: a replay outside the window.
+    const old = sandbox.helpdesk.signedDeliveryAt(forged, new Date(Date.now() - 60 * 60_000));
+    const stale = await sandbox.helpdesk.deliverRaw(old.body, old.headers);
     expect(stale.status).toBe(401);
     const unsigned = await sandbox.helpdesk.deliverRaw(forged, { 'content-type': 'application/json' });
     expect(unsigned.status).toBe(401);

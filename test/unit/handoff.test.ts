@@ -632,6 +632,30 @@ describe('HandoffService: events racing the open', () => {
     expect(ctx.timeline.of('send').map((s) => s.text)).toEqual(['Recebemos sua mensagem']);
   });
 
+  it('delivers an agent event without a session reference once the opens in flight have finished', async () => {
+    const ctx = setup();
+    const who = customer(9);
+    let releaseOpen!: () => void;
+    const opened = new Promise<void>((resolve) => (releaseOpen = resolve));
+    const realOpen = ctx.helpdesk.openTicket.bind(ctx.helpdesk);
+    ctx.helpdesk.openTicket = async (req, key) => {
+      const ticket = await realOpen(req, key);
+      await opened;
+      return ticket;
+    };
+    const first = ctx.service.handleCustomerMessage(who, message('m1'));
+    await tick();
+    await tick();
+    // The helpdesk already created ticket 1001 and an agent answered; the bridge has not recorded it yet.
+    const outcome = ctx.service.handleHelpdeskEvent(
+      agentMessage({ vendor: VENDOR, id: '1001' }, 'c-fast', 'Oi!'),
+    );
+    releaseOpen();
+    await first;
+    expect(await outcome).toBe('delivered');
+    expect(ctx.timeline.of('send').map((s) => s.to)).toEqual([who.address]);
+  });
+
   it('still ignores an event without a session for a ticket it does not know', async () => {
     const ctx = setup();
     expect(await ctx.service.handleHelpdeskEvent(agentMessage({ vendor: VENDOR, id: '4242' }, 'c1'))).toBe(
