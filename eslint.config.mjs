@@ -21,6 +21,25 @@ export default tseslint.config(
     rules: { 'no-console': 'off' },
   },
   {
+    // The ServiceNow Business Rule runs on the instance (Rhino, ES5, global scope), not in Node: Glide globals.
+    files: ['src/adapters/servicenow/business-rule.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: Object.fromEntries(
+        [
+          'gs',
+          'current',
+          'previous',
+          'GlideRecord',
+          'GlideDateTime',
+          'GlideCertificateEncryption',
+          'GlideStringUtil',
+          'sn_ws',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
+  {
     files: ['jest.config.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -3,6 +3,8 @@
  * (and one in src/adapters/registry.ts); the contract suite and the harness then cover it.
  */
 import type { VendorName } from '../src/adapters/registry';
+import { IntercomEmulator } from './intercom-emulator';
+import { ServiceNowEmulator } from './servicenow-emulator';
 import type { VendorEmulator } from './vendor-emulator';
 import { ZendeskEmulator } from './zendesk-emulator';
 
@@ -14,6 +16,17 @@ export const emulatorFactories = {
       email: 'bridge@acme.example',
       apiToken: 'sandbox-token',
       webhookSecret: SANDBOX_WEBHOOK_SECRET,
+    }),
+  intercom: () =>
+    IntercomEmulator.start({
+      accessToken: 'sandbox-intercom-token',
+      clientSecret: 'test-intercom-client-secret',
+    }),
+  servicenow: () =>
+    ServiceNowEmulator.start({
+      username: 'blip.integration',
+      password: 'sandbox-password',
+      pushSecret: 'sandbox-servicenow-push-secret',
     }),
 } satisfies Record<VendorName, () => Promise<VendorEmulator>>;
 

@@ -1,9 +1,13 @@
 import type { AdapterModule } from './adapter';
+import { intercomModule } from './intercom';
+import { servicenowModule } from './servicenow';
 import { zendeskModule } from './zendesk';
 
 /** Every helpdesk the bridge can serve. Adding a vendor: one folder under src/adapters/ and one line here. */
 export const adapterModules = {
   zendesk: zendeskModule,
+  intercom: intercomModule,
+  servicenow: servicenowModule,
 } satisfies Record<string, AdapterModule>;
 
 export type VendorName = keyof typeof adapterModules;

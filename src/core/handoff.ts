@@ -99,6 +99,15 @@ export class HandoffService {
   }
 
   async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
+    // A redelivery of an event already handled (often for a handoff that has ended since) is a duplicate,
+    // not an unknown ticket. The check is repeated under the lock, where it is race-free.
+    if (await this.store.isProcessed(eventDedupeKey(event))) {
+      this.logger.debug('duplicate helpdesk event ignored', {
+        vendor: event.ticket.vendor,
+        eventId: event.eventId,
+      });
+      return 'duplicate';
+    }
     const customerKey = await this.customerOf(event);
     const meta = {
       vendor: event.ticket.vendor,

@@ -1,0 +1,192 @@
+import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { z } from 'zod';
+import { PermanentError, RetryableError } from '../../core/errors';
+import { toBridgeError } from '../shared/http-errors';
+import { INTERCOM_HOSTS, type IntercomConfig } from './config';
+import { conversationItem } from './webhook';
+
+export interface IntercomContact {
+  id: string;
+  role: 'user' | 'lead';
+}
+
+/** What one customer message becomes in Intercom: the text (with file links) and the files to attach. */
+export interface PartContent {
+  body: string;
+  /** At most 10 (Intercom's limit); Intercom fetches and attaches them. */
+  attachmentUrls: string[];
+}
+
+/** The Intercom REST calls the adapter makes (Bearer token, pinned `Intercom-Version`), responses validated. */
+export class IntercomApi {
+  private readonly http: AxiosInstance;
+
+  constructor(config: IntercomConfig) {
+    const baseURL = config.INTERCOM_BASE_URL ?? INTERCOM_HOSTS[config.INTERCOM_REGION];
+    this.http = axios.create({
+      baseURL: baseURL.replace(/\/$/, ''),
+      timeout: config.INTERCOM_TIMEOUT_MS,
+      headers: {
+        Authorization: `Bearer ${config.INTERCOM_ACCESS_TOKEN}`,
+        'Intercom-Version': config.INTERCOM_API_VERSION,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+    });
+  }
+
+  /** POST /contacts/search on external_id (exact match). Newly created contacts can take a while to be found. */
+  async findContactByExternalId(externalId: string): Promise<IntercomContact | undefined> {
+    const list = await this.request('search contact', contactList, {
+      method: 'POST',
+      url: '/contacts/search',
+      data: { query: { field: 'external_id', operator: '=', value: externalId } },
+    });
+    const found = list.data.find((c) => c.external_id === externalId);
+    return found ? contact(found) : undefined;
+  }
+
+  /**
+   * POST /contacts as a user with our external_id. Intercom answers 409 when a contact with that external_id
+   * already exists (one the search did not return yet): then it is fetched by external_id.
+   */
+  async createContact(input: { externalId: string; name?: string }): Promise<IntercomContact> {
+    try {
+      const created = await this.send('create contact', contactResponse, {
+        method: 'POST',
+        url: '/contacts',
+        data: { role: 'user', external_id: input.externalId, ...(input.name ? { name: input.name } : {}) },
+      });
+      return contact(created);
+    } catch (err) {
+      if (!isAxiosError(err) || err.response?.status !== 409) throw intercomError(err, 'create contact');
+    }
+    const existing = await this.request('find contact by external_id', contactResponse, {
+      method: 'GET',
+      url: `/contacts/find_by_external_id/${encodeURIComponent(input.externalId)}`,
+    });
+    return contact(existing);
+  }
+
+  /** POST /conversations as the contact: the conversation starts with the customer's first message. */
+  async createConversation(from: IntercomContact, content: PartContent): Promise<string> {
+    const message = await this.request('create conversation', messageResponse, {
+      method: 'POST',
+      url: '/conversations',
+      data: {
+        from: { type: from.role, id: from.id },
+        body: content.body,
+        ...(content.attachmentUrls.length ? { attachment_urls: content.attachmentUrls } : {}),
+      },
+    });
+    return message.conversation_id;
+  }
+
+  /** POST /conversations/{id}/reply as the contact (never as an admin). */
+  async replyAsContact(conversationId: string, contactId: string, content: PartContent): Promise<void> {
+    await this.request('reply as contact', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/reply`,
+      data: {
+        message_type: 'comment',
+        type: 'user',
+        intercom_user_id: contactId,
+        body: content.body,
+        ...(content.attachmentUrls.length ? { attachment_urls: content.attachmentUrls } : {}),
+      },
+    });
+  }
+
+  /** POST /conversations/{id}/parts: closes the conversation as the bridge's admin. */
+  async closeConversation(conversationId: string, adminId: string): Promise<void> {
+    await this.request('close conversation', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/parts`,
+      data: { message_type: 'close', type: 'admin', admin_id: adminId },
+    });
+  }
+
+  /** GET /conversations/{id} with plain-text bodies: the conversation and its (up to 500 latest) parts. */
+  async getConversation(conversationId: string): Promise<z.infer<typeof conversationResponse>> {
+    return this.request('get conversation', conversationResponse, {
+      method: 'GET',
+      url: `/conversations/${encodeURIComponent(conversationId)}`,
+      params: { display_as: 'plaintext' },
+    });
+  }
+
+  private async request<S extends z.ZodType>(
+    call: string,
+    schema: S,
+    config: Parameters<AxiosInstance['request']>[0],
+  ): Promise<z.infer<S>> {
+    try {
+      return await this.send(call, schema, config);
+    } catch (err) {
+      throw err instanceof PermanentError || err instanceof RetryableError ? err : intercomError(err, call);
+    }
+  }
+
+  /** The call without error mapping (callers that treat a status specially map the rest themselves). */
+  private async send<S extends z.ZodType>(
+    call: string,
+    schema: S,
+    config: Parameters<AxiosInstance['request']>[0],
+  ): Promise<z.infer<S>> {
+    const body: unknown = (await this.http.request(config)).data;
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new PermanentError(
+        `intercom ${call}: unexpected response shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`,
+        'INTERCOM_BAD_RESPONSE',
+      );
+    }
+    return parsed.data;
+  }
+}
+
+/**
+ * The shared HTTP mapping (429 with its wait, 5xx retryable, other 4xx permanent), plus Intercom's own error
+ * codes and messages from its `error.list` body (`unauthorized: Access Token Invalid`), never our request body.
+ */
+export function intercomError(err: unknown, call: string): Error {
+  const mapped = toBridgeError(err, 'intercom', call);
+  const detail = isAxiosError(err) ? describeErrorList(err.response?.data) : '';
+  if (!detail) return mapped;
+  if (mapped instanceof RetryableError)
+    return new RetryableError(`${mapped.message}: ${detail}`, mapped.code, mapped.retryAfterMs, {
+      cause: err,
+    });
+  if (mapped instanceof PermanentError)
+    return new PermanentError(`${mapped.message}: ${detail}`, mapped.code, { cause: err });
+  return mapped;
+}
+
+const errorList = z.object({
+  errors: z.array(z.object({ code: z.string(), message: z.string().nullish() })).min(1),
+});
+
+function describeErrorList(data: unknown): string {
+  const parsed = errorList.safeParse(data);
+  if (!parsed.success) return '';
+  return parsed.data.errors
+    .map((e) => (e.message ? `${e.code} (${e.message})` : e.code))
+    .join('; ')
+    .slice(0, 300);
+}
+
+const id = z.union([z.string().min(1), z.number()]).transform(String);
+
+const contactResponse = z.looseObject({
+  id,
+  external_id: z.string().nullish(),
+  role: z.string().nullish(),
+});
+const contactList = z.looseObject({ data: z.array(contactResponse) });
+const messageResponse = z.looseObject({ conversation_id: id });
+const conversationResponse = conversationItem;
+
+function contact(c: z.infer<typeof contactResponse>): IntercomContact {
+  return { id: c.id, role: c.role === 'lead' ? 'lead' : 'user' };
+}

@@ -1,0 +1,126 @@
+import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { z } from 'zod';
+import { PermanentError } from '../../core/errors';
+import { toBridgeError } from '../shared/http-errors';
+import type { ServiceNowConfig } from './config';
+
+/** One row of a Table API answer: every value is a string (reference fields too, with sysparm_exclude_reference_link). */
+export type Row = Record<string, string>;
+
+export interface Page {
+  rows: Row[];
+  /** True when the page was full: more rows may match. */
+  full: boolean;
+}
+
+/** What the poller needs from the API; the unit tests give a fake. */
+export interface TableReader {
+  list(table: string, query: string, fields: string[], limit: number, offset?: number): Promise<Page>;
+}
+
+/**
+ * The ServiceNow Table API calls the adapter makes (`/api/now/table/...`), responses validated with zod.
+ * Errors map onto the core's classes with `toBridgeError`; ServiceNow's own `{error:{message,detail}}` is added to
+ * the message (it names the ACL or data policy that refused the call) — never the body we sent.
+ */
+export class ServiceNowApi implements TableReader {
+  private readonly http: AxiosInstance;
+
+  constructor(config: ServiceNowConfig) {
+    const baseURL = config.SERVICENOW_BASE_URL ?? `https://${config.SERVICENOW_INSTANCE}.service-now.com`;
+    this.http = axios.create({
+      baseURL: baseURL.replace(/\/$/, ''),
+      timeout: config.SERVICENOW_TIMEOUT_MS,
+      headers: {
+        Authorization: config.SERVICENOW_OAUTH_TOKEN
+          ? `Bearer ${config.SERVICENOW_OAUTH_TOKEN}`
+          : `Basic ${Buffer.from(`${config.SERVICENOW_USERNAME}:${config.SERVICENOW_PASSWORD}`).toString('base64')}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+    });
+  }
+
+  /** GET /api/now/table/<table>?sysparm_query=…: one page, oldest first as the query orders it. */
+  async list(table: string, query: string, fields: string[], limit: number, offset = 0): Promise<Page> {
+    const data = await this.request(`list ${table}`, listResponse, {
+      method: 'GET',
+      url: `/api/now/table/${encodeURIComponent(table)}`,
+      params: {
+        sysparm_query: query,
+        sysparm_fields: fields.join(','),
+        sysparm_limit: limit,
+        ...(offset ? { sysparm_offset: offset } : {}),
+        sysparm_exclude_reference_link: true,
+      },
+    });
+    return { rows: data.result, full: data.result.length >= limit };
+  }
+
+  /** POST /api/now/table/<table>: the new record's sys_id and number. */
+  async create(table: string, fields: Record<string, string>): Promise<Row> {
+    const data = await this.request(`create ${table} record`, recordResponse, {
+      method: 'POST',
+      url: `/api/now/table/${encodeURIComponent(table)}`,
+      params: { sysparm_fields: 'sys_id,number', sysparm_exclude_reference_link: true },
+      data: fields,
+    });
+    return data.result;
+  }
+
+  /** PATCH /api/now/table/<table>/<sys_id>: each `comments` / `work_notes` value becomes one journal entry. */
+  async update(table: string, sysId: string, fields: Record<string, string>, call: string): Promise<void> {
+    await this.request(call, recordResponse, {
+      method: 'PATCH',
+      url: `/api/now/table/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`,
+      params: { sysparm_fields: 'sys_id', sysparm_exclude_reference_link: true },
+      data: fields,
+    });
+  }
+
+  private async request<S extends z.ZodType>(
+    call: string,
+    schema: S,
+    config: Parameters<AxiosInstance['request']>[0],
+  ): Promise<z.infer<S>> {
+    let body: unknown;
+    try {
+      body = (await this.http.request(config)).data;
+    } catch (err) {
+      throw withServiceNowDetail(toBridgeError(err, 'servicenow', call), err);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new PermanentError(
+        `servicenow ${call}: unexpected response shape (${issue?.path.join('.')}: ${issue?.message})`,
+        'SERVICENOW_BAD_RESPONSE',
+      );
+    }
+    return parsed.data;
+  }
+}
+
+/** ServiceNow answers errors as `{error:{message, detail}, status:'failure'}`; the shared mapper reads flat fields only. */
+function withServiceNowDetail(mapped: Error, original: unknown): Error {
+  if (!isAxiosError(original)) return mapped;
+  const parsed = errorBody.safeParse(original.response?.data);
+  if (!parsed.success) return mapped;
+  const { message, detail } = parsed.data.error;
+  const text = [message, detail].filter((s): s is string => !!s && s.trim() !== '').join(' - ');
+  if (text) mapped.message = `${mapped.message}: ${text.replace(/\s+/g, ' ').slice(0, 300)}`;
+  return mapped;
+}
+
+// Values are strings; a field the caller did not ask for may still come back, and a reference field can be an
+// object ({link, value}) when sysparm_exclude_reference_link is ignored by a proxy: keep strings only.
+const row = z
+  .record(z.string(), z.unknown())
+  .transform((r) => Object.fromEntries(Object.entries(r).filter(([, v]) => typeof v === 'string')) as Row);
+const listResponse = z.object({ result: z.array(row) });
+const recordResponse = z.object({
+  result: row.refine((r) => !!r.sys_id, 'the record has no sys_id'),
+});
+const errorBody = z.object({
+  error: z.object({ message: z.string().nullish(), detail: z.string().nullish() }),
+});

@@ -1,0 +1,162 @@
+import type { Logger } from '../../core/logger';
+import type {
+  AgentMessageEvent,
+  ChatMessage,
+  ClosedBy,
+  HelpdeskEvent,
+  OpenTicketRequest,
+  TicketRef,
+} from '../../core/model';
+import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
+import { ServiceNowApi } from './api';
+import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
+import { CORRELATION_DISPLAY, commentEvent, correlationId, ticketRef } from './mapping';
+import { ServiceNowPoll } from './poll';
+import { ServiceNowWebhook } from './webhook';
+
+/** `short_description` is a 160-character String on the base incident table. */
+const SHORT_DESCRIPTION_MAX = 160;
+/** The catch-up before a hand-back reads up to this many agent comments of the record and keeps the last ones. */
+const RECENT_LIMIT = 200;
+const RECENT_KEEP = 20;
+
+/**
+ * ServiceNow: one record (incident, or a CSM case) per handoff, customer messages as Additional comments written
+ * by the integration user. Agent replies and closes come by push (the Business Rule in business-rule.js, when
+ * SERVICENOW_PUSH_SECRET is set) and by polling (SERVICENOW_POLL, the safety net); both report the same event ids.
+ */
+export class ServiceNowAdapter implements HelpdeskAdapter {
+  readonly name = 'servicenow';
+  readonly limits: { requestsPerMinute: number };
+  /** Only with SERVICENOW_PUSH_SECRET: without it the bridge exposes no ServiceNow route and relies on polling. */
+  readonly webhook?: ServiceNowWebhook;
+  /** Only with SERVICENOW_POLL=true (the default). */
+  readonly poll?: (cursor: string | undefined) => Promise<{ events: HelpdeskEvent[]; cursor: string }>;
+  private readonly table: string;
+  private readonly integrationUser: string;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly config: ServiceNowConfig,
+    context: AdapterContext,
+    private readonly api = new ServiceNowApi(config),
+  ) {
+    this.logger = context.logger;
+    this.table = config.SERVICENOW_TABLE;
+    this.integrationUser = integrationUser(config);
+    this.limits = { requestsPerMinute: config.SERVICENOW_REQUESTS_PER_MINUTE };
+    if (config.SERVICENOW_PUSH_SECRET) {
+      this.webhook = new ServiceNowWebhook(config.SERVICENOW_PUSH_SECRET, {
+        closedStates: config.SERVICENOW_CLOSED_STATES,
+        integrationUser: this.integrationUser,
+      });
+    }
+    if (config.SERVICENOW_POLL) {
+      const poller = new ServiceNowPoll(
+        api,
+        {
+          table: this.table,
+          closedStates: config.SERVICENOW_CLOSED_STATES,
+          integrationUser: this.integrationUser,
+        },
+        this.logger,
+      );
+      this.poll = (cursor) => poller.poll(cursor);
+    }
+  }
+
+  /**
+   * ServiceNow has no idempotency key. The record carries `correlation_id = blip-<session id>`, so a retry (or the
+   * core resuming an `opening` handoff after a crash) first looks for the record the earlier attempt created and
+   * returns it instead of creating a second one. Not atomic: it relies on the core running one open per customer
+   * at a time, which it does (per-customer lock).
+   */
+  async openTicket(req: OpenTicketRequest): Promise<TicketRef> {
+    const correlation = correlationId(req.sessionId);
+    const { rows } = await this.api.list(
+      this.table,
+      `correlation_id=${correlation}^ORDERBYsys_created_on`,
+      ['sys_id', 'number'],
+      1,
+    );
+    const existing = rows[0];
+    if (existing?.sys_id) {
+      this.logger.info('servicenow record of this session already exists; reusing it', {
+        vendor: this.name,
+        session: req.sessionId,
+        ticket: existing.sys_id,
+      });
+      return ticketRef({ sys_id: existing.sys_id, number: existing.number });
+    }
+    const customer = req.customer;
+    const created = await this.api.create(this.table, {
+      short_description: req.subject.slice(0, SHORT_DESCRIPTION_MAX),
+      description: commentBody(req.first),
+      contact_type: 'chat',
+      correlation_id: correlation,
+      // The Business Rule's condition, and the poll's filter: only the bridge's records.
+      correlation_display: CORRELATION_DISPLAY,
+      // Who the customer is (the real customer behind the tunnel): a custom column the README asks admins to add.
+      [this.config.SERVICENOW_CUSTOMER_FIELD]: customer.originator ?? customer.key,
+      ...(this.config.SERVICENOW_CALLER_ID ? { caller_id: this.config.SERVICENOW_CALLER_ID } : {}),
+    });
+    return ticketRef({ sys_id: created.sys_id as string, number: created.number });
+  }
+
+  async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
+    await this.api.update(this.table, ticket.id, { comments: commentBody(message) }, 'add comment');
+  }
+
+  /** Resolves the record (the first of SERVICENOW_CLOSED_STATES) with the close fields the base data policy asks for. */
+  async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
+    await this.api.update(
+      this.table,
+      ticket.id,
+      {
+        state: this.config.SERVICENOW_CLOSED_STATES[0] as string,
+        close_code: this.config.SERVICENOW_CLOSE_CODE,
+        close_notes: `The BLiP chat ended (${closedBy}); resolved by blip-helpdesk-bridge.`,
+        work_notes: `blip-helpdesk-bridge: the chat ended (${closedBy}), so the bridge resolved this record.`,
+      },
+      'resolve',
+    );
+  }
+
+  /**
+   * The record's latest public comments not written by the bridge, oldest first (run by the core before a
+   * hand-back). Asked for oldest first: several entries can share one second, and a descending order would turn
+   * those ties around.
+   */
+  async recentAgentMessages(ticket: TicketRef): Promise<AgentMessageEvent[]> {
+    const { rows } = await this.api.list(
+      'sys_journal_field',
+      `name=${this.table}^element_id=${ticket.id}^element=comments^sys_created_by!=${this.integrationUser}^ORDERBYsys_created_on`,
+      ['sys_id', 'element', 'value', 'sys_created_on', 'sys_created_by'],
+      RECENT_LIMIT,
+    );
+    return rows
+      .filter((r) => r.sys_id && r.element === 'comments' && r.sys_created_by !== this.integrationUser)
+      .slice(-RECENT_KEEP)
+      .flatMap((r) => {
+        const event = commentEvent(ticket, {
+          sys_id: r.sys_id as string,
+          value: r.value,
+          sys_created_on: r.sys_created_on,
+          sys_created_by: r.sys_created_by ?? '',
+        });
+        return event ? [event] : [];
+      });
+  }
+}
+
+/** The comment text: the readable message, then its attachments as links (uploads come with the content work). */
+function commentBody(message: ChatMessage): string {
+  const links = (message.attachments ?? []).map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
+  return [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
+}
+
+export const servicenowModule: AdapterModule<typeof servicenowConfigSchema> = {
+  name: 'servicenow',
+  configSchema: servicenowConfigSchema,
+  create: (config, context) => new ServiceNowAdapter(config, context),
+};
