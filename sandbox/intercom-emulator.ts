@@ -198,6 +198,9 @@ export class IntercomEmulator implements VendorEmulator {
       ],
       customerExternalId: this.contacts.get(c.contactId)?.external_id ?? undefined,
       closed: c.state === 'closed',
+      bridgeNotes: c.parts
+        .filter((p) => p.part_type === 'note' && p.app_package_code === this.appPackageCode)
+        .map((p) => p.body ?? ''),
     }));
   }
 

@@ -241,6 +241,9 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       ],
       customerExternalId: r[this.customerField] || undefined,
       closed: CLOSED_STATES.has(r.state ?? ''),
+      bridgeNotes: this.entriesOf(r.sys_id as string, 'work_notes')
+        .filter((e) => e.sys_created_by === this.options.username)
+        .map((e) => e.value),
     }));
   }
 

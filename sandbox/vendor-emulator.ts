@@ -16,6 +16,8 @@ export interface TicketView {
   customerExternalId?: string;
   /** True once the helpdesk considers it closed (solved, closed, resolved...). */
   closed: boolean;
+  /** Internal notes written by the bridge (agents see them, the customer never does), oldest first. */
+  bridgeNotes: string[];
 }
 
 export interface WebhookDelivery {

@@ -18,6 +18,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import * as OpenApiValidator from 'express-openapi-validator';
 import { type RecordedApiCall, type TicketView, type VendorEmulator, waitUntil } from './vendor-emulator';
 
+/** The user behind the API token (an agent): authors comments sent without author_id. */
+const API_USER_ID = 30764500000001;
+
 export const DEFAULT_ZENDESK_SPEC = path.resolve(
   __dirname,
   '../../shared/reference/openapi/zendesk-support.yaml',
@@ -106,6 +109,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.nextTicketId = options.firstTicketId ?? 48213;
     this.agent = options.agent ?? { id: 30764510028417, name: 'Ana Souza' };
     this.users.set(this.agent.id, { id: this.agent.id, name: this.agent.name, role: 'agent' });
+    this.users.set(API_USER_ID, { id: API_USER_ID, name: options.email, role: 'agent' });
     this.validating = existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
   }
 
@@ -167,6 +171,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       customerMessages: t.comments.filter((c) => c.author_id === t.requester_id).map((c) => c.body),
       customerExternalId: this.users.get(t.requester_id)?.external_id,
       closed: t.status === 'solved' || t.status === 'closed',
+      // Private comments by the API user (the emulator's agent otherwise writes notes as itself).
+      bridgeNotes: t.comments.filter((c) => !c.public && c.author_id === API_USER_ID).map((c) => c.body),
     }));
   }
 
@@ -535,7 +541,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       const input = (req.body as { ticket: TicketInput }).ticket;
       let comment: EmulatedComment | undefined;
       if (input.comment?.body) {
-        const authorId = Number(input.comment.author_id ?? this.agent.id);
+        // Without author_id, Zendesk writes the comment as the API token's user (an agent).
+        const authorId = Number(input.comment.author_id ?? API_USER_ID);
         comment = this.addComment(ticket, authorId, input.comment.body, input.comment.public !== false);
       }
       if (input.status) ticket.status = input.status as EmulatedTicket['status'];

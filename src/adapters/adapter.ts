@@ -13,6 +13,7 @@ import type {
   ChatMessage,
   ClosedBy,
   HelpdeskEvent,
+  MediaFile,
   OpenTicketRequest,
   TicketRef,
 } from '../core/model';
@@ -55,6 +56,18 @@ export interface HelpdeskAdapter {
   openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef>;
   /** Appends a customer message to the ticket, authored by the customer (never as an agent). */
   appendCustomerMessage(ticket: TicketRef, message: ChatMessage, idempotencyKey: string): Promise<void>;
+  /**
+   * Writes a note agents see and the customer never does (Zendesk private comment, Intercom note, ServiceNow
+   * work note): a message that could not be delivered, content the bridge could not render.
+   */
+  addInternalNote?(ticket: TicketRef, text: string): Promise<void>;
+  /**
+   * Present when the vendor can take the customer's files. Uploads one file and returns the vendor's reference
+   * for it (a Zendesk upload token); the core then passes it as `attachment.uploadRef` to `openTicket` /
+   * `appendCustomerMessage`, which attach it. The core downloads the file, calls this once per file and reuses
+   * the reference when it retries the comment. Throws PermanentError when the vendor refuses the file.
+   */
+  uploadAttachment?(file: MediaFile): Promise<string>;
   /** Closes the ticket from the bridge's side (the customer ended it, or it expired). */
   closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void>;
   /**

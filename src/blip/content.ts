@@ -54,6 +54,7 @@ const documentSelect = z.object({
 export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Rendered {
   if (message.type === 'application/vnd.lime.chatstate+json') return { kind: 'skip', reason: 'chat state' };
   const { text, attachments } = renderDocument({ type: message.type, content: message.content });
+  const unsupported = text === unsupportedText(message.type);
   return {
     kind: 'message',
     message: {
@@ -62,6 +63,14 @@ export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Re
       ...(attachments.length ? { attachments } : {}),
       contentType: message.type,
       at: receivedAt.toISOString(),
+      ...(unsupported
+        ? {
+            unsupported: {
+              type: message.type,
+              raw: (JSON.stringify(message.content) ?? 'null').slice(0, 8_000),
+            },
+          }
+        : {}),
     },
   };
 }
@@ -162,7 +171,7 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
     default:
       break;
   }
-  return { text: `[unsupported content: ${doc.type}]`, attachments: none };
+  return { text: unsupportedText(doc.type), attachments: none };
 }
 
 /** What the customer receives for one agent message: the text, then each attachment as a media link. */
@@ -204,4 +213,9 @@ export function splitText(text: string, max: number): string[] {
   }
   if (rest !== '') parts.push(rest);
   return parts;
+}
+
+/** The readable placeholder the agent sees for content the bridge cannot render. */
+function unsupportedText(type: string): string {
+  return `[unsupported content: ${type}]`;
 }

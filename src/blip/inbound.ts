@@ -33,6 +33,13 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
     if (identityOf(message.from) === self) return; // our own echo
     const customer = customerFromMessage(message);
     const rendered = limeToChatMessage(message, new Date());
+    if (rendered.kind === 'message' && rendered.message.unsupported) {
+      logger.warn('LIME content type the bridge cannot render; the agent gets a placeholder and a note', {
+        customer: logTag(customer.key),
+        type: message.type,
+        code: 'LIME_UNSUPPORTED_CONTENT',
+      });
+    }
     if (rendered.kind === 'skip') {
       logger.debug('LIME message not forwarded', {
         customer: logTag(customer.key),

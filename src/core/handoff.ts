@@ -87,6 +87,14 @@ export class HandoffService {
           this.opening.delete(opening);
         }
       }
+      if (message.unsupported) {
+        const conversation = await this.store.get(customer.key);
+        const { type, raw } = message.unsupported;
+        await this.noteForAgents(
+          conversation,
+          `The customer sent content the bridge cannot show (${type}). Raw content:\n${raw}`,
+        );
+      }
       await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
     });
   }
@@ -211,6 +219,21 @@ export class HandoffService {
       code,
       reason,
       at: this.now().toISOString(),
+    });
+    await this.noteForAgents(
+      conversation,
+      `A message to the customer was not delivered (BLiP ${code}: ${reason}; LIME message id ${messageId}). ` +
+        'The customer did not see it; consider sending it again.',
+    );
+  }
+
+  /** An internal note on the conversation's ticket when the adapter can write one; a failure is logged, not thrown. */
+  private async noteForAgents(conversation: Conversation | undefined, text: string): Promise<void> {
+    const ticket = conversation?.ticket;
+    if (!ticket || !this.adapter.addInternalNote) return;
+    const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
+    await this.call('add internal note', log, () => this.adapter.addInternalNote!(ticket, text)).catch(() => {
+      // already logged by call(); a lost note must not fail the customer's message
     });
   }
 

@@ -21,6 +21,27 @@ export interface Attachment {
   mimeType: string;
   name?: string;
   size?: number;
+  /**
+   * The vendor's reference for the file once the core downloaded it and the adapter uploaded it (a Zendesk upload
+   * token): the adapter attaches the file instead of listing the link.
+   */
+  uploadRef?: string;
+  /**
+   * Why the file could not be attached (too large, forbidden address, the helpdesk refused it…); the core has
+   * already put a note with the link into the message text, so the adapter does not list the link again.
+   */
+  notAttached?: string;
+}
+
+/**
+ * A customer's file, downloaded by the bridge so it can be uploaded to the helpdesk. Lives only in memory
+ * while one message is handled: never in the state store.
+ */
+export interface MediaFile {
+  name: string;
+  mimeType: string;
+  size: number;
+  data: Buffer;
 }
 
 /** One message in either direction, already reduced to what a human reads. */
@@ -34,6 +55,8 @@ export interface ChatMessage {
   contentType?: string;
   /** ISO-8601 time the bridge received it. */
   at: string;
+  /** Content the edge could not render: its type and raw JSON (capped), for an internal note to the agent. */
+  unsupported?: { type: string; raw: string };
 }
 
 /** A ticket, conversation or incident in a helpdesk. */

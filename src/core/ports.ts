@@ -1,4 +1,4 @@
-import type { ChatMessage, Conversation, CustomerRef, Handback } from './model';
+import type { Attachment, ChatMessage, Conversation, CustomerRef, Handback, MediaFile } from './model';
 
 /** Everything that must survive a restart. Implemented in `src/state` over keyv (memory or Redis). */
 export interface ConversationStore {
@@ -38,4 +38,15 @@ export interface CustomerChannel {
   ): Promise<void>;
   /** Hands the customer back to the bot (a LIME Redirect). Returns where it was sent. */
   handBack(handback: Handback, messageId: string): Promise<{ address?: string }>;
+}
+
+/**
+ * Downloads a customer's media link right away (BLiP media URLs expire), safely: http(s) only, no private
+ * addresses unless allowed, a size cap, a type check and a timeout. Implemented in `src/media`.
+ * Rejects with PermanentError (MEDIA_TOO_LARGE, MEDIA_FORBIDDEN_ADDRESS, MEDIA_BAD_TYPE…) or RetryableError.
+ */
+export interface MediaFetcher {
+  /** Files larger than this are refused (for the note the agent reads). */
+  readonly maxBytes: number;
+  fetch(attachment: Attachment): Promise<MediaFile>;
 }

@@ -165,6 +165,39 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
     expect(logs.text()).not.toContain('forged reply!');
   });
 
+  it('tells the agents, in an internal note, when their reply did not reach the customer', async () => {
+    const c = newCustomer();
+    const ticket = await converse(c, ['hello']);
+    sandbox.lime.failDeliveriesTo(c.address); // the gateway times out, as in fixture 13c
+    await sandbox.helpdesk.agentReply(ticket.id, 'this one gets lost');
+    const noted = await sandbox.helpdesk.waitFor(
+      () => tickets().find((t) => t.id === ticket.id && t.bridgeNotes.length > 0),
+      10_000,
+      'an internal note',
+    );
+    expect(noted.bridgeNotes[0]).toMatch(/not delivered \(BLiP 86: The gateway switch operation timed out/);
+    expect(noted.customerMessages).toEqual(['hello']);
+    await new Promise((r) => setTimeout(r, 200)); // the note's own webhook must not reach the customer either
+    expect(received(c)).toEqual(['this one gets lost']);
+  });
+
+  it('shows content it cannot render as a placeholder, with the raw content in an internal note', async () => {
+    const c = newCustomer();
+    await converse(c, ['hello']);
+    sandbox.lime.sendFromCustomer(sandbox.bot, c, 'application/vnd.acme.poll+json', { question: 'Plano?' });
+    const ticket = await sandbox.helpdesk.waitFor(
+      () => tickets().find((t) => t.customerExternalId === c.originator && t.bridgeNotes.length > 0),
+      10_000,
+      'the placeholder and the note',
+    );
+    expect(ticket.customerMessages).toEqual([
+      'hello',
+      '[unsupported content: application/vnd.acme.poll+json]',
+    ]);
+    expect(ticket.bridgeNotes[0]).toContain('{"question":"Plano?"}');
+    expect(logs.lines().some((l) => l.code === 'LIME_UNSUPPORTED_CONTENT')).toBe(true);
+  });
+
   it('ignores an event for a ticket it does not know, with a log line', async () => {
     const body = sandbox.helpdesk.agentReplyBodyForUnknownTicket('who is this for?');
     const delivery = await sandbox.helpdesk.deliverRaw(body, sandbox.helpdesk.signedHeaders(body));

@@ -97,6 +97,15 @@ export class IntercomApi {
     });
   }
 
+  /** POST /conversations/{id}/reply as a note of the bridge's admin: seen by teammates only. */
+  async addNote(conversationId: string, adminId: string, body: string): Promise<void> {
+    await this.request('add note', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/reply`,
+      data: { message_type: 'note', type: 'admin', admin_id: adminId, body },
+    });
+  }
+
   /** POST /conversations/{id}/parts: closes the conversation as the bridge's admin. */
   async closeConversation(conversationId: string, adminId: string): Promise<void> {
     await this.request('close conversation', conversationResponse, {

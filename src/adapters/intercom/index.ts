@@ -63,6 +63,10 @@ export class IntercomAdapter implements HelpdeskAdapter {
     );
   }
 
+  async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
+    await this.api.addNote(ticket.id, this.adminId, text);
+  }
+
   async closeTicket(ticket: TicketRef, _closedBy?: ClosedBy): Promise<void> {
     await this.api.closeConversation(ticket.id, this.adminId);
   }

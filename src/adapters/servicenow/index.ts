@@ -108,6 +108,10 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
   }
 
   /** Resolves the record (the first of SERVICENOW_CLOSED_STATES) with the close fields the base data policy asks for. */
+  async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
+    await this.api.update(this.table, ticket.id, { work_notes: text }, 'work note');
+  }
+
   async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
     await this.api.update(
       this.table,

@@ -51,6 +51,10 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     });
   }
 
+  async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
+    await this.api.addComment(ticket.id, { body: text, public: false });
+  }
+
   async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
     await this.api.addComment(ticket.id, {
       body: `Conversation ended by the bridge (${closedBy}).`,
