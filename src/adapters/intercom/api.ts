@@ -2,6 +2,7 @@ import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../core/errors';
 import { toBridgeError } from '../shared/http-errors';
+import { parseVendorResponse } from '../shared/response';
 import { INTERCOM_HOSTS, type IntercomConfig } from './config';
 import { conversationItem } from './webhook';
 
@@ -143,15 +144,7 @@ export class IntercomApi {
     config: Parameters<AxiosInstance['request']>[0],
   ): Promise<z.infer<S>> {
     const body: unknown = (await this.http.request(config)).data;
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new PermanentError(
-        `intercom ${call}: unexpected response shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`,
-        'INTERCOM_BAD_RESPONSE',
-      );
-    }
-    return parsed.data;
+    return parseVendorResponse('intercom', call, schema, body);
   }
 }
 

@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
-import { PermanentError } from '../../core/errors';
 import { toBridgeError } from '../shared/http-errors';
+import { parseVendorResponse } from '../shared/response';
 import type { ServiceNowConfig } from './config';
 
 /** One row of a Table API answer: every value is a string (reference fields too, with sysparm_exclude_reference_link). */
@@ -89,15 +89,7 @@ export class ServiceNowApi implements TableReader {
     } catch (err) {
       throw withServiceNowDetail(toBridgeError(err, 'servicenow', call), err);
     }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new PermanentError(
-        `servicenow ${call}: unexpected response shape (${issue?.path.join('.')}: ${issue?.message})`,
-        'SERVICENOW_BAD_RESPONSE',
-      );
-    }
-    return parsed.data;
+    return parseVendorResponse('servicenow', call, schema, body);
   }
 }
 
