@@ -11,6 +11,7 @@ import { HandoffService } from './core/handoff';
 import { Poller } from './core/poller';
 import type { Logger } from './core/logger';
 import { buildHttpServer, type ReadinessReport } from './http/server';
+import { HttpMediaFetcher } from './media';
 import { createState } from './state/create-store';
 
 export interface Bridge {
@@ -27,7 +28,8 @@ export interface Bridge {
 /** The composition root: wires the BLiP edge, the core, the adapter, the state store and the HTTP edge. */
 export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
   const { store, lock } = createState(config.redisUrl, logger);
-  await store.ping().catch((err: unknown) => {
+  await withTimeout(store.ping(), 10_000, 'no answer within 10 s').catch((err: unknown) => {
+    void store.close().catch(() => {}); // stop the client's reconnecting
     throw new Error(
       `State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`,
     );
@@ -57,6 +59,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       agentSignature: config.bridge.agentSignature,
       dedupeTtlMs: config.bridge.dedupeTtlMs,
       lock,
+      media: new HttpMediaFetcher(config.media),
     },
   );
   const inbound = createInboundHandlers(service, connection.identity, logger);
@@ -66,7 +69,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const readiness = async (): Promise<ReadinessReport> => {
     const checks: Record<string, string> = { blip: connection.isConnected() ? 'ok' : 'not connected' };
     try {
-      await store.ping();
+      await withTimeout(store.ping(), 2_000, 'no answer within 2 s');
       checks.state = 'ok';
     } catch (err) {
       checks.state = errorMessage(err);
@@ -143,4 +146,12 @@ async function closeHttp(http: ReturnType<typeof buildHttpServer>, graceMs: numb
     clearInterval(sweep);
     clearTimeout(deadline);
   }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

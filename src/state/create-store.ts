@@ -26,7 +26,19 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
     const keyv = new Keyv({ namespace: NAMESPACE, throwOnErrors: true });
     return { store: new KeyvConversationStore(keyv), lock: new KeyedMutex() };
   }
-  const keyv = createKeyv(redisUrl, { namespace: NAMESPACE, throwOnErrors: true, throwOnConnectError: true });
+  // Fail fast while Redis is away (no offline queue): a webhook then gets 503 and is retried by the vendor, and
+  // /readyz says so, instead of both hanging until Redis is back. The client keeps reconnecting in the background.
+  const keyv = createKeyv(
+    {
+      url: redisUrl,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 5_000,
+        reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 5_000),
+      },
+    },
+    { namespace: NAMESPACE, throwOnErrors: true, throwOnConnectError: true },
+  );
   keyv.throwOnErrors = true;
   keyv.on('error', (err: unknown) => {
     logger.error('state store error', { code: 'STATE_STORE_ERROR', error: errorMessage(err) });
