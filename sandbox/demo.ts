@@ -52,8 +52,22 @@ async function run(sandbox: Sandbox): Promise<void> {
 
   say('O valor deveria ser R$ 89,90');
   say('Vence amanhã, podem verificar?');
+  // A photo of the bill, as WhatsApp sends it through BLiP: a media link to BLiP's media store (here a local one).
+  const photo = demoPhoto();
+  const uri = sandbox.media.add({ data: photo, contentType: 'image/jpeg' });
+  sandbox.sendMedia(maria, {
+    type: 'image/jpeg',
+    uri,
+    size: photo.length,
+    title: 'boleto-marco.jpg',
+    text: 'Foto do boleto',
+  });
+  line(
+    'customer',
+    `sends a photo: boleto-marco.jpg (${photo.length} bytes, media link ${uri.split('?')[0]}?…)`,
+  );
   await zendesk.waitFor(
-    () => ticket.comments.length >= 3,
+    () => ticket.comments.length >= 4,
     STEP_TIMEOUT_MS,
     'the customer messages to be appended',
   );
@@ -61,7 +75,13 @@ async function run(sandbox: Sandbox): Promise<void> {
     'zendesk',
     `ticket #${ticket.id} now has ${ticket.comments.length} comments, all by the requester, in order:`,
   );
-  for (const c of ticket.comments) line('', `  - ${c.body}`);
+  for (const c of ticket.comments) {
+    const files = (c.attachments ?? []).map((a) => `${a.file_name}, ${a.content_type}, ${a.size} bytes`);
+    line('', `  - ${c.body}${files.length ? ` [attached: ${files.join('; ')}]` : ''}`);
+  }
+  const attached = ticket.comments.flatMap((c) => c.attachments ?? [])[0];
+  if (!attached?.data.equals(photo)) throw new Error('the photo did not arrive in Zendesk as the same file');
+  line('zendesk', `the agent opens ${attached.file_name}: the customer's photo, byte for byte`);
 
   const reply = 'Olá Maria! Corrigi o boleto: o novo valor é R$ 89,90 e o vencimento foi mantido.';
   line('agent', `replies in Zendesk: "${reply}"`);
@@ -108,6 +128,13 @@ async function run(sandbox: Sandbox): Promise<void> {
     'a new ticket after the close',
   );
   line('zendesk', `customer wrote after the close: new ticket #${second.id}`);
+}
+
+/** A small stand-in photo: JPEG markers around some bytes (the bridge checks types and sizes, not pixels). */
+function demoPhoto(): Buffer {
+  const body = Buffer.alloc(48_000);
+  for (let i = 0; i < body.length; i++) body[i] = (i * 31) % 251;
+  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), body, Buffer.from([0xff, 0xd9])]);
 }
 
 async function main(): Promise<void> {

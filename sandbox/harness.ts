@@ -8,12 +8,15 @@ import { loadConfig, type Config } from '../src/config';
 import type { Logger } from '../src/core/logger';
 import { emulatorFactories, type EmulatorFor } from './emulators';
 import { LimeServer, type SandboxCustomer } from './lime-server';
+import { MediaServer } from './media-server';
 
 export const SANDBOX_BOT = 'acmehelpdesk';
 export const SANDBOX_ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
 
 export interface Sandbox<V extends VendorName = 'zendesk'> {
   lime: LimeServer;
+  /** Serves the files customers send (on 127.0.0.1, which the sandbox's BRIDGE_MEDIA_ALLOWED_HOSTS allows). */
+  media: MediaServer;
   /** The vendor emulator: the helpdesk and its agent. */
   helpdesk: EmulatorFor<V>;
   bridge: Bridge;
@@ -24,9 +27,20 @@ export interface Sandbox<V extends VendorName = 'zendesk'> {
   customer(originator: string): SandboxCustomer;
   /** The customer writes a text message. */
   say(customer: SandboxCustomer, text: string, id?: string): string;
+  /** The customer sends a media link (`application/vnd.lime.media-link+json`, as BLiP forwards a photo). */
+  sendMedia(customer: SandboxCustomer, media: SandboxMediaLink, id?: string): string;
   /** Starts another bridge instance on the same LIME server, emulator and state (multi-instance tests). */
   startAnotherBridge(): Promise<Bridge>;
   stop(): Promise<void>;
+}
+
+/** The content of a LIME media link, as in ../shared/fixtures/lime/02-inbound-media-image.json. */
+export interface SandboxMediaLink {
+  type: string;
+  uri: string;
+  size?: number;
+  title?: string;
+  text?: string;
 }
 
 export interface SandboxOptions<V extends VendorName> {
@@ -42,6 +56,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
   options: SandboxOptions<V>,
 ): Promise<Sandbox<V>> {
   const vendor = (options.vendor ?? 'zendesk') as V;
+  const media = await MediaServer.start();
   const lime = await LimeServer.start({
     accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
     router: 'acmerouter@msging.net',
@@ -57,6 +72,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
+    BRIDGE_MEDIA_ALLOWED_HOSTS: '127.0.0.1',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };
@@ -67,7 +83,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     bridge = await startBridge(config, options.logger);
     bridges.push(bridge);
   } catch (err) {
-    await Promise.allSettled([lime.stop(), helpdesk.stop()]);
+    await Promise.allSettled([lime.stop(), helpdesk.stop(), media.stop()]);
     throw err;
   }
   helpdesk.setWebhookTarget(`${bridge.url}/webhooks/${vendor}`);
@@ -75,6 +91,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
 
   return {
     lime,
+    media,
     helpdesk,
     bridge,
     config,
@@ -82,6 +99,16 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     customer: (originator) => lime.customer(originator, bot),
     say: (customer, text, id) =>
       String(lime.sendFromCustomer(bot, customer, 'text/plain', text, id ? { id } : {}).id),
+    sendMedia: (customer, content, id) =>
+      String(
+        lime.sendFromCustomer(
+          bot,
+          customer,
+          'application/vnd.lime.media-link+json',
+          content,
+          id ? { id } : {},
+        ).id,
+      ),
     async startAnotherBridge() {
       const another = await startBridge(config, options.logger);
       bridges.push(another);
@@ -89,7 +116,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     },
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
-      await Promise.allSettled([lime.stop(), helpdesk.stop()]);
+      await Promise.allSettled([lime.stop(), helpdesk.stop(), media.stop()]);
     },
   };
 }

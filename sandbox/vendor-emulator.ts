@@ -14,10 +14,20 @@ export interface TicketView {
   customerMessages: string[];
   /** Who the helpdesk thinks the customer is (the requester/contact external id). */
   customerExternalId?: string;
+  /** Files attached to the customer's messages, oldest first (emulators that support customer uploads). */
+  customerFiles?: FileView[];
   /** True once the helpdesk considers it closed (solved, closed, resolved...). */
   closed: boolean;
   /** Internal notes written by the bridge (agents see them, the customer never does), oldest first. */
   bridgeNotes: string[];
+}
+
+/** A file as the helpdesk stored it: what the agent opens. */
+export interface FileView {
+  name: string;
+  mimeType: string;
+  size: number;
+  data: Buffer;
 }
 
 export interface WebhookDelivery {

@@ -6,7 +6,9 @@
  * when it is present, so the adapter cannot drift from the real API. Known gaps of that file, allowed here:
  *  - only basicAuth is declared (we do not validate security; the emulator checks credentials itself);
  *  - `Idempotency-Key` is not declared (unknown headers are accepted anyway);
- *  - sorting/pagination query parameters are documented in prose only (unknown query parameters are allowed).
+ *  - sorting/pagination query parameters are documented in prose only (unknown query parameters are allowed);
+ *  - `POST /api/v2/uploads` declares no request body (nor its `filename` query parameter), though the real API takes
+ *    the file's raw bytes with the file's own Content-Type: the bytes are read before validation and allowed.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -46,6 +48,19 @@ export interface EmulatedComment {
   body: string;
   public: boolean;
   created_at: string;
+  /** Files attached through `comment.uploads` tokens. */
+  attachments?: EmulatedAttachment[];
+}
+
+/** A file received on `POST /api/v2/uploads`, kept byte for byte. */
+export interface EmulatedAttachment {
+  id: number;
+  token: string;
+  file_name: string;
+  content_type: string;
+  size: number;
+  content_url: string;
+  data: Buffer;
 }
 
 export interface EmulatedTicket {
@@ -91,6 +106,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly users = new Map<number, EmulatedUser>();
   readonly requests: RecordedRequest[] = [];
   readonly deliveries: WebhookDelivery[] = [];
+  /** Every file uploaded, by upload token (attached to a comment or not). */
+  readonly uploads = new Map<string, EmulatedAttachment>();
   /** True when requests are validated against the OpenAPI file. */
   readonly validating: boolean;
   private webhookUrl?: string;
@@ -170,6 +187,10 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       id: String(t.id),
       customerMessages: t.comments.filter((c) => c.author_id === t.requester_id).map((c) => c.body),
       customerExternalId: this.users.get(t.requester_id)?.external_id,
+      customerFiles: t.comments
+        .filter((c) => c.author_id === t.requester_id)
+        .flatMap((c) => c.attachments ?? [])
+        .map((a) => ({ name: a.file_name, mimeType: a.content_type, size: a.size, data: a.data })),
       closed: t.status === 'solved' || t.status === 'closed',
       // Private comments by the API user (the emulator's agent otherwise writes notes as itself).
       bridgeNotes: t.comments.filter((c) => !c.public && c.author_id === API_USER_ID).map((c) => c.body),
@@ -297,8 +318,16 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     authorId: number,
     body: string,
     isPublic: boolean,
+    attachments?: EmulatedAttachment[],
   ): EmulatedComment {
-    const comment = { id: this.nextId++, author_id: authorId, body, public: isPublic, created_at: isoNow() };
+    const comment: EmulatedComment = {
+      id: this.nextId++,
+      author_id: authorId,
+      body,
+      public: isPublic,
+      created_at: isoNow(),
+      ...(attachments?.length ? { attachments } : {}),
+    };
     ticket.comments.push(comment);
     ticket.updated_at = comment.created_at;
     if (authorId === this.agent.id && ticket.status === 'new') ticket.status = 'open';
@@ -399,6 +428,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   private buildApp(): express.Express {
     const app = express();
     app.use(express.json({ limit: '10mb' }));
+    // Uploads are the file's raw bytes with its own Content-Type (50 MB is Zendesk's per-file limit).
+    app.use('/api/v2/uploads', express.raw({ type: () => true, limit: '50mb' }));
     app.use((req, res, next) => {
       if (req.path.startsWith('/api/')) {
         const record: RecordedRequest = {
@@ -446,6 +477,37 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       );
     }
 
+    app.post('/api/v2/uploads', (req, res) => {
+      const fileName = typeof req.query.filename === 'string' ? req.query.filename : '';
+      const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (!fileName || data.length === 0) {
+        res
+          .status(422)
+          .json({ error: 'RecordInvalid', description: 'filename and a non-empty body are required' });
+        return;
+      }
+      const token = randomUUID().replace(/-/g, '').slice(0, 25);
+      const upload: EmulatedAttachment = {
+        id: this.nextId++,
+        token,
+        file_name: fileName,
+        content_type: (req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim(),
+        size: data.length,
+        content_url: `${this.url}/attachments/token/${token}/?name=${encodeURIComponent(fileName)}`,
+        data,
+      };
+      this.uploads.set(token, upload);
+      const { data: _bytes, token: _token, ...attachment } = upload;
+      res.status(201).json({ upload: { token, attachment, attachments: [attachment] } });
+    });
+
+    // Where content_url points: the stored bytes (the agent's browser would open this).
+    app.get('/attachments/token/:token', (req, res) => {
+      const upload = this.uploads.get(req.params.token);
+      if (!upload) return void res.status(404).end();
+      res.type(upload.content_type).send(upload.data);
+    });
+
     app.post('/api/v2/users/create_or_update', (req, res) => {
       const input = (req.body as { user: { name: string; external_id?: string } }).user;
       const existing = [...this.users.values()].find(
@@ -492,6 +554,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         res.status(422).json({ error: 'RecordInvalid', description: 'Requester not found' });
         return;
       }
+      const files = this.takeUploads(input.comment?.uploads);
+      if (!files) {
+        res.status(422).json({ error: 'RecordInvalid', description: 'Upload token not found' });
+        return;
+      }
       const now = isoNow();
       const ticket: EmulatedTicket = {
         id: this.nextTicketId++,
@@ -511,6 +578,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         Number(input.comment?.author_id ?? requesterId),
         input.comment?.body ?? '',
         true,
+        files,
       );
       this.emit('ticket', ticket);
       const respond = () =>
@@ -540,10 +608,21 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         return void res.status(422).json({ error: 'RecordInvalid', description: 'Ticket is closed' });
       const input = (req.body as { ticket: TicketInput }).ticket;
       let comment: EmulatedComment | undefined;
+      const files = this.takeUploads(input.comment?.uploads);
+      if (!files) {
+        res.status(422).json({ error: 'RecordInvalid', description: 'Upload token not found' });
+        return;
+      }
       if (input.comment?.body) {
         // Without author_id, Zendesk writes the comment as the API token's user (an agent).
         const authorId = Number(input.comment.author_id ?? API_USER_ID);
-        comment = this.addComment(ticket, authorId, input.comment.body, input.comment.public !== false);
+        comment = this.addComment(
+          ticket,
+          authorId,
+          input.comment.body,
+          input.comment.public !== false,
+          files,
+        );
       }
       if (input.status) ticket.status = input.status as EmulatedTicket['status'];
       res.json({ ticket: this.ticketJson(ticket) });
@@ -553,7 +632,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     app.get('/api/v2/tickets/:id/comments', (req, res) => {
       const ticket = this.ticketsById.get(Number(req.params.id));
       if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
-      const comments = [...ticket.comments].map((c) => ({ ...c, plain_body: c.body, attachments: [] }));
+      const comments = [...ticket.comments].map((c) => ({
+        ...c,
+        plain_body: c.body,
+        attachments: (c.attachments ?? []).map(({ data: _bytes, token: _token, ...a }) => a),
+      }));
       if (req.query.sort_order === 'desc') comments.reverse();
       const users =
         req.query.include === 'users'
@@ -597,6 +680,20 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return app;
   }
 
+  /**
+   * The files of a comment's `uploads` tokens, or undefined when a token is unknown. The real API is more lenient;
+   * the emulator is strict so an adapter that sends a wrong token fails loudly.
+   */
+  private takeUploads(tokens: string[] | undefined): EmulatedAttachment[] | undefined {
+    const files: EmulatedAttachment[] = [];
+    for (const token of tokens ?? []) {
+      const file = this.uploads.get(token);
+      if (!file) return undefined;
+      files.push(file);
+    }
+    return files;
+  }
+
   private ticketJson(ticket: EmulatedTicket): Record<string, unknown> {
     const { comments: _comments, ...rest } = ticket;
     return {
@@ -613,7 +710,7 @@ interface TicketInput {
   external_id?: string;
   tags?: string[];
   status?: string;
-  comment?: { body?: string; public?: boolean; author_id?: number | string };
+  comment?: { body?: string; public?: boolean; author_id?: number | string; uploads?: string[] };
 }
 
 function isoNow(): string {

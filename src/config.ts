@@ -66,6 +66,17 @@ export const baseConfigSchema = z.object({
     .string()
     .refine((v) => v.includes('{text}'), 'must contain {text} (e.g. *{agent}*: {text})')
     .optional(),
+  BRIDGE_MEDIA_MAX_BYTES: positive(26_214_400),
+  BRIDGE_MEDIA_TIMEOUT_MS: positive(20_000),
+  BRIDGE_MEDIA_ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim().toLowerCase())
+        .filter(Boolean),
+    ),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
@@ -107,6 +118,13 @@ export interface Config {
     maxMessageLength: number;
     /** Template for agent texts, e.g. `*{agent}*: {text}`; undefined sends the text as it is. */
     agentSignature?: string;
+  };
+  /** Customer files: downloaded on arrival, uploaded to the helpdesk when the adapter can. */
+  media: {
+    maxBytes: number;
+    timeoutMs: number;
+    /** Hosts media may be downloaded from even on loopback/private addresses (sandbox, internal stores). */
+    allowedHosts: string[];
   };
   http: { host: string; port: number; bodyLimitBytes: number };
   redisUrl?: string;
@@ -169,6 +187,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       pollIntervalMs: c.BRIDGE_POLL_INTERVAL_SECONDS * 1000,
       maxMessageLength: c.BRIDGE_MAX_MESSAGE_LENGTH,
       agentSignature: c.BRIDGE_AGENT_SIGNATURE,
+    },
+    media: {
+      maxBytes: c.BRIDGE_MEDIA_MAX_BYTES,
+      timeoutMs: c.BRIDGE_MEDIA_TIMEOUT_MS,
+      allowedHosts: c.BRIDGE_MEDIA_ALLOWED_HOSTS,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
     redisUrl: c.REDIS_URL,

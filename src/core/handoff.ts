@@ -7,6 +7,7 @@ import { KeyedMutex } from './keyed-mutex';
 import type { Logger } from './logger';
 import type {
   AgentMessageEvent,
+  Attachment,
   ChatMessage,
   ClosedBy,
   Conversation,
@@ -14,7 +15,7 @@ import type {
   HelpdeskEvent,
   TicketRef,
 } from './model';
-import type { ConversationStore, CustomerChannel, CustomerLock } from './ports';
+import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher } from './ports';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 
 export interface HandoffOptions {
@@ -29,6 +30,11 @@ export interface HandoffOptions {
   retry?: RetryPolicy;
   /** Per-customer serialisation; in-process by default, shared through Redis when several instances run. */
   lock?: CustomerLock;
+  /**
+   * Downloads customer files so adapters that can (`uploadAttachment`) attach the real file. Without it, or for
+   * an adapter that cannot upload, attachments travel as links.
+   */
+  media?: MediaFetcher;
   now?: () => Date;
 }
 
@@ -255,12 +261,19 @@ export class HandoffService {
       first: message,
     };
     if (!resumed) await this.store.save(conversation);
-    const first = conversation.first ?? message;
     const log = {
       customer: logTag(customer.key),
       vendor: this.adapter.name,
       session: conversation.sessionId,
     };
+    // The files are uploaded once and the references kept with the first message (strings, never bytes), so
+    // every retry of the open, in this process or after a crash, sends the same request.
+    let first = conversation.first ?? message;
+    const withFiles = await this.attachFiles(first, log);
+    if (withFiles !== first) {
+      first = withFiles;
+      await this.store.save({ ...conversation, first });
+    }
 
     const ticket = await this.call('openTicket', log, () =>
       this.adapter.openTicket(
@@ -296,8 +309,10 @@ export class HandoffService {
 
   private async append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
+    // Outside the retried call: a retry of the comment reuses the upload references instead of downloading again.
+    const prepared = await this.attachFiles(message, log);
     await this.call('appendCustomerMessage', log, () =>
-      this.adapter.appendCustomerMessage(ticket, message, `msg:${conversation.sessionId}:${message.id}`),
+      this.adapter.appendCustomerMessage(ticket, prepared, `msg:${conversation.sessionId}:${message.id}`),
     );
     this.logger.debug('customer message appended', { ...log, messageId: message.id });
     this.events.emit('customer.message', {
@@ -392,6 +407,66 @@ export class HandoffService {
     });
   }
 
+  /**
+   * Downloads each of the message's files and uploads it to the helpdesk, when the adapter can take files.
+   * A file that cannot be attached (too large, forbidden address, not a media file, the helpdesk refused it...)
+   * keeps its link, marked `notAttached`, and a note with the link is added to the text: never dropped.
+   * Attachments already uploaded or noted (a resumed open) are left as they are. Returns `message` itself when
+   * there was nothing to do.
+   */
+  private async attachFiles(message: ChatMessage, log: Record<string, unknown>): Promise<ChatMessage> {
+    const media = this.options.media;
+    const adapter = this.adapter;
+    const pending = (message.attachments ?? []).filter((a) => !a.uploadRef && !a.notAttached);
+    if (!media || !adapter.uploadAttachment || pending.length === 0) return message;
+    // Downloads get one retry at most: each may take the whole media timeout while the customer's lock is held.
+    const downloadRetry = { ...this.retry, attempts: Math.min(this.retry.attempts, 2) };
+    const notes: string[] = [];
+    const attachments: Attachment[] = [];
+    for (const attachment of message.attachments ?? []) {
+      if (!pending.includes(attachment)) {
+        attachments.push(attachment);
+        continue;
+      }
+      const meta = {
+        ...log,
+        messageId: message.id,
+        mimeType: attachment.mimeType,
+        mediaHost: hostOf(attachment.url),
+      };
+      let stage: 'download' | 'upload' = 'download';
+      try {
+        const file = await withRetry(
+          () => media.fetch(attachment),
+          downloadRetry,
+          (err, attempt, delayMs) =>
+            this.logger.warn('media download failed; retrying', {
+              ...meta,
+              attempt,
+              delayMs,
+              code: err.code,
+            }),
+        );
+        stage = 'upload';
+        const uploadRef = await this.call('uploadAttachment', meta, () => adapter.uploadAttachment!(file));
+        attachments.push({ ...attachment, name: attachment.name ?? file.name, size: file.size, uploadRef });
+        this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
+      } catch (err) {
+        const reason = notAttachedReason(err, stage, media.maxBytes);
+        attachments.push({ ...attachment, notAttached: reason });
+        notes.push(`[${mediaKind(attachment.mimeType)} not attached: ${reason}] ${attachment.url}`);
+        this.logger.warn('customer file not attached; the agent gets the link instead', {
+          ...meta,
+          stage,
+          code: errorCode(err),
+          error: errorMessage(err),
+        });
+      }
+    }
+    const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
+    return { ...message, text, attachments };
+  }
+
   /** The agent's text with the configured signature, when there is a text and a name to sign with. */
   private signed(event: AgentMessageEvent): AgentMessageEvent['message'] {
     const template = this.options.agentSignature;
@@ -420,6 +495,48 @@ export class HandoffService {
 
 export function eventDedupeKey(event: HelpdeskEvent): string {
   return `ev:${event.ticket.vendor}:${event.eventId}`;
+}
+
+/** What the agent reads in the note of a file that could not be attached. */
+function notAttachedReason(err: unknown, stage: 'download' | 'upload', maxBytes: number): string {
+  const code = errorCode(err);
+  if (stage === 'upload') {
+    return err instanceof PermanentError
+      ? `the helpdesk refused the file (${code})`
+      : `the helpdesk could not take the file now (${code})`;
+  }
+  switch (code) {
+    case 'MEDIA_TOO_LARGE':
+      return `larger than ${formatBytes(maxBytes)}`;
+    case 'MEDIA_FORBIDDEN_ADDRESS':
+      return 'its address is not allowed';
+    case 'MEDIA_BAD_TYPE':
+      return 'the link did not return a media file';
+    case 'MEDIA_TIMEOUT':
+      return 'the download timed out';
+    default:
+      return `the download failed (${code})`;
+  }
+}
+
+function mediaKind(mimeType: string): string {
+  const family = mimeType.split('/')[0];
+  return family === 'image' || family === 'audio' || family === 'video' ? family : 'file';
+}
+
+function formatBytes(bytes: number): string {
+  const mb = bytes / 1_048_576;
+  if (mb >= 1) return `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
+  return `${Math.round(bytes / 1024)} KB`;
+}
+
+/** The host of a media link, for logs: its query string carries a signature and never goes into a log. */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 function subjectFor(customer: CustomerRef): string {

@@ -212,6 +212,7 @@ describe('Intercom adapter against the emulator', () => {
       customerMessages: ['Olá, preciso de ajuda', 'mais uma coisa'],
       customerExternalId: maria.originator,
       closed: true,
+      bridgeNotes: [],
     });
     const close = emulator.apiCalls().at(-1);
     expect(close?.body).toEqual({ message_type: 'close', type: 'admin', admin_id: emulator.bridgeAdmin.id });

@@ -47,6 +47,7 @@ describe('loadConfig', () => {
       maxMessageLength: 4096,
       agentSignature: undefined,
     });
+    expect(config.media).toEqual({ maxBytes: 26_214_400, timeoutMs: 20_000, allowedHosts: [] });
     expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576 });
     expect(config.redisUrl).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', format: 'json' });
@@ -84,6 +85,23 @@ describe('loadConfig', () => {
     expect(config.blip.mainService).toBe('principal');
     expect(config.redisUrl).toBe('rediss://:pw@redis.internal:6380/0');
     expect(config.log.level).toBe('debug');
+  });
+
+  it('reads the media settings: cap, timeout and the hosts allowed on private addresses', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      BRIDGE_MEDIA_MAX_BYTES: '1048576',
+      BRIDGE_MEDIA_TIMEOUT_MS: '5000',
+      BRIDGE_MEDIA_ALLOWED_HOSTS: ' 127.0.0.1, Media.Internal ,,',
+    });
+    expect(config.media).toEqual({
+      maxBytes: 1_048_576,
+      timeoutMs: 5_000,
+      allowedHosts: ['127.0.0.1', 'media.internal'],
+    });
+    expect(problemKeys(configError({ ...minimalEnv, BRIDGE_MEDIA_MAX_BYTES: '-1' }))).toEqual([
+      'BRIDGE_MEDIA_MAX_BYTES',
+    ]);
   });
 
   it('treats an empty value as unset for ordinary keys', () => {

@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { PermanentError } from '../../core/errors';
+import type { MediaFile } from '../../core/model';
 import { toBridgeError } from '../shared/http-errors';
 import type { ZendeskConfig } from './config';
 
@@ -47,9 +48,34 @@ export class ZendeskApi {
     return String(data.user.id);
   }
 
+  /**
+   * POST /api/v2/uploads?filename=NAME with the raw bytes and the file's real Content-Type: the token that
+   * attaches the file to the next comment (`comment.uploads`), valid for 60 minutes.
+   */
+  async uploadFile(file: MediaFile): Promise<string> {
+    const data = await this.request('upload file', uploadResponse, {
+      method: 'POST',
+      url: '/api/v2/uploads',
+      params: { filename: file.name },
+      headers: { 'Content-Type': file.mimeType },
+      data: file.data,
+      // The bytes go as they are (axios would otherwise try to serialise them), whatever their size.
+      transformRequest: [(body: unknown) => body],
+      maxBodyLength: Infinity,
+    });
+    return data.upload.token;
+  }
+
   /** POST /api/v2/tickets with an Idempotency-Key: a retry returns the ticket the first call created. */
   async createTicket(
-    ticket: { subject: string; body: string; requesterId: string; externalId: string; tags: string[] },
+    ticket: {
+      subject: string;
+      body: string;
+      requesterId: string;
+      externalId: string;
+      tags: string[];
+      uploads?: string[];
+    },
     idempotencyKey: string,
   ): Promise<{ id: string }> {
     const data = await this.request('create ticket', ticketResponse, {
@@ -59,7 +85,12 @@ export class ZendeskApi {
       data: {
         ticket: {
           subject: ticket.subject,
-          comment: { body: ticket.body, public: true, author_id: Number(ticket.requesterId) },
+          comment: {
+            body: ticket.body,
+            public: true,
+            author_id: Number(ticket.requesterId),
+            ...(ticket.uploads?.length ? { uploads: ticket.uploads } : {}),
+          },
           requester_id: Number(ticket.requesterId),
           external_id: ticket.externalId,
           tags: ticket.tags,
@@ -72,7 +103,7 @@ export class ZendeskApi {
   /** PUT /api/v2/tickets/{id}: a public comment authored by the requester (without author_id it shows as an agent). */
   async addComment(
     ticketId: string,
-    comment: { body: string; authorId?: string; public: boolean; status?: string },
+    comment: { body: string; authorId?: string; public: boolean; status?: string; uploads?: string[] },
   ): Promise<void> {
     await this.request('add comment', ticketResponse, {
       method: 'PUT',
@@ -83,6 +114,7 @@ export class ZendeskApi {
             body: comment.body,
             public: comment.public,
             ...(comment.authorId ? { author_id: Number(comment.authorId) } : {}),
+            ...(comment.uploads?.length ? { uploads: comment.uploads } : {}),
           },
           ...(comment.status ? { status: comment.status } : {}),
         },
@@ -124,6 +156,7 @@ export class ZendeskApi {
 const id = z.union([z.number(), z.string()]);
 const userResponse = z.object({ user: z.object({ id }) });
 const ticketResponse = z.object({ ticket: z.object({ id }) });
+const uploadResponse = z.object({ upload: z.object({ token: z.string().min(1) }) });
 const commentsResponse = z.object({
   comments: z.array(
     z.object({

@@ -2,6 +2,7 @@ import type {
   AgentMessageEvent,
   ChatMessage,
   ClosedBy,
+  MediaFile,
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
@@ -37,6 +38,7 @@ export class ZendeskAdapter implements HelpdeskAdapter {
         requesterId,
         externalId: externalIdFor(req.sessionId),
         tags: req.tags,
+        uploads: uploadsOf(req.first),
       },
       idempotencyKey,
     );
@@ -48,7 +50,13 @@ export class ZendeskAdapter implements HelpdeskAdapter {
       body: commentBody(message),
       authorId: ticket.requesterId,
       public: true,
+      uploads: uploadsOf(message),
     });
+  }
+
+  /** The customer's file as a Zendesk upload; its token goes into `comment.uploads` of the next comment. */
+  async uploadAttachment(file: MediaFile): Promise<string> {
+    return this.api.uploadFile(file);
   }
 
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
@@ -96,10 +104,20 @@ export class ZendeskAdapter implements HelpdeskAdapter {
   }
 }
 
-/** The comment text: the readable message, then its attachments as links (uploads come with the content work). */
+/**
+ * The comment text: the readable message, then the links of attachments that were neither uploaded (those are
+ * attached through `comment.uploads`) nor noted in the text already by the core (`notAttached`).
+ */
 function commentBody(message: ChatMessage): string {
-  const links = (message.attachments ?? []).map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
+  const links = (message.attachments ?? [])
+    .filter((a) => !a.uploadRef && !a.notAttached)
+    .map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
   return [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
+}
+
+function uploadsOf(message: ChatMessage): string[] | undefined {
+  const tokens = (message.attachments ?? []).flatMap((a) => (a.uploadRef ? [a.uploadRef] : []));
+  return tokens.length ? tokens : undefined;
 }
 
 export const zendeskModule: AdapterModule<typeof zendeskConfigSchema> = {

@@ -1,0 +1,1 @@
+export { HttpMediaFetcher, type MediaFetcherOptions } from './fetcher';
