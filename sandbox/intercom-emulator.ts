@@ -16,11 +16,19 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import yaml from 'js-yaml';
+import {
+  closeServer,
+  FaultQueue,
+  listen,
+  type RecordedRequest,
+  recordRequests,
+  serverUrl,
+  WebhookSender,
+} from './emulator-kit';
 import {
   type RecordedApiCall,
   type TicketView,
@@ -106,15 +114,7 @@ export interface EmulatedConversation {
   parts: EmulatedPart[];
 }
 
-export interface RecordedRequest extends RecordedApiCall {
-  at: Date;
-}
-
-interface Fault {
-  status: number;
-  headers: Record<string, string>;
-  remaining: number;
-}
+export type { RecordedRequest } from './emulator-kit';
 
 type ErrorBody = { type: 'error.list'; request_id: string; errors: Array<{ code: string; message: string }> };
 
@@ -137,8 +137,9 @@ export class IntercomEmulator implements VendorEmulator {
   private nextConversationId: number;
   private nextPartId = 37_360_071_186;
   private nextContact = 0x17d8a1f5;
-  private readonly faults: Fault[] = [];
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly faults = new FaultQueue();
+  // Intercom gives an endpoint 5 seconds to answer.
+  private readonly webhooks = new WebhookSender(this.deliveries, { timeoutMs: 5_000 });
   private server?: Server;
 
   private constructor(private readonly options: IntercomEmulatorOptions) {
@@ -159,17 +160,12 @@ export class IntercomEmulator implements VendorEmulator {
 
   static async start(options: IntercomEmulatorOptions): Promise<IntercomEmulator> {
     const emulator = new IntercomEmulator(options);
-    const app = emulator.buildApp();
-    await new Promise<void>((resolve, reject) => {
-      const server = app.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-      server.once('error', reject);
-      emulator.server = server;
-    });
+    emulator.server = await listen(emulator.buildApp(), options.port);
     return emulator;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    return serverUrl(this.server);
   }
 
   bridgeEnv(): Record<string, string> {
@@ -210,7 +206,7 @@ export class IntercomEmulator implements VendorEmulator {
 
   /** The next `count` API calls answer `status` with `headers` (checked after auth, before validation). */
   failNext(count: number, status: number, headers: Record<string, string> = {}): void {
-    this.faults.push({ status, headers, remaining: count });
+    this.faults.add(count, status, headers);
   }
 
   waitFor<T>(
@@ -325,12 +321,8 @@ export class IntercomEmulator implements VendorEmulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
-    await new Promise<void>((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await this.webhooks.settle();
+    await closeServer(this.server);
   }
 
   // ---- internals --------------------------------------------------------------------------------------------
@@ -503,30 +495,7 @@ export class IntercomEmulator implements VendorEmulator {
   }
 
   private post(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
-    const url = this.webhookUrl;
-    if (!url) return Promise.reject(new Error('the emulator has no webhook target'));
-    const delivery = (async () => {
-      let status = 0;
-      try {
-        // Intercom gives an endpoint 5 seconds to answer.
-        const response = await fetch(url, {
-          method: 'POST',
-          headers,
-          body,
-          signal: AbortSignal.timeout(5_000),
-        });
-        status = response.status;
-        await response.arrayBuffer();
-      } catch {
-        status = 0;
-      }
-      const record = { body, headers, status };
-      this.deliveries.push(record);
-      return record;
-    })();
-    this.pending.add(delivery);
-    void delivery.finally(() => this.pending.delete(delivery));
-    return delivery;
+    return this.webhooks.post(this.webhookUrl, body, headers);
   }
 
   /** A webhook caused by an API call: sent after the response, like Intercom's asynchronous notifications. */
@@ -549,20 +518,7 @@ export class IntercomEmulator implements VendorEmulator {
   private buildApp(): express.Express {
     const app = express();
     app.use(express.json({ limit: '10mb' }));
-    app.use((req, res, next) => {
-      if (!req.path.startsWith('/_emulator')) {
-        const record: RecordedRequest = {
-          at: new Date(),
-          method: req.method,
-          path: req.originalUrl,
-          headers: req.headers,
-          body: req.body as unknown,
-        };
-        this.requests.push(record);
-        res.on('finish', () => (record.status = res.statusCode));
-      }
-      next();
-    });
+    app.use(recordRequests(this.requests, (req) => !req.path.startsWith('/_emulator')));
     app.use((req, res, next) => {
       if (req.path.startsWith('/_emulator')) return next();
       if (req.headers.authorization !== `Bearer ${this.options.accessToken}`) {
@@ -579,9 +535,8 @@ export class IntercomEmulator implements VendorEmulator {
             ),
           );
       }
-      const fault = this.faults[0];
+      const fault = this.faults.take();
       if (fault) {
-        if (--fault.remaining <= 0) this.faults.shift();
         const code = fault.status === 429 ? 'rate_limit_exceeded' : 'server_error';
         return void res
           .status(fault.status)

@@ -18,8 +18,17 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  closeServer,
+  FaultQueue,
+  listen,
+  type RecordedRequest,
+  recordRequests,
+  requestsTo,
+  serverUrl,
+  WebhookSender,
+} from './emulator-kit';
 import {
   type RecordedApiCall,
   type TicketView,
@@ -28,6 +37,7 @@ import {
   waitUntil,
 } from './vendor-emulator';
 
+export type { RecordedRequest } from './emulator-kit';
 export type { WebhookDelivery } from './vendor-emulator';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
@@ -71,16 +81,6 @@ export interface EmulatedJournalEntry {
   value: string;
   sys_created_on: string;
   sys_created_by: string;
-}
-
-export interface RecordedRequest extends RecordedApiCall {
-  at: Date;
-}
-
-interface Fault {
-  status: number;
-  headers: Record<string, string>;
-  remaining: number;
 }
 
 interface Condition {
@@ -156,8 +156,10 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   readonly deliveries: WebhookDelivery[] = [];
   private readonly agent: { userName: string; name: string };
   private readonly displayNames = new Map<string, string>();
-  private readonly faults: Fault[] = [];
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly faults = new FaultQueue();
+  private readonly webhooks = new WebhookSender(this.deliveries, {
+    onDelivery: (delivery) => this.emit('delivery', delivery),
+  });
   private webhookUrl?: string;
   private pushEnabled = true;
   private nextNumber: number;
@@ -176,17 +178,12 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
   static async start(options: ServiceNowEmulatorOptions): Promise<ServiceNowEmulator> {
     const emulator = new ServiceNowEmulator(options);
-    const app = emulator.buildApp();
-    await new Promise<void>((resolve, reject) => {
-      const server = app.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-      server.once('error', reject);
-      emulator.server = server;
-    });
+    emulator.server = await listen(emulator.buildApp(), options.port);
     return emulator;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    return serverUrl(this.server);
   }
 
   bridgeEnv(): Record<string, string> {
@@ -217,7 +214,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   }
 
   failNext(count: number, status: number, headers: Record<string, string> = {}): void {
-    this.faults.push({ status, headers, remaining: count });
+    this.faults.add(count, status, headers);
   }
 
   apiCalls(): RecordedApiCall[] {
@@ -226,7 +223,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
   /** API requests matching a method and a pattern on the path (query string included). */
   apiCallsTo(method: string, pathPattern: RegExp): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && pathPattern.test(r.path));
+    return requestsTo(this.requests, method, pathPattern);
   }
 
   tickets(): TicketView[] {
@@ -356,12 +353,8 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
-    await new Promise<void>((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await this.webhooks.settle();
+    await closeServer(this.server);
   }
 
   // ---- the instance -------------------------------------------------------------------------------------------
@@ -510,25 +503,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   }
 
   private post(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
-    const url = this.webhookUrl;
-    if (!url) return Promise.reject(new Error('the emulator has no webhook target'));
-    const delivery = (async () => {
-      let status = 0;
-      try {
-        const response = await fetch(url, { method: 'POST', headers, body });
-        status = response.status;
-        await response.arrayBuffer();
-      } catch {
-        status = 0;
-      }
-      const record = { body, headers, status };
-      this.deliveries.push(record);
-      this.emit('delivery', record);
-      return record;
-    })();
-    this.pending.add(delivery);
-    void delivery.finally(() => this.pending.delete(delivery));
-    return delivery;
+    return this.webhooks.post(this.webhookUrl, body, headers);
   }
 
   // ---- HTTP ---------------------------------------------------------------------------------------------------
@@ -536,29 +511,15 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   private buildApp(): express.Express {
     const app = express();
     app.use(express.json({ limit: '10mb' }));
-    app.use((req, res, next) => {
-      if (req.path.startsWith('/api/')) {
-        const record: RecordedRequest = {
-          at: new Date(),
-          method: req.method,
-          path: req.originalUrl,
-          headers: req.headers,
-          body: req.body,
-        };
-        this.requests.push(record);
-        res.on('finish', () => (record.status = res.statusCode));
-      }
-      next();
-    });
+    app.use(recordRequests(this.requests, (req) => req.path.startsWith('/api/')));
     app.use('/api', (req, res, next) => {
       const expected = `Basic ${Buffer.from(`${this.options.username}:${this.options.password}`).toString('base64')}`;
       if (req.headers.authorization !== expected) {
         res.status(401).json(snError('User Not Authenticated', 'Required to provide Auth information'));
         return;
       }
-      const fault = this.faults[0];
+      const fault = this.faults.take();
       if (fault) {
-        if (--fault.remaining <= 0) this.faults.shift();
         res
           .status(fault.status)
           .set(fault.headers)

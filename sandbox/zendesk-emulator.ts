@@ -14,10 +14,19 @@ import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import {
+  closeServer,
+  FaultQueue,
+  listen,
+  type RecordedRequest,
+  recordRequests,
+  requestsTo,
+  serverUrl,
+  WebhookSender,
+} from './emulator-kit';
 import { type RecordedApiCall, type TicketView, type VendorEmulator, waitUntil } from './vendor-emulator';
 
 /** The user behind the API token (an agent): authors comments sent without author_id. */
@@ -82,23 +91,9 @@ export interface EmulatedUser {
   role: 'end-user' | 'agent';
 }
 
-export interface RecordedRequest {
-  at: Date;
-  method: string;
-  path: string;
-  headers: Record<string, string | string[] | undefined>;
-  body: unknown;
-  status?: number;
-}
-
+export type { RecordedRequest } from './emulator-kit';
 export type { WebhookDelivery } from './vendor-emulator';
 import type { WebhookDelivery } from './vendor-emulator';
-
-interface Fault {
-  status: number;
-  headers: Record<string, string>;
-  remaining: number;
-}
 
 export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly vendor = 'zendesk';
@@ -114,9 +109,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   private nextTicketId: number;
   private nextId = 30764600000000;
   private readonly idempotency = new Map<string, { hash: string; ticketId: number }>();
-  private readonly faults: Fault[] = [];
+  private readonly faults = new FaultQueue();
   private autoReply?: string;
-  private readonly pending = new Set<Promise<unknown>>();
+  private readonly webhooks = new WebhookSender(this.deliveries, {
+    onDelivery: (delivery) => this.emit('delivery', delivery),
+  });
   private readonly agent: { id: number; name: string };
   private server?: Server;
 
@@ -132,17 +129,12 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
 
   static async start(options: ZendeskEmulatorOptions): Promise<ZendeskEmulator> {
     const emulator = new ZendeskEmulator(options);
-    const app = emulator.buildApp();
-    await new Promise<void>((resolve, reject) => {
-      const server = app.listen(options.port ?? 0, '127.0.0.1', () => resolve());
-      server.once('error', reject);
-      emulator.server = server;
-    });
+    emulator.server = await listen(emulator.buildApp(), options.port);
     return emulator;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server?.address() as AddressInfo).port}`;
+    return serverUrl(this.server);
   }
 
   setWebhookTarget(url: string): void {
@@ -156,7 +148,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
 
   /** The next `count` API calls answer `status` (e.g. 429 with Retry-After, or 503). */
   failNext(count: number, status: number, headers: Record<string, string> = {}): void {
-    this.faults.push({ status, headers, remaining: count });
+    this.faults.add(count, status, headers);
   }
 
   ticketByExternalId(externalId: string): EmulatedTicket | undefined {
@@ -165,7 +157,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
 
   /** API requests (not webhooks) matching a method and a path pattern. */
   apiCallsTo(method: string, pathPattern: RegExp): RecordedRequest[] {
-    return this.requests.filter((r) => r.method === method && pathPattern.test(r.path));
+    return requestsTo(this.requests, method, pathPattern);
   }
 
   apiCalls(): RecordedApiCall[] {
@@ -297,12 +289,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled([...this.pending]);
-    await new Promise<void>((resolve) => {
-      if (!this.server) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    await this.webhooks.settle();
+    await closeServer(this.server);
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------
@@ -404,25 +392,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   }
 
   private post(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
-    const url = this.webhookUrl;
-    if (!url) return Promise.reject(new Error('the emulator has no webhook target'));
-    const delivery = (async () => {
-      let status = 0;
-      try {
-        const response = await fetch(url, { method: 'POST', headers, body });
-        status = response.status;
-        await response.arrayBuffer();
-      } catch {
-        status = 0;
-      }
-      const record = { body, headers, status };
-      this.deliveries.push(record);
-      this.emit('delivery', record);
-      return record;
-    })();
-    this.pending.add(delivery);
-    void delivery.finally(() => this.pending.delete(delivery));
-    return delivery;
+    return this.webhooks.post(this.webhookUrl, body, headers);
   }
 
   private buildApp(): express.Express {
@@ -430,29 +400,15 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     app.use(express.json({ limit: '10mb' }));
     // Uploads are the file's raw bytes with its own Content-Type (50 MB is Zendesk's per-file limit).
     app.use('/api/v2/uploads', express.raw({ type: () => true, limit: '50mb' }));
-    app.use((req, res, next) => {
-      if (req.path.startsWith('/api/')) {
-        const record: RecordedRequest = {
-          at: new Date(),
-          method: req.method,
-          path: req.originalUrl,
-          headers: req.headers,
-          body: req.body,
-        };
-        this.requests.push(record);
-        res.on('finish', () => (record.status = res.statusCode));
-      }
-      next();
-    });
+    app.use(recordRequests(this.requests, (req) => req.path.startsWith('/api/')));
     app.use('/api', (req, res, next) => {
       const expected = `Basic ${Buffer.from(`${this.options.email}/token:${this.options.apiToken}`).toString('base64')}`;
       if (req.headers.authorization !== expected) {
         res.status(401).json({ error: "Couldn't authenticate you" });
         return;
       }
-      const fault = this.faults[0];
+      const fault = this.faults.take();
       if (fault) {
-        if (--fault.remaining <= 0) this.faults.shift();
         res
           .status(fault.status)
           .set(fault.headers)
