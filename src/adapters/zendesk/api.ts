@@ -1,8 +1,8 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import { PermanentError } from '../../core/errors';
 import type { MediaFile } from '../../core/model';
 import { toBridgeError } from '../shared/http-errors';
+import { parseVendorResponse } from '../shared/response';
 import type { ZendeskConfig } from './config';
 
 /** The Zendesk Support API calls the adapter makes, with responses validated at the edge. */
@@ -142,14 +142,7 @@ export class ZendeskApi {
     } catch (err) {
       throw toBridgeError(err, 'zendesk', call);
     }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) {
-      throw new PermanentError(
-        `zendesk ${call}: unexpected response shape (${parsed.error.issues[0]?.message})`,
-        'ZENDESK_BAD_RESPONSE',
-      );
-    }
-    return parsed.data;
+    return parseVendorResponse('zendesk', call, schema, body);
   }
 }
 
