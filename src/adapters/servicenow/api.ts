@@ -1,7 +1,7 @@
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import { toBridgeError } from '../shared/http-errors';
-import { parseVendorResponse } from '../shared/response';
+import { requestValidated } from '../shared/response';
 import type { ServiceNowConfig } from './config';
 
 /** One row of a Table API answer: every value is a string (reference fields too, with sysparm_exclude_reference_link). */
@@ -78,18 +78,14 @@ export class ServiceNowApi implements TableReader {
     });
   }
 
-  private async request<S extends z.ZodType>(
+  private request<S extends z.ZodType>(
     call: string,
     schema: S,
     config: Parameters<AxiosInstance['request']>[0],
   ): Promise<z.infer<S>> {
-    let body: unknown;
-    try {
-      body = (await this.http.request(config)).data;
-    } catch (err) {
-      throw withServiceNowDetail(toBridgeError(err, 'servicenow', call), err);
-    }
-    return parseVendorResponse('servicenow', call, schema, body);
+    return requestValidated(this.http, 'servicenow', call, schema, config, (err) =>
+      withServiceNowDetail(toBridgeError(err, 'servicenow', call), err),
+    );
   }
 }
 

@@ -1,3 +1,4 @@
+import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import type { z } from 'zod';
 import { PermanentError } from '../../core/errors';
 
@@ -18,4 +19,25 @@ export function parseVendorResponse<S extends z.ZodType>(
     `${vendor} ${call}: unexpected response shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`,
     `${vendor.toUpperCase()}_BAD_RESPONSE`,
   );
+}
+
+/**
+ * One vendor API call: the request, failures mapped to the core's error classes by `mapError`, the response body
+ * validated with `schema`.
+ */
+export async function requestValidated<S extends z.ZodType>(
+  http: AxiosInstance,
+  vendor: string,
+  call: string,
+  schema: S,
+  config: AxiosRequestConfig,
+  mapError: (err: unknown) => Error,
+): Promise<z.infer<S>> {
+  let body: unknown;
+  try {
+    body = (await http.request(config)).data;
+  } catch (err) {
+    throw mapError(err);
+  }
+  return parseVendorResponse(vendor, call, schema, body);
 }

@@ -2,7 +2,7 @@ import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
 import type { MediaFile } from '../../core/model';
 import { toBridgeError } from '../shared/http-errors';
-import { parseVendorResponse } from '../shared/response';
+import { requestValidated } from '../shared/response';
 import type { ZendeskConfig } from './config';
 
 /** The Zendesk Support API calls the adapter makes, with responses validated at the edge. */
@@ -131,18 +131,14 @@ export class ZendeskApi {
     });
   }
 
-  private async request<S extends z.ZodType>(
+  private request<S extends z.ZodType>(
     call: string,
     schema: S,
     config: Parameters<AxiosInstance['request']>[0],
   ): Promise<z.infer<S>> {
-    let body: unknown;
-    try {
-      body = (await this.http.request(config)).data;
-    } catch (err) {
-      throw toBridgeError(err, 'zendesk', call);
-    }
-    return parseVendorResponse('zendesk', call, schema, body);
+    return requestValidated(this.http, 'zendesk', call, schema, config, (err) =>
+      toBridgeError(err, 'zendesk', call),
+    );
   }
 }
 
