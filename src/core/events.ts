@@ -1,18 +1,34 @@
 import { EventEmitter } from 'node:events';
-import type { ClosedBy, Conversation, TicketRef } from './model';
+import type { Attachment, ClosedBy, Conversation, CustomerRef, TicketRef } from './model';
 
 /**
  * Domain events: what happened in a handoff. Metrics, the analytics hub and session reports subscribe here.
- * Payloads carry no message text; subscribers that need it get the message id and fetch it on purpose.
+ * They stay in the process. Message events carry the text and attachment links because the analytics sinks and
+ * the talk log need them: a subscriber decides what it keeps (privacy options) and never logs the text at info.
  */
 export interface DomainEventMap {
-  'handoff.started': { sessionId: string; customerKey: string; ticket: TicketRef; at: string };
+  'handoff.started': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    /** Who the customer is (address, tunnel originator and owner, name): channel and router for reports. */
+    customer: CustomerRef;
+    vendor: string;
+    /** When the conversation started waiting for the helpdesk (the first message); `at` is when the ticket opened. */
+    openedAt: string;
+    tags: string[];
+    at: string;
+  };
   'customer.message': {
     sessionId: string;
     customerKey: string;
     ticket: TicketRef;
     messageId: string;
     contentType?: string;
+    text: string;
+    attachments: AttachmentLink[];
+    /** When the bridge received it from BLiP; `at` is when the helpdesk had it. */
+    receivedAt: string;
     at: string;
   };
   'agent.message': {
@@ -21,6 +37,19 @@ export interface DomainEventMap {
     ticket: TicketRef;
     messageId: string;
     agentId?: string;
+    agentName?: string;
+    text: string;
+    attachments: AttachmentLink[];
+    at: string;
+  };
+  /** A message the bridge itself sent the customer (closing text, waiting notices): "automatic" in reports. */
+  'automatic.message': {
+    sessionId: string;
+    customerKey: string;
+    ticket?: TicketRef;
+    /** What it was: `closing`, `waiting`, `assigned`, `out_of_hours`… */
+    purpose: string;
+    text: string;
     at: string;
   };
   'ticket.assigned': {
@@ -28,6 +57,7 @@ export interface DomainEventMap {
     customerKey: string;
     ticket: TicketRef;
     agentId: string;
+    agentName?: string;
     at: string;
   };
   'ticket.closed': {
@@ -36,6 +66,8 @@ export interface DomainEventMap {
     ticket: TicketRef;
     closedBy: ClosedBy;
     reason?: string;
+    agentId?: string;
+    agentName?: string;
     at: string;
   };
   'redirect.sent': {
@@ -55,6 +87,26 @@ export interface DomainEventMap {
     reason: string;
     at: string;
   };
+  /** A unit of work that failed for good and was put in the dead-letter list (see `npm run bridge -- dlq`). */
+  'work.dead-lettered': {
+    customerKey?: string;
+    sessionId?: string;
+    /** `customer-message` or `helpdesk-event`. */
+    kind: string;
+    deadLetterId: string;
+    code: string;
+    reason: string;
+    attempts: number;
+    at: string;
+  };
+}
+
+/** A file in a message event: its link and type, never its bytes. */
+export interface AttachmentLink {
+  url: string;
+  mimeType: string;
+  name?: string;
+  size?: number;
 }
 
 export type DomainEventName = keyof DomainEventMap;
@@ -90,4 +142,8 @@ export class DomainEvents {
 
 export function conversationEventBase(c: Conversation): { sessionId: string; customerKey: string } {
   return { sessionId: c.sessionId, customerKey: c.customer.key };
+}
+
+export function attachmentLinks(attachments: Attachment[] | undefined): AttachmentLink[] {
+  return (attachments ?? []).map(({ url, mimeType, name, size }) => ({ url, mimeType, name, size }));
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { HelpdeskAdapter } from '../adapters/adapter';
 import { errorCode, errorMessage, PermanentError, RetryableError } from './errors';
-import { conversationEventBase, DomainEvents } from './events';
+import { attachmentLinks, conversationEventBase, DomainEvents } from './events';
 import { logTag, stableId } from './ids';
 import { KeyedMutex } from './keyed-mutex';
 import type { Logger } from './logger';
@@ -163,6 +163,7 @@ export class HandoffService {
             ...conversationEventBase(conversation),
             ticket: event.ticket,
             agentId: event.agent.id,
+            agentName: event.agent.name,
             at: this.now().toISOString(),
           });
           outcome = 'assigned';
@@ -296,12 +297,23 @@ export class HandoffService {
     await this.store.save(opened);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });
     const at = this.now().toISOString();
-    this.events.emit('handoff.started', { ...conversationEventBase(opened), ticket, at });
+    this.events.emit('handoff.started', {
+      ...conversationEventBase(opened),
+      ticket,
+      customer: opened.customer,
+      vendor: opened.vendor,
+      openedAt: opened.openedAt,
+      tags: opened.tags,
+      at,
+    });
     this.events.emit('customer.message', {
       ...conversationEventBase(opened),
       ticket,
       messageId: first.id,
       contentType: first.contentType,
+      text: first.text,
+      attachments: attachmentLinks(first.attachments),
+      receivedAt: first.at,
       at,
     });
     if (first.id !== message.id) await this.append(opened, ticket, message);
@@ -320,6 +332,9 @@ export class HandoffService {
       ticket,
       messageId: message.id,
       contentType: message.contentType,
+      text: prepared.text,
+      attachments: attachmentLinks(prepared.attachments),
+      receivedAt: message.at,
       at: this.now().toISOString(),
     });
   }
@@ -343,6 +358,9 @@ export class HandoffService {
       ticket: event.ticket,
       messageId: event.message.id,
       agentId: event.agent?.id,
+      agentName: event.agent?.name,
+      text: event.message.text,
+      attachments: attachmentLinks(event.message.attachments),
       at: this.now().toISOString(),
     });
   }
@@ -379,12 +397,21 @@ export class HandoffService {
           stableId(`closing:${conversation.sessionId}`),
         ),
       );
+      this.events.emit('automatic.message', {
+        ...conversationEventBase(conversation),
+        ticket,
+        purpose: 'closing',
+        text: closing,
+        at: this.now().toISOString(),
+      });
     }
     this.events.emit('ticket.closed', {
       ...conversationEventBase(conversation),
       ticket,
       closedBy,
       reason,
+      agentId: conversation.agent?.id,
+      agentName: conversation.agent?.name,
       at: closedAt,
     });
     const { address } = await this.call('send redirect', log, () =>

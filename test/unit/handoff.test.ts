@@ -514,7 +514,7 @@ describe('HandoffService: closing', () => {
 });
 
 describe('HandoffService: domain events', () => {
-  it('emits the handoff lifecycle in order, without any message text', async () => {
+  it('emits the handoff lifecycle in order, message events carrying the text for the subscribers', async () => {
     const ctx = setup();
     const who = customer();
     const ticket = await openedTicket(ctx, who);
@@ -556,10 +556,22 @@ describe('HandoffService: domain events', () => {
       reason: 'solved',
     });
 
-    const serialised = JSON.stringify(ctx.emitted);
-    expect(serialised).not.toContain(SECRET_TEXT);
-    expect(serialised).not.toContain('Atendimento encerrado');
-    for (const e of ctx.emitted) expect(e.payload).not.toHaveProperty('text');
+    expect(ctx.emitted.find((e) => e.name === 'ticket.closed')?.payload).toMatchObject({
+      agentId: 'agent-1',
+      agentName: 'Ana Souza',
+    });
+    expect(ctx.emitted.find((e) => e.name === 'handoff.started')?.payload).toMatchObject({
+      customer: { key: who.key, originator: who.originator },
+      vendor: 'fakedesk',
+    });
+    // Text travels only on message events (for analytics sinks and talk logs), never on lifecycle events.
+    for (const e of ctx.emitted) {
+      if (e.name === 'customer.message' || e.name === 'agent.message') {
+        expect((e.payload as { text: string }).text).toContain(SECRET_TEXT);
+      } else {
+        expect(JSON.stringify(e.payload)).not.toContain(SECRET_TEXT);
+      }
+    }
   });
 
   it('writes no message text to the logs', async () => {
