@@ -1,4 +1,4 @@
-import KeyvRedis, { createKeyv } from '@keyv/redis';
+import KeyvRedis, { createKeyv, type RedisClientType } from '@keyv/redis';
 import Keyv from 'keyv';
 import { errorMessage } from '../core/errors';
 import { KeyedMutex } from '../core/keyed-mutex';
@@ -12,7 +12,15 @@ const NAMESPACE = 'bhb';
 export interface State {
   store: ConversationStore;
   lock: CustomerLock;
+  /**
+   * The one Redis connection (node-redis v5), for the Redis-backed parts (work queue, rate limiter, analytics
+   * queues) under the `bhb:` prefix; absent in memory mode. Closed by `store.close()`.
+   */
+  redis?: () => Promise<RedisClientType>;
 }
+
+/** Prefix of every Redis key the bridge writes. */
+export const REDIS_PREFIX = `${NAMESPACE}:`;
 
 /**
  * In memory when no Redis URL is given (one instance, state lost on restart),
@@ -48,6 +56,8 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
   const client = async () => (await redis.getClient()) as unknown as LockRedisClient;
   return {
     store: new KeyvConversationStore(keyv, () => keyv.disconnect()),
-    lock: new RedisCustomerLock(client, `${NAMESPACE}:`),
+    lock: new RedisCustomerLock(client, REDIS_PREFIX),
+    // @keyv/redis is built with a single-node URL here, so its client is a RedisClientType.
+    redis: async () => (await redis.getClient()) as RedisClientType,
   };
 }
