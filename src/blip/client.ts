@@ -6,7 +6,7 @@ import {
   type LimeNotification,
 } from 'blip-sdk';
 import WebSocketTransport from 'lime-transport-websocket';
-import { RetryableError } from '../core/errors';
+import { RetryableError, UnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 
 export interface BlipConnectionOptions {
@@ -119,7 +119,7 @@ export class BlipConnection {
 
   private connectedClient(): Client {
     if (this.state !== 'connected' || !this.client) {
-      throw new RetryableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+      throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
     }
     return this.client;
   }

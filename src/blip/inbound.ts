@@ -1,6 +1,7 @@
 import type { LimeMessage, LimeNotification } from 'blip-sdk';
 import { errorCode, errorMessage } from '../core/errors';
-import type { HandoffService } from '../core/handoff';
+import type { Dispatcher } from '../core/dispatcher';
+import type { DomainEvents } from '../core/events';
 import { logTag } from '../core/ids';
 import type { Logger } from '../core/logger';
 import { limeToChatMessage } from './content';
@@ -12,12 +13,49 @@ import {
   limeNotificationSchema,
 } from './envelope';
 
+/** Where the BLiP edge hands work to: the dispatcher records it durably before the handler resolves. */
+export type Intake = Pick<Dispatcher, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
+
+export interface InboundOptions {
+  /** How long to keep trying to record a message while the work queue (Redis) cannot be reached. */
+  recordForMs: number;
+}
+
 /**
- * The BLiP edge's receivers: validate each envelope, turn it into a core call, and never throw.
- * Resolving late is deliberate: the SDK sends `consumed` only after the handler finished.
+ * The BLiP edge's receivers: validate each envelope, record it as work, and never throw.
+ * Resolving late is deliberate: the SDK sends `consumed` only after the handler finished, so it means "recorded".
+ * BLiP does not deliver a message twice, so while the queue cannot be reached the message is held here and
+ * recording is retried (bounded); only then is it reported as lost, loudly.
  */
-export function createInboundHandlers(service: HandoffService, botIdentity: string, logger: Logger) {
+export function createInboundHandlers(
+  intake: Intake,
+  events: DomainEvents,
+  botIdentity: string,
+  logger: Logger,
+  options: InboundOptions = { recordForMs: 60_000 },
+) {
   const self = botIdentity.toLowerCase();
+
+  async function record(what: () => Promise<void>, meta: Record<string, unknown>): Promise<void> {
+    const deadline = Date.now() + options.recordForMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await what();
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        const delayMs = Math.min(5_000, 100 * 2 ** attempt);
+        logger.warn('could not record incoming LIME work; retrying', {
+          ...meta,
+          attempt,
+          delayMs,
+          code: errorCode(err),
+          error: errorMessage(err),
+        });
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+  }
 
   async function onMessage(raw: LimeMessage): Promise<void> {
     const parsed = limeMessageSchema.safeParse(raw);
@@ -48,20 +86,20 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
       });
       return;
     }
+    const meta = { customer: logTag(customer.key), messageId: message.id };
     try {
-      await service.handleCustomerMessage(customer, rendered.message);
+      await record(() => intake.acceptCustomerMessage(customer, rendered.message), meta);
     } catch (err) {
-      logger.error('customer message could not be delivered to the helpdesk', {
-        customer: logTag(customer.key),
-        messageId: message.id,
-        code: errorCode(err),
+      logger.error('customer message LOST: it could not be recorded (work queue unreachable)', {
+        ...meta,
+        code: 'CUSTOMER_MESSAGE_NOT_RECORDED',
         error: errorMessage(err),
       });
-      service.events.emit('delivery.failed', {
+      events.emit('delivery.failed', {
         customerKey: customer.key,
         direction: 'to-helpdesk',
         messageId: message.id,
-        code: errorCode(err),
+        code: 'CUSTOMER_MESSAGE_NOT_RECORDED',
         reason: errorMessage(err),
         at: new Date().toISOString(),
       });
@@ -79,11 +117,23 @@ export function createInboundHandlers(service: HandoffService, botIdentity: stri
     }
     const n = parsed.data;
     if (n.event !== 'failed') return;
-    await service.handleDeliveryFailure(
-      identityOf(n.from),
-      n.id,
-      String(n.reason?.code ?? 'unknown'),
-      n.reason?.description ?? 'no reason given',
+    const customerKey = identityOf(n.from);
+    await record(
+      () =>
+        intake.acceptDeliveryFailure(
+          customerKey,
+          n.id,
+          String(n.reason?.code ?? 'unknown'),
+          n.reason?.description ?? 'no reason given',
+        ),
+      { customer: logTag(customerKey), messageId: n.id },
+    ).catch((err: unknown) =>
+      logger.error('LIME failed notification could not be recorded; the agent will not be told', {
+        customer: logTag(customerKey),
+        messageId: n.id,
+        code: errorCode(err),
+        error: errorMessage(err),
+      }),
     );
   }
 

@@ -21,6 +21,17 @@ export class RetryableError extends BridgeError {
   }
 }
 
+/**
+ * The other side cannot be reached at all right now (the BLiP session is down, reconnecting). Work that meets it
+ * waits in the queue, in order, without using up its attempts, and goes out once the connection is back.
+ */
+export class UnavailableError extends RetryableError {
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, code, undefined, options);
+    this.name = 'UnavailableError';
+  }
+}
+
 /** Retrying will not help: validation errors, unknown tickets, 4xx. */
 export class PermanentError extends BridgeError {
   constructor(

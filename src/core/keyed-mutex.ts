@@ -1,3 +1,5 @@
+import type { LockAttempt } from './ports';
+
 /**
  * Serialises async work per key (per customer): two messages of one customer never run at once,
  * different customers run in parallel. In-process only; several instances need the shared lock
@@ -18,6 +20,12 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return result;
+  }
+
+  /** Runs `work` only when nothing runs or waits for `key`. */
+  async tryRun<T>(key: string, work: () => Promise<T>): Promise<LockAttempt<T>> {
+    if (this.tails.has(key)) return { acquired: false };
+    return { acquired: true, value: await this.run(key, work) };
   }
 
   /** Keys with work queued or running (for tests and metrics). */

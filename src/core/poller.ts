@@ -1,13 +1,13 @@
 import type { HelpdeskAdapter } from '../adapters/adapter';
 import { errorCode, errorMessage } from './errors';
-import type { HandoffService } from './handoff';
+import type { Dispatcher } from './dispatcher';
 import type { Logger } from './logger';
 import type { ConversationStore } from './ports';
 
 /**
  * Drives an adapter that must be polled (a vendor without webhooks, or as a safety net beside them):
- * every `intervalMs` it asks the adapter for events after the stored cursor, hands them to the core in order,
- * and saves the new cursor only once every event was handled, so a crash or a failure repeats the batch
+ * every `intervalMs` it asks the adapter for events after the stored cursor, records them as work in order,
+ * and saves the new cursor only once every event was recorded, so a crash or a failure repeats the batch
  * (the core's dedupe drops what was already delivered) instead of losing it.
  */
 export class Poller {
@@ -17,7 +17,7 @@ export class Poller {
 
   constructor(
     private readonly adapter: Pick<HelpdeskAdapter, 'name'> & Required<Pick<HelpdeskAdapter, 'poll'>>,
-    private readonly service: HandoffService,
+    private readonly intake: Pick<Dispatcher, 'acceptHelpdeskEvents'>,
     private readonly store: ConversationStore,
     private readonly logger: Logger,
     private readonly intervalMs: number,
@@ -33,7 +33,7 @@ export class Poller {
     const name = `poll:${this.adapter.name}`;
     const cursor = await this.store.getCursor(name);
     const { events, cursor: next } = await this.adapter.poll(cursor);
-    if (events.length) await this.service.handleHelpdeskEvents(events);
+    if (events.length) await this.intake.acceptHelpdeskEvents(events);
     if (next !== cursor) await this.store.setCursor(name, next);
     return events.length;
   }

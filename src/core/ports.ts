@@ -26,7 +26,11 @@ export interface ConversationStore {
  */
 export interface CustomerLock {
   run<T>(customerKey: string, work: () => Promise<T>): Promise<T>;
+  /** Runs `work` only if the key is free right now (no waiting); the work queue's lane claim. */
+  tryRun<T>(key: string, work: () => Promise<T>): Promise<LockAttempt<T>>;
 }
+
+export type LockAttempt<T> = { acquired: true; value: T } | { acquired: false };
 
 /** How the core talks to the customer. Implemented by the BLiP edge. */
 export interface CustomerChannel {
@@ -49,4 +53,19 @@ export interface MediaFetcher {
   /** Files larger than this are refused (for the note the agent reads). */
   readonly maxBytes: number;
   fetch(attachment: Attachment): Promise<MediaFile>;
+}
+
+/**
+ * Serves agents' files to customers from the bridge itself (`GET /media/<token>` under `BRIDGE_PUBLIC_URL`), for
+ * helpdesk links that need credentials or expire: the bytes live in the state backend (memory or Redis) with a
+ * TTL, behind an HMAC-signed, expiring URL. Implemented in `src/media`.
+ */
+export interface MediaHost {
+  /** Files larger than this are refused (MEDIA_TOO_LARGE). */
+  readonly maxBytes: number;
+  /**
+   * Keeps the file under `id` (publishing the same id again replaces it, so a retry leaves no second copy) and
+   * returns the public, signed URL the customer opens.
+   */
+  publish(id: string, file: MediaFile): Promise<string>;
 }

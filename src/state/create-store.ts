@@ -4,6 +4,11 @@ import { errorMessage } from '../core/errors';
 import { KeyedMutex } from '../core/keyed-mutex';
 import type { Logger } from '../core/logger';
 import type { ConversationStore, CustomerLock } from '../core/ports';
+import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limiter';
+import type { WorkQueue } from '../core/work';
+import { MemoryWorkQueue } from './memory-work-queue';
+import { RedisRateLimiter } from './redis-rate-limiter';
+import { type QueueRedisClient, RedisWorkQueue } from './redis-work-queue';
 import { KeyvConversationStore } from './keyv-conversation-store';
 import { type LockRedisClient, RedisCustomerLock } from './redis-customer-lock';
 
@@ -12,6 +17,10 @@ const NAMESPACE = 'bhb';
 export interface State {
   store: ConversationStore;
   lock: CustomerLock;
+  /** The durable work queue (Redis) or its single-instance stand-in (memory). */
+  queue: WorkQueue;
+  /** A rate limiter for `name` (a vendor), shared by every instance on Redis. */
+  limiter(name: string, requestsPerMinute: number): RateLimiter;
   /**
    * The one Redis connection (node-redis v5), for the Redis-backed parts (work queue, rate limiter, analytics
    * queues) under the `bhb:` prefix; absent in memory mode. Closed by `store.close()`.
@@ -32,7 +41,12 @@ export const REDIS_PREFIX = `${NAMESPACE}:`;
 export function createState(redisUrl: string | undefined, logger: Logger): State {
   if (!redisUrl) {
     const keyv = new Keyv({ namespace: NAMESPACE, throwOnErrors: true });
-    return { store: new KeyvConversationStore(keyv), lock: new KeyedMutex() };
+    return {
+      store: new KeyvConversationStore(keyv),
+      lock: new KeyedMutex(),
+      queue: new MemoryWorkQueue(),
+      limiter: (_name, requestsPerMinute) => new MemoryRateLimiter(requestsPerMinute),
+    };
   }
   // Fail fast while Redis is away (no offline queue): a webhook then gets 503 and is retried by the vendor, and
   // /readyz says so, instead of both hanging until Redis is back. The client keeps reconnecting in the background.
@@ -52,12 +66,35 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
     logger.error('state store error', { code: 'STATE_STORE_ERROR', error: errorMessage(err) });
   });
   const redis = keyv.store as KeyvRedis<unknown>;
-  // node-redis' client satisfies the two commands the lock uses; its generic types are too wide to name here.
-  const client = async () => (await redis.getClient()) as unknown as LockRedisClient;
+  // @keyv/redis is built with a single-node URL here, so its client is a RedisClientType. Its getClient() returns
+  // the client as soon as the socket is opening; without an offline queue a command sent then fails ("The client
+  // is offline"), so commands of our own wait (briefly) for the client to be ready.
+  const ready = async (): Promise<RedisClientType> => {
+    const client = (await redis.getClient()) as RedisClientType;
+    if (client.isReady) return client;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('ready', onReady);
+        reject(new Error('Redis is not reachable (not ready within 2 s)'));
+      }, 2_000);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('ready', onReady);
+    });
+    return client;
+  };
+  // node-redis' client satisfies the commands the lock, queue and limiter use; its generic types are too wide to
+  // name there.
+  const client = async () => (await ready()) as unknown as LockRedisClient;
+  const scripted = async () => (await ready()) as unknown as QueueRedisClient;
   return {
     store: new KeyvConversationStore(keyv, () => keyv.disconnect()),
     lock: new RedisCustomerLock(client, REDIS_PREFIX),
-    // @keyv/redis is built with a single-node URL here, so its client is a RedisClientType.
-    redis: async () => (await redis.getClient()) as RedisClientType,
+    queue: new RedisWorkQueue(scripted, REDIS_PREFIX),
+    limiter: (name, requestsPerMinute) =>
+      new RedisRateLimiter(scripted, `${REDIS_PREFIX}rl:${name}`, requestsPerMinute),
+    redis: ready,
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { RetryableError } from '../core/errors';
 import { KeyedMutex } from '../core/keyed-mutex';
-import type { CustomerLock } from '../core/ports';
+import type { CustomerLock, LockAttempt } from '../core/ports';
 
 /** The few Redis commands the lock needs (node-redis v5, as used by @keyv/redis). */
 export interface LockRedisClient {
@@ -42,17 +42,30 @@ export class RedisCustomerLock implements CustomerLock {
     return this.local.run(key, () => this.runLocked(key, work));
   }
 
+  /** One SET NX: runs `work` only if no instance (this one included) holds `key` right now. */
+  async tryRun<T>(key: string, work: () => Promise<T>): Promise<LockAttempt<T>> {
+    const attempt = await this.local.tryRun(key, async (): Promise<LockAttempt<T>> => {
+      const redis = await this.client();
+      const lockKey = `${this.prefix}lock:${key}`;
+      const token = randomUUID();
+      if (!(await this.acquire(redis, lockKey, token))) return { acquired: false };
+      return { acquired: true, value: await this.holding(redis, lockKey, token, work) };
+    });
+    return attempt.acquired ? attempt.value : attempt;
+  }
+
+  private acquire(redis: LockRedisClient, lockKey: string, token: string): Promise<boolean> {
+    return redis
+      .set(lockKey, token, { condition: 'NX', expiration: { type: 'PX', value: this.options.ttlMs } })
+      .then((reply) => reply === 'OK');
+  }
+
   private async runLocked<T>(key: string, work: () => Promise<T>): Promise<T> {
     const redis = await this.client();
     const lockKey = `${this.prefix}lock:${key}`;
     const token = randomUUID();
     const deadline = Date.now() + this.options.acquireTimeoutMs;
-    while (
-      (await redis.set(lockKey, token, {
-        condition: 'NX',
-        expiration: { type: 'PX', value: this.options.ttlMs },
-      })) !== 'OK'
-    ) {
+    while (!(await this.acquire(redis, lockKey, token))) {
       if (Date.now() > deadline) {
         throw new RetryableError(
           'another bridge instance holds this customer for too long',
@@ -61,6 +74,16 @@ export class RedisCustomerLock implements CustomerLock {
       }
       await new Promise((r) => setTimeout(r, this.options.pollMs));
     }
+    return this.holding(redis, lockKey, token, work);
+  }
+
+  /** Runs the work while keeping the lock alive, then releases it if it is still ours. */
+  private async holding<T>(
+    redis: LockRedisClient,
+    lockKey: string,
+    token: string,
+    work: () => Promise<T>,
+  ): Promise<T> {
     const keepAlive = setInterval(() => {
       void redis
         .eval(EXTEND, { keys: [lockKey], arguments: [token, String(this.options.ttlMs)] })

@@ -1,0 +1,77 @@
+import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
+
+/**
+ * A unit of work the bridge accepted and must finish: recorded durably before the sender is answered
+ * (DESIGN.md §4.2), then processed in order within its lane.
+ */
+export type WorkItem =
+  | { kind: 'customer-message'; customer: CustomerRef; message: ChatMessage }
+  | { kind: 'helpdesk-event'; event: HelpdeskEvent }
+  | { kind: 'delivery-failure'; customerKey: string; messageId: string; code: string; reason: string };
+
+export type WorkKind = WorkItem['kind'];
+
+/** A work item as the queue holds it. */
+export interface QueuedWork {
+  /** Unique per enqueue; guards acknowledgements against a worker that lost its lane. */
+  id: string;
+  lane: string;
+  item: WorkItem;
+  /** Failed processing attempts so far (each attempt already includes the quick in-call retries). */
+  attempts: number;
+  enqueuedAt: string;
+  /** The last failure, once there was one. */
+  lastError?: { code: string; message: string };
+}
+
+/** A unit of work that failed for good: kept, with the reason, until an operator replays or drops it. */
+export interface DeadLetter {
+  id: string;
+  work: QueuedWork;
+  code: string;
+  reason: string;
+  at: string;
+}
+
+/**
+ * Durable, per-lane FIFO queue. A lane is one customer (`customer key`), or one ticket whose customer was not
+ * known yet (`ticket:<vendor>:<id>`). Lanes proceed in parallel; inside a lane, one worker at a time (the runner
+ * holds the lane's lock) takes items from the head. Implemented in `src/state` over Redis (shared by every
+ * instance, survives crashes) or in memory (one instance, lost on restart).
+ */
+export interface WorkQueue {
+  /**
+   * Appends to the lane's tail; when it resolves, the item is recorded (in Redis: durably). `dueAtMs` is when the
+   * lane is due: later than now while its head waits for a retry.
+   */
+  enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }>;
+  /** Lanes with work due at `nowMs` (not waiting for a retry), oldest first, at most `limit`. */
+  dueLanes(nowMs: number, limit: number): Promise<string[]>;
+  /**
+   * Up to `max` items from the lane's head. An item that cannot be read back (corrupt, from an incompatible
+   * version) is returned as `unreadable` so the runner dead-letters it instead of blocking the lane.
+   */
+  peek(lane: string, max: number): Promise<Array<QueuedWork | { unreadable: string; id: string }>>;
+  /**
+   * Removes the given items from the lane's head, in order, but only while they are still there (a worker
+   * that lost its lane must not remove someone else's items). Returns how many items remain in the lane.
+   */
+  ack(lane: string, ids: string[]): Promise<number>;
+  /** Records a failed attempt on the head item and keeps the whole lane waiting until `retryAtMs`. */
+  retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void>;
+  /** Moves the head item to the dead-letter list. */
+  deadLetter(lane: string, headId: string, letter: DeadLetter): Promise<void>;
+  /** Dead letters, oldest first. */
+  deadLetters(limit?: number): Promise<DeadLetter[]>;
+  /** Puts a dead letter back at the tail of its lane (attempts reset); false when there is no such letter. */
+  replay(deadLetterId: string): Promise<boolean>;
+  /** Deletes a dead letter; false when there is no such letter. */
+  drop(deadLetterId: string): Promise<boolean>;
+  /** Items waiting in all lanes, and dead letters (metrics, readiness, shutdown). */
+  depth(): Promise<{ queued: number; lanes: number; deadLetters: number }>;
+}
+
+/** The lane of a helpdesk event whose customer is not known yet. */
+export function ticketLane(vendor: string, ticketId: string): string {
+  return `ticket:${vendor}:${ticketId}`;
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { DeadLetter, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+
+/**
+ * The work queue in memory: same contract as the Redis one, for a single instance. Not crash-safe: what is
+ * queued is lost when the process dies (documented in the README).
+ */
+export class MemoryWorkQueue implements WorkQueue {
+  private readonly lanes = new Map<string, QueuedWork[]>();
+  /** Lane → when it is due; insertion order is the order lanes became due. */
+  private readonly due = new Map<string, number>();
+  private readonly letters = new Map<string, DeadLetter>();
+  private queued = 0;
+
+  async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
+    const work: QueuedWork = {
+      id: randomUUID(),
+      lane,
+      item: structuredClone(item),
+      attempts: 0,
+      enqueuedAt: new Date().toISOString(),
+    };
+    const items = this.lanes.get(lane) ?? [];
+    items.push(work);
+    this.lanes.set(lane, items);
+    if (!this.due.has(lane)) this.due.set(lane, Date.now());
+    this.queued++;
+    return { work: structuredClone(work), dueAtMs: this.due.get(lane)! };
+  }
+
+  async dueLanes(nowMs: number, limit: number): Promise<string[]> {
+    return [...this.due.entries()]
+      .filter(([, at]) => at <= nowMs)
+      .sort((a, b) => a[1] - b[1])
+      .slice(0, limit)
+      .map(([lane]) => lane);
+  }
+
+  async peek(lane: string, max: number): Promise<QueuedWork[]> {
+    return structuredClone((this.lanes.get(lane) ?? []).slice(0, max));
+  }
+
+  async ack(lane: string, ids: string[]): Promise<number> {
+    const items = this.lanes.get(lane) ?? [];
+    for (const id of ids) {
+      if (items[0]?.id !== id) break;
+      items.shift();
+      this.queued--;
+    }
+    return this.settle(lane, items);
+  }
+
+  async retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void> {
+    const items = this.lanes.get(lane);
+    if (items?.[0]?.id !== head.id) return;
+    items[0] = structuredClone(head);
+    this.due.set(lane, retryAtMs);
+  }
+
+  async deadLetter(lane: string, headId: string, letter: DeadLetter): Promise<void> {
+    const items = this.lanes.get(lane) ?? [];
+    if (items[0]?.id !== headId) return;
+    items.shift();
+    this.queued--;
+    this.letters.set(letter.id, structuredClone(letter));
+    if (this.settle(lane, items) > 0) this.due.set(lane, Date.now());
+  }
+
+  async deadLetters(limit = 1000): Promise<DeadLetter[]> {
+    return structuredClone([...this.letters.values()].slice(0, limit));
+  }
+
+  async replay(deadLetterId: string): Promise<boolean> {
+    const letter = this.letters.get(deadLetterId);
+    if (!letter) return false;
+    this.letters.delete(deadLetterId);
+    await this.enqueue(letter.work.lane, letter.work.item);
+    return true;
+  }
+
+  async drop(deadLetterId: string): Promise<boolean> {
+    return this.letters.delete(deadLetterId);
+  }
+
+  async depth(): Promise<{ queued: number; lanes: number; deadLetters: number }> {
+    return { queued: this.queued, lanes: this.due.size, deadLetters: this.letters.size };
+  }
+
+  private settle(lane: string, items: QueuedWork[]): number {
+    if (items.length === 0) {
+      this.lanes.delete(lane);
+      this.due.delete(lane);
+    }
+    return items.length;
+  }
+}

@@ -1,0 +1,231 @@
+import { randomUUID } from 'node:crypto';
+import type { DeadLetter, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+import { RedisScript, type ScriptRedisClient } from './redis-scripts';
+import { decodeDeadLetter, decodeEntry, encodeEntry, type Decoded } from './work-codec';
+
+/** The Redis commands the queue uses besides its scripts (node-redis v5). */
+export interface QueueRedisClient extends ScriptRedisClient {
+  zRangeByScore(
+    key: string,
+    min: number | string,
+    max: number | string,
+    options?: { LIMIT: { offset: number; count: number } },
+  ): Promise<string[]>;
+  lRange(key: string, start: number, stop: number): Promise<string[]>;
+  hGet(key: string, field: string): Promise<string | null | undefined>;
+  zRange(key: string, start: number, stop: number): Promise<string[]>;
+  hmGet(key: string, fields: string[]): Promise<Array<string | null>>;
+  zCard(key: string): Promise<number>;
+  hLen(key: string): Promise<number>;
+  get(key: string): Promise<string | null>;
+}
+
+// Every entry is `<id> <json>`; HEAD_IS checks the lane's head is the item the caller means.
+const HEAD_IS = `
+local function head_is(lane_key, id)
+  local head = redis.call('LINDEX', lane_key, 0)
+  if not head then return false end
+  local space = string.find(head, ' ', 1, true)
+  return space ~= nil and string.sub(head, 1, space - 1) == id
+end
+`;
+
+// KEYS: lane list, due zset, count. ARGV: entry, lane, now.
+const ENQUEUE = new RedisScript(`
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
+redis.call('INCR', KEYS[3])
+return redis.call('ZSCORE', KEYS[2], ARGV[2])
+`);
+
+// KEYS: lane list, due zset, count. ARGV: lane, ids...
+const ACK = new RedisScript(`${HEAD_IS}
+for i = 2, #ARGV do
+  if not head_is(KEYS[1], ARGV[i]) then break end
+  redis.call('LPOP', KEYS[1])
+  redis.call('DECR', KEYS[3])
+end
+local left = redis.call('LLEN', KEYS[1])
+if left == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return left
+`);
+
+// KEYS: lane list, due zset. ARGV: head id, new entry, lane, retry at.
+const RETRY = new RedisScript(`${HEAD_IS}
+if not head_is(KEYS[1], ARGV[1]) then return 0 end
+redis.call('LSET', KEYS[1], 0, ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
+return 1
+`);
+
+// KEYS: lane list, due zset, count, dlq hash, dlq order zset. ARGV: head id, letter id, letter, at ms, lane, now.
+const DEAD_LETTER = new RedisScript(`${HEAD_IS}
+if not head_is(KEYS[1], ARGV[1]) then return 0 end
+redis.call('LPOP', KEYS[1])
+redis.call('DECR', KEYS[3])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
+if redis.call('LLEN', KEYS[1]) == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[5])
+else
+  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+end
+return 1
+`);
+
+// KEYS: dlq hash, dlq order, lane list, due zset, count. ARGV: letter id, entry, lane, now.
+const REPLAY = new RedisScript(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('RPUSH', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[4], 'NX', ARGV[4], ARGV[3])
+redis.call('INCR', KEYS[5])
+return 1
+`);
+
+// KEYS: dlq hash, dlq order. ARGV: letter id.
+const DROP = new RedisScript(`
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+`);
+
+/**
+ * The work queue on Redis, shared by every instance: one list per lane (`<prefix>q:lane:<lane>`), a sorted set
+ * of lanes by the time they are due (`q:due`: now, or later while the lane's head waits for a retry), a counter,
+ * and the dead-letter hash with its order (`dlq`, `dlq:order`). Each change is one Lua script, so it is atomic:
+ * an item is never both acknowledged and dead-lettered, and a lane never leaves `q:due` while it has items.
+ * Durability is Redis's: with AOF (`appendonly yes`) an acknowledged enqueue survives a Redis restart.
+ */
+export class RedisWorkQueue implements WorkQueue {
+  private readonly dueKey: string;
+  private readonly countKey: string;
+  private readonly dlqKey: string;
+  private readonly dlqOrderKey: string;
+
+  constructor(
+    private readonly client: () => Promise<QueueRedisClient>,
+    private readonly prefix: string,
+  ) {
+    this.dueKey = `${prefix}q:due`;
+    this.countKey = `${prefix}q:count`;
+    this.dlqKey = `${prefix}dlq`;
+    this.dlqOrderKey = `${prefix}dlq:order`;
+  }
+
+  async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
+    const work: QueuedWork = {
+      id: randomUUID(),
+      lane,
+      item,
+      attempts: 0,
+      enqueuedAt: new Date().toISOString(),
+    };
+    const now = Date.now();
+    const due = await ENQUEUE.run(
+      await this.client(),
+      [this.laneKey(lane), this.dueKey, this.countKey],
+      [encodeEntry(work), lane, now],
+    );
+    return { work, dueAtMs: Number(due ?? now) };
+  }
+
+  async dueLanes(nowMs: number, limit: number): Promise<string[]> {
+    const redis = await this.client();
+    return redis.zRangeByScore(this.dueKey, '-inf', nowMs, { LIMIT: { offset: 0, count: limit } });
+  }
+
+  async peek(lane: string, max: number): Promise<Decoded[]> {
+    const redis = await this.client();
+    const entries = await redis.lRange(this.laneKey(lane), 0, max - 1);
+    return entries.map(decodeEntry);
+  }
+
+  async ack(lane: string, ids: string[]): Promise<number> {
+    const left = await ACK.run(
+      await this.client(),
+      [this.laneKey(lane), this.dueKey, this.countKey],
+      [lane, ...ids],
+    );
+    return Number(left);
+  }
+
+  async retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void> {
+    await RETRY.run(
+      await this.client(),
+      [this.laneKey(lane), this.dueKey],
+      [head.id, encodeEntry(head), lane, retryAtMs],
+    );
+  }
+
+  async deadLetter(lane: string, headId: string, letter: DeadLetter): Promise<void> {
+    await DEAD_LETTER.run(
+      await this.client(),
+      [this.laneKey(lane), this.dueKey, this.countKey, this.dlqKey, this.dlqOrderKey],
+      [headId, letter.id, JSON.stringify(letter), Date.parse(letter.at) || Date.now(), lane, Date.now()],
+    );
+  }
+
+  async deadLetters(limit = 1000): Promise<DeadLetter[]> {
+    const redis = await this.client();
+    const ids = await redis.zRange(this.dlqOrderKey, 0, limit - 1);
+    if (ids.length === 0) return [];
+    const values = await redis.hmGet(this.dlqKey, ids);
+    return values.flatMap((json, i) => {
+      if (!json) return [];
+      return [
+        decodeDeadLetter(json) ?? {
+          // Kept visible (and droppable) even when it cannot be read back.
+          id: ids[i]!,
+          work: { id: ids[i]!, lane: '?', item: unreadableItem(), attempts: 0, enqueuedAt: '' },
+          code: 'UNREADABLE_DEAD_LETTER',
+          reason: 'the stored dead letter could not be read',
+          at: '',
+        },
+      ];
+    });
+  }
+
+  async replay(deadLetterId: string): Promise<boolean> {
+    const redis = await this.client();
+    const json = await redis.hGet(this.dlqKey, deadLetterId);
+    const letter = json ? decodeDeadLetter(json) : undefined;
+    if (!letter) return false;
+    const work: QueuedWork = {
+      id: randomUUID(),
+      lane: letter.work.lane,
+      item: letter.work.item,
+      attempts: 0,
+      enqueuedAt: new Date().toISOString(),
+    };
+    const done = await REPLAY.run(
+      redis,
+      [this.dlqKey, this.dlqOrderKey, this.laneKey(work.lane), this.dueKey, this.countKey],
+      [deadLetterId, encodeEntry(work), work.lane, Date.now()],
+    );
+    return Number(done) === 1;
+  }
+
+  async drop(deadLetterId: string): Promise<boolean> {
+    const done = await DROP.run(await this.client(), [this.dlqKey, this.dlqOrderKey], [deadLetterId]);
+    return Number(done) === 1;
+  }
+
+  async depth(): Promise<{ queued: number; lanes: number; deadLetters: number }> {
+    const redis = await this.client();
+    const [count, lanes, deadLetters] = await Promise.all([
+      redis.get(this.countKey),
+      redis.zCard(this.dueKey),
+      redis.hLen(this.dlqKey),
+    ]);
+    return { queued: Math.max(0, Number(count ?? 0)), lanes, deadLetters };
+  }
+
+  private laneKey(lane: string): string {
+    return `${this.prefix}q:lane:${lane}`;
+  }
+}
+
+function unreadableItem(): WorkItem {
+  return { kind: 'delivery-failure', customerKey: '?', messageId: '?', code: '?', reason: 'unreadable' };
+}

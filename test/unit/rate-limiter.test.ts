@@ -1,0 +1,107 @@
+import { gcraParams, gcraStep, MemoryRateLimiter } from '../../src/core/rate-limiter';
+import { rateLimited } from '../../src/core/rate-limited-adapter';
+import type { HelpdeskAdapter } from '../../src/adapters/adapter';
+import { createState } from '../../src/state/create-store';
+import { captureLogs } from '../helpers/log-capture';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+/** Simulates a caller that sends as fast as the limiter lets it, and returns the send times. */
+function simulate(requestsPerMinute: number, durationMs: number): number[] {
+  const params = gcraParams(requestsPerMinute);
+  const times: number[] = [];
+  let tat: number | undefined;
+  let now = 0;
+  while (now < durationMs) {
+    const step = gcraStep(tat, now, params);
+    if (step.waitMs === 0) {
+      tat = step.tat;
+      times.push(now);
+    } else now += step.waitMs;
+  }
+  return times;
+}
+
+describe('GCRA limiter', () => {
+  it.each([700, 200, 60, 10_000])(
+    'never puts more than %i requests in any 60-second window, and comes close',
+    (rpm) => {
+      const times = simulate(rpm, 180_000);
+      let worst = 0;
+      for (let i = 0, j = 0; i < times.length; i++) {
+        while (times[i]! - times[j]! >= 60_000) j++;
+        worst = Math.max(worst, i - j + 1);
+      }
+      expect(worst).toBeLessThanOrEqual(rpm);
+      expect(worst).toBeGreaterThanOrEqual(rpm * 0.9);
+    },
+  );
+
+  it('allows a burst, then spaces requests', async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(600, () => now); // burst 30, then ~1 per 105 ms
+    for (let i = 0; i < 30; i++) expect(await limiter.acquire()).toBe(0);
+    expect(await limiter.delay()).toBeGreaterThan(0);
+    now += 60_000;
+    expect(await limiter.delay()).toBe(0);
+  });
+
+  it('makes every adapter method take a slot, and leaves properties and the webhook alone', async () => {
+    const calls: string[] = [];
+    const webhook = { verify: () => ({ ok: true as const }), parse: () => [] };
+    const adapter = {
+      name: 'x',
+      limits: { requestsPerMinute: 1 },
+      webhook,
+      openTicket: async () => (calls.push('open'), { vendor: 'x', id: '1' }),
+      appendCustomerMessage: async () => void calls.push('append'),
+      closeTicket: async () => void calls.push('close'),
+      somethingNew: async (n: number) => (calls.push(`new ${n}`), n * 2),
+    } as HelpdeskAdapter & { somethingNew(n: number): Promise<number> };
+    const limiter = { acquire: jest.fn(async () => 5), delay: async () => 0 };
+    const waits: number[] = [];
+    const limited = rateLimited(adapter, limiter, (ms) => waits.push(ms)) as typeof adapter;
+    expect(limited.name).toBe('x');
+    expect(limited.webhook).toBe(webhook);
+    await limited.openTicket({} as never, 'k');
+    expect(await limited.somethingNew(21)).toBe(42);
+    expect(calls).toEqual(['open', 'new 21']);
+    expect(limiter.acquire).toHaveBeenCalledTimes(2);
+    expect(waits).toEqual([5, 5]);
+  });
+});
+
+describe('GCRA limiter on Redis', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  }, 20_000);
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('is one limit for every instance', async () => {
+    const a = createState(redis.url, captureLogs().logger);
+    const b = createState(redis.url, captureLogs().logger);
+    try {
+      const la = a.limiter('zendesk', 600);
+      const lb = b.limiter('zendesk', 600);
+      // Burst of 30 shared: the two instances together get 30 slots at once, not 60.
+      const waits = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? la : lb).delay()));
+      expect(waits.every((w) => w === 0)).toBe(true);
+      let free = 0;
+      for (let i = 0; i < 40; i++) {
+        const limiter = i % 2 ? la : lb;
+        if ((await limiter.delay()) === 0) {
+          await limiter.acquire();
+          free++;
+        }
+      }
+      expect(free).toBeGreaterThanOrEqual(30);
+      expect(free).toBeLessThanOrEqual(32);
+      expect(await a.limiter('intercom', 600).delay()).toBe(0); // another vendor, another limit
+    } finally {
+      await a.store.close();
+      await b.store.close();
+    }
+  });
+});

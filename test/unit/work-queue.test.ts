@@ -1,0 +1,163 @@
+import { createState, type State } from '../../src/state/create-store';
+import type { WorkItem, WorkQueue } from '../../src/core/work';
+import { captureLogs } from '../helpers/log-capture';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+/** One suite, every backend (like Keyv's adapter tests): the queue's contract. */
+const backends = ['memory', 'redis'] as const;
+
+function message(n: number): WorkItem {
+  return {
+    kind: 'customer-message',
+    customer: { key: 'ana@tunnel.msging.net', address: 'ana@tunnel.msging.net/x' },
+    message: { id: `m${n}`, text: `text ${n}`, at: '2026-11-25T12:00:00.000Z' },
+  };
+}
+
+function idOf(w: Awaited<ReturnType<WorkQueue['peek']>>[number]): string {
+  if ('unreadable' in w) throw new Error(`unreadable: ${w.unreadable}`);
+  return w.item.kind === 'customer-message' ? w.item.message.id : w.item.kind;
+}
+
+describe.each(backends)('work queue (%s)', (backend) => {
+  let redis: RedisServer | undefined;
+  let state: State;
+  let queue: WorkQueue;
+
+  beforeAll(async () => {
+    if (backend === 'redis') redis = await startRedisServer();
+  }, 20_000);
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    await redis?.flush();
+    state = createState(redis?.url, captureLogs().logger);
+    queue = state.queue;
+  });
+  afterEach(async () => {
+    await state.store.close();
+  });
+
+  it('keeps each lane in order and the lanes apart', async () => {
+    await queue.enqueue('ana', message(1));
+    await queue.enqueue('bia', message(10));
+    await queue.enqueue('ana', message(2));
+    await Promise.all([3, 4, 5, 6].map((n) => queue.enqueue('ana', message(n))));
+    expect((await queue.peek('ana', 10)).map(idOf)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+    expect((await queue.peek('bia', 10)).map(idOf)).toEqual(['m10']);
+    expect(await queue.dueLanes(Date.now(), 10)).toEqual(['ana', 'bia']);
+    expect(await queue.depth()).toEqual({ queued: 7, lanes: 2, deadLetters: 0 });
+  });
+
+  it('acknowledges only the head items it names, and forgets an empty lane', async () => {
+    const { work: first } = await queue.enqueue('ana', message(1));
+    const { work: second } = await queue.enqueue('ana', message(2));
+    // A worker that lost the lane names items that are no longer at the head: nothing is removed.
+    expect(await queue.ack('ana', [second.id])).toBe(2);
+    expect(await queue.ack('ana', [first.id])).toBe(1);
+    expect(await queue.ack('ana', [first.id])).toBe(1);
+    expect((await queue.peek('ana', 10)).map(idOf)).toEqual(['m2']);
+    expect(await queue.ack('ana', [second.id])).toBe(0);
+    expect(await queue.dueLanes(Date.now(), 10)).toEqual([]);
+    expect(await queue.depth()).toEqual({ queued: 0, lanes: 0, deadLetters: 0 });
+  });
+
+  it('keeps a lane waiting for its retry, attempts recorded, new items behind the head', async () => {
+    const { work } = await queue.enqueue('ana', message(1));
+    const later = Date.now() + 60_000;
+    await queue.retryLater('ana', { ...work, attempts: 1, lastError: { code: 'X', message: 'boom' } }, later);
+    const { dueAtMs } = await queue.enqueue('ana', message(2));
+    expect(dueAtMs).toBe(later);
+    expect(await queue.dueLanes(Date.now(), 10)).toEqual([]);
+    expect(await queue.dueLanes(later, 10)).toEqual(['ana']);
+    const [head] = await queue.peek('ana', 1);
+    expect(head).toMatchObject({ attempts: 1, lastError: { code: 'X' } });
+    expect((await queue.peek('ana', 10)).map(idOf)).toEqual(['m1', 'm2']);
+  });
+
+  it('dead-letters the head, lets the lane go on, and replays or drops the letter', async () => {
+    const { work } = await queue.enqueue('ana', message(1));
+    await queue.enqueue('ana', message(2));
+    await queue.retryLater('ana', { ...work, attempts: 3 }, Date.now() + 60_000);
+    await queue.deadLetter('ana', work.id, {
+      id: 'dl-1',
+      work: { ...work, attempts: 3 },
+      code: 'ZENDESK_422',
+      reason: 'refused',
+      at: new Date().toISOString(),
+    });
+    // The lane is due again at once for the item behind the dead one.
+    expect(await queue.dueLanes(Date.now(), 10)).toEqual(['ana']);
+    expect((await queue.peek('ana', 10)).map(idOf)).toEqual(['m2']);
+    const letters = await queue.deadLetters();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ id: 'dl-1', code: 'ZENDESK_422', work: { lane: 'ana', attempts: 3 } });
+    expect(await queue.depth()).toEqual({ queued: 1, lanes: 1, deadLetters: 1 });
+
+    expect(await queue.replay('dl-1')).toBe(true);
+    expect(await queue.replay('dl-1')).toBe(false);
+    const replayed = await queue.peek('ana', 10);
+    expect(replayed.map(idOf)).toEqual(['m2', 'm1']);
+    expect(replayed[1]).toMatchObject({ attempts: 0 });
+    expect(await queue.deadLetters()).toEqual([]);
+
+    await queue.deadLetter('ana', (replayed[0] as { id: string }).id, {
+      id: 'dl-2',
+      work: replayed[0] as never,
+      code: 'X',
+      reason: 'y',
+      at: new Date().toISOString(),
+    });
+    expect(await queue.drop('dl-2')).toBe(true);
+    expect(await queue.drop('dl-2')).toBe(false);
+    expect(await queue.depth()).toEqual({ queued: 1, lanes: 1, deadLetters: 0 });
+  });
+
+  it('does not dead-letter or retry an item that is no longer at the head', async () => {
+    const { work } = await queue.enqueue('ana', message(1));
+    await queue.ack('ana', [work.id]);
+    await queue.enqueue('ana', message(2));
+    await queue.retryLater('ana', { ...work, attempts: 5 }, Date.now() + 60_000);
+    await queue.deadLetter('ana', work.id, { id: 'dl', work, code: 'X', reason: 'y', at: '' });
+    expect(await queue.dueLanes(Date.now(), 10)).toEqual(['ana']);
+    expect((await queue.peek('ana', 10)).map(idOf)).toEqual(['m2']);
+    expect(await queue.deadLetters()).toEqual([]);
+  });
+});
+
+describe('work queue (redis): what only Redis can get wrong', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  }, 20_000);
+  afterAll(async () => {
+    await redis.stop();
+  });
+
+  it('returns a corrupt entry as unreadable instead of throwing, so the lane is not blocked', async () => {
+    const state = createState(redis.url, captureLogs().logger);
+    try {
+      const client = await state.redis!();
+      await client.rPush('bhb:q:lane:ana', ['not-an-entry', 'abc {"id":"abc"}']);
+      const items = await state.queue.peek('ana', 10);
+      expect(items).toHaveLength(2);
+      expect(items[0]).toHaveProperty('unreadable');
+      expect(items[1]).toMatchObject({ id: 'abc', unreadable: expect.any(String) });
+    } finally {
+      await state.store.close();
+    }
+  });
+
+  it('is shared by every instance: work queued by one is seen by another', async () => {
+    const a = createState(redis.url, captureLogs().logger);
+    const b = createState(redis.url, captureLogs().logger);
+    try {
+      await a.queue.enqueue('lane-x', message(1));
+      expect((await b.queue.peek('lane-x', 1)).map(idOf)).toEqual(['m1']);
+    } finally {
+      await a.store.close();
+      await b.store.close();
+    }
+  });
+});
