@@ -4,7 +4,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express, Request, RequestHandler } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RecordedApiCall, WebhookDelivery } from './vendor-emulator';
 
 /** An API request the emulator received; `status` is filled in once the response is sent. */
@@ -47,20 +47,87 @@ export interface Fault {
   headers: Record<string, string>;
 }
 
-/** `failNext` bookkeeping: each queued fault answers the next `count` API calls. */
+/**
+ * A slow API call (fault injection): `late` runs the request, then holds its response for `delayMs` (the vendor did
+ * the work but the client may time out: a retry must not repeat it); `hang` never runs it and drops the connection
+ * after `delayMs` (a request lost on the way).
+ */
+export interface SlowFault {
+  delayMs: number;
+  mode: 'late' | 'hang';
+}
+
+/**
+ * `failNext` bookkeeping: each queued fault answers the next `count` API calls. Also time windows in which every
+ * call fails (a 5xx storm, a 429 burst) and slow calls, with a count of the calls each kind of fault answered.
+ */
 export class FaultQueue {
   private readonly faults: Array<Fault & { remaining: number }> = [];
+  private readonly windows: Array<Fault & { untilMs: number }> = [];
+  private readonly slow: Array<SlowFault & { remaining: number }> = [];
+  private readonly answered = new Map<string, number>();
 
   add(count: number, status: number, headers: Record<string, string> = {}): void {
     this.faults.push({ status, headers, remaining: count });
+  }
+
+  /** Every API call for the next `durationMs` answers `status` with `headers` (after the counted faults). */
+  addWindow(durationMs: number, status: number, headers: Record<string, string> = {}): void {
+    this.windows.push({ status, headers, untilMs: Date.now() + durationMs });
+  }
+
+  /** The next `count` API calls (that no status fault answers) are slow. */
+  addSlow(count: number, delayMs: number, mode: SlowFault['mode']): void {
+    this.slow.push({ delayMs, mode, remaining: count });
   }
 
   /** The fault this API call must answer with, if any (it counts as one of the fault's calls). */
   take(): Fault | undefined {
     const fault = this.faults[0];
     if (fault && --fault.remaining <= 0) this.faults.shift();
-    return fault;
+    const now = Date.now();
+    while (this.windows[0] && this.windows[0].untilMs <= now) this.windows.shift();
+    const answer = fault ?? this.windows[0];
+    if (answer) this.count(String(answer.status));
+    return answer && { status: answer.status, headers: answer.headers };
   }
+
+  /** Whether this API call (not answered by `take()`) must be slow, and how. */
+  takeSlow(): SlowFault | undefined {
+    const slow = this.slow[0];
+    if (!slow) return undefined;
+    if (--slow.remaining <= 0) this.slow.shift();
+    this.count(slow.mode);
+    return { delayMs: slow.delayMs, mode: slow.mode };
+  }
+
+  /** How many API calls each kind of fault answered so far: by status (`"503"`, `"429"`), `late`, `hang`. */
+  counts(): Record<string, number> {
+    return Object.fromEntries(this.answered);
+  }
+
+  private count(kind: string): void {
+    this.answered.set(kind, (this.answered.get(kind) ?? 0) + 1);
+  }
+}
+
+/**
+ * Express middleware step for a slow call (see SlowFault): `late` lets the request through and holds its response,
+ * `hang` swallows it and destroys the connection later. Call it instead of `next()`.
+ */
+export function slowCall(fault: SlowFault, res: Response, next: NextFunction): void {
+  if (fault.mode === 'hang') {
+    setTimeout(() => res.socket?.destroy(), fault.delayMs).unref();
+    return;
+  }
+  const end = res.end.bind(res) as (...args: unknown[]) => Response;
+  // Express answers through res.end: hold that (the handler's work is done already). A client that gave up
+  // meanwhile has closed the socket; ending the response then writes nothing.
+  res.end = ((...args: unknown[]) => {
+    setTimeout(() => end(...args), fault.delayMs).unref();
+    return res;
+  }) as Response['end'];
+  next();
 }
 
 /**

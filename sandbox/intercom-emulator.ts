@@ -30,6 +30,8 @@ import {
   WebhookSender,
 } from './emulator-kit';
 import {
+  type AgentFile,
+  type FileView,
   type RecordedApiCall,
   type TicketView,
   type VendorEmulator,
@@ -125,6 +127,8 @@ export class IntercomEmulator implements VendorEmulator {
   readonly requests: RecordedRequest[] = [];
   readonly deliveries: WebhookDelivery[] = [];
   readonly validating: boolean;
+  /** The bytes behind every upload the emulator stores, by the upload's URL (never in the API's JSON). */
+  readonly fileData = new Map<string, Buffer>();
   readonly agent: IntercomAdmin;
   readonly bridgeAdmin: IntercomAdmin;
   private readonly apiVersion: string;
@@ -193,6 +197,11 @@ export class IntercomEmulator implements VendorEmulator {
           .map((p) => p.body ?? ''),
       ],
       customerExternalId: this.contacts.get(c.contactId)?.external_id ?? undefined,
+      // Files the contact's parts carry as real uploads (`attachment_files`), oldest first.
+      customerFiles: [
+        ...c.source.attachments,
+        ...c.parts.filter((p) => p.author.type === 'user').flatMap((p) => p.attachments),
+      ].flatMap((a) => this.fileView(a)),
       closed: c.state === 'closed',
       bridgeNotes: c.parts
         .filter((p) => p.part_type === 'note' && p.app_package_code === this.appPackageCode)
@@ -224,6 +233,21 @@ export class IntercomEmulator implements VendorEmulator {
     const conversation = this.conversation(conversationId);
     const part = this.addPart(conversation, { part_type: 'comment', body: text, author: this.adminAuthor() });
     return this.fire('conversation.admin.replied', conversation, [part]);
+  }
+
+  /**
+   * The teammate replies with a file, as from the inbox: one admin `comment` part whose `attachments` hold the
+   * upload, at a signed URL that expires after 15 minutes (as Intercom's do), `conversation.admin.replied`.
+   */
+  async agentSendFile(conversationId: string, file: AgentFile, text = ''): Promise<WebhookDelivery[]> {
+    const conversation = this.conversation(conversationId);
+    const part = this.addPart(conversation, {
+      part_type: 'comment',
+      body: text,
+      author: this.adminAuthor(),
+      attachments: [this.storeFile(file.name, file.mimeType, Buffer.from(file.data))],
+    });
+    return [await this.fire('conversation.admin.replied', conversation, [part])];
   }
 
   /** A public reply (or another part, e.g. a note) WITHOUT its webhook: a lost or late delivery. */
@@ -503,6 +527,49 @@ export class IntercomEmulator implements VendorEmulator {
     if (this.webhookUrl) void this.fire(topic, conversation, parts).catch(() => {});
   }
 
+  /**
+   * Keeps a file the way Intercom's attachment store does: served at a signed URL valid for 15 minutes, without
+   * the API token (`/_emulator/files/<id>/<name>?expires=…&signature=…`).
+   */
+  private storeFile(name: string, contentType: string, data: Buffer): EmulatedAttachment {
+    const id = randomUUID().replace(/-/g, '');
+    const expires = unixNow() + 900;
+    const url = `${this.url}/_emulator/files/${id}/${encodeURIComponent(name)}?expires=${expires}&signature=${this.fileSignature(id, expires)}`;
+    this.fileData.set(url, data);
+    const image = contentType.startsWith('image/');
+    return {
+      type: 'upload',
+      name,
+      url,
+      content_type: contentType,
+      filesize: data.length,
+      width: image ? 1 : null,
+      height: image ? 1 : null,
+    };
+  }
+
+  private fileSignature(id: string, expires: number): string {
+    return createHmac('sha256', this.options.clientSecret).update(`${id}.${expires}`).digest('hex');
+  }
+
+  private fileView(attachment: EmulatedAttachment): FileView[] {
+    const data = this.fileData.get(attachment.url);
+    return data
+      ? [{ name: attachment.name, mimeType: attachment.content_type, size: attachment.filesize, data }]
+      : [];
+  }
+
+  /** `attachment_files` entries as uploads; undefined when one is not a file (no name, type or base64 bytes). */
+  private filesFromRequest(files: ReplyInput['attachment_files']): EmulatedAttachment[] | undefined {
+    const uploads: EmulatedAttachment[] = [];
+    for (const f of files ?? []) {
+      const data = typeof f.data === 'string' ? Buffer.from(f.data, 'base64') : Buffer.alloc(0);
+      if (!f.name || !f.content_type || data.length === 0) return undefined;
+      uploads.push(this.storeFile(f.name, f.content_type, data));
+    }
+    return uploads;
+  }
+
   private newContactId(): string {
     return `6712a4f0c3b9e200${(this.nextContact++).toString(16).padStart(8, '0')}`;
   }
@@ -517,8 +584,26 @@ export class IntercomEmulator implements VendorEmulator {
 
   private buildApp(): express.Express {
     const app = express();
-    app.use(express.json({ limit: '10mb' }));
+    // Replies may carry files as base64 (`attachment_files`).
+    app.use(express.json({ limit: '50mb' }));
     app.use(recordRequests(this.requests, (req) => !req.path.startsWith('/_emulator')));
+    // Intercom's attachment store: public, signed, expiring links (no API token).
+    app.get('/_emulator/files/:id/:name', (req, res) => {
+      const expires = Number(req.query.expires);
+      const signature = String(req.query.signature ?? '');
+      if (!Number.isFinite(expires) || signature !== this.fileSignature(req.params.id, expires)) {
+        return void res.status(403).type('application/xml').send('<Error><Code>AccessDenied</Code></Error>');
+      }
+      if (expires < unixNow()) {
+        return void res.status(403).type('application/xml').send('<Error><Code>Request has expired</Code></Error>');
+      }
+      const entry = [...this.fileData.entries()].find(([url]) =>
+        url.includes(`/_emulator/files/${req.params.id}/`),
+      );
+      const attachment = entry && this.findAttachment(entry[0]);
+      if (!entry || !attachment) return void res.status(404).end();
+      res.status(200).type(attachment.content_type).send(entry[1]);
+    });
     app.use((req, res, next) => {
       if (req.path.startsWith('/_emulator')) return next();
       if (req.headers.authorization !== `Bearer ${this.options.accessToken}`) {
@@ -666,11 +751,17 @@ export class IntercomEmulator implements VendorEmulator {
         if (!contact) return void res.status(404).json(errorBody('not_found', 'User Not Found'));
         // A customer's reply reopens a closed conversation, as in Intercom.
         conversation.state = 'open';
+        const files = this.filesFromRequest(input.attachment_files);
+        if (!files) {
+          return void res
+            .status(400)
+            .json(errorBody('parameter_invalid', 'attachment_files need a name, a content_type and base64 data'));
+        }
         const part = this.addPart(conversation, {
           part_type: 'comment',
           body: input.body ?? '',
           author: { type: 'user', id: contact.id, name: contact.name, email: contact.email ?? '' },
-          attachments: (input.attachment_urls ?? []).map(uploadFromUrl),
+          attachments: [...(input.attachment_urls ?? []).map(uploadFromUrl), ...files],
           app_package_code: this.appPackageCode,
         });
         res.json(this.conversationJson(conversation));
@@ -751,6 +842,15 @@ export class IntercomEmulator implements VendorEmulator {
     return app;
   }
 
+  private findAttachment(url: string): EmulatedAttachment | undefined {
+    for (const c of this.conversations.values()) {
+      for (const a of [...c.source.attachments, ...c.parts.flatMap((p) => p.attachments)]) {
+        if (a.url === url) return a;
+      }
+    }
+    return undefined;
+  }
+
   private admin(id: string | undefined): IntercomAdmin | undefined {
     return [this.agent, this.bridgeAdmin].find((a) => a.id === String(id));
   }
@@ -781,6 +881,7 @@ interface ReplyInput {
   email?: string;
   admin_id?: string;
   attachment_urls?: string[];
+  attachment_files?: Array<{ content_type?: string; data?: string; name?: string }>;
 }
 
 function errorBody(code: string, message: string): ErrorBody {

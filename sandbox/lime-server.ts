@@ -65,6 +65,9 @@ export class LimeServer extends EventEmitter {
   /** Customers handed out by customer(), so `get /tunnels/{id}` can answer for them. */
   private readonly knownOriginators = new Set<string>();
   private readonly failingDeliveries = new Map<string, { code: number; description: string }>();
+  /** `<event> <message id>` of every notification the bot sent, for waitForNotification. */
+  private readonly notified = new Set<string>();
+  private readonly notificationWaiters = new Map<string, Set<() => void>>();
   private readonly serverNode: string;
   private roundRobin = 0;
 
@@ -181,6 +184,28 @@ export class LimeServer extends EventEmitter {
     });
   }
 
+  /**
+   * Resolves true once the bot sent the notification `event` (e.g. `consumed`) for the message `id` (past or
+   * future), false after `timeoutMs` without it. A customer's client uses it to see that the bot took a message.
+   */
+  waitForNotification(id: string, event = 'consumed', timeoutMs = 10_000): Promise<boolean> {
+    const key = `${event} ${id}`;
+    if (this.notified.has(key)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiters = this.notificationWaiters.get(key) ?? new Set<() => void>();
+      this.notificationWaiters.set(key, waiters);
+      const done = (value: boolean): void => {
+        clearTimeout(timer);
+        waiters.delete(wake);
+        if (waiters.size === 0) this.notificationWaiters.delete(key);
+        resolve(value);
+      };
+      const wake = (): void => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      waiters.add(wake);
+    });
+  }
+
   /** Closes every bot connection abruptly (the SDK then reconnects). */
   dropConnections(): void {
     for (const s of this.sessions) s.socket.terminate();
@@ -229,6 +254,9 @@ export class LimeServer extends EventEmitter {
     if ('method' in envelope) return this.handleCommand(session, envelope);
     if ('event' in envelope) {
       this.notifications.push(envelope);
+      const key = `${String(envelope.event)} ${String(envelope.id)}`;
+      this.notified.add(key);
+      for (const wake of this.notificationWaiters.get(key) ?? []) wake();
       this.emit('notification', envelope);
       return;
     }

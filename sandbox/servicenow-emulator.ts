@@ -30,6 +30,7 @@ import {
   WebhookSender,
 } from './emulator-kit';
 import {
+  type AgentFile,
   type RecordedApiCall,
   type TicketView,
   type VendorEmulator,
@@ -106,6 +107,29 @@ const JOURNAL_COLUMNS = [
   'sys_created_by',
 ] as const;
 
+/** A `sys_attachment` row (the file's bytes are kept beside it, in `files`). */
+export interface EmulatedAttachmentRow {
+  sys_id: string;
+  table_name: string;
+  table_sys_id: string;
+  file_name: string;
+  content_type: string;
+  size_bytes: string;
+  sys_created_on: string;
+  sys_created_by: string;
+}
+
+const ATTACHMENT_COLUMNS = [
+  'sys_id',
+  'table_name',
+  'table_sys_id',
+  'file_name',
+  'content_type',
+  'size_bytes',
+  'sys_created_on',
+  'sys_created_by',
+] as const;
+
 /** Columns of the emulated task table (a subset of incident's), plus the admin-created customer column. */
 const TASK_COLUMNS = [
   'sys_id',
@@ -152,6 +176,9 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   readonly customerField: string;
   readonly records = new Map<string, EmulatedRecord>();
   readonly journal: EmulatedJournalEntry[] = [];
+  /** `sys_attachment`, oldest first; the bytes of each in `files`. */
+  readonly attachments: EmulatedAttachmentRow[] = [];
+  readonly files = new Map<string, Buffer>();
   readonly requests: RecordedRequest[] = [];
   readonly deliveries: WebhookDelivery[] = [];
   private readonly agent: { userName: string; name: string };
@@ -237,6 +264,15 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
           .map((e) => e.value),
       ],
       customerExternalId: r[this.customerField] || undefined,
+      // Files on the record uploaded by the integration user (the customer's), oldest first.
+      customerFiles: this.attachmentsOf(r.sys_id as string)
+        .filter((a) => a.sys_created_by === this.options.username)
+        .map((a) => ({
+          name: a.file_name,
+          mimeType: a.content_type,
+          size: Number(a.size_bytes),
+          data: this.files.get(a.sys_id) ?? Buffer.alloc(0),
+        })),
       closed: CLOSED_STATES.has(r.state ?? ''),
       bridgeNotes: this.entriesOf(r.sys_id as string, 'work_notes')
         .filter((e) => e.sys_created_by === this.options.username)
@@ -246,6 +282,11 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
   recordByNumber(number: string): EmulatedRecord | undefined {
     return [...this.records.values()].find((r) => r.number === number);
+  }
+
+  /** Files on one record, oldest first. */
+  attachmentsOf(sysId: string): EmulatedAttachmentRow[] {
+    return this.attachments.filter((a) => a.table_name === this.table && a.table_sys_id === sysId);
   }
 
   /** Journal entries of one record, oldest first. */
@@ -287,6 +328,24 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       close_notes: 'Resolved with the customer over chat.',
     });
     return deliveries.at(-1) as WebhookDelivery;
+  }
+
+  /**
+   * The agent attaches a file to the record (the paperclip), after an Additional comment when `text` is given. The
+   * attachment Business Rule (`src/adapters/servicenow/attachment-rule.js`) pushes `attachment.added`; the file's
+   * link is the Attachment API, which needs the instance's credentials.
+   */
+  async agentSendFile(ticketId: string, file: AgentFile, text?: string): Promise<WebhookDelivery[]> {
+    const record = this.record(ticketId);
+    const deliveries = text ? await this.agentUpdate(ticketId, { comments: text }) : [];
+    const row = this.addAttachment(record, file, this.agent.userName);
+    const pushed = await this.runAttachmentRule(record, row);
+    return pushed ? [...deliveries, pushed] : deliveries;
+  }
+
+  /** A file attached by the agent WITHOUT any push (found by polling or the catch-up). */
+  agentSendFileSilently(ticketId: string, file: AgentFile): EmulatedAttachmentRow {
+    return this.addAttachment(this.record(ticketId), file, this.agent.userName);
   }
 
   /** An Additional comment by the agent WITHOUT any push (a lost or late delivery). */
@@ -370,6 +429,57 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
     const record = this.record(ticketId);
     const change = this.applyUpdate(record, fields, this.agent.userName);
     return this.runBusinessRule(record, change);
+  }
+
+  private addAttachment(record: EmulatedRecord, file: AgentFile, user: string): EmulatedAttachmentRow {
+    const row: EmulatedAttachmentRow = {
+      sys_id: newSysId(),
+      table_name: this.table,
+      table_sys_id: record.sys_id as string,
+      file_name: file.name,
+      content_type: file.mimeType,
+      size_bytes: String(file.data.length),
+      sys_created_on: snNow(),
+      sys_created_by: user,
+    };
+    this.attachments.push(row);
+    this.files.set(row.sys_id, Buffer.from(file.data));
+    this.emit('attachment', row);
+    return row;
+  }
+
+  /**
+   * The attachment Business Rule (attachment-rule.js: after insert on sys_attachment): a file added to one of the
+   * bridge's records is pushed, the integration user's own uploads included (marked as such).
+   */
+  private async runAttachmentRule(
+    record: EmulatedRecord,
+    row: EmulatedAttachmentRow,
+  ): Promise<WebhookDelivery | undefined> {
+    if (record.correlation_display !== BRIDGE_CORRELATION_DISPLAY) return undefined;
+    return this.push(this.attachmentBody(record, row));
+  }
+
+  /** `attachment.added`, field for field as attachment-rule.js builds it. */
+  private attachmentBody(record: EmulatedRecord, row: EmulatedAttachmentRow): string {
+    return asciiJson({
+      contract: PUSH_CONTRACT,
+      event_id: row.sys_id,
+      event_type: 'attachment.added',
+      table: this.table,
+      record: this.recordPart(record),
+      attachment: {
+        sys_id: row.sys_id,
+        file_name: row.file_name,
+        content_type: row.content_type,
+        size_bytes: row.size_bytes,
+        sys_created_on: row.sys_created_on,
+        sys_created_by: row.sys_created_by,
+        author_name: this.displayNames.get(row.sys_created_by) ?? row.sys_created_by,
+        author_is_integration_user: row.sys_created_by === this.options.username,
+      },
+      sent_at: snNow(),
+    });
   }
 
   private addJournal(
@@ -510,6 +620,9 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
   private buildApp(): express.Express {
     const app = express();
+    // The Attachment API takes the file's raw bytes with the file's own Content-Type (before the JSON parser, so
+    // a JSON file is kept as bytes too).
+    app.use('/api/now/attachment/file', express.raw({ type: () => true, limit: '50mb' }));
     app.use(express.json({ limit: '10mb' }));
     app.use(recordRequests(this.requests, (req) => req.path.startsWith('/api/')));
     app.use('/api', (req, res, next) => {
@@ -527,6 +640,42 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
         return;
       }
       next();
+    });
+
+    app.post('/api/now/attachment/file', (req, res) => {
+      const table = typeof req.query.table_name === 'string' ? req.query.table_name : '';
+      const sysId = typeof req.query.table_sys_id === 'string' ? req.query.table_sys_id : '';
+      const fileName = typeof req.query.file_name === 'string' ? req.query.file_name : '';
+      const data = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const type = (req.header('content-type') ?? '').split(';')[0]!.trim();
+      if (!table || !sysId || !fileName || !type) {
+        return void res
+          .status(400)
+          .json(snError('Missing parameters', 'table_name, table_sys_id, file_name and a Content-Type are required'));
+      }
+      if (table !== this.table) return void res.status(403).json(aclRefused(table));
+      const record = this.records.get(sysId);
+      if (!record) return void res.status(404).json(notFound());
+      if (data.length === 0) return void res.status(400).json(snError('Empty attachment'));
+      const row = this.addAttachment(record, { name: fileName, mimeType: type, data }, this.options.username);
+      res.status(201).json({
+        result: {
+          ...row,
+          size_compressed: row.size_bytes,
+          download_link: `${this.url}/api/now/attachment/${row.sys_id}/file`,
+          image_width: '',
+          image_height: '',
+        },
+      });
+      // The attachment rule runs after the insert, not as part of the API answer.
+      void this.runAttachmentRule(record, row).catch(() => {});
+    });
+
+    app.get('/api/now/attachment/:sysId/file', (req, res) => {
+      const row = this.attachments.find((a) => a.sys_id === req.params.sysId);
+      const data = row && this.files.get(row.sys_id);
+      if (!row || !data) return void res.status(404).json(notFound());
+      res.status(200).type(row.content_type).send(data);
     });
 
     app.get('/api/now/table/:table', (req, res) => {
@@ -547,7 +696,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       const page = matching.slice(offset, offset + limit);
       res
         .set('X-Total-Count', String(matching.length))
-        .json({ result: page.map((r) => this.project(r, req.query.sysparm_fields)) });
+        .json({ result: page.map((r) => this.project(r, req.query.sysparm_fields, req.params.table)) });
     });
 
     app.get('/api/now/table/:table/:sysId', (req, res) => {
@@ -555,7 +704,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       if (!rows) return void res.status(400).json(snError(`Invalid table ${req.params.table}`));
       const row = rows.find((r) => r.sys_id === req.params.sysId);
       if (!row) return void res.status(404).json(notFound());
-      res.json({ result: this.project(row, req.query.sysparm_fields) });
+      res.json({ result: this.project(row, req.query.sysparm_fields, req.params.table) });
     });
 
     app.post('/api/now/table/:table', (req, res) => {
@@ -649,19 +798,23 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   private tableRows(table: string): EmulatedRecord[] | undefined {
     if (table === this.table) return [...this.records.values()];
     if (table === 'sys_journal_field') return this.journal.map((e) => ({ ...e }));
+    if (table === 'sys_attachment') return this.attachments.map((a) => ({ ...a }));
     return undefined;
   }
 
   private columns(table: string | string[] | undefined): Set<string> {
-    return new Set<string>(
-      table === 'sys_journal_field' ? JOURNAL_COLUMNS : [...TASK_COLUMNS, this.customerField],
-    );
+    return new Set<string>(this.columnsOf(table));
+  }
+
+  private columnsOf(table: string | string[] | undefined): string[] {
+    if (table === 'sys_journal_field') return [...JOURNAL_COLUMNS];
+    if (table === 'sys_attachment') return [...ATTACHMENT_COLUMNS];
+    return [...TASK_COLUMNS, this.customerField];
   }
 
   /** A row as the Table API returns it: `sysparm_fields` only (all when absent), journal fields empty, strings. */
-  private project(row: EmulatedRecord, fields: unknown): Record<string, string> {
-    const isJournalRow = 'element_id' in row;
-    const all = isJournalRow ? [...JOURNAL_COLUMNS] : [...TASK_COLUMNS, this.customerField];
+  private project(row: EmulatedRecord, fields: unknown, table: string = this.table): Record<string, string> {
+    const all = this.columnsOf(table);
     const wanted =
       typeof fields === 'string' && fields.trim() !== ''
         ? fields

@@ -14,8 +14,8 @@ export interface TicketView {
   customerMessages: string[];
   /** Who the helpdesk thinks the customer is (the requester/contact external id). */
   customerExternalId?: string;
-  /** Files attached to the customer's messages, oldest first (emulators that support customer uploads). */
-  customerFiles?: FileView[];
+  /** Files the bridge attached for the customer (uploaded, not linked), oldest first, byte for byte. */
+  customerFiles: FileView[];
   /** True once the helpdesk considers it closed (solved, closed, resolved...). */
   closed: boolean;
   /** Internal notes written by the bridge (agents see them, the customer never does), oldest first. */
@@ -27,6 +27,13 @@ export interface FileView {
   name: string;
   mimeType: string;
   size: number;
+  data: Buffer;
+}
+
+/** A file an agent sends from the helpdesk. */
+export interface AgentFile {
+  name: string;
+  mimeType: string;
   data: Buffer;
 }
 
@@ -63,6 +70,14 @@ export interface VendorEmulator {
 
   /** The agent answers publicly; resolves once the webhook was delivered (or, for a polled vendor, recorded). */
   agentReply(ticketId: string, text: string): Promise<WebhookDelivery>;
+  /**
+   * The agent sends a file (after `text`, when given) as the helpdesk's UI does, and the vendor tells the bridge:
+   * Zendesk `comment_added` then `attachment_linked_to_comment`; Intercom one admin reply part carrying the upload;
+   * ServiceNow a `sys_attachment` insert pushed by the attachment Business Rule. The file's link is the vendor's
+   * own: it needs the vendor's credentials (Zendesk with private attachments, ServiceNow) or expires (Intercom).
+   * Resolves with the deliveries, in order.
+   */
+  agentSendFile(ticketId: string, file: AgentFile, text?: string): Promise<WebhookDelivery[]>;
   /** An internal note (the vendor still tells the bridge; the bridge must not forward it). */
   agentNote(ticketId: string, text: string): Promise<WebhookDelivery>;
   /** The agent closes/solves/resolves the ticket. */

@@ -25,9 +25,17 @@ import {
   recordRequests,
   requestsTo,
   serverUrl,
+  slowCall,
+  type SlowFault,
   WebhookSender,
 } from './emulator-kit';
-import { type RecordedApiCall, type TicketView, type VendorEmulator, waitUntil } from './vendor-emulator';
+import {
+  type AgentFile,
+  type RecordedApiCall,
+  type TicketView,
+  type VendorEmulator,
+  waitUntil,
+} from './vendor-emulator';
 
 /** The user behind the API token (an agent): authors comments sent without author_id. */
 const API_USER_ID = 30764500000001;
@@ -49,6 +57,11 @@ export interface ZendeskEmulatorOptions {
   /** First ticket number. */
   firstTicketId?: number;
   agent?: { id: number; name: string };
+  /**
+   * "Require authentication to download" (Admin Center > Tickets > Settings): `content_url` answers only with the
+   * API's credentials. On by default here, so the bridge's authenticated download is what is exercised.
+   */
+  privateAttachments?: boolean;
 }
 
 export interface EmulatedComment {
@@ -151,6 +164,29 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.faults.add(count, status, headers);
   }
 
+  /** Fault injection: every API call for the next `durationMs` answers `status` (a 5xx storm; 503 by default). */
+  stormFor(durationMs: number, status = 503): void {
+    this.faults.addWindow(durationMs, status);
+  }
+
+  /** Fault injection: every API call for the next `durationMs` answers 429 with `Retry-After` (seconds). */
+  rateLimitFor(durationMs: number, retryAfterSeconds = 1): void {
+    this.faults.addWindow(durationMs, 429, { 'Retry-After': String(retryAfterSeconds) });
+  }
+
+  /**
+   * Fault injection: the next `count` API calls are slow. `late`: done, but answered after `delayMs` (past the
+   * client's timeout, the work is done and the client does not know it); `hang`: never done, connection dropped.
+   */
+  slowNext(count: number, delayMs: number, mode: SlowFault['mode'] = 'late'): void {
+    this.faults.addSlow(count, delayMs, mode);
+  }
+
+  /** API calls answered by injected faults so far, by kind (`"503"`, `"429"`, `late`, `hang`). */
+  faultCounts(): Record<string, number> {
+    return this.faults.counts();
+  }
+
   ticketByExternalId(externalId: string): EmulatedTicket | undefined {
     return [...this.ticketsById.values()].find((t) => t.external_id === externalId);
   }
@@ -229,6 +265,20 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   async agentReply(ticketId: number | string, body: string): Promise<WebhookDelivery> {
     const comment = this.addComment(this.ticket(ticketId), this.agent.id, body, true);
     return this.fireCommentAdded(this.ticket(ticketId), comment);
+  }
+
+  /**
+   * The agent replies with a file: the file is uploaded, the public comment made with it, then Zendesk sends
+   * `comment_added` (the text) and one `attachment_linked_to_comment` per file (the file is never in
+   * comment_added). Its `content_url` needs the API credentials unless `privateAttachments` is off.
+   */
+  async agentSendFile(ticketId: number | string, file: AgentFile, text = ''): Promise<WebhookDelivery[]> {
+    const ticket = this.ticket(ticketId);
+    const upload = this.storeUpload(file.name, file.mimeType, Buffer.from(file.data));
+    const comment = this.addComment(ticket, this.agent.id, text, true, [upload]);
+    const deliveries = [await this.fireCommentAdded(ticket, comment)];
+    for (const delivery of await this.fireAttachmentsLinked(ticket, comment)) deliveries.push(delivery);
+    return deliveries;
   }
 
   /** An internal note: Zendesk still sends comment_added, with is_public false. */
@@ -327,6 +377,56 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return this.fireEvent(ticket, 'zen:event-type:ticket.comment_added', this.commentEvent(comment));
   }
 
+  /** One `ticket.attachment_linked_to_comment` per file of the comment, in order (fixture shape). */
+  private async fireAttachmentsLinked(
+    ticket: EmulatedTicket,
+    comment: EmulatedComment,
+  ): Promise<WebhookDelivery[]> {
+    const deliveries: WebhookDelivery[] = [];
+    for (const [index, file] of (comment.attachments ?? []).entries()) {
+      const event = {
+        comment: {
+          attachment: {
+            content_type: file.content_type,
+            content_url: file.content_url,
+            filename: file.file_name,
+            id: String(file.id),
+            is_public: comment.public,
+          },
+          id: String(comment.id),
+        },
+        meta: { sequence: { id: randomUUID().replace(/-/g, '').toUpperCase(), position: index + 2 } },
+      };
+      deliveries.push(
+        await this.deliver(
+          this.eventBody(ticket, 'zen:event-type:ticket.attachment_linked_to_comment', event, comment.author_id),
+        ),
+      );
+    }
+    return deliveries;
+  }
+
+  /** The comment_added echo of a comment, then its files' attachment events (the bridge must drop the echo). */
+  private async echoComment(ticket: EmulatedTicket, comment: EmulatedComment): Promise<void> {
+    await this.fireCommentAdded(ticket, comment);
+    await this.fireAttachmentsLinked(ticket, comment);
+  }
+
+  private storeUpload(fileName: string, contentType: string, data: Buffer): EmulatedAttachment {
+    const token = randomUUID().replace(/-/g, '').slice(0, 25);
+    const upload: EmulatedAttachment = {
+      id: this.nextId++,
+      token,
+      file_name: fileName,
+      content_type: contentType,
+      size: data.length,
+      content_url: `${this.url}/attachments/token/${token}/?name=${encodeURIComponent(fileName)}`,
+      data,
+    };
+    this.uploads.set(token, upload);
+    return upload;
+  }
+
   private commentEvent(comment: EmulatedComment): Record<string, unknown> {
     const author = this.users.get(comment.author_id);
     return {
@@ -353,14 +453,20 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return this.deliver(this.eventBody(ticket, type, event));
   }
 
-  private eventBody(ticket: EmulatedTicket, type: string, event: Record<string, unknown>): string {
+  private eventBody(
+    ticket: EmulatedTicket,
+    type: string,
+    event: Record<string, unknown>,
+    actorId?: number,
+  ): string {
     return JSON.stringify({
       account_id: 24680135,
       detail: {
         actor_id: String(
-          type.endsWith('comment_added')
-            ? (event.comment as { author: { id: string } }).author.id
-            : this.agent.id,
+          actorId ??
+            (type.endsWith('comment_added')
+              ? (event.comment as { author: { id: string } }).author.id
+              : this.agent.id),
         ),
         assignee_id: String(this.agent.id),
         created_at: ticket.created_at,
@@ -401,9 +507,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     // Uploads are the file's raw bytes with its own Content-Type (50 MB is Zendesk's per-file limit).
     app.use('/api/v2/uploads', express.raw({ type: () => true, limit: '50mb' }));
     app.use(recordRequests(this.requests, (req) => req.path.startsWith('/api/')));
+    app.get('/access/unauthenticated', (_req, res) => {
+      res.status(200).type('text/html').send('<html><body>Sign in to Zendesk</body></html>');
+    });
     app.use('/api', (req, res, next) => {
-      const expected = `Basic ${Buffer.from(`${this.options.email}/token:${this.options.apiToken}`).toString('base64')}`;
-      if (req.headers.authorization !== expected) {
+      if (req.headers.authorization !== this.expectedAuth()) {
         res.status(401).json({ error: "Couldn't authenticate you" });
         return;
       }
@@ -415,6 +523,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
           .json({ error: 'EmulatedFault', description: `emulated HTTP ${fault.status}` });
         return;
       }
+      const slow = this.faults.takeSlow();
+      if (slow) return slowCall(slow, res, next);
       next();
     });
     if (this.validating) {
@@ -425,7 +535,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
           validateResponses: false,
           validateSecurity: false,
           validateApiSpec: false,
-          ignorePaths: /^\/_emulator/,
+          // The emulator's own routes, and the attachment links (not API endpoints, not in the file).
+          ignorePaths: /^\/(_emulator|attachments\/|access\/)/,
           // The file uses `format: datetime` and `format: string`, which Ajv does not know: accept them
           // rather than print a warning per schema.
           formats: { datetime: () => true, string: () => true },
@@ -442,23 +553,22 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
           .json({ error: 'RecordInvalid', description: 'filename and a non-empty body are required' });
         return;
       }
-      const token = randomUUID().replace(/-/g, '').slice(0, 25);
-      const upload: EmulatedAttachment = {
-        id: this.nextId++,
-        token,
-        file_name: fileName,
-        content_type: (req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim(),
-        size: data.length,
-        content_url: `${this.url}/attachments/token/${token}/?name=${encodeURIComponent(fileName)}`,
+      const upload = this.storeUpload(
+        fileName,
+        (req.header('content-type') ?? 'application/octet-stream').split(';')[0]!.trim(),
         data,
-      };
-      this.uploads.set(token, upload);
+      );
+      const { token } = upload;
       const { data: _bytes, token: _token, ...attachment } = upload;
       res.status(201).json({ upload: { token, attachment, attachments: [attachment] } });
     });
 
-    // Where content_url points: the stored bytes (the agent's browser would open this).
+    // Where content_url points: the stored bytes (the agent's browser would open this). With private attachments,
+    // only with the account's credentials (an anonymous request is sent to the sign-in page, as Zendesk does).
     app.get('/attachments/token/:token', (req, res) => {
+      if (this.options.privateAttachments !== false && req.headers.authorization !== this.expectedAuth()) {
+        return void res.redirect(302, `${this.url}/access/unauthenticated`);
+      }
       const upload = this.uploads.get(req.params.token);
       if (!upload) return void res.status(404).end();
       res.type(upload.content_type).send(upload.data);
@@ -542,8 +652,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
           .status(201)
           .set('x-idempotency-lookup', 'miss')
           .json({ ticket: this.ticketJson(ticket) });
-      // Like the real event subscription, the requester's own comment comes back as a webhook.
-      void this.fireCommentAdded(ticket, comment).catch(() => {});
+      // Like the real event subscription, the requester's own comment (and its files) come back as webhooks.
+      void this.echoComment(ticket, comment).catch(() => {});
       if (this.autoReply === undefined) return void respond();
       // A trigger that answers at once: its webhook reaches the bridge before the create call returns.
       const reply = this.addComment(ticket, this.agent.id, this.autoReply, true);
@@ -582,7 +692,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       }
       if (input.status) ticket.status = input.status as EmulatedTicket['status'];
       res.json({ ticket: this.ticketJson(ticket) });
-      if (comment) void this.fireCommentAdded(ticket, comment).catch(() => {});
+      if (comment) void this.echoComment(ticket, comment).catch(() => {});
     });
 
     app.get('/api/v2/tickets/:id/comments', (req, res) => {
@@ -634,6 +744,10 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       },
     );
     return app;
+  }
+
+  private expectedAuth(): string {
+    return `Basic ${Buffer.from(`${this.options.email}/token:${this.options.apiToken}`).toString('base64')}`;
   }
 
   /**

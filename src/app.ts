@@ -1,25 +1,45 @@
 import type { AddressInfo } from 'node:net';
 import type { AdapterModule, HelpdeskAdapter } from './adapters/adapter';
+import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { adapterModules } from './adapters/registry';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
 import { createInboundHandlers } from './blip/inbound';
 import type { Config } from './config';
 import { errorMessage } from './core/errors';
+import { Dispatcher } from './core/dispatcher';
 import { DomainEvents } from './core/events';
 import { HandoffService } from './core/handoff';
 import { Poller } from './core/poller';
+import { rateLimited } from './core/rate-limited-adapter';
 import type { Logger } from './core/logger';
 import { buildHttpServer, type ReadinessReport } from './http/server';
-import { HttpMediaFetcher } from './media';
-import { createState } from './state/create-store';
+import {
+  type BlobRedisClient,
+  HttpMediaFetcher,
+  MemoryBlobStore,
+  RedisBlobStore,
+  SignedMediaHost,
+} from './media';
+import { type Reports, startReports } from './reports';
+import { createState, REDIS_PREFIX } from './state/create-store';
+import { registerBridgeMetrics } from './telemetry/bridge-metrics';
+import { Metrics } from './telemetry/metrics';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
   readonly url: string;
   readonly events: DomainEvents;
   readonly service: HandoffService;
+  /** Records and runs the work (customer messages, helpdesk events) in order per customer. */
+  readonly dispatcher: Dispatcher;
   readonly adapter: HelpdeskAdapter;
+  /** Broadcasts the domain events to the enabled analytics tools (`ANALYTICS_*`); `analytics.stats()` per sink. */
+  readonly analytics: AnalyticsHub;
+  /** The Prometheus registry behind `GET /metrics`; add metrics with `metrics.counter(...)` etc. */
+  readonly metrics: Metrics;
+  /** Attendance session reports (`REPORTS_*`, docs/reports.md); undefined when off. */
+  readonly reports?: Reports;
   readiness(): Promise<ReadinessReport>;
   /** Stops taking work, closes the HTTP server, the BLiP session and the store. */
   stop(): Promise<void>;
@@ -27,7 +47,7 @@ export interface Bridge {
 
 /** The composition root: wires the BLiP edge, the core, the adapter, the state store and the HTTP edge. */
 export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
-  const { store, lock } = createState(config.redisUrl, logger);
+  const { store, lock, queue, limiter: limiterFor, redis } = createState(config.redisUrl, logger);
   await withTimeout(store.ping(), 10_000, 'no answer within 10 s').catch((err: unknown) => {
     void store.close().catch(() => {}); // stop the client's reconnecting
     throw new Error(
@@ -38,6 +58,23 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   // The settings were parsed with this module's own schema in loadConfig, so the erased type is safe here.
   const module: AdapterModule = adapterModules[config.vendor.name];
   const adapter = module.create(config.vendor.settings, { logger });
+  // Every vendor API call takes a slot of the vendor's limit, shared by all instances on Redis.
+  const limiter = limiterFor(adapter.name, adapter.limits.requestsPerMinute);
+
+  // Agents' files re-hosted for customers, bytes in the state backend: only with a public URL to serve them at.
+  const mediaHost = config.media.publicUrl
+    ? new SignedMediaHost(
+        redis
+          ? new RedisBlobStore(async () => (await redis()) as unknown as BlobRedisClient, REDIS_PREFIX)
+          : new MemoryBlobStore(),
+        {
+          publicUrl: config.media.publicUrl,
+          secret: config.media.urlSecret,
+          ttlMs: config.media.linkTtlMs,
+          maxBytes: config.media.maxBytes,
+        },
+      )
+    : undefined;
 
   const connection = new BlipConnection(config.blip, logger);
   const events = new DomainEvents((event, err) =>
@@ -47,9 +84,31 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       error: errorMessage(err),
     }),
   );
+  const metrics = new Metrics();
+  // Listeners only enqueue: a slow or dead analytics tool never holds up a handoff.
+  const analytics = new AnalyticsHub(config.analytics, {
+    logger,
+    bot: connection.identity,
+    redis,
+    redisPrefix: REDIS_PREFIX,
+  });
+  analytics.attach(events);
+  registerAnalyticsMetrics(metrics, analytics);
+  const bridgeMetrics = registerBridgeMetrics(metrics, {
+    events,
+    queue,
+    vendor: adapter.name,
+    blipConnected: () => connection.isConnected(),
+  });
+  const limitedAdapter = rateLimited(bridgeMetrics.instrument(adapter), limiter, (ms) => {
+    bridgeMetrics.onRateLimitWait(ms);
+    logger.debug('waited for the vendor rate limit', { vendor: adapter.name, waitedMs: ms });
+  });
+  // Session reports: listeners only enqueue; the store opens in the background and never holds up the start.
+  const reports = startReports(config.reports, events, logger);
   const service = new HandoffService(
     store,
-    adapter,
+    limitedAdapter,
     new BlipCustomerChannel(connection, config.blip.mainService, config.bridge.maxMessageLength),
     events,
     logger,
@@ -60,9 +119,18 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       dedupeTtlMs: config.bridge.dedupeTtlMs,
       lock,
       media: new HttpMediaFetcher(config.media),
+      mediaHost,
+      fileNotDeliveredText: config.bridge.fileNotDeliveredText,
     },
   );
-  const inbound = createInboundHandlers(service, connection.identity, logger);
+  const dispatcher = new Dispatcher(queue, lock, service, events, logger, {
+    concurrency: config.work.concurrency,
+    maxAttempts: config.work.maxAttempts,
+    backoff: { attempts: config.work.maxAttempts, baseDelayMs: 1_000, maxDelayMs: config.work.retryMaxMs },
+    coalesceMax: config.work.coalesceMax,
+    limiter,
+  });
+  const inbound = createInboundHandlers(dispatcher, events, connection.identity, logger);
   connection.onMessage(inbound.onMessage);
   connection.onNotification(inbound.onNotification);
 
@@ -79,25 +147,33 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
 
   const http = buildHttpServer({
     adapters: [adapter],
-    service,
+    intake: dispatcher,
+    media: mediaHost,
+    reports: reports && { reports, adminToken: config.adminToken },
+    admin: { queue, adminToken: config.adminToken },
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
     readiness,
+    metrics,
   });
 
-  const poll = adapter.poll?.bind(adapter);
+  const poll = limitedAdapter.poll?.bind(limitedAdapter);
   const poller = poll
-    ? new Poller({ name: adapter.name, poll }, service, store, logger, config.bridge.pollIntervalMs)
+    ? new Poller({ name: adapter.name, poll }, dispatcher, store, logger, config.bridge.pollIntervalMs)
     : undefined;
 
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     await connection.connect();
+    dispatcher.start();
     poller?.start();
   } catch (err) {
     await http.close().catch(() => {});
+    await dispatcher.stop(1_000);
     await connection.close();
+    await analytics.stop();
+    await reports?.close();
     await store.close().catch(() => {});
     throw err;
   }
@@ -116,10 +192,16 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       await poller?.stop();
-      await closeHttp(http, 5_000).catch((err: unknown) =>
+      // Budget (main.ts exits after 20 s): HTTP 3 s, in-flight work 8 s, analytics flush 3 s, then closes.
+      await closeHttp(http, 3_000).catch((err: unknown) =>
         logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
       );
+      // In memory the queue dies with the process: finish it first. On Redis, only the items in progress.
+      await dispatcher.stop(8_000, { finishQueued: !config.redisUrl });
       await connection.close();
+      // After everything that emits events; before the store, whose Redis connection the analytics queues use.
+      await analytics.stop();
+      await reports?.close();
       await store
         .close()
         .catch((err: unknown) =>
@@ -128,7 +210,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       logger.info('bridge stopped');
     })());
 
-  return { url, events, service, adapter, readiness, stop };
+  return { url, events, service, dispatcher, adapter, readiness, stop, analytics, metrics, reports };
 }
 
 /**

@@ -1,5 +1,14 @@
 import { z } from 'zod';
 import { adapterModules, type VendorName, vendorNames } from './adapters/registry';
+import { type AnalyticsConfig, analyticsConfigKeys, parseAnalyticsConfig } from './analytics/config';
+import {
+  adminTokenSchema,
+  databaseUrlSchema,
+  reportsConfigFrom,
+  reportsConfigProblems,
+  reportsConfigShape,
+  type ReportsConfig,
+} from './reports/config';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -77,12 +86,26 @@ export const baseConfigSchema = z.object({
         .map((h) => h.trim().toLowerCase())
         .filter(Boolean),
     ),
+  BRIDGE_PUBLIC_URL: optionalUrl(['http:', 'https:']),
+  BRIDGE_MEDIA_LINK_TTL_HOURS: z.coerce
+    .number({ error: 'must be a number of hours' })
+    .positive('must be a positive number of hours')
+    .default(24),
+  BRIDGE_MEDIA_URL_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  BRIDGE_FILE_NOT_DELIVERED_MESSAGE: z.string().optional(),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  DATABASE_URL: databaseUrlSchema,
+  ADMIN_TOKEN: adminTokenSchema,
+  ...reportsConfigShape,
+  WORK_CONCURRENCY: positive(64),
+  WORK_MAX_ATTEMPTS: positive(8),
+  WORK_RETRY_MAX_SECONDS: positive(60),
+  WORK_COALESCE_MAX: positive(20),
 
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
@@ -91,6 +114,11 @@ export const baseConfigSchema = z.object({
 const closingDefaults: Record<'pt-BR' | 'en', string> = {
   'pt-BR': 'Seu atendimento foi encerrado. Obrigado pelo contato!',
   en: 'Your conversation with our team has ended. Thank you for reaching out!',
+};
+
+const fileNotDeliveredDefaults: Record<'pt-BR' | 'en', string> = {
+  'pt-BR': '[O atendente enviou um arquivo ({file}) que não pôde ser entregue. Ele já foi avisado.]',
+  en: '[The agent sent a file ({file}) that could not be delivered. They have been told.]',
 };
 
 export interface Config {
@@ -118,6 +146,8 @@ export interface Config {
     maxMessageLength: number;
     /** Template for agent texts, e.g. `*{agent}*: {text}`; undefined sends the text as it is. */
     agentSignature?: string;
+    /** What the customer reads instead of an agent's file that could not be delivered; `{file}` = its name. */
+    fileNotDeliveredText: string;
   };
   /** Customer files: downloaded on arrival, uploaded to the helpdesk when the adapter can. */
   media: {
@@ -125,9 +155,30 @@ export interface Config {
     timeoutMs: number;
     /** Hosts media may be downloaded from even on loopback/private addresses (sandbox, internal stores). */
     allowedHosts: string[];
+    /** Where customers reach the bridge (`GET /media/<token>`); undefined: agents' links are passed through. */
+    publicUrl?: string;
+    /** How long a re-hosted agent file (its link and its bytes) lives. */
+    linkTtlMs: number;
+    /** Key material for the links' signatures (BRIDGE_MEDIA_URL_SECRET, else the BLiP access key). */
+    urlSecret: string;
   };
   http: { host: string; port: number; bodyLimitBytes: number };
   redisUrl?: string;
+  /** PostgreSQL (session reports); undefined = the reports use their SQLite file. */
+  databaseUrl?: string;
+  /** Bearer token of the admin routes (`/reports`); undefined = those routes are off. */
+  adminToken?: string;
+  /** Attendance session reports (src/reports). */
+  reports: ReportsConfig;
+  /** The durable work queue: how work is run and retried, and the vendor's rate limit. */
+  work: {
+    concurrency: number;
+    maxAttempts: number;
+    retryMaxMs: number;
+    coalesceMax: number;
+  };
+  /** The analytics hub (src/analytics): its enabled sinks, queues and privacy options (`ANALYTICS_*`). */
+  analytics: AnalyticsConfig;
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'pretty' };
   vendor: { name: VendorName; settings: Record<string, unknown> };
 }
@@ -163,8 +214,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     vendorName && vendorName in adapterModules ? adapterModules[vendorName] : adapterModules.zendesk;
   const vendor = module.configSchema.safeParse(input);
   if (!vendor.success) problems.push(...describe(vendor.error, input));
+  const analytics = parseAnalyticsConfig(input);
+  problems.push(...analytics.problems);
 
-  if (!base.success || !vendor.success) throw new ConfigError(problems.sort());
+  if (base.success) problems.push(...reportsConfigProblems(base.data));
+  if (!base.success || !vendor.success || problems.length) throw new ConfigError(problems.sort());
+  if (!analytics.config) throw new ConfigError(problems.sort());
   const c = base.data;
   return {
     blip: {
@@ -187,14 +242,28 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       pollIntervalMs: c.BRIDGE_POLL_INTERVAL_SECONDS * 1000,
       maxMessageLength: c.BRIDGE_MAX_MESSAGE_LENGTH,
       agentSignature: c.BRIDGE_AGENT_SIGNATURE,
+      fileNotDeliveredText: c.BRIDGE_FILE_NOT_DELIVERED_MESSAGE ?? fileNotDeliveredDefaults[c.BRIDGE_LOCALE],
     },
     media: {
       maxBytes: c.BRIDGE_MEDIA_MAX_BYTES,
       timeoutMs: c.BRIDGE_MEDIA_TIMEOUT_MS,
       allowedHosts: c.BRIDGE_MEDIA_ALLOWED_HOSTS,
+      publicUrl: c.BRIDGE_PUBLIC_URL?.replace(/\/+$/, ''),
+      linkTtlMs: c.BRIDGE_MEDIA_LINK_TTL_HOURS * 3_600_000,
+      urlSecret: c.BRIDGE_MEDIA_URL_SECRET ?? c.BLIP_ACCESS_KEY,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
     redisUrl: c.REDIS_URL,
+    databaseUrl: c.DATABASE_URL,
+    adminToken: c.ADMIN_TOKEN,
+    reports: reportsConfigFrom(c, c.DATABASE_URL),
+    work: {
+      concurrency: c.WORK_CONCURRENCY,
+      maxAttempts: c.WORK_MAX_ATTEMPTS,
+      retryMaxMs: c.WORK_RETRY_MAX_SECONDS * 1000,
+      coalesceMax: c.WORK_COALESCE_MAX,
+    },
+    analytics: analytics.config,
     log: {
       level: c.LOG_LEVEL,
       format: c.LOG_FORMAT ?? (isTty && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
@@ -209,6 +278,7 @@ export function allConfigKeys(): string[] {
   for (const module of Object.values(adapterModules)) {
     for (const key of Object.keys(module.configSchema.shape)) keys.add(key);
   }
+  for (const key of analyticsConfigKeys()) keys.add(key);
   return [...keys];
 }
 

@@ -48,9 +48,9 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });
     const deadline = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting', { code: 'SHUTDOWN_TIMEOUT' });
+      logger.error('shutdown took longer than 20 s; exiting', { code: 'SHUTDOWN_TIMEOUT' });
       process.exit(1);
-    }, 10_000);
+    }, 20_000);
     deadline.unref();
     void bridge.stop().then(() => process.exit(0));
   };

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import type { Logger } from '../core/logger';
 import type {
   AgentMessageEvent,
+  Attachment,
   ChatMessage,
   ClosedBy,
   HelpdeskEvent,
@@ -63,11 +64,31 @@ export interface HelpdeskAdapter {
   addInternalNote?(ticket: TicketRef, text: string): Promise<void>;
   /**
    * Present when the vendor can take the customer's files. Uploads one file and returns the vendor's reference
-   * for it (a Zendesk upload token); the core then passes it as `attachment.uploadRef` to `openTicket` /
-   * `appendCustomerMessage`, which attach it. The core downloads the file, calls this once per file and reuses
-   * the reference when it retries the comment. Throws PermanentError when the vendor refuses the file.
+   * for it (a Zendesk upload token, a ServiceNow attachment sys_id, an Intercom part id); the core then passes it
+   * as `attachment.uploadRef` to `openTicket` / `appendCustomerMessage`, which attach the file (Zendesk:
+   * `comment.uploads`) or, when the upload already put it on the ticket, mention it. The core downloads the file,
+   * calls this once per file and keeps the reference with the message (a string in the state store, never the
+   * bytes), so a retried comment reuses it. Throws PermanentError when the vendor refuses the file.
+   *
+   * `ticket` is given exactly when `uploadNeedsTicket` is true.
    */
-  uploadAttachment?(file: MediaFile): Promise<string>;
+  uploadAttachment?(file: MediaFile, ticket?: TicketRef): Promise<string>;
+  /**
+   * True when a file can only be added to an existing ticket (ServiceNow's Attachment API needs the record's
+   * sys_id; Intercom takes files only on a reply, not on `POST /conversations`). The core then opens the ticket
+   * with the first message's text, and uploads that message's files right after with the new ticket; a file that
+   * fails then reaches the ticket as its link with a note, in a follow-up customer message. Later messages upload
+   * before their comment, as for every vendor.
+   */
+  readonly uploadNeedsTicket?: boolean;
+  /**
+   * Present when agents' attachment links may need the adapter's credentials to be read. Downloads one file of
+   * an `agent.message` event, refusing more than `maxBytes` (PermanentError `MEDIA_TOO_LARGE`), so the core can
+   * re-host it for the customer (`GET /media/<token>` under `BRIDGE_PUBLIC_URL`). Resolves undefined for a link
+   * that is not on the vendor's own host: credentials go nowhere else, and the core then downloads the link as a
+   * public one, with its SSRF-safe fetcher (as it does for every link when this method is absent).
+   */
+  downloadAttachment?(attachment: Attachment, maxBytes: number): Promise<MediaFile | undefined>;
   /** Closes the ticket from the bridge's side (the customer ended it, or it expired). */
   closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void>;
   /**

@@ -53,8 +53,12 @@ const documentSelect = z.object({
 
 export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Rendered {
   if (message.type === 'application/vnd.lime.chatstate+json') return { kind: 'skip', reason: 'chat state' };
-  const { text, attachments } = renderDocument({ type: message.type, content: message.content });
-  const unsupported = text === unsupportedText(message.type);
+  const rendered = renderDocument({ type: message.type, content: message.content });
+  const { attachments } = rendered;
+  const unsupported = rendered.text === unsupportedText(message.type);
+  // Nothing to read and no file (an empty text, a select without options...): the agent still sees it arrived.
+  const text =
+    rendered.text.trim() === '' && attachments.length === 0 ? emptyText(message.type) : rendered.text;
   return {
     kind: 'message',
     message: {
@@ -85,7 +89,7 @@ export function renderDocument(doc: LimeContent, depth = 0): { text: string; att
   switch (doc.type) {
     case 'text/plain':
       return {
-        text: typeof doc.content === 'string' ? doc.content : JSON.stringify(doc.content),
+        text: typeof doc.content === 'string' ? doc.content : (JSON.stringify(doc.content) ?? ''),
         attachments: none,
       };
     case 'application/vnd.lime.media-link+json': {
@@ -213,6 +217,11 @@ export function splitText(text: string, max: number): string[] {
   }
   if (rest !== '') parts.push(rest);
   return parts;
+}
+
+/** What the agent reads for a message with nothing in it. */
+function emptyText(type: string): string {
+  return type === 'text/plain' ? '[empty message]' : `[empty message: ${type}]`;
 }
 
 /** The readable placeholder the agent sees for content the bridge cannot render. */

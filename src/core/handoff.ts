@@ -13,9 +13,10 @@ import type {
   Conversation,
   CustomerRef,
   HelpdeskEvent,
+  MediaFile,
   TicketRef,
 } from './model';
-import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher } from './ports';
+import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher, MediaHost } from './ports';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 
 export interface HandoffOptions {
@@ -35,6 +36,14 @@ export interface HandoffOptions {
    * an adapter that cannot upload, attachments travel as links.
    */
   media?: MediaFetcher;
+  /**
+   * Re-hosts agents' files for the customer (`BRIDGE_PUBLIC_URL`): downloaded with the adapter's credentials
+   * (`downloadAttachment`) or by `media`, then served by the bridge. Without it agents' links reach the customer
+   * unchanged, except links that need the helpdesk's credentials, which become a note to both sides.
+   */
+  mediaHost?: MediaHost;
+  /** What the customer reads instead of an agent's file that could not be delivered; `{file}` = its name. */
+  fileNotDeliveredText?: string;
   now?: () => Date;
 }
 
@@ -72,20 +81,35 @@ export class HandoffService {
    * rejects when it could not be delivered after the retries (the caller decides what the customer sees).
    */
   async handleCustomerMessage(customer: CustomerRef, message: ChatMessage): Promise<void> {
-    await this.mutex.run(customer.key, async () => {
-      const dedupeKey = `in:${customer.key}:${message.id}`;
-      if (await this.store.isProcessed(dedupeKey)) {
-        this.logger.debug('customer message already processed', {
-          customer: logTag(customer.key),
-          messageId: message.id,
-        });
-        return;
-      }
+    await this.handleCustomerMessages(customer, [message]);
+  }
+
+  /**
+   * Messages from one customer, oldest first, that waited together (behind the vendor's rate limit): while the
+   * ticket is open they go to the helpdesk as ONE comment, in order, so a burst costs one call. Before the ticket
+   * is open, only the first is handled (it opens the ticket). Resolves with how many of `messages` were handled,
+   * from the first; the caller offers the rest again.
+   */
+  async handleCustomerMessages(customer: CustomerRef, messages: ChatMessage[]): Promise<number> {
+    if (messages.length === 0) return 0;
+    return this.mutex.run(customer.key, async () => {
       const existing = await this.store.get(customer.key);
-      if (existing?.status === 'open' && existing.ticket) {
-        await this.append(existing, existing.ticket, message);
-      } else {
-        const opening = this.open(existing, customer, message);
+      const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
+      // A batch recorded before a crash is sent again exactly as it was, so its idempotency key still matches.
+      const batch = open ? batchToSend(open, messages) : messages.slice(0, 1);
+      const fresh: ChatMessage[] = [];
+      for (const message of batch) {
+        if (await this.store.isProcessed(customerDedupeKey(customer, message))) {
+          this.logger.debug('customer message already processed', {
+            customer: logTag(customer.key),
+            messageId: message.id,
+          });
+        } else fresh.push(message);
+      }
+      if (fresh.length > 0 && open) {
+        await this.appendBatch(open, open.ticket!, fresh);
+      } else if (fresh.length > 0) {
+        const opening = this.open(existing, customer, fresh[0]!);
         this.opening.add(opening);
         try {
           await opening;
@@ -93,7 +117,8 @@ export class HandoffService {
           this.opening.delete(opening);
         }
       }
-      if (message.unsupported) {
+      for (const message of fresh) {
+        if (!message.unsupported) continue;
         const conversation = await this.store.get(customer.key);
         const { type, raw } = message.unsupported;
         await this.noteForAgents(
@@ -101,8 +126,24 @@ export class HandoffService {
           `The customer sent content the bridge cannot show (${type}). Raw content:\n${raw}`,
         );
       }
-      await this.store.markProcessed(dedupeKey, this.options.dedupeTtlMs);
+      for (const message of fresh) {
+        await this.store.markProcessed(customerDedupeKey(customer, message), this.options.dedupeTtlMs);
+      }
+      return batch.length;
     });
+  }
+
+  /** The customer a helpdesk event is for, from the state alone (no waiting): the work queue's lane. */
+  async customerKeyOf(event: HelpdeskEvent): Promise<string | undefined> {
+    return (
+      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
+      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined)
+    );
+  }
+
+  /** True when this event was handled already (a vendor's redelivery). */
+  isDuplicate(event: HelpdeskEvent): Promise<boolean> {
+    return this.store.isProcessed(eventDedupeKey(event));
   }
 
   /** Events from one webhook delivery or poll, oldest first. Rejects when one must be retried by the vendor. */
@@ -189,9 +230,7 @@ export class HandoffService {
    * for the opens this instance has in flight, then looks again.
    */
   private async customerOf(event: HelpdeskEvent): Promise<string | undefined> {
-    const lookup = async () =>
-      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
-      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined);
+    const lookup = () => this.customerKeyOf(event);
     const found = await lookup();
     if (found || this.opening.size === 0) return found;
     await Promise.race([
@@ -268,13 +307,22 @@ export class HandoffService {
       session: conversation.sessionId,
     };
     // The files are uploaded once and the references kept with the first message (strings, never bytes), so
-    // every retry of the open, in this process or after a crash, sends the same request.
+    // every retry of the open, in this process or after a crash, sends the same request. An adapter that can add
+    // files to an existing ticket only (`uploadNeedsTicket`) gets them right after the open: they are downloaded
+    // now (a download that fails is noted in the text the ticket opens with) and held in memory meanwhile.
     let first = conversation.first ?? message;
-    const withFiles = await this.attachFiles(first, log);
+    const afterOpen = this.adapter.uploadNeedsTicket === true;
+    const { message: withFiles, later } = await this.prepareFiles(
+      first,
+      log,
+      afterOpen ? 'after-open' : undefined,
+    );
     if (withFiles !== first) {
       first = withFiles;
       await this.store.save({ ...conversation, first });
     }
+    // Files still to upload are not listed as links on the ticket: they follow as real files.
+    const opensWith: ChatMessage = afterOpen ? withoutPendingFiles(first) : first;
 
     const ticket = await this.call('openTicket', log, () =>
       this.adapter.openTicket(
@@ -283,7 +331,7 @@ export class HandoffService {
           sessionId: conversation.sessionId,
           subject: subjectFor(conversation.customer),
           tags: conversation.tags,
-          first,
+          first: opensWith,
         },
         `open:${conversation.sessionId}`,
       ),
@@ -316,27 +364,57 @@ export class HandoffService {
       receivedAt: first.at,
       at,
     });
-    if (first.id !== message.id) await this.append(opened, ticket, message);
+    if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
+    if (first.id !== message.id) {
+      // The resumed first message is delivered now, even if its own work item gave up (dead letter): a replay of
+      // it must not post it twice.
+      await this.store.markProcessed(customerDedupeKey(customer, first), this.options.dedupeTtlMs);
+      await this.append(opened, ticket, message);
+    }
   }
 
-  private async append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
+  private append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
+    return this.appendBatch(conversation, ticket, [message]);
+  }
+
+  /** Appends one or more customer messages as one comment, in order. */
+  private async appendBatch(
+    conversation: Conversation,
+    ticket: TicketRef,
+    messages: ChatMessage[],
+  ): Promise<void> {
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
     // Outside the retried call: a retry of the comment reuses the upload references instead of downloading again.
-    const prepared = await this.attachFiles(message, log);
+    const prepared: ChatMessage[] = [];
+    for (const message of messages) prepared.push(await this.attachFiles(message, log));
+    const comment = mergeMessages(prepared);
+    if (messages.length > 1) {
+      await this.store.save({ ...conversation, pendingBatch: messages.map((m) => m.id) });
+    }
     await this.call('appendCustomerMessage', log, () =>
-      this.adapter.appendCustomerMessage(ticket, prepared, `msg:${conversation.sessionId}:${message.id}`),
+      this.adapter.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`),
     );
-    this.logger.debug('customer message appended', { ...log, messageId: message.id });
-    this.events.emit('customer.message', {
-      ...conversationEventBase(conversation),
-      ticket,
-      messageId: message.id,
-      contentType: message.contentType,
-      text: prepared.text,
-      attachments: attachmentLinks(prepared.attachments),
-      receivedAt: message.at,
-      at: this.now().toISOString(),
-    });
+    if (messages.length > 1) {
+      await this.store.save({ ...conversation, pendingBatch: undefined });
+      this.logger.debug('customer messages coalesced into one comment', {
+        ...log,
+        messages: messages.length,
+      });
+    }
+    this.logger.debug('customer message appended', { ...log, messageId: comment.id });
+    const at = this.now().toISOString();
+    for (const message of prepared) {
+      this.events.emit('customer.message', {
+        ...conversationEventBase(conversation),
+        ticket,
+        messageId: message.id,
+        contentType: message.contentType,
+        text: message.text,
+        attachments: attachmentLinks(message.attachments),
+        receivedAt: message.at,
+        at,
+      });
+    }
   }
 
   private async deliverAgentMessage(conversation: Conversation, event: AgentMessageEvent): Promise<void> {
@@ -345,11 +423,20 @@ export class HandoffService {
       vendor: event.ticket.vendor,
       ticket: event.ticket.id,
     };
-    const message = this.signed(event);
+    // Files first (outside the retried send): a retry of the send reuses the re-hosted links.
+    const { message, failed } = await this.filesForCustomer(this.signed(event), event, log);
     await this.call('send to customer', log, () =>
       this.channel.send(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`)),
     );
     this.logger.info('agent message delivered to the customer', { ...log, eventId: event.eventId });
+    if (failed.length > 0) {
+      await this.noteForAgents(
+        conversation,
+        `${failed.length === 1 ? 'A file' : 'Files'} you sent did not reach the customer: ` +
+          `${failed.map((f) => `"${f.name}" (${f.reason})`).join('; ')}. ` +
+          'The customer was told; please send it another way (for example a public link).',
+      );
+    }
     if (event.agent && event.agent.id !== conversation.agent?.id) {
       await this.store.save({ ...conversation, agent: event.agent });
     }
@@ -439,17 +526,34 @@ export class HandoffService {
    * A file that cannot be attached (too large, forbidden address, not a media file, the helpdesk refused it...)
    * keeps its link, marked `notAttached`, and a note with the link is added to the text: never dropped.
    * Attachments already uploaded or noted (a resumed open) are left as they are. Returns `message` itself when
-   * there was nothing to do.
+   * there was nothing to do. `ticket` is the ticket the message goes to (needed by `uploadNeedsTicket` adapters);
+   * when a caller does not pass it, the ticket named by `log.ticket` is looked up in the state.
    */
-  private async attachFiles(message: ChatMessage, log: Record<string, unknown>): Promise<ChatMessage> {
+  private async attachFiles(
+    message: ChatMessage,
+    log: Record<string, unknown>,
+    ticket?: TicketRef,
+  ): Promise<ChatMessage> {
+    const target = ticket ?? (this.adapter.uploadNeedsTicket ? await this.ticketNamed(log) : undefined);
+    return (await this.prepareFiles(message, log, target)).message;
+  }
+
+  /**
+   * attachFiles' work. With `'after-open'` (an `uploadNeedsTicket` adapter, before its ticket exists) the files are
+   * only downloaded: they come back in `later`, in memory, for `attachAfterOpen`, and stay pending in the message.
+   */
+  private async prepareFiles(
+    message: ChatMessage,
+    log: Record<string, unknown>,
+    ticket: TicketRef | 'after-open' | undefined,
+  ): Promise<{ message: ChatMessage; later: PendingFile[] }> {
     const media = this.options.media;
     const adapter = this.adapter;
     const pending = (message.attachments ?? []).filter((a) => !a.uploadRef && !a.notAttached);
-    if (!media || !adapter.uploadAttachment || pending.length === 0) return message;
-    // Downloads get one retry at most: each may take the whole media timeout while the customer's lock is held.
-    const downloadRetry = { ...this.retry, attempts: Math.min(this.retry.attempts, 2) };
+    if (!media || !adapter.uploadAttachment || pending.length === 0) return { message, later: [] };
     const notes: string[] = [];
     const attachments: Attachment[] = [];
+    const later: PendingFile[] = [];
     for (const attachment of message.attachments ?? []) {
       if (!pending.includes(attachment)) {
         attachments.push(attachment);
@@ -463,25 +567,22 @@ export class HandoffService {
       };
       let stage: 'download' | 'upload' = 'download';
       try {
-        const file = await withRetry(
-          () => media.fetch(attachment),
-          downloadRetry,
-          (err, attempt, delayMs) =>
-            this.logger.warn('media download failed; retrying', {
-              ...meta,
-              attempt,
-              delayMs,
-              code: err.code,
-            }),
-        );
+        const file = await this.download(() => media.fetch(attachment), meta);
+        if (ticket === 'after-open') {
+          later.push({ attachment, file });
+          attachments.push(attachment);
+          continue;
+        }
         stage = 'upload';
-        const uploadRef = await this.call('uploadAttachment', meta, () => adapter.uploadAttachment!(file));
+        const uploadRef = await this.call('uploadAttachment', meta, () =>
+          ticket ? adapter.uploadAttachment!(file, ticket) : adapter.uploadAttachment!(file),
+        );
         attachments.push({ ...attachment, name: attachment.name ?? file.name, size: file.size, uploadRef });
         this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
       } catch (err) {
         const reason = notAttachedReason(err, stage, media.maxBytes);
         attachments.push({ ...attachment, notAttached: reason });
-        notes.push(`[${mediaKind(attachment.mimeType)} not attached: ${reason}] ${attachment.url}`);
+        notes.push(notAttachedNote(attachment, reason));
         this.logger.warn('customer file not attached; the agent gets the link instead', {
           ...meta,
           stage,
@@ -490,8 +591,143 @@ export class HandoffService {
         });
       }
     }
+    if (notes.length === 0 && later.length === pending.length) return { message, later };
     const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
-    return { ...message, text, attachments };
+    return { message: { ...message, text, attachments }, later };
+  }
+
+  /**
+   * Uploads the first message's files to the ticket just opened (`uploadNeedsTicket` adapters). A file the
+   * helpdesk does not take reaches the ticket as its link with a note, in a follow-up customer message; should
+   * that fail too, in an internal note. Never throws: the ticket is open, and the customer's message is on it.
+   * (The files exist only in memory here: a crash between the open and these uploads loses them; the message's
+   * text, with its links, is on the ticket.)
+   */
+  private async attachAfterOpen(
+    conversation: Conversation,
+    ticket: TicketRef,
+    first: ChatMessage,
+    files: PendingFile[],
+    log: Record<string, unknown>,
+  ): Promise<void> {
+    const notes: string[] = [];
+    const failed: Attachment[] = [];
+    for (const { attachment, file } of files) {
+      const meta = { ...log, ticket: ticket.id, messageId: first.id, mimeType: attachment.mimeType };
+      try {
+        await this.call('uploadAttachment', meta, () => this.adapter.uploadAttachment!(file, ticket));
+        this.logger.debug('customer file attached to the new ticket', { ...meta, size: file.size });
+      } catch (err) {
+        const reason = notAttachedReason(err, 'upload', this.options.media?.maxBytes ?? file.size);
+        notes.push(notAttachedNote(attachment, reason));
+        failed.push({ ...attachment, notAttached: reason });
+        this.logger.warn('customer file not attached; the agent gets the link instead', {
+          ...meta,
+          stage: 'upload',
+          code: errorCode(err),
+          error: errorMessage(err),
+        });
+      }
+    }
+    if (notes.length === 0) return;
+    const followUp: ChatMessage = {
+      id: `${first.id}:files`,
+      text: notes.join('\n'),
+      attachments: failed,
+      ...(first.contentType ? { contentType: first.contentType } : {}),
+      at: first.at,
+    };
+    await this.call('appendCustomerMessage', { ...log, ticket: ticket.id }, () =>
+      this.adapter.appendCustomerMessage(ticket, followUp, `msg:${conversation.sessionId}:${followUp.id}`),
+    ).catch(() => this.noteForAgents(conversation, followUp.text));
+  }
+
+  /** The ticket of the conversation that owns `log.ticket` (for callers that pass only their log fields). */
+  private async ticketNamed(log: Record<string, unknown>): Promise<TicketRef | undefined> {
+    const id = typeof log.ticket === 'string' ? log.ticket : undefined;
+    if (!id) return undefined;
+    const customerKey = await this.store.customerKeyForTicket(this.adapter.name, id);
+    const conversation = customerKey ? await this.store.get(customerKey) : undefined;
+    return conversation?.ticket?.id === id ? conversation.ticket : undefined;
+  }
+
+  /**
+   * The agent's message as the customer gets it. With a media host, each file is downloaded (with the adapter's
+   * credentials when it has `downloadAttachment`) and re-hosted: the media link carries the bridge's signed URL
+   * and the downloaded file's real type, size and name. Without one, links pass through unchanged, except those
+   * that need the helpdesk's credentials. A file that cannot be delivered is never dropped silently: the customer
+   * reads a note in its place (`fileNotDeliveredText`), and it is returned in `failed` for the agents' note.
+   */
+  private async filesForCustomer(
+    message: ChatMessage,
+    event: AgentMessageEvent,
+    log: Record<string, unknown>,
+  ): Promise<{ message: ChatMessage; failed: Array<{ name: string; reason: string }> }> {
+    const given = message.attachments ?? [];
+    if (given.length === 0) return { message, failed: [] };
+    const host = this.options.mediaHost;
+    const attachments: Attachment[] = [];
+    const failed: Array<{ name: string; reason: string }> = [];
+    for (const [index, attachment] of given.entries()) {
+      const name = attachment.name?.trim() || mediaKind(attachment.mimeType);
+      const meta = {
+        ...log,
+        eventId: event.eventId,
+        mimeType: attachment.mimeType,
+        mediaHost: hostOf(attachment.url),
+      };
+      if (!host) {
+        if (!attachment.needsAuth) {
+          attachments.push(attachment);
+          continue;
+        }
+        failed.push({ name, reason: 'its link needs the helpdesk login, and BRIDGE_PUBLIC_URL is not set' });
+        this.logger.warn('agent file not delivered: its link needs credentials and nothing re-hosts it', {
+          ...meta,
+          code: 'MEDIA_NOT_REHOSTED',
+        });
+        continue;
+      }
+      try {
+        const file = await this.download(() => this.downloadAgentFile(attachment, host.maxBytes), meta);
+        const url = await host.publish(stableId(`agent-file:${eventDedupeKey(event)}:${index}`), file);
+        attachments.push({
+          url,
+          mimeType: file.mimeType,
+          name: attachment.name?.trim() || file.name,
+          size: file.size,
+        });
+        this.logger.debug('agent file re-hosted for the customer', { ...meta, size: file.size });
+      } catch (err) {
+        failed.push({ name, reason: agentFileReason(err, host.maxBytes) });
+        this.logger.warn('agent file not delivered to the customer', {
+          ...meta,
+          code: errorCode(err),
+          error: errorMessage(err),
+        });
+      }
+    }
+    if (failed.length === 0) return { message: { ...message, attachments }, failed };
+    const template = this.options.fileNotDeliveredText ?? '[A file ({file}) could not be delivered.]';
+    const notes = failed.map((f) => template.replace(/\{file\}/g, () => f.name));
+    const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
+    return { message: { ...message, text, attachments }, failed };
+  }
+
+  /** With the adapter's credentials when the link is the vendor's own; else as a public link (SSRF-checked). */
+  private async downloadAgentFile(attachment: Attachment, maxBytes: number): Promise<MediaFile> {
+    const own = await this.adapter.downloadAttachment?.(attachment, maxBytes);
+    if (own) return own;
+    if (this.options.media) return this.options.media.fetch(attachment);
+    throw new PermanentError('no media downloader is configured', 'MEDIA_NO_DOWNLOADER');
+  }
+
+  /** A download with one retry at most: each may take the whole media timeout while the customer's lock is held. */
+  private download(work: () => Promise<MediaFile>, meta: Record<string, unknown>): Promise<MediaFile> {
+    const retry = { ...this.retry, attempts: Math.min(this.retry.attempts, 2) };
+    return withRetry(work, retry, (err, attempt, delayMs) =>
+      this.logger.warn('media download failed; retrying', { ...meta, attempt, delayMs, code: err.code }),
+    );
   }
 
   /** The agent's text with the configured signature, when there is a text and a name to sign with. */
@@ -520,6 +756,41 @@ export class HandoffService {
   }
 }
 
+function customerDedupeKey(customer: CustomerRef, message: ChatMessage): string {
+  return `in:${customer.key}:${message.id}`;
+}
+
+/**
+ * The messages to send as one comment: the batch recorded before a crash when `messages` starts with it (so the
+ * retry is the same request), else all of `messages`.
+ */
+function batchToSend(conversation: Conversation, messages: ChatMessage[]): ChatMessage[] {
+  const pending = conversation.pendingBatch;
+  if (!pending || pending[0] !== messages[0]?.id) return messages;
+  const same = messages.slice(0, pending.length);
+  return same.length === pending.length && same.every((m, i) => m.id === pending[i])
+    ? same
+    : messages.slice(0, 1);
+}
+
+/** Several customer messages as one: texts in order, one per paragraph, and every attachment. */
+function mergeMessages(messages: ChatMessage[]): ChatMessage {
+  if (messages.length === 1) return messages[0]!;
+  const first = messages[0]!;
+  const last = messages[messages.length - 1]!;
+  const attachments = messages.flatMap((m) => m.attachments ?? []);
+  return {
+    id: `${first.id}..${last.id}`,
+    text: messages
+      .map((m) => m.text)
+      .filter((t) => t.trim() !== '')
+      .join('\n\n'),
+    ...(attachments.length ? { attachments } : {}),
+    contentType: first.contentType,
+    at: first.at,
+  };
+}
+
 export function eventDedupeKey(event: HelpdeskEvent): string {
   return `ev:${event.ticket.vendor}:${event.eventId}`;
 }
@@ -543,6 +814,42 @@ function notAttachedReason(err: unknown, stage: 'download' | 'upload', maxBytes:
       return 'the download timed out';
     default:
       return `the download failed (${code})`;
+  }
+}
+
+/** A customer file downloaded before its ticket existed, to upload once it does (in memory only). */
+interface PendingFile {
+  attachment: Attachment;
+  file: MediaFile;
+}
+
+/** The line the agent reads in place of a customer file that could not be attached. */
+function notAttachedNote(attachment: Attachment, reason: string): string {
+  return `[${mediaKind(attachment.mimeType)} not attached: ${reason}] ${attachment.url}`;
+}
+
+/** The message without the files still to upload (they follow as real files, not as links). */
+function withoutPendingFiles(message: ChatMessage): ChatMessage {
+  const kept = (message.attachments ?? []).filter((a) => a.uploadRef || a.notAttached);
+  if (kept.length === (message.attachments ?? []).length) return message;
+  const { attachments: _all, ...rest } = message;
+  return kept.length ? { ...rest, attachments: kept } : rest;
+}
+
+/** Why an agent's file did not reach the customer, for the agents' note. */
+function agentFileReason(err: unknown, maxBytes: number): string {
+  const code = errorCode(err);
+  switch (code) {
+    case 'MEDIA_TOO_LARGE':
+      return `larger than ${formatBytes(maxBytes)}`;
+    case 'MEDIA_FORBIDDEN_ADDRESS':
+      return 'its address is not allowed';
+    case 'MEDIA_BAD_TYPE':
+      return 'the link did not return a file the bridge can serve';
+    case 'MEDIA_TIMEOUT':
+      return 'the download timed out';
+    default:
+      return `the bridge could not download it (${code})`;
   }
 }
 

@@ -31,11 +31,17 @@ export interface Attachment {
    * already put a note with the link into the message text, so the adapter does not list the link again.
    */
   notAttached?: string;
+  /**
+   * Agent side: the link opens only with the helpdesk's credentials (a ServiceNow attachment), so it cannot reach
+   * the customer as it is; the bridge re-hosts it (`BRIDGE_PUBLIC_URL`) or tells both sides it could not.
+   */
+  needsAuth?: boolean;
 }
 
 /**
- * A customer's file, downloaded by the bridge so it can be uploaded to the helpdesk. Lives only in memory
- * while one message is handled: never in the state store.
+ * A file the bridge downloaded: a customer's, to upload to the helpdesk, or an agent's, to re-host for the customer.
+ * Lives only in memory while one message is handled; never in the conversation state (an agent's file is kept
+ * for the customer by the media host, `src/media`, with a TTL).
  */
 export interface MediaFile {
   name: string;
@@ -131,6 +137,11 @@ export interface Conversation {
   tags: string[];
   /** While `opening`: the message the ticket is opened with. */
   first?: ChatMessage;
+  /**
+   * Ids of customer messages being sent as one comment (coalesced behind the rate limit): recorded before the
+   * call so a retry after a crash sends the same comment with the same idempotency key.
+   */
+  pendingBatch?: string[];
 }
 
 /** What the core tells the customer channel when it hands the customer back to the bot. */

@@ -7,7 +7,17 @@ import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
 export type WorkItem =
   | { kind: 'customer-message'; customer: CustomerRef; message: ChatMessage }
   | { kind: 'helpdesk-event'; event: HelpdeskEvent }
-  | { kind: 'delivery-failure'; customerKey: string; messageId: string; code: string; reason: string };
+  | { kind: 'delivery-failure'; customerKey: string; messageId: string; code: string; reason: string }
+  /** A timer of the handoff came due (scheduled with `WorkQueue.schedule`); stale timers are ignored. */
+  | { kind: 'timer'; customerKey: string; timer: TimerKind; sessionId: string }
+  /** An operator closes the handoff (admin API / CLI). */
+  | { kind: 'force-close'; customerKey: string; reason: string };
+
+/**
+ * `inactivity`: the customer has been silent while the agent waits for them; `no-agent`: nobody picked the
+ * attendance up in time.
+ */
+export type TimerKind = 'inactivity' | 'no-agent';
 
 export type WorkKind = WorkItem['kind'];
 
@@ -67,6 +77,14 @@ export interface WorkQueue {
   replay(deadLetterId: string): Promise<boolean>;
   /** Deletes a dead letter; false when there is no such letter. */
   drop(deadLetterId: string): Promise<boolean>;
+  /**
+   * Puts `item` into `lane` at `atMs` (durably): a timer that survives restarts and fires once, on whichever
+   * instance scans first. Scheduling again under the same `key` replaces the earlier one; `cancel` removes it.
+   */
+  schedule(key: string, lane: string, item: WorkItem, atMs: number): Promise<void>;
+  cancel(key: string): Promise<void>;
+  /** Moves timers due at `nowMs` into their lanes (at most `limit`); returns the lanes that got work. */
+  promoteTimers(nowMs: number, limit: number): Promise<string[]>;
   /** Items waiting in all lanes, and dead letters (metrics, readiness, shutdown). */
   depth(): Promise<{ queued: number; lanes: number; deadLetters: number }>;
 }

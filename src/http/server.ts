@@ -1,8 +1,12 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { HelpdeskAdapter, RawRequest, WebhookHandler } from '../adapters/adapter';
 import { errorCode, errorMessage, PermanentError } from '../core/errors';
-import type { HandoffService } from '../core/handoff';
+import type { Dispatcher } from '../core/dispatcher';
 import type { Logger } from '../core/logger';
+import type { Metrics } from '../telemetry/metrics';
+import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
+import { type MediaSource, registerMediaRoute } from './media-route';
+import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -11,20 +15,29 @@ export interface ReadinessReport {
 
 export interface HttpServerOptions {
   adapters: HelpdeskAdapter[];
-  service: HandoffService;
+  /** Records webhook events as work (durably) before the webhook is answered. */
+  intake: Pick<Dispatcher, 'acceptHelpdeskEvents'>;
   logger: Logger;
   bodyLimitBytes: number;
   /** Replay window for signed webhooks, unless the adapter declares its own. */
   maxSkewSeconds: number;
   readiness: () => Promise<ReadinessReport>;
+  /** `GET /metrics` (Prometheus text format) when given. */
+  metrics?: Metrics;
+  /** Agents' files re-hosted for customers (`GET /media/<token>`); absent without `BRIDGE_PUBLIC_URL`. */
+  media?: MediaSource;
+  /** Operators' API (`/admin`, admin token): work queue and dead letters. */
+  admin?: AdminRoutesOptions;
+  /** Session reports (`/reports`, admin token); absent when the reports are off. */
+  reports?: ReportsRoutesOptions;
   now?: () => Date;
 }
 
 /**
  * The HTTP edge: one webhook route per vendor that has webhooks (`POST /webhooks/<vendor>`), `/healthz`, `/readyz`.
  * The raw body is kept for signature checks. Every webhook is verified here, by the core, before the adapter
- * parses it: an adapter cannot forget to. A webhook is answered 2xx only after its events were handled;
- * a failure the vendor should retry gets 503.
+ * parses it: an adapter cannot forget to. A webhook is answered 2xx only after its events were recorded in the
+ * work queue (durably, on Redis); when they cannot be recorded the vendor gets 503 and retries.
  */
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const { logger } = options;
@@ -48,6 +61,18 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  if (options.media) registerMediaRoute(app, options.media, logger);
+  if (options.reports) registerReportsRoutes(app, options.reports, logger);
+  if (options.admin) registerAdminRoutes(app, options.admin, logger);
+
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => {
+      const { contentType, body } = await metrics.render();
+      return reply.type(contentType).send(body);
+    });
+  }
 
   app.get('/readyz', async (_request, reply) => {
     const report = await options.readiness();
@@ -77,11 +102,11 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
         return reply.status(400).send({ error: err instanceof PermanentError ? err.message : 'bad request' });
       }
       try {
-        const outcomes = await options.service.handleHelpdeskEvents(events);
-        logger.debug('webhook handled', { ...meta, events: events.length, outcomes });
-        return reply.status(200).send({ received: events.length, outcomes });
+        const queued = await options.intake.acceptHelpdeskEvents(events);
+        logger.debug('webhook recorded', { ...meta, events: events.length, queued });
+        return reply.status(200).send({ received: events.length, queued });
       } catch (err) {
-        logger.error('webhook events could not be handled; asking the vendor to retry', {
+        logger.error('webhook events could not be recorded; asking the vendor to retry', {
           ...meta,
           code: errorCode(err),
           error: errorMessage(err),

@@ -11,6 +11,7 @@ export class MemoryWorkQueue implements WorkQueue {
   private readonly due = new Map<string, number>();
   private readonly letters = new Map<string, DeadLetter>();
   private queued = 0;
+  private readonly timers = new Map<string, { lane: string; item: WorkItem; atMs: number }>();
 
   async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
     const work: QueuedWork = {
@@ -80,6 +81,28 @@ export class MemoryWorkQueue implements WorkQueue {
 
   async drop(deadLetterId: string): Promise<boolean> {
     return this.letters.delete(deadLetterId);
+  }
+
+  async schedule(key: string, lane: string, item: WorkItem, atMs: number): Promise<void> {
+    this.timers.set(key, { lane, item: structuredClone(item), atMs });
+  }
+
+  async cancel(key: string): Promise<void> {
+    this.timers.delete(key);
+  }
+
+  async promoteTimers(nowMs: number, limit: number): Promise<string[]> {
+    const due = [...this.timers.entries()]
+      .filter(([, t]) => t.atMs <= nowMs)
+      .sort((a, b) => a[1].atMs - b[1].atMs)
+      .slice(0, limit);
+    const lanes: string[] = [];
+    for (const [key, timer] of due) {
+      this.timers.delete(key);
+      await this.enqueue(timer.lane, timer.item);
+      lanes.push(timer.lane);
+    }
+    return lanes;
   }
 
   async depth(): Promise<{ queued: number; lanes: number; deadLetters: number }> {

@@ -90,6 +90,44 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return 1
 `);
 
+// KEYS: timers zset, timer items hash. ARGV: key, timer json, at.
+const SCHEDULE = new RedisScript(`
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+`);
+
+// KEYS: timers zset, timer items hash. ARGV: key.
+const CANCEL = new RedisScript(`
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`);
+
+// Moves the due timers into their lanes, atomically: one instance gets each, and none is lost in between.
+// Each timer is stored as "<lane>\n<entry>". KEYS: timers zset, items hash, due zset, count.
+// ARGV: now, limit, lane key prefix. Returns the lanes that got work.
+const PROMOTE_TIMERS = new RedisScript(`
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local lanes = {}
+for _, key in ipairs(keys) do
+  local stored = redis.call('HGET', KEYS[2], key)
+  redis.call('ZREM', KEYS[1], key)
+  redis.call('HDEL', KEYS[2], key)
+  if stored then
+    local nl = string.find(stored, '\n', 1, true)
+    if nl then
+      local lane = string.sub(stored, 1, nl - 1)
+      redis.call('RPUSH', ARGV[3] .. lane, string.sub(stored, nl + 1))
+      redis.call('ZADD', KEYS[3], 'NX', ARGV[1], lane)
+      redis.call('INCR', KEYS[4])
+      table.insert(lanes, lane)
+    end
+  end
+end
+return lanes
+`);
+
 /**
  * The work queue on Redis, shared by every instance: one list per lane (`<prefix>q:lane:<lane>`), a sorted set
  * of lanes by the time they are due (`q:due`: now, or later while the lane's head waits for a retry), a counter,
@@ -102,6 +140,8 @@ export class RedisWorkQueue implements WorkQueue {
   private readonly countKey: string;
   private readonly dlqKey: string;
   private readonly dlqOrderKey: string;
+  private readonly timersKey: string;
+  private readonly timerItemsKey: string;
 
   constructor(
     private readonly client: () => Promise<QueueRedisClient>,
@@ -111,6 +151,8 @@ export class RedisWorkQueue implements WorkQueue {
     this.countKey = `${prefix}q:count`;
     this.dlqKey = `${prefix}dlq`;
     this.dlqOrderKey = `${prefix}dlq:order`;
+    this.timersKey = `${prefix}timers`;
+    this.timerItemsKey = `${prefix}timers:items`;
   }
 
   async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
@@ -209,6 +251,33 @@ export class RedisWorkQueue implements WorkQueue {
   async drop(deadLetterId: string): Promise<boolean> {
     const done = await DROP.run(await this.client(), [this.dlqKey, this.dlqOrderKey], [deadLetterId]);
     return Number(done) === 1;
+  }
+
+  async schedule(key: string, lane: string, item: WorkItem, atMs: number): Promise<void> {
+    const work: QueuedWork = {
+      id: randomUUID(),
+      lane,
+      item,
+      attempts: 0,
+      enqueuedAt: new Date(atMs).toISOString(),
+    };
+    await SCHEDULE.run(
+      await this.client(),
+      [this.timersKey, this.timerItemsKey],
+      [key, `${lane}\n${encodeEntry(work)}`, Math.round(atMs)],
+    );
+  }
+
+  async cancel(key: string): Promise<void> {
+    await CANCEL.run(await this.client(), [this.timersKey, this.timerItemsKey], [key]);
+  }
+
+  async promoteTimers(nowMs: number, limit: number): Promise<string[]> {
+    return (await PROMOTE_TIMERS.run(
+      await this.client(),
+      [this.timersKey, this.timerItemsKey, this.dueKey, this.countKey],
+      [Math.round(nowMs), limit, this.laneKey('')],
+    )) as string[];
   }
 
   async depth(): Promise<{ queued: number; lanes: number; deadLetters: number }> {

@@ -6,7 +6,9 @@ import type { DeadLetter, QueuedWork, WorkItem } from '../core/work';
 const queuedWorkSchema = z.object({
   id: z.string().min(1),
   lane: z.string().min(1),
-  item: z.looseObject({ kind: z.enum(['customer-message', 'helpdesk-event', 'delivery-failure']) }),
+  item: z.looseObject({
+    kind: z.enum(['customer-message', 'helpdesk-event', 'delivery-failure', 'timer', 'force-close']),
+  }),
   attempts: z.number().int().min(0),
   enqueuedAt: z.string(),
   lastError: z.object({ code: z.string(), message: z.string() }).optional(),

@@ -3,15 +3,22 @@
  * its emulator in sandbox/emulators.ts, with the real bridge, the real blip-sdk client and the LIME server,
  * in memory and on a real Redis. A new vendor passes this suite before it is called done (docs/adding-an-adapter.md).
  */
+import { randomBytes } from 'node:crypto';
 import { vendorNames, type VendorName } from '../../src/adapters/registry';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
 jest.setTimeout(30_000);
 
+/** A JPEG-looking file of `size` bytes. */
+function jpeg(size: number): Buffer {
+  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(size - 4)]);
+}
+
 const REDIRECT = 'application/vnd.lime.redirect+json';
+const MEDIA_LINK = 'application/vnd.lime.media-link+json';
 const CLOSING = 'Seu atendimento foi encerrado. Obrigado pelo contato!';
 const states = ['memory', 'redis'] as const;
 const cases = vendorNames.flatMap((vendor) =>
@@ -33,7 +40,14 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
   beforeEach(async () => {
     await redis?.flush();
     logs = captureLogs();
-    sandbox = await startSandbox({ vendor, logger: logs.logger, redisUrl: redis?.url });
+    // A known port, so the bridge can serve agents' files at its public URL (GET /media/<token>).
+    const port = await freePort();
+    sandbox = await startSandbox({
+      vendor,
+      logger: logs.logger,
+      redisUrl: redis?.url,
+      env: { HTTP_PORT: String(port), BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` },
+    });
   });
   afterEach(async () => {
     await sandbox.stop();
@@ -198,11 +212,82 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
     expect(logs.lines().some((l) => l.code === 'LIME_UNSUPPORTED_CONTENT')).toBe(true);
   });
 
+  it("attaches the customer's photo as a real file, byte for byte, on the ticket and later", async () => {
+    const c = newCustomer();
+    const first = jpeg(3_000);
+    sandbox.sendMedia(c, {
+      type: 'image/jpeg',
+      uri: sandbox.media.add({ data: first, contentType: 'image/jpeg' }),
+      text: 'Foto do boleto',
+    });
+    const opened = await sandbox.helpdesk.waitFor(
+      () => tickets().find((t) => t.customerExternalId === c.originator && t.customerFiles.length === 1),
+      15_000,
+      'the ticket with the first photo',
+    );
+    const later = jpeg(2_000);
+    const uri = sandbox.media.add({ data: later, contentType: 'image/png' });
+    sandbox.sendMedia(c, { type: 'image/png', uri, title: 'comprovante.png', text: 'e o comprovante' });
+    const ticket = await sandbox.helpdesk.waitFor(
+      () =>
+        tickets().find(
+          (t) =>
+            t.id === opened.id &&
+            t.customerFiles.length === 2 &&
+            t.customerMessages.some((m) => m.includes('e o comprovante')),
+        ),
+      15_000,
+      'the second photo',
+    );
+    expect(ticket.customerFiles).toEqual([
+      { name: 'image.jpg', mimeType: 'image/jpeg', size: first.length, data: first },
+      { name: 'comprovante.png', mimeType: 'image/png', size: later.length, data: later },
+    ]);
+    expect(ticket.customerMessages.some((m) => m.includes('Foto do boleto'))).toBe(true);
+    // Attached, so not linked: the signed media URL is in no message and no log line.
+    expect(ticket.customerMessages.join('\n')).not.toContain('secure-medias');
+    expect(logs.text()).not.toContain('sig=');
+    expect(tickets()).toHaveLength(1);
+  });
+
+  it("delivers the agent's file as a media link the customer can open, with its type, size and title", async () => {
+    const c = newCustomer();
+    const ticket = await converse(c, ['a segunda via, por favor']);
+    const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(4_000)]);
+    await sandbox.helpdesk.agentSendFile(
+      ticket.id,
+      { name: 'boleto.pdf', mimeType: 'application/pdf', data: pdf },
+      'Segue o boleto',
+    );
+    const sent = await sandbox.lime.waitForSent((s) => s.envelope.type === MEDIA_LINK, 15_000);
+    expect(sent.envelope.to).toBe(c.address);
+    expect(received(c)).toEqual(['Segue o boleto', MEDIA_LINK]);
+    const link = sent.envelope.content as { type: string; uri: string; title: string; size: number };
+    expect(link).toEqual({
+      type: 'application/pdf',
+      uri: expect.any(String),
+      title: 'boleto.pdf',
+      size: pdf.length,
+    });
+    // Re-hosted by the bridge, whatever the helpdesk's link needed (credentials, an expiry).
+    expect(link.uri.startsWith(`${sandbox.config.media.publicUrl}/media/`)).toBe(true);
+    const download = await fetch(link.uri);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('application/pdf');
+    expect(Buffer.from(await download.arrayBuffer()).equals(pdf)).toBe(true);
+    expect((await fetch(`${link.uri.slice(0, -1)}${link.uri.endsWith('A') ? 'B' : 'A'}`)).status).toBe(404);
+  });
+
   it('ignores an event for a ticket it does not know, with a log line', async () => {
     const body = sandbox.helpdesk.agentReplyBodyForUnknownTicket('who is this for?');
     const delivery = await sandbox.helpdesk.deliverRaw(body, sandbox.helpdesk.signedHeaders(body));
     expect(delivery.status).toBe(200);
+    // The webhook is answered once recorded; the worker finds the ticket unknown right after.
+    await sandbox.helpdesk.waitFor(
+      () => logs.lines().some((l) => l.code === 'UNKNOWN_TICKET' && l.vendor === vendor),
+      10_000,
+      'the UNKNOWN_TICKET log line',
+    );
     expect(sandbox.lime.sent).toHaveLength(0);
-    expect(logs.lines().some((l) => l.code === 'UNKNOWN_TICKET' && l.vendor === vendor)).toBe(true);
   });
 });

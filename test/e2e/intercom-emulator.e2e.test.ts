@@ -211,6 +211,7 @@ describe('Intercom adapter against the emulator', () => {
       id: first.id,
       customerMessages: ['Olá, preciso de ajuda', 'mais uma coisa'],
       customerExternalId: maria.originator,
+      customerFiles: [],
       closed: true,
       bridgeNotes: [],
     });

@@ -46,8 +46,17 @@ describe('loadConfig', () => {
       pollIntervalMs: 15_000,
       maxMessageLength: 4096,
       agentSignature: undefined,
+      fileNotDeliveredText:
+        '[O atendente enviou um arquivo ({file}) que não pôde ser entregue. Ele já foi avisado.]',
     });
-    expect(config.media).toEqual({ maxBytes: 26_214_400, timeoutMs: 20_000, allowedHosts: [] });
+    expect(config.media).toEqual({
+      maxBytes: 26_214_400,
+      timeoutMs: 20_000,
+      allowedHosts: [],
+      publicUrl: undefined,
+      linkTtlMs: 24 * 3_600_000,
+      urlSecret: 'blip-access-key-value',
+    });
     expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576 });
     expect(config.redisUrl).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', format: 'json' });
@@ -93,15 +102,28 @@ describe('loadConfig', () => {
       BRIDGE_MEDIA_MAX_BYTES: '1048576',
       BRIDGE_MEDIA_TIMEOUT_MS: '5000',
       BRIDGE_MEDIA_ALLOWED_HOSTS: ' 127.0.0.1, Media.Internal ,,',
+      BRIDGE_PUBLIC_URL: 'https://bridge.acme.com.br/blip/',
+      BRIDGE_MEDIA_LINK_TTL_HOURS: '0.5',
+      BRIDGE_MEDIA_URL_SECRET: 'a-long-media-link-secret',
     });
     expect(config.media).toEqual({
       maxBytes: 1_048_576,
       timeoutMs: 5_000,
       allowedHosts: ['127.0.0.1', 'media.internal'],
+      publicUrl: 'https://bridge.acme.com.br/blip',
+      linkTtlMs: 1_800_000,
+      urlSecret: 'a-long-media-link-secret',
     });
-    expect(problemKeys(configError({ ...minimalEnv, BRIDGE_MEDIA_MAX_BYTES: '-1' }))).toEqual([
-      'BRIDGE_MEDIA_MAX_BYTES',
-    ]);
+    expect(
+      problemKeys(
+        configError({
+          ...minimalEnv,
+          BRIDGE_MEDIA_MAX_BYTES: '-1',
+          BRIDGE_PUBLIC_URL: 'bridge.acme.com.br',
+          BRIDGE_MEDIA_URL_SECRET: 'short',
+        }),
+      ),
+    ).toEqual(['BRIDGE_MEDIA_MAX_BYTES', 'BRIDGE_MEDIA_URL_SECRET', 'BRIDGE_PUBLIC_URL']);
   });
 
   it('treats an empty value as unset for ordinary keys', () => {
@@ -220,5 +242,94 @@ describe('loadConfig', () => {
     expect(loadConfig(minimalEnv, true).log.format).toBe('pretty');
     expect(loadConfig({ ...minimalEnv, NODE_ENV: 'production' }, true).log.format).toBe('json');
     expect(loadConfig({ ...minimalEnv, LOG_FORMAT: 'json' }, true).log.format).toBe('json');
+  });
+
+  it('has no analytics sink by default, and reports analytics keys with the others', () => {
+    expect(loadConfig(minimalEnv).analytics).toEqual({
+      sinks: [],
+      queueMaxEvents: 10_000,
+      timeoutMs: 10_000,
+      flushTimeoutMs: 3_000,
+    });
+    const err = configError({ ...minimalEnv, BLIP_PORT: 'abc', ANALYTICS_WEBHOOK_ENABLED: 'true' });
+    expect(problemKeys(err).sort()).toEqual([
+      'ANALYTICS_WEBHOOK_SECRET',
+      'ANALYTICS_WEBHOOK_URL',
+      'BLIP_PORT',
+    ]);
+    const config = loadConfig({
+      ...minimalEnv,
+      ANALYTICS_WEBHOOK_ENABLED: 'true',
+      ANALYTICS_WEBHOOK_URL: 'https://hooks.acme.example/bridge',
+      ANALYTICS_WEBHOOK_SECRET: 'a-secret-of-16-chars',
+    });
+    expect(config.analytics.sinks.map((s) => s.name)).toEqual(['webhook']);
+  });
+});
+
+describe('loadConfig: session reports and the admin token', () => {
+  const key = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7 + 1)).toString('base64');
+
+  it('records to the SQLite file by default, text off, five years, admin routes off', () => {
+    const config = loadConfig(minimalEnv);
+    expect(config.reports).toEqual({
+      enabled: true,
+      databaseUrl: undefined,
+      sqlitePath: 'data/reports.sqlite',
+      retentionDays: 1826,
+      storeText: false,
+      textKey: undefined,
+      timezone: 'UTC',
+      teamTagPrefix: 'team_',
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.adminToken).toBeUndefined();
+  });
+
+  it('reads PostgreSQL, text storage with its key, the zone and the admin token', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      DATABASE_URL: 'postgresql://bridge:pw@db.internal:5432/bridge?sslmode=require',
+      REPORTS_STORE_TEXT: 'true',
+      REPORTS_TEXT_KEY: key,
+      REPORTS_TIMEZONE: 'America/Sao_Paulo',
+      REPORTS_RETENTION_DAYS: '365',
+      REPORTS_ENABLED: 'no',
+      ADMIN_TOKEN: 'x'.repeat(32),
+    });
+    expect(config.reports).toMatchObject({
+      enabled: false,
+      databaseUrl: 'postgresql://bridge:pw@db.internal:5432/bridge?sslmode=require',
+      storeText: true,
+      timezone: 'America/Sao_Paulo',
+      retentionDays: 365,
+    });
+    expect(config.reports.textKey).toEqual(Buffer.from(key, 'base64'));
+    expect(config.adminToken).toBe('x'.repeat(32));
+  });
+
+  it('names every bad reports key, without echoing the values', () => {
+    const err = configError({
+      ...minimalEnv,
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+      REPORTS_TEXT_KEY: 'c2hvcnQ=',
+      REPORTS_TIMEZONE: 'Mars/Olympus',
+      REPORTS_ENABLED: 'maybe',
+      ADMIN_TOKEN: 'short',
+    });
+    expect(problemKeys(err).sort()).toEqual([
+      'ADMIN_TOKEN',
+      'DATABASE_URL',
+      'REPORTS_ENABLED',
+      'REPORTS_TEXT_KEY',
+      'REPORTS_TIMEZONE',
+    ]);
+    expect(err.message).not.toContain('hunter2');
+    expect(err.message).not.toContain('c2hvcnQ=');
+  });
+
+  it('requires the key when text storage is on', () => {
+    const err = configError({ ...minimalEnv, REPORTS_STORE_TEXT: 'true' });
+    expect(problemKeys(err)).toEqual(['REPORTS_TEXT_KEY']);
   });
 });

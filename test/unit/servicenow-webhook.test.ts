@@ -213,7 +213,7 @@ describe('ServiceNowWebhook.parse', () => {
 
   it('ignores an empty comment and an event type it does not know', () => {
     expect(webhook.parse(variant(COMMENT, (b) => (b.journal.value = '  ')))).toEqual([]);
-    expect(webhook.parse(variant(COMMENT, (b) => (b.event_type = 'attachment.added')))).toEqual([]);
+    expect(webhook.parse(variant(COMMENT, (b) => (b.event_type = 'record.deleted')))).toEqual([]);
   });
 
   it.each([

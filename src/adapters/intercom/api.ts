@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../core/errors';
+import type { MediaFile } from '../../core/model';
 import { toBridgeError } from '../shared/http-errors';
 import { parseVendorResponse } from '../shared/response';
 import { INTERCOM_HOSTS, type IntercomConfig } from './config';
@@ -96,6 +97,31 @@ export class IntercomApi {
         ...(content.attachmentUrls.length ? { attachment_urls: content.attachmentUrls } : {}),
       },
     });
+  }
+
+  /**
+   * POST /conversations/{id}/reply as the contact with the file itself in `attachment_files` (base64): the
+   * customer's file becomes a real upload in the conversation, which `attachment_urls` (image URLs Intercom must
+   * be able to fetch) cannot promise. `POST /conversations` takes no files, so this needs the conversation.
+   * Returns the new part's id (`part:<id>`) when the answer shows it.
+   */
+  async replyWithFile(conversationId: string, contactId: string, file: MediaFile): Promise<string> {
+    const conversation = await this.request('reply with file', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/reply`,
+      data: {
+        message_type: 'comment',
+        type: 'user',
+        intercom_user_id: contactId,
+        body: file.name,
+        attachment_files: [
+          { content_type: file.mimeType, data: file.data.toString('base64'), name: file.name },
+        ],
+      },
+      maxBodyLength: Infinity,
+    });
+    const last = conversation.conversation_parts?.conversation_parts.at(-1);
+    return last ? `part:${last.id}` : `conversation:${conversationId}`;
   }
 
   /** POST /conversations/{id}/reply as a note of the bridge's admin: seen by teammates only. */

@@ -4,6 +4,7 @@ import type {
   AgentMessageEvent,
   ChatMessage,
   ClosedBy,
+  MediaFile,
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
@@ -23,6 +24,8 @@ const MAX_ATTACHMENT_URLS = 10;
 export class IntercomAdapter implements HelpdeskAdapter {
   readonly name = 'intercom';
   readonly limits: { requestsPerMinute: number };
+  /** Files travel on a reply (`attachment_files`), and `POST /conversations` takes none. */
+  readonly uploadNeedsTicket = true;
   readonly webhook: IntercomWebhook;
   private readonly api: IntercomApi;
   private readonly adminId: string;
@@ -61,6 +64,21 @@ export class IntercomAdapter implements HelpdeskAdapter {
     await this.withAttachmentFallback('reply as contact', message, (content) =>
       this.api.replyAsContact(ticket.id, contactId, content),
     );
+  }
+
+  /**
+   * The customer's file as its own reply by the contact, carrying the file (`attachment_files`, base64) and its
+   * name as the body; the message's text follows in the next part. Returns the part's reference.
+   */
+  async uploadAttachment(file: MediaFile, ticket?: TicketRef): Promise<string> {
+    const contactId = ticket?.requesterId;
+    if (!ticket || !contactId) {
+      throw new PermanentError(
+        'intercom reply with file: no conversation or contact id, so the file cannot be posted as the customer',
+        'INTERCOM_NO_CONTACT',
+      );
+    }
+    return this.api.replyWithFile(ticket.id, contactId, file);
   }
 
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
@@ -105,9 +123,13 @@ export class IntercomAdapter implements HelpdeskAdapter {
   }
 }
 
-/** The part body: the readable text, then each file as `name: url` (the agent sees every file, attached or not). */
+/**
+ * The part body: the readable text, then each file that is only a link as `name: url`. Files already in the
+ * conversation (`uploadRef`: their own part, posted just before) and files the core noted in the text
+ * (`notAttached`) are not listed again.
+ */
 export function partContent(message: ChatMessage): PartContent {
-  const attachments = message.attachments ?? [];
+  const attachments = (message.attachments ?? []).filter((a) => !a.uploadRef && !a.notAttached);
   const links = attachments.map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
   const body = [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
   const attachmentUrls = attachments

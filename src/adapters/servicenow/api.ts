@@ -1,5 +1,7 @@
 import axios, { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
+import type { Attachment, MediaFile } from '../../core/model';
+import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { ServiceNowConfig } from './config';
@@ -25,11 +27,14 @@ export interface TableReader {
  */
 export class ServiceNowApi implements TableReader {
   private readonly http: AxiosInstance;
+  /** The instance's base URL: attachment links on it get the credentials, others never do. */
+  readonly baseUrl: string;
 
   constructor(config: ServiceNowConfig) {
     const baseURL = config.SERVICENOW_BASE_URL ?? `https://${config.SERVICENOW_INSTANCE}.service-now.com`;
+    this.baseUrl = baseURL.replace(/\/$/, '');
     this.http = axios.create({
-      baseURL: baseURL.replace(/\/$/, ''),
+      baseURL: this.baseUrl,
       timeout: config.SERVICENOW_TIMEOUT_MS,
       headers: {
         Authorization: config.SERVICENOW_OAUTH_TOKEN
@@ -78,6 +83,29 @@ export class ServiceNowApi implements TableReader {
     });
   }
 
+  /**
+   * POST /api/now/attachment/file?table_name=…&table_sys_id=…&file_name=… with the raw bytes and the file's real
+   * Content-Type: the file on the record (agents see it in the form's attachments). Returns its sys_id.
+   */
+  async uploadAttachment(table: string, sysId: string, file: MediaFile): Promise<string> {
+    const data = await this.request('upload attachment', attachmentResponse, {
+      method: 'POST',
+      url: '/api/now/attachment/file',
+      params: { table_name: table, table_sys_id: sysId, file_name: file.name },
+      headers: { 'Content-Type': file.mimeType, Accept: 'application/json' },
+      data: file.data,
+      // The bytes go as they are (axios would otherwise try to serialise them), whatever their size.
+      transformRequest: [(body: unknown) => body],
+      maxBodyLength: Infinity,
+    });
+    return data.result.sys_id;
+  }
+
+  /** GET /api/now/attachment/<sys_id>/file (the link `attachmentUrl` builds): an agent's file, authenticated. */
+  downloadAttachment(attachment: Attachment, maxBytes: number): Promise<MediaFile> {
+    return downloadAttachmentWith(this.http, 'servicenow', attachment, maxBytes);
+  }
+
   private request<S extends z.ZodType>(
     call: string,
     schema: S,
@@ -109,6 +137,7 @@ const listResponse = z.object({ result: z.array(row) });
 const recordResponse = z.object({
   result: row.refine((r) => !!r.sys_id, 'the record has no sys_id'),
 });
+const attachmentResponse = z.object({ result: z.looseObject({ sys_id: z.string().min(1) }) });
 const errorBody = z.object({
   error: z.object({ message: z.string().nullish(), detail: z.string().nullish() }),
 });

@@ -1,16 +1,20 @@
+import { PermanentError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import type {
   AgentMessageEvent,
+  Attachment,
   ChatMessage,
   ClosedBy,
   HelpdeskEvent,
+  MediaFile,
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
 import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
+import { sameOrigin } from '../shared/download';
 import { ServiceNowApi } from './api';
 import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
-import { CORRELATION_DISPLAY, commentEvent, correlationId, ticketRef } from './mapping';
+import { attachmentEvent, CORRELATION_DISPLAY, commentEvent, correlationId, ticketRef } from './mapping';
 import { ServiceNowPoll } from './poll';
 import { ServiceNowWebhook } from './webhook';
 
@@ -28,6 +32,8 @@ const RECENT_KEEP = 20;
 export class ServiceNowAdapter implements HelpdeskAdapter {
   readonly name = 'servicenow';
   readonly limits: { requestsPerMinute: number };
+  /** The Attachment API attaches a file to a record: it needs the record's sys_id. */
+  readonly uploadNeedsTicket = true;
   /** Only with SERVICENOW_PUSH_SECRET: without it the bridge exposes no ServiceNow route and relies on polling. */
   readonly webhook?: ServiceNowWebhook;
   /** Only with SERVICENOW_POLL=true (the default). */
@@ -49,6 +55,7 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
       this.webhook = new ServiceNowWebhook(config.SERVICENOW_PUSH_SECRET, {
         closedStates: config.SERVICENOW_CLOSED_STATES,
         integrationUser: this.integrationUser,
+        baseUrl: api.baseUrl,
       });
     }
     if (config.SERVICENOW_POLL) {
@@ -58,6 +65,7 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
           table: this.table,
           closedStates: config.SERVICENOW_CLOSED_STATES,
           integrationUser: this.integrationUser,
+          attachments: { baseUrl: api.baseUrl },
         },
         this.logger,
       );
@@ -107,11 +115,31 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
     await this.api.update(this.table, ticket.id, { comments: commentBody(message) }, 'add comment');
   }
 
-  /** Resolves the record (the first of SERVICENOW_CLOSED_STATES) with the close fields the base data policy asks for. */
+  /** The customer's file on the record (Attachment API); the comment then names it. Returns its sys_id. */
+  async uploadAttachment(file: MediaFile, ticket?: TicketRef): Promise<string> {
+    if (!ticket) {
+      throw new PermanentError(
+        'servicenow upload attachment: no record to attach the file to',
+        'SERVICENOW_NO_RECORD',
+      );
+    }
+    return this.api.uploadAttachment(this.table, ticket.id, file);
+  }
+
+  /**
+   * An agent's file from the instance's Attachment API, with the integration user's credentials; undefined for
+   * a link on any other host (the core fetches it as a public link).
+   */
+  async downloadAttachment(attachment: Attachment, maxBytes: number): Promise<MediaFile | undefined> {
+    if (!sameOrigin(attachment.url, this.api.baseUrl)) return undefined;
+    return this.api.downloadAttachment(attachment, maxBytes);
+  }
+
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
     await this.api.update(this.table, ticket.id, { work_notes: text }, 'work note');
   }
 
+  /** Resolves the record (the first of SERVICENOW_CLOSED_STATES) with the close fields the base data policy asks for. */
   async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
     await this.api.update(
       this.table,
@@ -138,7 +166,7 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
       ['sys_id', 'element', 'value', 'sys_created_on', 'sys_created_by'],
       RECENT_LIMIT,
     );
-    return rows
+    const comments = rows
       .filter((r) => r.sys_id && r.element === 'comments' && r.sys_created_by !== this.integrationUser)
       .slice(-RECENT_KEEP)
       .flatMap((r) => {
@@ -148,15 +176,52 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
           sys_created_on: r.sys_created_on,
           sys_created_by: r.sys_created_by ?? '',
         });
-        return event ? [event] : [];
+        return event ? [{ at: r.sys_created_on ?? '', event }] : [];
       });
+    // Files agents attached to the record, with the push's and the poll's ids (`attachment:<sys_id>`).
+    const files = await this.api.list(
+      'sys_attachment',
+      `table_name=${this.table}^table_sys_id=${ticket.id}^sys_created_by!=${this.integrationUser}^ORDERBYsys_created_on`,
+      ['sys_id', 'file_name', 'content_type', 'size_bytes', 'sys_created_on', 'sys_created_by'],
+      RECENT_LIMIT,
+    );
+    const attachments = files.rows
+      .filter((r) => r.sys_id && r.sys_created_by !== this.integrationUser)
+      .slice(-RECENT_KEEP)
+      .map((r) => ({
+        at: r.sys_created_on ?? '',
+        event: attachmentEvent(
+          ticket,
+          {
+            sys_id: r.sys_id as string,
+            file_name: r.file_name,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            sys_created_on: r.sys_created_on,
+            sys_created_by: r.sys_created_by ?? '',
+          },
+          this.api.baseUrl,
+        ),
+      }));
+    // Oldest first; a comment before a file of the same second (stable sort).
+    return [...comments, ...attachments].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map((x) => x.event);
   }
 }
 
-/** The comment text: the readable message, then its attachments as links (uploads come with the content work). */
+/**
+ * The comment text: the readable message, then a line naming each file attached to the record for it (so agents
+ * know which message a file in the record's attachments belongs to), and the links of files that are only links.
+ * Files the core already noted in the text (`notAttached`) are not repeated.
+ */
 function commentBody(message: ChatMessage): string {
-  const links = (message.attachments ?? []).map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
-  return [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
+  const attachments = message.attachments ?? [];
+  const attached = attachments.filter((a) => a.uploadRef).map((a) => `[attached: ${a.name ?? a.mimeType}]`);
+  const links = attachments
+    .filter((a) => !a.uploadRef && !a.notAttached)
+    .map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
+  return (
+    [message.text, ...attached, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)'
+  );
 }
 
 export const servicenowModule: AdapterModule<typeof servicenowConfigSchema> = {

@@ -92,3 +92,51 @@ export function isoFromServiceNow(value: string | null | undefined, now = new Da
 export function serviceNowDateTime(date: Date): string {
   return date.toISOString().slice(0, 19).replace('T', ' ');
 }
+
+/** A file on a record: the `sys_attachment` row's sys_id (the push's `event_id` for attachments). */
+export function attachmentEventId(attachmentSysId: string): string {
+  return `attachment:${attachmentSysId}`;
+}
+
+/** The Attachment API's download link of a file (`GET /api/now/attachment/<sys_id>/file`, authenticated). */
+export function attachmentUrl(baseUrl: string, attachmentSysId: string): string {
+  return `${baseUrl.replace(/\/$/, '')}/api/now/attachment/${encodeURIComponent(attachmentSysId)}/file`;
+}
+
+export interface AttachmentEntry {
+  sys_id: string;
+  file_name?: string | null;
+  content_type?: string | null;
+  size_bytes?: string | number | null;
+  sys_created_on?: string | null;
+  sys_created_by: string;
+  author_name?: string;
+}
+
+/**
+ * A file an agent attached to the record, as an agent message with no text. Its link is the instance's own
+ * Attachment API, readable only with credentials (`needsAuth`): the bridge downloads it and re-hosts it.
+ */
+export function attachmentEvent(ticket: TicketRef, entry: AttachmentEntry, baseUrl: string): AgentMessageEvent {
+  const size = Number(entry.size_bytes);
+  return {
+    kind: 'agent.message',
+    ticket,
+    eventId: attachmentEventId(entry.sys_id),
+    agent: { id: entry.sys_created_by, ...(entry.author_name ? { name: entry.author_name } : {}) },
+    message: {
+      id: entry.sys_id,
+      text: '',
+      attachments: [
+        {
+          url: attachmentUrl(baseUrl, entry.sys_id),
+          mimeType: entry.content_type || 'application/octet-stream',
+          ...(entry.file_name ? { name: entry.file_name } : {}),
+          ...(Number.isFinite(size) && size > 0 ? { size } : {}),
+          needsAuth: true,
+        },
+      ],
+      at: isoFromServiceNow(entry.sys_created_on),
+    },
+  };
+}

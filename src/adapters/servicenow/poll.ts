@@ -2,6 +2,8 @@ import type { Logger } from '../../core/logger';
 import type { HelpdeskEvent, TicketClosedEvent } from '../../core/model';
 import type { Row, TableReader } from './api';
 import {
+  attachmentEvent,
+  attachmentEventId,
   CORRELATION_DISPLAY,
   closeReason,
   commentEvent,
@@ -23,6 +25,11 @@ export interface PollOptions {
   /** Rows per request (sysparm_limit) and requests per stream per poll. */
   pageSize?: number;
   maxPages?: number;
+  /**
+   * Also read `sys_attachment`: files agents attach to the bridge's records, as agent messages whose link is
+   * the Attachment API under `baseUrl`. Off unless given (one more request per poll).
+   */
+  attachments?: { baseUrl: string };
 }
 
 /**
@@ -56,6 +63,16 @@ const JOURNAL_FIELDS = [
   'sys_created_on',
   'sys_created_by',
 ];
+const ATTACHMENT_FIELDS = [
+  'sys_id',
+  'table_name',
+  'table_sys_id',
+  'file_name',
+  'content_type',
+  'size_bytes',
+  'sys_created_on',
+  'sys_created_by',
+];
 const RECORD_FIELDS = [
   'sys_id',
   'number',
@@ -82,9 +99,12 @@ interface Item {
  *     `correlation_display` by dot-walking);
  *  2. the table: records the bridge opened (`correlation_display=blip-helpdesk-bridge`) now in a closed state and
  *     updated since the cursor;
- *  3. only when step 1 found comments: which of their records are the bridge's (`sys_idIN…`), so comments on the
- *     rest of the instance's incidents are dropped here instead of logged by the core as unknown tickets.
- * Event ids are the push's: `journal:<sys_journal_field sys_id>`, `state:<sys_id>:<sys_mod_count>`.
+ *  3. with `attachments` on: `sys_attachment`, every file added to the table since the cursor, not by the
+ *     integration user (the customer's files are the bridge's own uploads);
+ *  4. only when step 1 or 3 found rows: which of their records are the bridge's (`sys_idIN…`), so comments and
+ *     files on the rest of the instance's incidents are dropped here instead of logged as unknown tickets.
+ * Event ids are the push's: `journal:<sys_journal_field sys_id>`, `attachment:<sys_attachment sys_id>`,
+ * `state:<sys_id>:<sys_mod_count>`.
  */
 export class ServiceNowPoll {
   private readonly startMarginMs: number;
@@ -117,10 +137,20 @@ export class ServiceNowPoll {
       `correlation_display=${CORRELATION_DISPLAY}^stateIN${closedStates.join(',')}^sys_updated_on>=${since}^ORDERBYsys_updated_on`,
       RECORD_FIELDS,
     );
+    const attachmentsOn = this.options.attachments;
+    const files = attachmentsOn
+      ? await this.readAll(
+          'sys_attachment',
+          `table_name=${table}^sys_created_on>=${since}^sys_created_by!=${integrationUser}^ORDERBYsys_created_on`,
+          ATTACHMENT_FIELDS,
+        )
+      : { rows: [], complete: true };
 
     // A stream that did not fit in maxPages pages: stop this poll at its last row's second (the next poll asks
-    // again from there), and leave later rows of the other stream for the next poll too.
-    const caps = [journal, closes].filter((s) => !s.complete).map((s) => s.rows.at(-1)?.at ?? since);
+    // again from there), and leave later rows of the other streams for the next poll too.
+    const caps = [journal, closes, files]
+      .filter((s) => !s.complete)
+      .map((s) => s.rows.at(-1)?.at ?? since);
     const cap = caps.length ? caps.sort()[0] : undefined;
     const fresh = (at: string, id: string) =>
       at >= since && (cap === undefined || at <= cap) && !(at === since && seen.has(id));
@@ -135,7 +165,19 @@ export class ServiceNowPoll {
         r.row.element_id &&
         fresh(r.at, journalEventId(r.id)),
     );
-    const ours = await this.bridgeRecords([...new Set(comments.map((r) => r.row.element_id as string))]);
+    const attachments = files.rows.filter(
+      (r) =>
+        r.row.table_name === table &&
+        r.row.sys_created_by !== integrationUser &&
+        r.row.table_sys_id &&
+        fresh(r.at, attachmentEventId(r.id)),
+    );
+    const ours = await this.bridgeRecords([
+      ...new Set([
+        ...comments.map((r) => r.row.element_id as string),
+        ...attachments.map((r) => r.row.table_sys_id as string),
+      ]),
+    ]);
 
     const items: Item[] = [];
     for (const { row, at, id } of comments) {
@@ -150,6 +192,28 @@ export class ServiceNowPoll {
         : undefined;
       const event = comment && withSession(comment, record?.correlation_id);
       items.push({ at, id: journalEventId(id), order: 0, ...(event ? { event } : {}) });
+    }
+    for (const { row, at, id } of attachments) {
+      const record = ours.get(row.table_sys_id as string);
+      const event =
+        record && attachmentsOn
+          ? withSession(
+              attachmentEvent(
+                ticketRef({ sys_id: record.sys_id as string, number: record.number }),
+                {
+                  sys_id: id,
+                  file_name: row.file_name,
+                  content_type: row.content_type,
+                  size_bytes: row.size_bytes,
+                  sys_created_on: row.sys_created_on,
+                  sys_created_by: row.sys_created_by ?? '',
+                },
+                attachmentsOn.baseUrl,
+              ),
+              record.correlation_id,
+            )
+          : undefined;
+      items.push({ at, id: attachmentEventId(id), order: 0, ...(event ? { event } : {}) });
     }
     for (const { row, at, id } of closes.rows) {
       const eventId = stateEventId(`${id}:${row.sys_mod_count ?? ''}`);
@@ -169,7 +233,9 @@ export class ServiceNowPoll {
     }
     items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.order - b.order));
 
-    const read = [...journal.rows, ...closes.rows].map((r) => r.at).filter((at) => at >= since);
+    const read = [...journal.rows, ...closes.rows, ...files.rows]
+      .map((r) => r.at)
+      .filter((at) => at >= since);
     const last = read.length ? read.sort().at(-1)! : since;
     const next = cap !== undefined && cap < last ? cap : last;
     const nextSeen = new Set(next === since ? seen : []);
@@ -181,6 +247,7 @@ export class ServiceNowPoll {
         vendor: 'servicenow',
         since,
         comments: comments.length,
+        files: attachments.length,
         closes: items.filter((i) => i.order === 1).length,
         events: events.length,
         next,
@@ -211,7 +278,7 @@ export class ServiceNowPoll {
     query: string,
     fields: string[],
   ): Promise<{ rows: Array<{ row: Row; id: string; at: string }>; complete: boolean }> {
-    const stamp = table === 'sys_journal_field' ? 'sys_created_on' : 'sys_updated_on';
+    const stamp = table === this.options.table ? 'sys_updated_on' : 'sys_created_on';
     const rows: Array<{ row: Row; id: string; at: string }> = [];
     for (let page = 0; page < this.maxPages; page++) {
       const { rows: batch, full } = await this.reader.list(

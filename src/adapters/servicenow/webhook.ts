@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { PermanentError } from '../../core/errors';
 import type { HelpdeskEvent } from '../../core/model';
 import type { RawRequest, Verification, WebhookHandler } from '../adapter';
-import { closeReason, commentEvent, stateEventId, ticketRef, withSession } from './mapping';
+import {
+  attachmentEvent,
+  closeReason,
+  commentEvent,
+  stateEventId,
+  ticketRef,
+  withSession,
+} from './mapping';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
 
@@ -18,7 +25,12 @@ export class ServiceNowWebhook implements WebhookHandler {
 
   constructor(
     private readonly secret: string,
-    private readonly options: { closedStates: string[]; integrationUser?: string },
+    private readonly options: {
+      closedStates: string[];
+      integrationUser?: string;
+      /** The instance's base URL: agents' files are read from its Attachment API, whatever the push says. */
+      baseUrl?: string;
+    },
   ) {}
 
   verify(request: RawRequest): Verification {
@@ -65,6 +77,30 @@ export class ServiceNowWebhook implements WebhookHandler {
           ...(journal.author_name ? { author_name: journal.author_name } : {}),
         });
         return event ? [event] : [];
+      }
+      case 'attachment.added': {
+        // From the attachment rule (attachment-rule.js): a file added to the record. The bridge's own uploads (the
+        // customer's files) come back too and are dropped here.
+        const { attachment } = shape(attachmentPush, json, envelope.event_type);
+        if (attachment.author_is_integration_user) return [];
+        if (this.options.integrationUser && attachment.sys_created_by === this.options.integrationUser)
+          return [];
+        if (!this.options.baseUrl) return [];
+        return [
+          attachmentEvent(
+            ticket,
+            {
+              sys_id: attachment.sys_id,
+              file_name: attachment.file_name,
+              content_type: attachment.content_type,
+              size_bytes: attachment.size_bytes,
+              sys_created_on: attachment.sys_created_on,
+              sys_created_by: attachment.sys_created_by,
+              ...(attachment.author_name ? { author_name: attachment.author_name } : {}),
+            },
+            this.options.baseUrl,
+          ),
+        ];
       }
       case 'state.changed': {
         const { state, record } = shape(statePush, json, envelope.event_type);
@@ -113,6 +149,19 @@ const commentPush = z.looseObject({
     sys_id: z.string().min(1),
     element: z.string(),
     value: z.string().nullish(),
+    sys_created_on: z.string().nullish(),
+    sys_created_by: z.string(),
+    author_name: z.string().nullish(),
+    author_is_integration_user: z.boolean(),
+  }),
+});
+
+const attachmentPush = z.looseObject({
+  attachment: z.looseObject({
+    sys_id: z.string().min(1),
+    file_name: z.string().nullish(),
+    content_type: z.string().nullish(),
+    size_bytes: z.union([z.string(), z.number()]).nullish(),
     sys_created_on: z.string().nullish(),
     sys_created_by: z.string(),
     author_name: z.string().nullish(),

@@ -1,6 +1,7 @@
 import axios, { type AxiosInstance } from 'axios';
 import { z } from 'zod';
-import type { MediaFile } from '../../core/model';
+import type { Attachment, MediaFile } from '../../core/model';
+import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { ZendeskConfig } from './config';
@@ -8,11 +9,14 @@ import type { ZendeskConfig } from './config';
 /** The Zendesk Support API calls the adapter makes, with responses validated at the edge. */
 export class ZendeskApi {
   private readonly http: AxiosInstance;
+  /** The account's base URL: attachment links on it get the API credentials, others never do. */
+  readonly baseUrl: string;
 
   constructor(config: ZendeskConfig) {
     const baseURL = config.ZENDESK_BASE_URL ?? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com`;
+    this.baseUrl = baseURL.replace(/\/$/, '');
     this.http = axios.create({
-      baseURL: baseURL.replace(/\/$/, ''),
+      baseURL: this.baseUrl,
       timeout: config.ZENDESK_TIMEOUT_MS,
       headers: {
         Authorization: config.ZENDESK_OAUTH_TOKEN
@@ -122,6 +126,15 @@ export class ZendeskApi {
     });
   }
 
+  /**
+   * An attachment's `content_url` (`/attachments/token/<token>/?name=…`), with the API credentials: with "Require
+   * authentication to download" on, that is what opens it. Zendesk may redirect to its CDN; the credentials are
+   * not sent along to another host.
+   */
+  downloadAttachment(attachment: Attachment, maxBytes: number): Promise<MediaFile> {
+    return downloadAttachmentWith(this.http, 'zendesk', attachment, maxBytes);
+  }
+
   /** GET /api/v2/tickets/{id}/comments, newest first, with authors side-loaded. */
   async listRecentComments(ticketId: string): Promise<z.infer<typeof commentsResponse>> {
     return this.request('list comments', commentsResponse, {
@@ -158,6 +171,7 @@ const commentsResponse = z.object({
       attachments: z
         .array(
           z.object({
+            id: id.nullish(),
             content_url: z.string(),
             content_type: z.string().nullish(),
             file_name: z.string().nullish(),

@@ -1,5 +1,6 @@
 import type {
   AgentMessageEvent,
+  Attachment,
   ChatMessage,
   ClosedBy,
   MediaFile,
@@ -7,6 +8,7 @@ import type {
   TicketRef,
 } from '../../core/model';
 import type { AdapterModule, HelpdeskAdapter } from '../adapter';
+import { sameOrigin } from '../shared/download';
 import { ZendeskApi } from './api';
 import { type ZendeskConfig, zendeskConfigSchema } from './config';
 import { externalIdFor } from './external-id';
@@ -59,6 +61,15 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     return this.api.uploadFile(file);
   }
 
+  /**
+   * An agent's file, with the API credentials when its link is on the account's own host (needed when "Require
+   * authentication to download" is on); undefined for any other host, which the core fetches as a public link.
+   */
+  async downloadAttachment(attachment: Attachment, maxBytes: number): Promise<MediaFile | undefined> {
+    if (!sameOrigin(attachment.url, this.api.baseUrl)) return undefined;
+    return this.api.downloadAttachment(attachment, maxBytes);
+  }
+
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
     await this.api.addComment(ticket.id, { body: text, public: false });
   }
@@ -80,26 +91,47 @@ export class ZendeskAdapter implements HelpdeskAdapter {
       )
       .slice(0, 20)
       .reverse()
-      .map((c) => {
+      .flatMap((c) => {
         const authorId = String(c.author_id);
         const name = names.get(authorId);
-        return {
-          kind: 'agent.message' as const,
-          ticket,
-          eventId: `comment:${c.id}`,
-          agent: { id: authorId, ...(name ? { name } : {}) },
-          message: {
-            id: String(c.id),
-            text: c.plain_body ?? c.body ?? '',
-            attachments: (c.attachments ?? []).map((a) => ({
-              url: a.content_url,
-              mimeType: a.content_type ?? 'application/octet-stream',
-              ...(a.file_name ? { name: a.file_name } : {}),
-              ...(a.size ? { size: a.size } : {}),
-            })),
-            at: c.created_at ?? new Date().toISOString(),
-          },
-        };
+        const agent = { id: authorId, ...(name ? { name } : {}) };
+        const at = c.created_at ?? new Date().toISOString();
+        const text = c.plain_body ?? c.body ?? '';
+        const events: AgentMessageEvent[] = [];
+        if (text.trim() !== '') {
+          events.push({
+            kind: 'agent.message',
+            ticket,
+            eventId: `comment:${c.id}`,
+            agent,
+            message: { id: String(c.id), text, at },
+          });
+        }
+        // The webhook reports each file as its own event (`ticket.attachment_linked_to_comment`, id
+        // `attachment:<attachment id>`): the same ids here, so a file is delivered once whichever path is first.
+        (c.attachments ?? []).forEach((a, index) => {
+          const fileId = a.id !== undefined && a.id !== null ? String(a.id) : `${c.id}:${index}`;
+          events.push({
+            kind: 'agent.message',
+            ticket,
+            eventId: `attachment:${fileId}`,
+            agent,
+            message: {
+              id: `${c.id}:${fileId}`,
+              text: '',
+              attachments: [
+                {
+                  url: a.content_url,
+                  mimeType: a.content_type ?? 'application/octet-stream',
+                  ...(a.file_name ? { name: a.file_name } : {}),
+                  ...(a.size ? { size: a.size } : {}),
+                },
+              ],
+              at,
+            },
+          });
+        });
+        return events;
       });
   }
 }

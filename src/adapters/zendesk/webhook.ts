@@ -111,8 +111,10 @@ function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
   switch (envelope.type) {
     case 'zen:event-type:ticket.comment_added': {
       const { comment } = shape(commentEvent, envelope.event, envelope.type);
-      // Internal notes and the requester's own comments (our echo) never reach the customer.
+      // Internal notes and the requester's own comments (our echo) never reach the customer. A comment without
+      // text carries only files, and those come as their own `attachment_linked_to_comment` events.
       if (!comment.is_public || !comment.author.is_staff) return [];
+      if ((comment.body ?? '').trim() === '') return [];
       return [
         {
           kind: 'agent.message',

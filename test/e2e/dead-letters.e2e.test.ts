@@ -1,0 +1,139 @@
+/**
+ * Work that fails for good is never swallowed: it lands in the dead-letter list, visible through the admin API,
+ * the CLI and the metrics, and an operator replays it once the cause is fixed. Real bridge, real Zendesk emulator,
+ * real Redis.
+ */
+import axios from 'axios';
+import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import { runBridgeCli } from '../../src/cli/bridge';
+import { captureLogs } from '../helpers/log-capture';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+
+jest.setTimeout(60_000);
+
+const ADMIN_TOKEN = 'admin-token-for-the-dead-letter-test';
+
+describe('dead letters', () => {
+  let redis: RedisServer;
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  beforeEach(async () => {
+    await redis.flush();
+    sandbox = await startSandbox({
+      logger: captureLogs().logger,
+      redisUrl: redis.url,
+      env: { ADMIN_TOKEN, WORK_MAX_ATTEMPTS: '2', WORK_RETRY_MAX_SECONDS: '1' },
+    });
+  });
+  afterEach(async () => {
+    await sandbox.stop();
+  });
+
+  const admin = (method: 'get' | 'post' | 'delete', path: string, token = ADMIN_TOKEN) =>
+    axios.request({
+      method,
+      url: `${sandbox.bridge.url}${path}`,
+      headers: { authorization: `Bearer ${token}` },
+      validateStatus: () => true,
+    });
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await runBridgeCli(
+      argv,
+      { REDIS_URL: redis.url },
+      (line) => (out += `${line}\n`),
+      (line) => (err += `${line}\n`),
+    );
+    return { code, out, err };
+  }
+
+  it('keeps a refused message, shows it to operators, and delivers it on replay', async () => {
+    // The helpdesk refuses the ticket (a 422 is permanent): the message becomes a dead letter at once.
+    sandbox.helpdesk.failNext(1, 422);
+    const ana = sandbox.customer('5511911110000@wa.gw.msging.net');
+    const messageId = sandbox.say(ana, 'my order never arrived');
+
+    const listed = await until(async () => {
+      const res = await admin('get', '/admin/dlq');
+      return res.data.deadLetters?.length === 1 && res.data.deadLetters;
+    }, 'a dead letter');
+    expect(listed[0]).toMatchObject({
+      kind: 'customer-message',
+      subject: `message ${messageId}`,
+      code: expect.stringMatching(/422/),
+    });
+    // The summary is for operators' screens: no message text.
+    expect(JSON.stringify(listed)).not.toContain('my order never arrived');
+    expect((await admin('get', '/admin/dlq', 'wrong-token')).status).toBe(401);
+    expect((await admin('get', '/admin/queue')).data).toMatchObject({ deadLetters: 1 });
+
+    const metrics = await axios.get<string>(`${sandbox.bridge.url}/metrics`);
+    expect(metrics.data).toMatch(/bhb_dead_letters_total\{kind="customer-message",code="[^"]*422[^"]*"\} 1/);
+    expect(metrics.data).toMatch(/bhb_dead_letters 1/);
+
+    const list = await cli('dlq', 'list');
+    expect(list.code).toBe(0);
+    expect(list.out).toContain(listed[0].id);
+    const show = await cli('dlq', 'show', listed[0].id);
+    expect(JSON.parse(show.out)).toMatchObject({
+      work: { item: { message: { text: 'my order never arrived' } } },
+    });
+
+    // The cause is gone (the next call succeeds): the operator replays it and the ticket opens.
+    const replay = await cli('dlq', 'replay', listed[0].id);
+    expect(replay).toMatchObject({ code: 0 });
+    const tickets = await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.ticketsById.size === 1 && [...sandbox.helpdesk.ticketsById.values()],
+      10_000,
+      'the ticket',
+    );
+    expect(tickets[0]!.comments.map((c) => c.body)).toEqual(['my order never arrived']);
+    expect((await cli('dlq', 'list')).out).toContain('no dead letters');
+    expect((await cli('dlq', 'replay', listed[0].id)).code).toBe(1);
+  });
+
+  it('dead-letters after the last attempt of a failure that does not go away, then drops it on demand', async () => {
+    sandbox.helpdesk.failNext(100, 503);
+    const bia = sandbox.customer('5511922220000@wa.gw.msging.net');
+    sandbox.say(bia, 'hello?');
+    const [letter] = await until(async () => {
+      const res = await admin('get', '/admin/dlq');
+      return res.data.deadLetters?.length === 1 && res.data.deadLetters;
+    }, 'a dead letter after the retries');
+    expect(letter).toMatchObject({ attempts: 2, code: expect.stringMatching(/503/) });
+    expect((await admin('delete', `/admin/dlq/${letter.id}`)).status).toBe(200);
+    expect((await admin('delete', `/admin/dlq/${letter.id}`)).status).toBe(404);
+    expect((await cli('queue')).out).toContain('"deadLetters":0');
+  });
+
+  it('the CLI refuses to guess without Redis', async () => {
+    let err = '';
+    const code = await runBridgeCli(
+      ['dlq', 'list'],
+      {},
+      () => {},
+      (line) => (err += line),
+    );
+    expect(code).toBe(2);
+    expect(err).toContain('REDIS_URL');
+    expect(err).toContain('/admin/dlq');
+  });
+});
+
+async function until<T>(check: () => Promise<T | false | undefined>, what: string, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * One test suite for every session report backend (as Keyv's adapter tests do): each backend provides a harness
+ * that opens a fresh store, and must pass every case unchanged.
+ */
+import { applyEvent, talkEntryFor, type ReportEvent } from '../../src/reports/record';
+import { SESSION_COLUMN_NAMES, type SessionRecord } from '../../src/reports/schema';
+import { allSessions, type ReportStore } from '../../src/reports/store';
+import { at, scriptedEvents } from './report-events';
+
+export interface OpenedStore {
+  store: ReportStore;
+  /** Another store (a second connection / pool) on the same database, migrated. */
+  another(): Promise<ReportStore>;
+  /** The columns of the report_sessions_v1 view, in order. */
+  viewColumns(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+export interface StoreHarness {
+  name: string;
+  open(): Promise<OpenedStore>;
+}
+
+const builder = { teamTagPrefix: 'team_' };
+
+async function record(store: ReportStore, events: ReportEvent[]): Promise<boolean[]> {
+  const results: boolean[] = [];
+  for (const event of events) {
+    results.push(
+      await store.update(event.payload.sessionId!, talkEntryFor(event), (current) =>
+        applyEvent(current, event, builder),
+      ),
+    );
+  }
+  return results;
+}
+
+function expected(events: ReportEvent[]): SessionRecord {
+  let r: SessionRecord | undefined;
+  for (const e of events) r = applyEvent(r, e, builder);
+  return r!;
+}
+
+export function reportStoreSuite(harness: StoreHarness): void {
+  describe(`report store: ${harness.name}`, () => {
+    let opened: OpenedStore;
+    let store: ReportStore;
+    const extra: ReportStore[] = [];
+
+    beforeEach(async () => {
+      opened = await harness.open();
+      store = opened.store;
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await Promise.all(extra.splice(0).map((s) => s.close()));
+      await opened.cleanup();
+    });
+    const another = async () => {
+      const s = await opened.another();
+      extra.push(s);
+      return s;
+    };
+
+    it('migrates once, to the latest version, also when two instances start at once', async () => {
+      expect(await store.migrate()).toBe(1);
+      const [a, b] = await Promise.all([another(), another()]);
+      expect(await Promise.all([a.migrate(), b.migrate()])).toEqual([1, 1]);
+    });
+
+    it('keeps every field of a record exactly (nulls, booleans, fractions of seconds, lists, accents)', async () => {
+      const events = scriptedEvents({
+        sessionId: 'rt-1',
+        start: '2026-11-03T14:00:00.123Z',
+        name: 'Maria José "Zezé" Ñúñez; <b>',
+        tags: ['blip_bridge', 'team_billing'],
+        ticketNumber: 'INC0010234',
+        customerAt: [0, 5.5],
+        customerFiles: 2,
+        agent: { id: '30764510028417', name: 'Ana Lima' },
+        assignedAt: 30,
+        agentAt: [42.25, 90],
+        closeAt: 600.5,
+        reason: 'solved',
+      });
+      await record(store, events);
+      const got = await store.get('rt-1');
+      expect(got).toEqual(expected(events));
+      expect(got).toMatchObject({
+        protocol: 'INC0010234',
+        team: 'billing',
+        waiting_seconds: 42.25,
+        handle_seconds: 558.25,
+        total_seconds: 600.5,
+        expired: false,
+        agents: [{ id: '30764510028417', name: 'Ana Lima' }],
+      });
+      expect(await store.get('no-such-session')).toBeUndefined();
+    });
+
+    it('records a repeated message once (its talk log entry id) and never calls the change for it', async () => {
+      const events = scriptedEvents({
+        sessionId: 'dup-1',
+        start: '2026-11-03T14:00:00Z',
+        customerAt: [0, 10],
+      });
+      const message = events.find((e) => e.name === 'customer.message')!;
+      expect(await record(store, events)).toEqual(events.map(() => true));
+      const change = jest.fn((r: SessionRecord | undefined) => r!);
+      expect(await store.update('dup-1', talkEntryFor(message), change)).toBe(false);
+      expect(change).not.toHaveBeenCalled();
+      expect((await store.get('dup-1'))?.customer_messages).toBe(2);
+      expect(await store.talkLog('dup-1')).toHaveLength(2);
+    });
+
+    it('loses no update when two instances record the same session at once', async () => {
+      const other = await another();
+      const start = '2026-11-03T14:00:00Z';
+      const messages: ReportEvent[] = Array.from({ length: 30 }, (_, i) => ({
+        name: 'customer.message',
+        payload: {
+          sessionId: 'race-1',
+          customerKey: 'k',
+          ticket: { vendor: 'zendesk', id: '1' },
+          messageId: `m${i}`,
+          text: '',
+          attachments: [{ url: '', mimeType: 'image/png' }],
+          receivedAt: at(start, i),
+          at: at(start, i),
+        },
+      }));
+      await Promise.all(
+        messages.map((event, i) =>
+          (i % 2 ? other : store).update('race-1', talkEntryFor(event), (current) =>
+            applyEvent(current, event, builder),
+          ),
+        ),
+      );
+      const got = await store.get('race-1');
+      expect(got?.customer_messages).toBe(30);
+      expect(got?.attachments).toBe(30);
+      expect(got?.created_at).toBe(start.replace('Z', '.000Z'));
+      expect(got?.last_event_at).toBe(at(start, 29));
+    });
+
+    it('keeps an in-progress session across a restart, and completes it afterwards', async () => {
+      const events = scriptedEvents({
+        sessionId: 'restart-1',
+        start: '2026-11-03T14:00:00Z',
+        agent: { id: '7', name: 'Bruno' },
+        agentAt: [60],
+        closeAt: 300,
+      });
+      const split = events.findIndex((e) => e.name === 'agent.message');
+      await record(store, events.slice(0, split));
+      await store.close();
+      const restarted = await another();
+      expect(await restarted.get('restart-1')).toMatchObject({ status: 'open', customer_messages: 1 });
+      await record(restarted, events.slice(split));
+      expect(await restarted.get('restart-1')).toEqual(expected(events));
+    });
+
+    it('lists sessions created in [from, to), in both orders, page by page', async () => {
+      const starts = Array.from({ length: 7 }, (_, i) => at('2026-11-01T00:00:00Z', i * 3600));
+      // Two sessions created at the same instant: the id breaks the tie, and pagination must not skip either.
+      starts.push(starts[3]!);
+      for (const [i, start] of starts.entries()) {
+        await record(store, scriptedEvents({ sessionId: `list-${i}`, start, closeAt: 100 }).slice(0, 1));
+      }
+      const range = { from: starts[1]!, to: starts[6]! };
+      const ids = (rows: SessionRecord[]) => rows.map((r) => r.session_id);
+      const asc = await store.list({ ...range, limit: 100 });
+      expect(ids(asc)).toEqual(['list-1', 'list-2', 'list-3', 'list-7', 'list-4', 'list-5']);
+      const desc = await store.list({ ...range, limit: 100, order: 'desc' });
+      expect(ids(desc)).toEqual([...ids(asc)].reverse());
+      const paged: string[] = [];
+      for await (const r of allSessions(store, range, 'asc', 2)) paged.push(r.session_id);
+      expect(paged).toEqual(ids(asc));
+      const pagedDesc: string[] = [];
+      for await (const r of allSessions(store, range, 'desc', 2)) pagedDesc.push(r.session_id);
+      expect(pagedDesc).toEqual(ids(desc));
+    });
+
+    it('keeps the talk log in time order with what it needs, and no text when text storage is off', async () => {
+      const events = scriptedEvents({
+        sessionId: 'talk-1',
+        start: '2026-11-03T14:00:00Z',
+        customerAt: [0, 20],
+        customerFiles: 1,
+        agent: { id: '7' },
+        agentAt: [10],
+        closeAt: 30,
+      });
+      await record(store, events);
+      const log = await store.talkLog('talk-1');
+      expect(log.map((e) => [e.origin, e.at, e.attachments])).toEqual([
+        ['customer', '2026-11-03T14:00:00.000Z', 1],
+        ['agent', '2026-11-03T14:00:10.000Z', 0],
+        ['customer', '2026-11-03T14:00:20.000Z', 0],
+        ['automatic', '2026-11-03T14:00:30.000Z', 0],
+      ]);
+      expect(log.every((e) => e.text_enc === null && e.media_enc === null)).toBe(true);
+      expect(log[1]).toMatchObject({ detail: '7', type: 'text/plain', entry_id: 'agent:a0' });
+    });
+
+    it('purges only the sessions whose last event is older than the cut-off, with their talk log', async () => {
+      const cutoff = '2026-06-01T00:00:00.000Z';
+      // old: ended long before; edge: last event exactly at the cut-off (kept); late: created before, active after.
+      await record(store, scriptedEvents({ sessionId: 'old-1', start: '2026-01-10T10:00:00Z', closeAt: 60 }));
+      await record(store, scriptedEvents({ sessionId: 'old-2', start: '2026-02-10T10:00:00Z', closeAt: 60 }));
+      await record(
+        store,
+        scriptedEvents({ sessionId: 'edge', start: at(cutoff, -60), closeAt: 59.5, closingText: false }),
+      );
+      await record(
+        store,
+        scriptedEvents({
+          sessionId: 'late',
+          start: '2026-05-31T23:00:00Z',
+          agent: { id: '1' },
+          agentAt: [7200],
+        }),
+      );
+      await record(store, scriptedEvents({ sessionId: 'new', start: '2026-07-01T10:00:00Z', closeAt: 60 }));
+      expect((await store.get('edge'))?.last_event_at).toBe(cutoff);
+
+      const result = await store.purge(cutoff, 1); // batch of 1: the loop is exercised too
+      expect(result).toEqual({ sessions: 2, entries: 4 });
+      for (const id of ['old-1', 'old-2']) {
+        expect(await store.get(id)).toBeUndefined();
+        expect(await store.talkLog(id)).toEqual([]);
+      }
+      for (const id of ['edge', 'late', 'new']) {
+        expect(await store.get(id)).toBeDefined();
+        expect((await store.talkLog(id)).length).toBeGreaterThan(0);
+      }
+      expect(await store.purge(cutoff)).toEqual({ sessions: 0, entries: 0 });
+    });
+
+    it('exposes exactly the exported columns, in order, in the report_sessions_v1 view', async () => {
+      expect(await opened.viewColumns()).toEqual([...SESSION_COLUMN_NAMES]);
+    });
+  });
+}
