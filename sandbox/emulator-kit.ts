@@ -10,6 +10,8 @@ import type { RecordedApiCall, WebhookDelivery } from './vendor-emulator';
 /** An API request the emulator received; `status` is filled in once the response is sent. */
 export interface RecordedRequest extends RecordedApiCall {
   at: Date;
+  /** The injected fault that answered it (`"503"`, `"429"`, `late`, `hang`), if one did. */
+  fault?: string;
 }
 
 /** Express middleware appending every request `shouldRecord` accepts to `requests`. */
@@ -27,6 +29,7 @@ export function recordRequests(
         body: req.body as unknown,
       };
       requests.push(record);
+      res.locals.recorded = record;
       res.on('finish', () => (record.status = res.statusCode));
     }
     next();
@@ -78,7 +81,7 @@ export class FaultQueue {
 
   /** The next `count` API calls (that no status fault answers) are slow. */
   addSlow(count: number, delayMs: number, mode: SlowFault['mode']): void {
-    this.slow.push({ delayMs, mode, remaining: count });
+    if (count > 0) this.slow.push({ delayMs, mode, remaining: count });
   }
 
   /** The fault this API call must answer with, if any (it counts as one of the fault's calls). */
@@ -111,11 +114,18 @@ export class FaultQueue {
   }
 }
 
+/** Notes on the request's record (see recordRequests) which injected fault answered it. */
+export function markFault(res: Response, fault: string): void {
+  const record = res.locals.recorded as RecordedRequest | undefined;
+  if (record) record.fault = fault;
+}
+
 /**
  * Express middleware step for a slow call (see SlowFault): `late` lets the request through and holds its response,
  * `hang` swallows it and destroys the connection later. Call it instead of `next()`.
  */
 export function slowCall(fault: SlowFault, res: Response, next: NextFunction): void {
+  markFault(res, fault.mode);
   if (fault.mode === 'hang') {
     setTimeout(() => res.socket?.destroy(), fault.delayMs).unref();
     return;

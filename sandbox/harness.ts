@@ -73,6 +73,11 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
     BRIDGE_MEDIA_ALLOWED_HOSTS: '127.0.0.1',
+    // Tests see only what they ask for: no waiting/assignment texts unless a test turns them on, and reports
+    // in memory instead of a shared file.
+    BRIDGE_WAITING_MESSAGE: '',
+    BRIDGE_ASSIGNED_MESSAGE: '',
+    REPORTS_SQLITE_PATH: ':memory:',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };

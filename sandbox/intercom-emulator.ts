@@ -595,7 +595,10 @@ export class IntercomEmulator implements VendorEmulator {
         return void res.status(403).type('application/xml').send('<Error><Code>AccessDenied</Code></Error>');
       }
       if (expires < unixNow()) {
-        return void res.status(403).type('application/xml').send('<Error><Code>Request has expired</Code></Error>');
+        return void res
+          .status(403)
+          .type('application/xml')
+          .send('<Error><Code>Request has expired</Code></Error>');
       }
       const entry = [...this.fileData.entries()].find(([url]) =>
         url.includes(`/_emulator/files/${req.params.id}/`),
@@ -755,7 +758,9 @@ export class IntercomEmulator implements VendorEmulator {
         if (!files) {
           return void res
             .status(400)
-            .json(errorBody('parameter_invalid', 'attachment_files need a name, a content_type and base64 data'));
+            .json(
+              errorBody('parameter_invalid', 'attachment_files need a name, a content_type and base64 data'),
+            );
         }
         const part = this.addPart(conversation, {
           part_type: 'comment',

@@ -651,7 +651,12 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       if (!table || !sysId || !fileName || !type) {
         return void res
           .status(400)
-          .json(snError('Missing parameters', 'table_name, table_sys_id, file_name and a Content-Type are required'));
+          .json(
+            snError(
+              'Missing parameters',
+              'table_name, table_sys_id, file_name and a Content-Type are required',
+            ),
+          );
       }
       if (table !== this.table) return void res.status(403).json(aclRefused(table));
       const record = this.records.get(sysId);

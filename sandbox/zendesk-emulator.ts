@@ -21,6 +21,7 @@ import {
   closeServer,
   FaultQueue,
   listen,
+  markFault,
   type RecordedRequest,
   recordRequests,
   requestsTo,
@@ -399,7 +400,12 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       };
       deliveries.push(
         await this.deliver(
-          this.eventBody(ticket, 'zen:event-type:ticket.attachment_linked_to_comment', event, comment.author_id),
+          this.eventBody(
+            ticket,
+            'zen:event-type:ticket.attachment_linked_to_comment',
+            event,
+            comment.author_id,
+          ),
         ),
       );
     }
@@ -517,6 +523,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       }
       const fault = this.faults.take();
       if (fault) {
+        markFault(res, String(fault.status));
         res
           .status(fault.status)
           .set(fault.headers)

@@ -8,6 +8,7 @@ import { createInboundHandlers } from './blip/inbound';
 import type { Config } from './config';
 import { errorMessage } from './core/errors';
 import { Dispatcher } from './core/dispatcher';
+import { Lifecycle } from './core/lifecycle';
 import { DomainEvents } from './core/events';
 import { HandoffService } from './core/handoff';
 import { Poller } from './core/poller';
@@ -121,6 +122,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       media: new HttpMediaFetcher(config.media),
       mediaHost,
       fileNotDeliveredText: config.bridge.fileNotDeliveredText,
+      // Timers live in the work queue: they survive restarts and fire once across instances.
+      lifecycle: new Lifecycle(config.lifecycle, queue),
     },
   );
   const dispatcher = new Dispatcher(queue, lock, service, events, logger, {
@@ -150,7 +153,15 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     intake: dispatcher,
     media: mediaHost,
     reports: reports && { reports, adminToken: config.adminToken },
-    admin: { queue, adminToken: config.adminToken },
+    admin: {
+      queue,
+      adminToken: config.adminToken,
+      conversations: {
+        list: (limit) => service.listConversations(limit),
+        get: (customerKey) => service.getConversation(customerKey),
+        close: (customerKey, reason) => dispatcher.acceptForceClose(customerKey, reason),
+      },
+    },
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,

@@ -9,6 +9,13 @@ import {
   reportsConfigShape,
   type ReportsConfig,
 } from './reports/config';
+import type { LifecycleOptions } from './core/lifecycle';
+import {
+  lifecycleConfigFrom,
+  lifecycleConfigProblems,
+  lifecycleConfigShape,
+  lifecycleEmptyIsMeaningful,
+} from './lifecycle-config';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -102,6 +109,7 @@ export const baseConfigSchema = z.object({
   DATABASE_URL: databaseUrlSchema,
   ADMIN_TOKEN: adminTokenSchema,
   ...reportsConfigShape,
+  ...lifecycleConfigShape,
   WORK_CONCURRENCY: positive(64),
   WORK_MAX_ATTEMPTS: positive(8),
   WORK_RETRY_MAX_SECONDS: positive(60),
@@ -170,6 +178,8 @@ export interface Config {
   adminToken?: string;
   /** Attendance session reports (src/reports). */
   reports: ReportsConfig;
+  /** Waiting/assignment texts, end keywords, timers, attendance hours (issue 6). */
+  lifecycle: LifecycleOptions;
   /** The durable work queue: how work is run and retried, and the vendor's rate limit. */
   work: {
     concurrency: number;
@@ -194,7 +204,11 @@ export class ConfigError extends Error {
 }
 
 /** Keys whose empty value means something ("send nothing"); for all others an empty value counts as unset. */
-const EMPTY_IS_MEANINGFUL = new Set(['BRIDGE_CLOSING_MESSAGE', 'BLIP_MAIN_SERVICE']);
+const EMPTY_IS_MEANINGFUL = new Set([
+  'BRIDGE_CLOSING_MESSAGE',
+  'BLIP_MAIN_SERVICE',
+  ...lifecycleEmptyIsMeaningful,
+]);
 
 /** Parses the environment; throws ConfigError listing every bad key (values are never echoed). */
 export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
@@ -218,6 +232,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
   problems.push(...analytics.problems);
 
   if (base.success) problems.push(...reportsConfigProblems(base.data));
+  if (base.success) problems.push(...lifecycleConfigProblems(base.data));
   if (!base.success || !vendor.success || problems.length) throw new ConfigError(problems.sort());
   if (!analytics.config) throw new ConfigError(problems.sort());
   const c = base.data;
@@ -257,6 +272,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     databaseUrl: c.DATABASE_URL,
     adminToken: c.ADMIN_TOKEN,
     reports: reportsConfigFrom(c, c.DATABASE_URL),
+    lifecycle: lifecycleConfigFrom(c, c.BRIDGE_LOCALE),
     work: {
       concurrency: c.WORK_CONCURRENCY,
       maxAttempts: c.WORK_MAX_ATTEMPTS,

@@ -102,6 +102,11 @@ export class Dispatcher {
     await this.accept(customerKey, { kind: 'delivery-failure', customerKey, messageId, code, reason });
   }
 
+  /** An operator's close (admin API), in the customer's lane after what is already queued. */
+  async acceptForceClose(customerKey: string, reason: string): Promise<void> {
+    await this.accept(customerKey, { kind: 'force-close', customerKey, reason });
+  }
+
   private async accept(lane: string, item: WorkItem): Promise<void> {
     const { dueAtMs } = await this.queue.enqueue(lane, item);
     if (dueAtMs <= Date.now()) this.kick(lane);
@@ -196,6 +201,8 @@ export class Dispatcher {
 
   /** Picks up lanes with due work this instance does not know about (queued elsewhere, retries, a crash). */
   private async scan(): Promise<void> {
+    // Timers that came due become work in their customer's lane (one instance gets each).
+    for (const lane of await this.queue.promoteTimers(Date.now(), 100)) this.kick(lane);
     const free = this.options.concurrency - this.active.size;
     if (free <= 0) return;
     const lanes = await this.queue.dueLanes(Date.now(), free + this.active.size);
@@ -290,6 +297,12 @@ export class Dispatcher {
         return 1;
       case 'delivery-failure':
         await this.service.handleDeliveryFailure(item.customerKey, item.messageId, item.code, item.reason);
+        return 1;
+      case 'timer':
+        await this.service.handleTimer(item.customerKey, item.timer, item.sessionId);
+        return 1;
+      case 'force-close':
+        await this.service.forceClose(item.customerKey, item.reason);
         return 1;
     }
   }

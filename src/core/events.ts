@@ -47,8 +47,10 @@ export interface DomainEventMap {
     sessionId: string;
     customerKey: string;
     ticket?: TicketRef;
-    /** What it was: `closing`, `waiting`, `assigned`, `out_of_hours`… */
+    /** What it was: `closing`, `waiting`, `assigned`, `no_agent`, `inactivity`, `out_of_hours`. */
     purpose: string;
+    /** The LIME message id it was sent with (stable: the same on a retry). */
+    messageId: string;
     text: string;
     at: string;
   };

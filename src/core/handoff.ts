@@ -17,7 +17,9 @@ import type {
   TicketRef,
 } from './model';
 import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher, MediaHost } from './ports';
+import type { Lifecycle } from './lifecycle';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
+import type { TimerKind } from './work';
 
 export interface HandoffOptions {
   /** Tags put on every ticket the bridge opens. */
@@ -44,6 +46,8 @@ export interface HandoffOptions {
   mediaHost?: MediaHost;
   /** What the customer reads instead of an agent's file that could not be delivered; `{file}` = its name. */
   fileNotDeliveredText?: string;
+  /** Waiting and assignment texts, end keywords, inactivity and no-agent timers, attendance hours. */
+  lifecycle?: Lifecycle;
   now?: () => Date;
 }
 
@@ -92,11 +96,15 @@ export class HandoffService {
    */
   async handleCustomerMessages(customer: CustomerRef, messages: ChatMessage[]): Promise<number> {
     if (messages.length === 0) return 0;
+    const lifecycle = this.options.lifecycle;
     return this.mutex.run(customer.key, async () => {
       const existing = await this.store.get(customer.key);
       const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
       // A batch recorded before a crash is sent again exactly as it was, so its idempotency key still matches.
-      const batch = open ? batchToSend(open, messages) : messages.slice(0, 1);
+      let batch = open ? batchToSend(open, messages) : messages.slice(0, 1);
+      // A keyword that ends the attendance goes alone, after the messages before it.
+      const ending = open && lifecycle ? batch.findIndex((m) => lifecycle.ends(m)) : -1;
+      if (ending >= 0) batch = batch.slice(0, Math.max(1, ending));
       const fresh: ChatMessage[] = [];
       for (const message of batch) {
         if (await this.store.isProcessed(customerDedupeKey(customer, message))) {
@@ -107,7 +115,11 @@ export class HandoffService {
         } else fresh.push(message);
       }
       if (fresh.length > 0 && open) {
+        await lifecycle?.customerWrote(open);
         await this.appendBatch(open, open.ticket!, fresh);
+        if (ending === 0) await this.endHandoff(open, 'customer', 'the customer ended the conversation');
+      } else if (fresh.length > 0 && !(await this.admitted(existing, customer, fresh[0]!))) {
+        // Outside attendance hours and handed back: no ticket.
       } else if (fresh.length > 0) {
         const opening = this.open(existing, customer, fresh[0]!);
         this.opening.add(opening);
@@ -116,6 +128,8 @@ export class HandoffService {
         } finally {
           this.opening.delete(opening);
         }
+        const opened = await this.store.get(customer.key);
+        if (!existing && opened?.status === 'open') await this.started(opened);
       }
       for (const message of fresh) {
         if (!message.unsupported) continue;
@@ -130,6 +144,134 @@ export class HandoffService {
         await this.store.markProcessed(customerDedupeKey(customer, message), this.options.dedupeTtlMs);
       }
       return batch.length;
+    });
+  }
+
+  /**
+   * A timer of the handoff came due (`inactivity`, `no-agent`). Ignored when it is stale: another handoff of the
+   * customer, or the condition no longer holds (an agent picked it up).
+   */
+  async handleTimer(customerKey: string, timer: TimerKind, sessionId: string): Promise<void> {
+    const lifecycle = this.options.lifecycle;
+    await this.mutex.run(customerKey, async () => {
+      const conversation = await this.store.get(customerKey);
+      const log = { customer: logTag(customerKey), timer, session: sessionId };
+      if (!lifecycle || conversation?.sessionId !== sessionId || conversation.status !== 'open') {
+        this.logger.debug('stale handoff timer ignored', log);
+        return;
+      }
+      if (timer === 'inactivity') {
+        const text = lifecycle.options.inactivity?.text;
+        if (text) await this.sendAutomatic(conversation, 'inactivity', text);
+        this.logger.info('customer inactive: closing the attendance', log);
+        await this.endHandoff(conversation, 'expired', 'the customer stopped answering');
+        return;
+      }
+      const noAgent = lifecycle.options.noAgent;
+      if (!noAgent || conversation.agent || conversation.firstAgentReplyAt) return;
+      if (noAgent.action === 'message') {
+        if (noAgent.text) await this.sendAutomatic(conversation, 'no_agent', noAgent.text);
+        return;
+      }
+      this.logger.info('no agent picked the attendance up in time: handing back', log);
+      if (noAgent.text) await this.sendAutomatic(conversation, 'no_agent', noAgent.text);
+      await this.endHandoff(conversation, 'expired', 'no agent picked the attendance up in time');
+    });
+  }
+
+  /** An operator ends the attendance (admin API): the ticket is closed and the customer handed back. */
+  async forceClose(customerKey: string, reason: string): Promise<boolean> {
+    return this.mutex.run(customerKey, async () => {
+      const conversation = await this.store.get(customerKey);
+      if (conversation?.status !== 'open' || !conversation.ticket) return false;
+      this.logger.info('attendance closed by an operator', { customer: logTag(customerKey) });
+      await this.endHandoff(conversation, 'agent', reason);
+      return true;
+    });
+  }
+
+  /** Open conversations, for the admin API. */
+  listConversations(limit: number): Promise<Conversation[]> {
+    return this.store.list(limit);
+  }
+
+  getConversation(customerKey: string): Promise<Conversation | undefined> {
+    return this.store.get(customerKey);
+  }
+
+  /** Closes the ticket from our side, then hands the customer back. */
+  private async endHandoff(conversation: Conversation, closedBy: ClosedBy, reason: string): Promise<void> {
+    const ticket = conversation.ticket as TicketRef;
+    const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
+    await this.call('closeTicket', log, () => this.adapter.closeTicket(ticket, closedBy));
+    await this.closeAndHandBack(conversation, closedBy, reason);
+  }
+
+  /**
+   * A new attendance outside the attendance hours: the customer is told, then it opens anyway or the customer is
+   * handed back (`out_of_hours`) without a ticket. Returns false when it was handed back.
+   */
+  private async admitted(
+    existing: Conversation | undefined,
+    customer: CustomerRef,
+    message: ChatMessage,
+  ): Promise<boolean> {
+    const lifecycle = this.options.lifecycle;
+    if (existing || !lifecycle) return true;
+    const gate = lifecycle.admits(this.now());
+    if (gate.open) return true;
+    const transient: Conversation = {
+      sessionId: stableId(`out_of_hours:${customer.key}:${message.id}`),
+      customer,
+      vendor: this.adapter.name,
+      status: 'opening',
+      openedAt: this.now().toISOString(),
+      tags: this.options.tags,
+    };
+    if (gate.text) await this.sendAutomatic(transient, 'out_of_hours', gate.text);
+    const log = { customer: logTag(customer.key), vendor: this.adapter.name };
+    if (!gate.redirect) {
+      this.logger.info('attendance opened outside attendance hours', log);
+      return true;
+    }
+    const closedAt = this.now().toISOString();
+    const { address } = await this.call('send redirect', log, () =>
+      this.channel.handBack(
+        { conversation: transient, closedBy: 'out_of_hours', closedAt, reason: 'outside attendance hours' },
+        stableId(`redirect:${transient.sessionId}`),
+      ),
+    );
+    this.logger.info('outside attendance hours: customer handed back to the bot', {
+      ...log,
+      redirectTo: address ?? '(router default)',
+    });
+    return false;
+  }
+
+  /** The ticket of a new attendance is open: the waiting text, and the no-agent timer. */
+  private async started(conversation: Conversation): Promise<void> {
+    const lifecycle = this.options.lifecycle;
+    if (!lifecycle) return;
+    if (lifecycle.options.waitingText) {
+      await this.sendAutomatic(conversation, 'waiting', lifecycle.options.waitingText);
+    }
+    await lifecycle.opened(conversation, this.now());
+  }
+
+  /** A message the bridge itself sends the customer, once per purpose and session (stable LIME id). */
+  private async sendAutomatic(conversation: Conversation, purpose: string, text: string): Promise<void> {
+    const log = { customer: logTag(conversation.customer.key), vendor: conversation.vendor, purpose };
+    const messageId = stableId(`${purpose}:${conversation.sessionId}`);
+    await this.call(`send ${purpose} text`, log, () =>
+      this.channel.send(conversation.customer, { text }, messageId),
+    );
+    this.events.emit('automatic.message', {
+      ...conversationEventBase(conversation),
+      ticket: conversation.ticket,
+      purpose,
+      messageId,
+      text,
+      at: this.now().toISOString(),
     });
   }
 
@@ -194,12 +336,29 @@ export class HandoffService {
       }
       let outcome: EventOutcome;
       switch (event.kind) {
-        case 'agent.message':
+        case 'agent.message': {
           await this.deliverAgentMessage(conversation, event);
+          if (!conversation.firstAgentReplyAt) {
+            const latest = (await this.store.get(customerKey)) ?? conversation;
+            await this.store.save({ ...latest, firstAgentReplyAt: this.now().toISOString() });
+          }
+          await this.options.lifecycle?.agentAnswered(conversation, this.now());
           outcome = 'delivered';
           break;
-        case 'ticket.assigned':
+        }
+        case 'ticket.assigned': {
           await this.store.save({ ...conversation, agent: event.agent });
+          const assignedText = this.options.lifecycle?.options.assignedText;
+          if (assignedText && event.agent.id !== conversation.agent?.id) {
+            const name =
+              event.agent.name?.trim() || this.options.lifecycle?.options.unnamedAgent || 'An agent';
+            await this.sendAutomatic(
+              { ...conversation, sessionId: `${conversation.sessionId}:${event.agent.id}` },
+              'assigned',
+              assignedText.replace(/\{agent\}/g, () => name),
+            );
+          }
+          await this.options.lifecycle?.pickedUp(conversation);
           this.events.emit('ticket.assigned', {
             ...conversationEventBase(conversation),
             ticket: event.ticket,
@@ -209,6 +368,7 @@ export class HandoffService {
           });
           outcome = 'assigned';
           break;
+        }
         case 'ticket.closed':
           await this.closeAndHandBack(
             { ...conversation, agent: event.agent ?? conversation.agent },
@@ -386,7 +546,7 @@ export class HandoffService {
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
     // Outside the retried call: a retry of the comment reuses the upload references instead of downloading again.
     const prepared: ChatMessage[] = [];
-    for (const message of messages) prepared.push(await this.attachFiles(message, log));
+    for (const message of messages) prepared.push(await this.attachFiles(message, log, ticket));
     const comment = mergeMessages(prepared);
     if (messages.length > 1) {
       await this.store.save({ ...conversation, pendingBatch: messages.map((m) => m.id) });
@@ -477,17 +637,15 @@ export class HandoffService {
     const closedAt = this.now().toISOString();
     if (this.options.closingText) {
       const closing = this.options.closingText;
+      const messageId = stableId(`closing:${conversation.sessionId}`);
       await this.call('send closing text', log, () =>
-        this.channel.send(
-          conversation.customer,
-          { text: closing },
-          stableId(`closing:${conversation.sessionId}`),
-        ),
+        this.channel.send(conversation.customer, { text: closing }, messageId),
       );
       this.events.emit('automatic.message', {
         ...conversationEventBase(conversation),
         ticket,
         purpose: 'closing',
+        messageId,
         text: closing,
         at: this.now().toISOString(),
       });
@@ -508,6 +666,7 @@ export class HandoffService {
       ),
     );
     await this.store.remove(conversation);
+    await this.options.lifecycle?.ended(conversation);
     this.logger.info('customer handed back to the bot', {
       ...log,
       closedBy,

@@ -142,6 +142,8 @@ export interface Conversation {
    * call so a retry after a crash sends the same comment with the same idempotency key.
    */
   pendingBatch?: string[];
+  /** When the first agent reply reached the customer (no-agent timer, reports). */
+  firstAgentReplyAt?: string;
 }
 
 /** What the core tells the customer channel when it hands the customer back to the bot. */

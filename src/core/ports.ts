@@ -8,6 +8,8 @@ export interface ConversationStore {
   /** Removes the conversation and its ticket index. */
   remove(conversation: Conversation): Promise<void>;
   customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;
+  /** Conversations in progress (admin API), at most `limit`. */
+  list(limit: number): Promise<Conversation[]>;
   /** The customer of a handoff session, from the moment the conversation is first saved. */
   customerKeyForSession(sessionId: string): Promise<string | undefined>;
   isProcessed(key: string): Promise<boolean>;

@@ -49,7 +49,8 @@ export class SignedMediaHost implements MediaHost {
   }
 
   async publish(id: string, file: MediaFile): Promise<string> {
-    if (!ID.test(id)) throw new PermanentError('media id must be 8-80 letters, digits or dashes', 'MEDIA_BAD_ID');
+    if (!ID.test(id))
+      throw new PermanentError('media id must be 8-80 letters, digits or dashes', 'MEDIA_BAD_ID');
     if (file.size > this.maxBytes || file.data.length > this.maxBytes) {
       throw new PermanentError(
         `media file too large (${file.data.length} bytes; limit ${this.maxBytes} bytes)`,
@@ -58,7 +59,8 @@ export class SignedMediaHost implements MediaHost {
     }
     // Never serve a page or a script from the bridge's own origin, whatever the helpdesk said the file was.
     const type = chooseType(file.mimeType, undefined);
-    if (typeof type !== 'string') throw new PermanentError(`media file refused: ${type.problem}`, 'MEDIA_BAD_TYPE');
+    if (typeof type !== 'string')
+      throw new PermanentError(`media file refused: ${type.problem}`, 'MEDIA_BAD_TYPE');
     const expires = Math.floor((this.now().getTime() + this.options.ttlMs) / 1000);
     await this.store.put(id, { ...file, mimeType: type, size: file.data.length }, this.options.ttlMs);
     return `${this.base}/media/${id}.${expires}.${this.sign(id, expires)}`;

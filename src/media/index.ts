@@ -1,8 +1,3 @@
-export {
-  type BlobRedisClient,
-  type BlobStore,
-  MemoryBlobStore,
-  RedisBlobStore,
-} from './blob-store';
+export { type BlobRedisClient, type BlobStore, MemoryBlobStore, RedisBlobStore } from './blob-store';
 export { HttpMediaFetcher, type MediaFetcherOptions } from './fetcher';
 export { type MediaHostOptions, type MediaLookup, SignedMediaHost } from './host';

@@ -208,7 +208,7 @@ export function talkEntryFor(event: ReportEvent, cipher?: TextCipher): TalkEntry
     }
     case 'automatic.message': {
       const p = event.payload;
-      const entryId = `automatic:${p.purpose}:${p.at}`;
+      const entryId = `automatic:${p.messageId}`;
       return {
         session_id: sessionId,
         entry_id: entryId,

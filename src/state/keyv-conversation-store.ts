@@ -44,6 +44,22 @@ export class KeyvConversationStore implements ConversationStore {
     return (await this.keyv.get<string>(ticketKey(vendor, ticketId))) ?? undefined;
   }
 
+  /**
+   * Walks the store (Keyv's iterator: the Map in memory, SCAN on Redis) for `conv:` entries. An operator's
+   * command, not a hot path: it reads every key of the namespace.
+   */
+  async list(limit: number): Promise<Conversation[]> {
+    const found: Conversation[] = [];
+    if (!this.keyv.iterator) return found;
+    for await (const [key, value] of this.keyv.iterator(this.keyv.namespace)) {
+      if (typeof key !== 'string' || !key.startsWith('conv:') || !value || typeof value !== 'object')
+        continue;
+      found.push(value as Conversation);
+      if (found.length >= limit) break;
+    }
+    return found.sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+  }
+
   async customerKeyForSession(sessionId: string): Promise<string | undefined> {
     return (await this.keyv.get<string>(`session:${sessionId}`)) ?? undefined;
   }

@@ -115,7 +115,8 @@ for _, key in ipairs(keys) do
   redis.call('ZREM', KEYS[1], key)
   redis.call('HDEL', KEYS[2], key)
   if stored then
-    local nl = string.find(stored, '\n', 1, true)
+    -- '\\n' in this JS template literal: Lua must receive the escape, a raw newline would end the string.
+    local nl = string.find(stored, '\\n', 1, true)
     if nl then
       local lane = string.sub(stored, 1, nl - 1)
       redis.call('RPUSH', ARGV[3] .. lane, string.sub(stored, nl + 1))

@@ -10,7 +10,7 @@
  *   again after `consumedTimeoutMs`. Those resends are counted.
  * - an agent replies through signed webhooks; a delivery not answered 2xx is delivered again, as Zendesk does.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LimeServer, type SandboxCustomer, type SentByBot } from '../../sandbox/lime-server';
@@ -21,7 +21,14 @@ import { createState, type State } from '../../src/state/create-store';
 import { freePort } from '../helpers/redis-server';
 import type { ChaosOptions } from './options';
 import { AofRedis, BridgeProcess } from './processes';
-import { type ProxyStats, RoundRobinProxy } from './proxy';
+import {
+  attributeDuplicates,
+  type Duplicate,
+  type DuplicateCause,
+  duplicateCauses as knownCauses,
+  type Incidents,
+} from './attribute';
+import { ApiTap, type ProxyStats, RoundRobinProxy, type TappedCall } from './proxy';
 import { type ObservedDeadLetter, type ScriptedCustomer, type Verdict, verify } from './verify';
 
 // The sandbox's bot and keys (sandbox/harness.ts, sandbox/emulators.ts), repeated so the driver does not load the
@@ -30,9 +37,12 @@ const BOT_ID = 'acmehelpdesk';
 const BOT = `${BOT_ID}@msging.net`;
 const ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
 const WEBHOOK_SECRET = 'dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==';
-const CLOSING_TEXT = 'Atendimento encerrado. Obrigado!';
+/** The bridge's own texts: known here, so they are told apart from the agents' replies. */
+const AUTOMATIC = '[auto] ';
+const CLOSING_TEXT = `${AUTOMATIC}closed`;
 
-export type FaultKind = 'kill -9 bridge' | '5xx storm' | '429 burst' | 'timeouts' | 'Redis restart' | 'WS drop';
+export type FaultKind =
+  'kill -9 bridge' | '5xx storm' | '429 burst' | 'timeouts' | 'Redis restart' | 'WS drop';
 
 export interface LatencyFigures {
   samples: number;
@@ -59,6 +69,9 @@ export interface ChaosReport {
   latency: { toHelpdesk: LatencyFigures; toCustomer: LatencyFigures };
   /** Bridge exit codes on the final SIGTERM (0: drained and exited in time). */
   exitCodes: Array<number | null>;
+  /** Each extra copy of a customer message on a ticket, with the reason the bridge posted it again. */
+  duplicates: Duplicate[];
+  duplicateCauses: Record<DuplicateCause, number>;
   /** Warning and error lines in the bridges' logs, by level and code. */
   logCodes: Array<{ key: string; count: number }>;
   /** The driver's own failures (a customer or agent that gave up). */
@@ -91,21 +104,9 @@ function latency(samples: number[]): LatencyFigures {
   return { samples: sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };
 }
 
-interface Deferred<T> {
-  promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
 interface CustomerRun extends ScriptedCustomer {
   n: number;
   lime: SandboxCustomer;
-  ticket: Deferred<string>;
   ticketId?: string;
   sentAt: Map<string, number>;
   repliedAt: Map<string, number>;
@@ -145,6 +146,9 @@ export async function runChaos(
   let proxy: RoundRobinProxy | undefined;
   let state: State | undefined;
   const bridges: BridgeProcess[] = [];
+  const taps: ApiTap[] = [];
+  const calls = new Map<string, TappedCall>();
+  const incidents: Incidents = { kills: new Map(), redisDown: [] };
   try {
     await redis.start();
     lime = await LimeServer.start({ accounts: { [BOT_ID]: ACCESS_KEY }, router: 'acmerouter@msging.net' });
@@ -158,6 +162,9 @@ export async function runChaos(
     state = createState(redis.url, silentLogger);
 
     for (let i = 0; i < options.processes; i++) {
+      // Each process reaches the vendor through its own tap, which tells which process made each call.
+      const tap = await ApiTap.start(i + 1, helpdesk.url, calls);
+      taps.push(tap);
       const env = {
         BLIP_IDENTIFIER: BOT_ID,
         BLIP_ACCESS_KEY: ACCESS_KEY,
@@ -166,6 +173,7 @@ export async function runChaos(
         BLIP_PORT: String(lime.port),
         BLIP_INSTANCE: `chaos-${i + 1}`,
         ...helpdesk.bridgeEnv(),
+        ZENDESK_BASE_URL: tap.url,
         ZENDESK_REQUESTS_PER_MINUTE: String(options.requestsPerMinute),
         ZENDESK_TIMEOUT_MS: String(options.vendorTimeoutMs),
         HTTP_HOST: '127.0.0.1',
@@ -175,10 +183,10 @@ export async function runChaos(
         WORK_RETRY_MAX_SECONDS: String(options.retryMaxSeconds),
         WORK_MAX_ATTEMPTS: String(options.maxAttempts),
         BRIDGE_CLOSING_MESSAGE: CLOSING_TEXT,
+        BRIDGE_WAITING_MESSAGE: `${AUTOMATIC}waiting`,
+        BRIDGE_ASSIGNED_MESSAGE: `${AUTOMATIC}{agent} joined`,
       };
-      bridges.push(
-        new BridgeProcess(i + 1, await freePort(), env, path.join(logDir, `bridge-${i + 1}.log`)),
-      );
+      bridges.push(new BridgeProcess(i + 1, await freePort(), env, path.join(logDir, `bridge-${i + 1}.log`)));
     }
     say(`starting ${bridges.length} bridge processes (logs in ${logDir})`);
     await Promise.all(bridges.map((b) => b.start(120_000)));
@@ -194,7 +202,6 @@ export async function runChaos(
         lime: address,
         messages: Array.from({ length: options.messages }, (_, j) => `c${n} m${j + 1}`),
         replies: Array.from({ length: options.replies }, (_, k) => `c${n} r${k + 1}`),
-        ticket: deferred<string>(),
         sentAt: new Map(),
         repliedAt: new Map(),
         arrived: new Set(),
@@ -211,10 +218,7 @@ export async function runChaos(
       if (comment.author_id !== ticket.requester_id) return;
       const c = byOriginator.get(helpdesk!.users.get(ticket.requester_id)?.external_id ?? '');
       if (!c) return;
-      if (!c.ticketId) {
-        c.ticketId = String(ticket.id);
-        c.ticket.resolve(c.ticketId);
-      }
+      c.ticketId ??= String(ticket.id);
       for (const piece of comment.body.split('\n\n')) {
         const sentAt = c.sentAt.get(piece);
         if (sentAt !== undefined && !c.arrived.has(piece)) toHelpdeskMs.push(Date.now() - sentAt);
@@ -277,7 +281,8 @@ export async function runChaos(
     };
 
     const agent = async (c: CustomerRun, gap: number): Promise<void> => {
-      const ticketId = await Promise.race([c.ticket.promise, sleep(hardDeadline - Date.now()).then(() => '')]);
+      while (!c.ticketId && Date.now() < hardDeadline) await sleep(100);
+      const ticketId = c.ticketId;
       if (!ticketId) {
         driverProblems.push(`${c.originator}: the agent never saw a ticket`);
         return;
@@ -295,7 +300,8 @@ export async function runChaos(
       const agentDone = agent(c, (duration * 0.6) / Math.max(1, options.replies));
       for (let j = 0; j < c.messages.length; j++) {
         await send(c, j);
-        await sleep(c.random() * 2 * gap);
+        // People often write in bursts ("oi" / "tudo bem?" / "preciso de ajuda"): then the next one at once.
+        await sleep(c.random() < 0.4 ? c.random() * 150 : (c.random() * 2 * gap) / 0.6);
       }
       await agentDone;
       if (c.ticketId) await untilAccepted(helpdesk!.closeTicket(c.ticketId), `${c.originator} close`);
@@ -317,6 +323,7 @@ export async function runChaos(
           const victim = bridges[nextVictim++ % bridges.length]!;
           say(`fault: kill -9 bridge ${victim.index} (pid ${victim.pid})`);
           await victim.kill9();
+          incidents.kills.set(victim.index, [...(incidents.kills.get(victim.index) ?? []), Date.now()]);
           const restart = sleep(options.restartAfterMs)
             .then(() => victim.start(120_000))
             .catch((err: unknown) => {
@@ -333,18 +340,22 @@ export async function runChaos(
           say(`fault: vendor 429 burst for ${options.burstMs} ms`);
           return helpdesk!.rateLimitFor(options.burstMs, 1);
         case 'timeouts': {
-          const late = Math.ceil(options.timeoutCalls / 2);
-          say(`fault: ${options.timeoutCalls} vendor calls time out (${late} done but answered late)`);
+          const { timeoutCalls: calls, timeoutMode: mode } = options;
+          const late = mode === 'late' ? calls : mode === 'hang' ? 0 : Math.ceil(calls / 2);
+          say(`fault: ${calls} vendor calls time out (${late} done but answered late)`);
           helpdesk!.slowNext(late, options.vendorTimeoutMs + 1_000, 'late');
-          helpdesk!.slowNext(options.timeoutCalls - late, options.vendorTimeoutMs + 1_000, 'hang');
+          helpdesk!.slowNext(calls - late, options.vendorTimeoutMs + 1_000, 'hang');
           return;
         }
-        case 'Redis restart':
+        case 'Redis restart': {
           say(`fault: Redis kill -9, back after ${options.redisDownMs} ms`);
+          const down = Date.now();
           await redis.kill9();
           await sleep(options.redisDownMs);
           await redis.start();
+          incidents.redisDown.push([down, Date.now()]);
           return;
+        }
         case 'WS drop':
           say('fault: BLiP drops every bot connection');
           lime!.dropConnections();
@@ -366,24 +377,28 @@ export async function runChaos(
     const faultsDone = (async () => {
       for (const [i, kind] of plan.entries()) {
         await sleep(loadStart + duration * (0.1 + (0.75 * (i + 0.5)) / plan.length) - Date.now());
-        await inject(kind).catch((err: unknown) => driverProblems.push(`fault ${kind} failed: ${String(err)}`));
+        await inject(kind).catch((err: unknown) =>
+          driverProblems.push(`fault ${kind} failed: ${String(err)}`),
+        );
       }
     })();
 
     const progress = setInterval(() => {
       const arrived = customers.reduce((n, c) => n + c.arrived.size, 0);
-      const received = customers.reduce((n, c) => n + c.received.size, 0);
+      const received = customers.reduce((n, c) => n + c.replies.filter((r) => c.received.has(r)).length, 0);
       const redirected = customers.filter((c) => c.redirected).length;
       say(
         `t=${Math.round((Date.now() - loadStart) / 1000)}s messages ${arrived}/${options.customers * options.messages}` +
-          ` replies ${received - redirected}/${options.customers * options.replies}` +
+          ` replies ${received}/${options.customers * options.replies}` +
           ` redirects ${redirected}/${options.customers} resends ${counters.resends}` +
           ` redeliveries ${counters.webhookRedeliveries}`,
       );
     }, 5_000);
     progress.unref();
 
-    say(`load: ${options.customers} customers x ${options.messages} messages, ${options.replies} replies each`);
+    say(
+      `load: ${options.customers} customers x ${options.messages} messages, ${options.replies} replies each`,
+    );
     await Promise.all(customers.map((c) => customer(c)));
     await faultsDone;
     await Promise.all([...pendingRestarts]);
@@ -418,6 +433,20 @@ export async function runChaos(
       kind: l.work.item.kind,
     }));
 
+    // Forensics: every vendor API call and every LIME message the bot sent, one JSON line each.
+    await writeFile(
+      path.join(logDir, 'api-calls.jsonl'),
+      helpdesk.requests
+        .map((r) =>
+          JSON.stringify({ at: r.at, method: r.method, path: r.path, status: r.status, body: r.body }),
+        )
+        .join('\n'),
+    );
+    await writeFile(
+      path.join(logDir, 'lime-sent.jsonl'),
+      lime.sent.map((s) => JSON.stringify({ at: s.at, ...s.envelope })).join('\n'),
+    );
+
     const verdict = verify(
       customers,
       {
@@ -429,15 +458,34 @@ export async function runChaos(
           content: s.envelope.content,
         })),
         closingText: CLOSING_TEXT,
+        automaticPrefix: AUTOMATIC,
         deadLetters,
         queued: depth.queued,
       },
       { strictIds: options.strictIds },
     );
 
+    const tickets = helpdesk.tickets();
+    const copies = new Map<string, number>();
+    for (const t of tickets) {
+      for (const piece of t.customerMessages.flatMap((m) => m.split('\n\n'))) {
+        copies.set(piece, (copies.get(piece) ?? 0) + 1);
+      }
+    }
+    const duplicates = attributeDuplicates(
+      helpdesk.requests,
+      calls,
+      incidents,
+      new Set([...copies].filter(([, n]) => n > 1).map(([text]) => text)),
+    );
+    const causes = Object.fromEntries(knownCauses.map((c) => [c, 0])) as Record<DuplicateCause, number>;
+    for (const d of duplicates) causes[d.cause]++;
+
     return {
       options,
       verdict,
+      duplicates,
+      duplicateCauses: causes,
       faults,
       faultedCalls: helpdesk.faultCounts(),
       apiCalls: helpdesk.requests.length,
@@ -470,6 +518,7 @@ export async function runChaos(
       lime?.stop(),
       helpdesk?.stop(),
       proxy?.stop(),
+      ...taps.map((t) => t.stop()),
     ]);
     await rm(redisDir, { recursive: true, force: true });
   }

@@ -31,6 +31,11 @@ export interface ChaosOptions {
   stormMs: number;
   burstMs: number;
   timeoutCalls: number;
+  /**
+   * What a timed-out call did at the vendor: `late` (done, answered after the client gave up), `hang` (never done,
+   * connection dropped), or `mixed` (half each).
+   */
+  timeoutMode: 'mixed' | 'late' | 'hang';
   restartAfterMs: number;
   redisDownMs: number;
   /** The customer re-sends a message BLiP did not report `consumed` within this time. */
@@ -71,10 +76,11 @@ export const defaultChaosOptions: ChaosOptions = {
   stormMs: 5_000,
   burstMs: 3_000,
   timeoutCalls: 10,
+  timeoutMode: 'mixed',
   restartAfterMs: 1_500,
   redisDownMs: 2_000,
   consumedTimeoutMs: 8_000,
-  requestsPerMinute: 6_000,
+  requestsPerMinute: 3_000,
   vendorTimeoutMs: 2_000,
   retryMaxSeconds: 3,
   maxAttempts: 8,
@@ -97,10 +103,15 @@ function envName(key: string): string {
 export const CHAOS_USAGE = `Usage: npm run test:chaos -- [--flag value]...
 
 ${(Object.keys(defaultChaosOptions) as Array<keyof ChaosOptions>)
-  .map((k) => `  --${flagName(k).padEnd(22)} ${envName(k).padEnd(28)} default ${String(defaultChaosOptions[k])}`)
+  .map(
+    (k) => `  --${flagName(k).padEnd(22)} ${envName(k).padEnd(28)} default ${String(defaultChaosOptions[k])}`,
+  )
   .join('\n')}
 
-Boolean flags also take --no-<flag>. Exit status: 0 when nothing was lost, duplicated or reordered; 1 otherwise.`;
+Boolean flags also take --no-<flag>. --duration and --settle are short for --duration-seconds, --settle-seconds. Exit status: 0 when nothing was lost, duplicated or reordered; 1 otherwise.`;
+
+/** Short names for the flags used most. */
+const ALIASES: Record<string, string> = { duration: 'duration-seconds', settle: 'settle-seconds' };
 
 /** Options from the environment, then the command line. Throws on an unknown flag or a bad value. */
 export function parseChaosOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ChaosOptions {
@@ -126,7 +137,8 @@ export function parseChaosOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const negated = arg.startsWith('--no-');
-    const name = arg.replace(/^--(no-)?/, '').split('=')[0]!;
+    const given = arg.replace(/^--(no-)?/, '').split('=')[0]!;
+    const name = ALIASES[given] ?? given;
     const key = keys.find((k) => flagName(k) === name);
     if (!arg.startsWith('--') || !key) throw new Error(`unknown option "${arg}"\n\n${CHAOS_USAGE}`);
     if (typeof defaultChaosOptions[key] === 'boolean') {
@@ -139,5 +151,8 @@ export function parseChaosOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   }
   if (options.customers < 1 || options.messages < 1) throw new Error('at least one customer and one message');
   if (options.processes < 1) throw new Error('at least one bridge process');
+  if (!['mixed', 'late', 'hang'].includes(options.timeoutMode)) {
+    throw new Error('--timeout-mode must be mixed, late or hang');
+  }
   return options;
 }

@@ -112,7 +112,13 @@ export class AofRedis {
     if (!child) return;
     mark(this.log, 'stop');
     child.kill('SIGTERM');
-    if (!(await withDeadline(exited(child).then(() => true), 10_000))) child.kill('SIGKILL');
+    if (
+      !(await withDeadline(
+        exited(child).then(() => true),
+        10_000,
+      ))
+    )
+      child.kill('SIGKILL');
     await exited(child);
     this.log.end();
   }
@@ -189,7 +195,12 @@ export class BridgeProcess {
     this.ready = false;
     mark(this.log, 'stop (SIGTERM)');
     child.kill('SIGTERM');
-    if (!(await withDeadline(exited(child).then(() => true), graceMs))) {
+    if (
+      !(await withDeadline(
+        exited(child).then(() => true),
+        graceMs,
+      ))
+    ) {
       mark(this.log, 'still running: SIGKILL');
       child.kill('SIGKILL');
     }

@@ -6,7 +6,7 @@ const START = '<!-- chaos:latest:start -->';
 const END = '<!-- chaos:latest:end -->';
 
 function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Rows of (figure, value) in the order a reader wants them. */
@@ -35,7 +35,14 @@ export function figures(report: ChaosReport): Array<[string, string]> {
     ['customer resends (no `consumed` in time)', String(report.resends)],
     ['messages held while no bot session', String(report.heldWithoutSession)],
     ['webhook redeliveries (not 2xx)', String(report.webhookRedeliveries)],
-    ['proxy failovers / unanswered', `${report.proxy.failovers} / ${report.proxy.unanswered}`],
+    [
+      'webhook proxy failovers / unanswered',
+      `${report.proxy.failovers} / ${report.proxy.unanswered} (${
+        Object.entries(report.proxy.errors)
+          .map(([code, n]) => `${code} ${n}`)
+          .join(', ') || 'no upstream errors'
+      })`,
+    ],
     [
       'sent again with the same LIME id',
       `${v.toCustomer.sameIdResends} replies, ${v.redirects.sameIdResends} Redirects${o.strictIds ? ' (counted as duplicates)' : ''}`,
@@ -51,8 +58,21 @@ export function figures(report: ChaosReport): Array<[string, string]> {
           v.tickets.customersWithExtraTickets,
       ),
     ],
+    [
+      '  customer messages posted twice, why',
+      Object.entries(report.duplicateCauses)
+        .filter(([, n]) => n > 0)
+        .map(([cause, n]) => `${cause}: ${n}`)
+        .join(', ') +
+        (report.duplicates.some((d) => d.via === 'open')
+          ? ` (${report.duplicates.filter((d) => d.via === 'open').length} first message(s) again after the open)`
+          : '') || 'none',
+    ],
     ['REORDERED', String(v.toHelpdesk.reordered + v.toCustomer.reordered + v.redirects.afterRedirect)],
-    ['misrouted (wrong ticket / customer)', String(v.toHelpdesk.foreign + v.toCustomer.foreign + v.redirects.wrongTicket)],
+    [
+      'misrouted (wrong ticket / customer)',
+      String(v.toHelpdesk.foreign + v.toCustomer.foreign + v.redirects.wrongTicket),
+    ],
     ['dead letters / left in queue', `${v.deadLetters.length} / ${v.queued}`],
     [
       'end-to-end delay → helpdesk',
@@ -71,6 +91,19 @@ export function figures(report: ChaosReport): Array<[string, string]> {
   ];
 }
 
+/** One line per traced duplicate: the message, its ticket, and why it was posted again. */
+function tracedDuplicates(report: ChaosReport, max: number): string[] {
+  const lines = report.duplicates
+    .slice(0, max)
+    .map(
+      (d) =>
+        `"${d.text}" on ticket ${d.ticket}: ${d.cause}` +
+        `${d.via === 'open' ? ' (first applied by the ticket creation)' : ''}${d.call ? ` [call ${d.call}]` : ''}`,
+    );
+  if (report.duplicates.length > max) lines.push(`… and ${report.duplicates.length - max} more`);
+  return lines;
+}
+
 export function formatTable(report: ChaosReport): string {
   const rows = figures(report);
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -79,6 +112,10 @@ export function formatTable(report: ChaosReport): string {
   if (problems.length > 0) {
     lines.push('', `problems (${report.verdict.problemCount + report.driverProblems.length}):`);
     lines.push(...problems.map((p) => `  - ${p}`));
+  }
+  if (report.duplicates.length > 0) {
+    lines.push('', 'duplicates, traced to the call that had applied them already:');
+    lines.push(...tracedDuplicates(report, 40).map((l) => `  - ${l}`));
   }
   const top = report.logCodes.slice(0, 12);
   if (top.length > 0) {
@@ -99,7 +136,11 @@ export function latestRunMarkdown(report: ChaosReport): string {
   const rows = figures(report)
     .map(([k, v]) => `| ${k.trim()} | ${v.replace(/\|/g, '\\|')} |`)
     .join('\n');
-  const problems = [...report.driverProblems, ...report.verdict.problems];
+  // Duplicates are listed once, traced; the other problems after them.
+  const others = [
+    ...report.driverProblems,
+    ...report.verdict.problems.filter((p) => !/^[^:]+: messages to the ticket: \d+ duplicated \[/.test(p)),
+  ];
   return [
     `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}:`,
     '',
@@ -110,9 +151,11 @@ export function latestRunMarkdown(report: ChaosReport): string {
     '| figure | value |',
     '| --- | --- |',
     rows,
-    ...(problems.length
-      ? ['', `Problems (${report.verdict.problemCount + report.driverProblems.length}):`, '', ...problems.slice(0, 20).map((p) => `- ${p}`)]
+    ...(report.duplicates.length
+      ? ['', 'Duplicates, each traced to the call that had applied it already (Known gaps 1 and 2):', '']
       : []),
+    ...tracedDuplicates(report, 10).map((l) => `- ${l}`),
+    ...(others.length ? ['', 'Other problems:', '', ...others.slice(0, 20).map((p) => `- ${p}`)] : []),
   ].join('\n');
 }
 

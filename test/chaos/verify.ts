@@ -42,6 +42,11 @@ export interface Observed {
   sent: ObservedSend[];
   /** The bridge's closing text (BRIDGE_CLOSING_MESSAGE), sent right before the Redirect. */
   closingText?: string;
+  /**
+   * Texts the bridge sends on its own (waiting, agent assigned...) start with this: they are not agent replies, and
+   * each may reach a customer at most once.
+   */
+  automaticPrefix?: string;
   deadLetters: ObservedDeadLetter[];
   /** Work items still queued when the run ended. */
   queued: number;
@@ -73,7 +78,12 @@ export interface Verdict {
     /** LIME messages sent again under an id already sent (a retry with the same idempotency key). */
     sameIdResends: number;
   };
-  tickets: { opened: number; customersWithoutTicket: number; customersWithExtraTickets: number; notClosed: number };
+  tickets: {
+    opened: number;
+    customersWithoutTicket: number;
+    customersWithExtraTickets: number;
+    notClosed: number;
+  };
   redirects: {
     expected: number;
     sent: number;
@@ -85,6 +95,7 @@ export interface Verdict {
     /** Agent replies or closing texts that reached the customer after their Redirect. */
     afterRedirect: number;
   };
+  /** The closing text (one per close), and automatic texts sent more than once. */
   closingTexts: { missing: number; duplicated: number };
   deadLetters: ObservedDeadLetter[];
   queued: number;
@@ -117,7 +128,14 @@ export function compareSequence(expected: string[], observed: string[]): Directi
   }
   const delivered = seen.size;
   const duplicated = [...seen.values()].reduce((n, c) => n + c - 1, 0);
-  return { expected: expected.length, delivered, lost: expected.length - delivered, duplicated, reordered, foreign };
+  return {
+    expected: expected.length,
+    delivered,
+    lost: expected.length - delivered,
+    duplicated,
+    reordered,
+    foreign,
+  };
 }
 
 function add(total: DirectionFigures, one: DirectionFigures): void {
@@ -163,7 +181,12 @@ export function verify(
 
   const toHelpdesk = { ...empty(), comments: 0, coalescedComments: 0, coalescedMessages: 0 };
   const toCustomer = { ...empty(), sameIdResends: 0 };
-  const tickets = { opened: observed.tickets.length, customersWithoutTicket: 0, customersWithExtraTickets: 0, notClosed: 0 };
+  const tickets = {
+    opened: observed.tickets.length,
+    customersWithoutTicket: 0,
+    customersWithExtraTickets: 0,
+    notClosed: 0,
+  };
   const redirects = {
     expected: customers.length,
     sent: 0,
@@ -217,7 +240,8 @@ export function verify(
     }
     const inbound = compareSequence(customer.messages, pieces);
     add(toHelpdesk, inbound);
-    for (const line of describe(`${who}: messages to the ticket`, inbound)) problem(`${line} [${pieces.join(' | ')}]`);
+    for (const line of describe(`${who}: messages to the ticket`, inbound))
+      problem(`${line} [${pieces.join(' | ')}]`);
 
     // ---- helpdesk -> customer
     const out = sentTo.get(customer.address) ?? [];
@@ -234,8 +258,18 @@ export function verify(
     }
     const distinct = options.strictIds ? out : [...firstOfId.values()];
     const texts = distinct.filter((s) => s.type === 'text/plain');
-    const replies = texts.filter((s) => s.content !== observed.closingText);
+    const isAutomatic = (s: ObservedSend): boolean =>
+      s.content !== observed.closingText &&
+      observed.automaticPrefix !== undefined &&
+      String(s.content).startsWith(observed.automaticPrefix);
+    const replies = texts.filter((s) => s.content !== observed.closingText && !isAutomatic(s));
     const closings = texts.filter((s) => s.content === observed.closingText);
+    const automatic = texts.filter(isAutomatic).map((s) => String(s.content));
+    const repeatedAutomatic = automatic.length - new Set(automatic).size;
+    if (repeatedAutomatic > 0) {
+      closingTexts.duplicated += repeatedAutomatic;
+      problem(`${who}: an automatic text sent ${repeatedAutomatic} extra time(s) [${automatic.join(' | ')}]`);
+    }
     const redirectSends = distinct.filter((s) => s.type === REDIRECT_TYPE);
     const others = distinct.filter((s) => s.type !== 'text/plain' && s.type !== REDIRECT_TYPE);
     const replyTexts = [...replies.map((s) => String(s.content)), ...others.map((s) => `(${s.type})`)];

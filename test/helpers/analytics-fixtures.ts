@@ -56,6 +56,7 @@ export const handoffEvents = {
     customerKey,
     ticket,
     purpose: 'closing',
+    messageId: 'closing-msg-1',
     text: 'Seu atendimento foi encerrado.',
     at: '2026-11-25T12:00:09.000Z',
   },

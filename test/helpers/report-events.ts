@@ -104,7 +104,14 @@ export function scriptedEvents(s: ScriptedSession): ReportEvent[] {
     if (s.closingText !== false)
       events.push({
         name: 'automatic.message',
-        payload: { ...base, ticket, purpose: 'closing', text: 'Bye!', at: t(s.closeAt) },
+        payload: {
+          ...base,
+          ticket,
+          purpose: 'closing',
+          messageId: `closing:${base.sessionId}`,
+          text: 'Bye!',
+          at: t(s.closeAt),
+        },
       });
     events.push({
       name: 'ticket.closed',

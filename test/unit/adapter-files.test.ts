@@ -182,6 +182,7 @@ describe('Zendesk files', () => {
       apiToken: 'token',
       webhookSecret: 'secret',
     });
+    zd.setWebhookTarget('http://127.0.0.1:9/webhooks/zendesk'); // no bridge here: the webhooks go nowhere
     adapter = new ZendeskAdapter(zendeskConfigSchema.parse(zd.bridgeEnv()));
   });
   afterEach(async () => {
@@ -206,7 +207,6 @@ describe('Zendesk files', () => {
 
   it('catches up on a reply with a file as the text and the file, with the webhooks’ ids', async () => {
     const ticket = await adapter.openTicket(request, 'open:1');
-    zd.setWebhookTarget('http://127.0.0.1:9/webhooks/zendesk'); // nobody listens: the webhooks are "lost"
     const deliveries = await zd.agentSendFile(ticket.id, pdf, 'segue o laudo');
     const ids = deliveries.map((d) => {
       const body = JSON.parse(d.body) as {

@@ -27,7 +27,10 @@ const KNOWN_TYPES = [
 
 const token = fc.stringMatching(/^[\w.+-]{1,20}$/);
 /** Any MIME type the envelope schema accepts. */
-const mimeType = fc.oneof(fc.constantFrom(...KNOWN_TYPES), fc.tuple(token, token).map(([a, b]) => `${a}/${b}`));
+const mimeType = fc.oneof(
+  fc.constantFrom(...KNOWN_TYPES),
+  fc.tuple(token, token).map(([a, b]) => `${a}/${b}`),
+);
 const text = fc.oneof(fc.string(), fc.constantFrom('', ' ', '\n\t', '   \n'));
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
 
@@ -116,7 +119,10 @@ function contentFor(type: string, depth = 0): fc.Arbitrary<unknown> {
           })
         : fc.jsonValue();
     case 'application/vnd.lime.contact+json':
-      return fc.record({ name: text, phoneNumber: text, cellPhoneNumber: text, email: text }, { requiredKeys: [] });
+      return fc.record(
+        { name: text, phoneNumber: text, cellPhoneNumber: text, email: text },
+        { requiredKeys: [] },
+      );
     case 'application/vnd.lime.chatstate+json':
       return fc.record({ state: fc.constantFrom('starting', 'composing', 'paused', 'deleting', 'gone') });
     default:

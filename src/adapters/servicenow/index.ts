@@ -204,7 +204,9 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
         ),
       }));
     // Oldest first; a comment before a file of the same second (stable sort).
-    return [...comments, ...attachments].sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map((x) => x.event);
+    return [...comments, ...attachments]
+      .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
+      .map((x) => x.event);
   }
 }
 

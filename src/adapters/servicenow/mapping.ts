@@ -117,7 +117,11 @@ export interface AttachmentEntry {
  * A file an agent attached to the record, as an agent message with no text. Its link is the instance's own
  * Attachment API, readable only with credentials (`needsAuth`): the bridge downloads it and re-hosts it.
  */
-export function attachmentEvent(ticket: TicketRef, entry: AttachmentEntry, baseUrl: string): AgentMessageEvent {
+export function attachmentEvent(
+  ticket: TicketRef,
+  entry: AttachmentEntry,
+  baseUrl: string,
+): AgentMessageEvent {
   const size = Number(entry.size_bytes);
   return {
     kind: 'agent.message',

@@ -148,9 +148,7 @@ export class ServiceNowPoll {
 
     // A stream that did not fit in maxPages pages: stop this poll at its last row's second (the next poll asks
     // again from there), and leave later rows of the other streams for the next poll too.
-    const caps = [journal, closes, files]
-      .filter((s) => !s.complete)
-      .map((s) => s.rows.at(-1)?.at ?? since);
+    const caps = [journal, closes, files].filter((s) => !s.complete).map((s) => s.rows.at(-1)?.at ?? since);
     const cap = caps.length ? caps.sort()[0] : undefined;
     const fresh = (at: string, id: string) =>
       at >= since && (cap === undefined || at <= cap) && !(at === since && seen.has(id));

@@ -3,14 +3,7 @@ import { z } from 'zod';
 import { PermanentError } from '../../core/errors';
 import type { HelpdeskEvent } from '../../core/model';
 import type { RawRequest, Verification, WebhookHandler } from '../adapter';
-import {
-  attachmentEvent,
-  closeReason,
-  commentEvent,
-  stateEventId,
-  ticketRef,
-  withSession,
-} from './mapping';
+import { attachmentEvent, closeReason, commentEvent, stateEventId, ticketRef, withSession } from './mapping';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
 

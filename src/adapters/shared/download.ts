@@ -51,7 +51,9 @@ export async function downloadAttachmentWith(
     .trim()
     .toLowerCase();
   const mimeType =
-    served && served !== 'application/octet-stream' ? served : attachment.mimeType || 'application/octet-stream';
+    served && served !== 'application/octet-stream'
+      ? served
+      : attachment.mimeType || 'application/octet-stream';
   const name = attachment.name?.trim() || nameFromUrl(url) || 'file';
   return { name, mimeType, size: data.length, data };
 }
