@@ -207,3 +207,44 @@ export function closeServer(server: Server | undefined): Promise<void> {
     server.closeAllConnections();
   });
 }
+
+/**
+ * A vendor's request limit as an emulator enforces it (`rateLimit` option; the benchmark's rate-limit scenario):
+ * at most `requestsPerMinute` accepted API calls in any trailing 60 s (a sliding window, the strictest reading of
+ * "N requests per minute"). A call over it is refused with the seconds until a slot frees (`Retry-After`); refused
+ * calls do not count against the limit.
+ */
+export class RequestLimit {
+  /** Times (ms) of the accepted calls, oldest first, from `head` on. */
+  private readonly accepted: number[] = [];
+  private head = 0;
+  /** Calls refused so far. */
+  refused = 0;
+
+  constructor(
+    readonly requestsPerMinute: number,
+    private readonly windowMs = 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Undefined when the call may go ahead (it is counted); otherwise the whole seconds to wait. */
+  take(): number | undefined {
+    const now = this.now();
+    while (this.head < this.accepted.length && this.accepted[this.head]! <= now - this.windowMs) this.head++;
+    if (this.head > 4096) {
+      this.accepted.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.accepted.length - this.head < this.requestsPerMinute) {
+      this.accepted.push(now);
+      return undefined;
+    }
+    this.refused++;
+    return Math.max(1, Math.ceil((this.accepted[this.head]! + this.windowMs - now) / 1000));
+  }
+
+  /** Accepted calls left in the current window (the `X-Rate-Limit-Remaining` header). */
+  remaining(): number {
+    return Math.max(0, this.requestsPerMinute - (this.accepted.length - this.head));
+  }
+}

@@ -24,6 +24,7 @@ import {
   markFault,
   type RecordedRequest,
   recordRequests,
+  RequestLimit,
   requestsTo,
   serverUrl,
   slowCall,
@@ -63,6 +64,16 @@ export interface ZendeskEmulatorOptions {
    * API's credentials. On by default here, so the bridge's authenticated download is what is exercised.
    */
   privateAttachments?: boolean;
+  /**
+   * False turns the OpenAPI request validation off even when the file exists (the benchmark measures the bridge,
+   * not the validator; `npm run bench -- --validate` keeps it on).
+   */
+  validateRequests?: boolean;
+  /**
+   * The account's API limit, enforced: over `requestsPerMinute` accepted calls in any trailing 60 s, a call is
+   * answered 429 with `Retry-After` (Zendesk's behaviour; the benchmark's rate-limit scenario). Off by default.
+   */
+  rateLimit?: { requestsPerMinute: number };
 }
 
 export interface EmulatedComment {
@@ -119,6 +130,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly uploads = new Map<string, EmulatedAttachment>();
   /** True when requests are validated against the OpenAPI file. */
   readonly validating: boolean;
+  /** The enforced API limit (`rateLimit` option), with the count of calls it refused. */
+  readonly limit?: RequestLimit;
   private webhookUrl?: string;
   private nextTicketId: number;
   private nextId = 30764600000000;
@@ -138,7 +151,9 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.agent = options.agent ?? { id: 30764510028417, name: 'Ana Souza' };
     this.users.set(this.agent.id, { id: this.agent.id, name: this.agent.name, role: 'agent' });
     this.users.set(API_USER_ID, { id: API_USER_ID, name: options.email, role: 'agent' });
-    this.validating = existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
+    this.validating =
+      options.validateRequests !== false && existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
+    if (options.rateLimit) this.limit = new RequestLimit(options.rateLimit.requestsPerMinute);
   }
 
   static async start(options: ZendeskEmulatorOptions): Promise<ZendeskEmulator> {
@@ -519,6 +534,22 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     app.use('/api', (req, res, next) => {
       if (req.headers.authorization !== this.expectedAuth()) {
         res.status(401).json({ error: "Couldn't authenticate you" });
+        return;
+      }
+      const retryAfter = this.limit?.take();
+      if (retryAfter !== undefined) {
+        markFault(res, 'rate-limit');
+        res
+          .status(429)
+          .set({
+            'Retry-After': String(retryAfter),
+            'X-Rate-Limit': String(this.limit!.requestsPerMinute),
+            'X-Rate-Limit-Remaining': '0',
+          })
+          .json({
+            error: 'APIRateLimitExceeded',
+            description: 'Number of allowed API requests per minute exceeded',
+          });
         return;
       }
       const fault = this.faults.take();

@@ -6,7 +6,7 @@ import {
   type LimeNotification,
 } from 'blip-sdk';
 import WebSocketTransport from 'lime-transport-websocket';
-import { RetryableError, UnavailableError } from '../core/errors';
+import { errorMessage, RetryableError, UnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
 
 export interface BlipConnectionOptions {
@@ -124,6 +124,41 @@ export class BlipConnection {
     return this.client;
   }
 
+  /**
+   * The transport parses each frame with a bare JSON.parse and hands the result to lime-js, which assumes an
+   * object: a malformed frame (not JSON, `null`, a number) throws inside the socket's message callback, an
+   * uncaught exception that would kill the process. Each frame is handled inside a try/catch instead; a bad one
+   * is logged and dropped, the session goes on.
+   */
+  private guardIncomingFrames(transport: WebSocketTransport): void {
+    // The transport's internals are untyped JavaScript: `open(uri)` creates `_webSocket` and sets its onmessage
+    // synchronously, before the promise it returns settles.
+    const raw = transport as unknown as {
+      open(uri: string): Promise<unknown>;
+      _webSocket?: { onmessage: ((event: { data: unknown }) => void) | null };
+    };
+    const open = raw.open.bind(raw);
+    raw.open = (uri: string) => {
+      const opening = open(uri);
+      const socket = raw._webSocket;
+      const handle = socket?.onmessage;
+      if (socket && handle) {
+        socket.onmessage = (event) => {
+          try {
+            handle.call(socket, event);
+          } catch (err) {
+            this.logger.warn('malformed LIME frame dropped', {
+              code: 'LIME_BAD_FRAME',
+              error: errorMessage(err),
+              bytes: typeof event.data === 'string' ? event.data.length : undefined,
+            });
+          }
+        };
+      }
+      return opening;
+    };
+  }
+
   /** Builds a client whose transport reports its close to us (not to the SDK's reconnect) and connects it. */
   private async open(): Promise<Client> {
     const built: { client?: Client } = {};
@@ -139,6 +174,7 @@ export class BlipConnection {
         get: () => onTransportClosed,
         set: () => {},
       });
+      this.guardIncomingFrames(transport);
       return transport;
     };
     const client = new ClientBuilder()

@@ -63,6 +63,55 @@ export interface ChatMessage {
   at: string;
   /** Content the edge could not render: its type and raw JSON (capped), for an internal note to the agent. */
   unsupported?: { type: string; raw: string };
+  /**
+   * What the bot that handed the customer over asked for (the Redirect context it sent, read by the edge):
+   * used when this message opens the ticket, ignored otherwise.
+   */
+  handoff?: HandoffRequest;
+}
+
+/** Ticket fields the bot asks for when it hands the customer over (the Redirect context); all optional. */
+export interface HandoffRequest {
+  team?: string;
+  priority?: TicketPriority;
+  tags?: string[];
+  subject?: string;
+  /** Other values (`context.<key>` in the adapters' field maps); strings only. */
+  data?: Record<string, string>;
+}
+
+export type TicketPriority = 'low' | 'normal' | 'high' | 'urgent';
+
+/** What BLiP knows about the customer (their contact in the bot's roster), for the requester. */
+export interface ContactInfo {
+  name?: string;
+  email?: string;
+  /** E.164 when known (`+5511987654321`). */
+  phone?: string;
+  city?: string;
+  /** The contact's `extras` (string values), e.g. `{ cpf: '123', plano: 'Fibra 500' }`. */
+  extras?: Record<string, string>;
+}
+
+/** One message of the customer's conversation before the handoff, for the transcript. */
+export interface HistoryEntry {
+  id: string;
+  /** ISO-8601. */
+  at: string;
+  from: 'customer' | 'bot';
+  /** Readable text (non-text content rendered by the edge). */
+  text: string;
+  /** Files, listed as links in the transcript. */
+  attachments?: Attachment[];
+}
+
+/** The neutral ticket fields the core resolved (configuration + Redirect context); each adapter maps them. */
+export interface TicketFields {
+  /** The team / group / queue by name or vendor id (`ZENDESK_GROUPS`, `INTERCOM_TEAMS`, `SERVICENOW_ASSIGNMENT_GROUPS` map names). */
+  team?: string;
+  priority?: TicketPriority;
+  /** Values adapters' field maps read as `context.<key>`. */
+  data?: Record<string, string>;
 }
 
 /** A ticket, conversation or incident in a helpdesk. */
@@ -88,6 +137,10 @@ export interface OpenTicketRequest {
   subject: string;
   tags: string[];
   first: ChatMessage;
+  /** The customer's contact data from BLiP, when the lookup answered in time. */
+  contact?: ContactInfo;
+  /** Team, priority and handoff values; absent when nothing was configured or asked for. */
+  fields?: TicketFields;
 }
 
 /** Who ended an attendance. */
@@ -144,6 +197,25 @@ export interface Conversation {
   pendingBatch?: string[];
   /** When the first agent reply reached the customer (no-agent timer, reports). */
   firstAgentReplyAt?: string;
+  /**
+   * While `opening`: what the ticket opens with besides the first message (contact, fields, subject, transcript),
+   * gathered once and kept so a retry sends the same request.
+   */
+  details?: OpeningDetails;
+  /** The team the ticket went to (reports). */
+  team?: string;
+  /** While `opening`: the closed ticket this handoff reopens (reopen policy). */
+  reopening?: TicketRef;
+}
+
+/** What the core gathered for a ticket about to open (`src/core/ticket-details.ts`). */
+export interface OpeningDetails {
+  subject: string;
+  tags: string[];
+  contact?: ContactInfo;
+  fields?: TicketFields;
+  /** The readable transcript of the bot conversation, and where it goes. */
+  transcript?: { text: string; as: 'note' | 'comment' };
 }
 
 /** What the core tells the customer channel when it hands the customer back to the bot. */
@@ -152,4 +224,15 @@ export interface Handback {
   closedBy: ClosedBy;
   closedAt: string;
   reason?: string;
+}
+
+/** A handoff that ended with a ticket, remembered for the reopen window (`BRIDGE_REOPEN_WINDOW_MINUTES`). */
+export interface ClosedHandoff {
+  customerKey: string;
+  sessionId: string;
+  ticket: TicketRef;
+  closedBy: ClosedBy;
+  closedAt: string;
+  tags: string[];
+  team?: string;
 }

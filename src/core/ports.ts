@@ -1,4 +1,14 @@
-import type { Attachment, ChatMessage, Conversation, CustomerRef, Handback, MediaFile } from './model';
+import type {
+  Attachment,
+  ChatMessage,
+  ClosedHandoff,
+  ContactInfo,
+  Conversation,
+  CustomerRef,
+  Handback,
+  HistoryEntry,
+  MediaFile,
+} from './model';
 
 /** Everything that must survive a restart. Implemented in `src/state` over keyv (memory or Redis). */
 export interface ConversationStore {
@@ -17,6 +27,10 @@ export interface ConversationStore {
   /** Where a polling adapter left off (`poll` cursors), by name. */
   getCursor(name: string): Promise<string | undefined>;
   setCursor(name: string, value: string): Promise<void>;
+  /** Remembers a customer's last closed handoff for `ttlMs` (the reopen policy's window). */
+  rememberClosed(closed: ClosedHandoff, ttlMs: number): Promise<void>;
+  lastClosed(customerKey: string): Promise<ClosedHandoff | undefined>;
+  forgetClosed(customerKey: string): Promise<void>;
   /** Throws when the backend cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -70,4 +84,16 @@ export interface MediaHost {
    * returns the public, signed URL the customer opens.
    */
   publish(id: string, file: MediaFile): Promise<string>;
+}
+
+/**
+ * What BLiP knows about a customer, for the ticket: their contact (`get /contacts/{identity}`) and their recent
+ * conversation (`get /threads/{identity}`). Implemented by the BLiP edge (`src/blip/directory.ts`). It may be slow
+ * or fail: the core bounds each call (`BRIDGE_DIRECTORY_TIMEOUT_MS`) and opens the ticket without what is missing.
+ */
+export interface CustomerDirectory {
+  /** The customer's most recent messages, oldest first, at most `limit`. */
+  history(customer: CustomerRef, limit: number): Promise<HistoryEntry[]>;
+  /** The customer's contact; undefined when BLiP has none. */
+  contact(customer: CustomerRef): Promise<ContactInfo | undefined>;
 }

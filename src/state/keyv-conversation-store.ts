@@ -1,5 +1,5 @@
 import Keyv from 'keyv';
-import type { Conversation } from '../core/model';
+import type { ClosedHandoff, Conversation } from '../core/model';
 import type { ConversationStore } from '../core/ports';
 
 /**
@@ -9,6 +9,7 @@ import type { ConversationStore } from '../core/ports';
  *   session:<session id>       -> customer key
  *   done:<dedupe key>          -> 1, with a TTL (processed message and event ids)
  *   cursor:<name>              -> where a polling adapter left off
+ *   closed:<customer key>      -> the customer's last closed handoff, with a TTL (reopen policy)
  */
 export class KeyvConversationStore implements ConversationStore {
   constructor(
@@ -78,6 +79,18 @@ export class KeyvConversationStore implements ConversationStore {
 
   async setCursor(name: string, value: string): Promise<void> {
     await this.keyv.set(`cursor:${name}`, value);
+  }
+
+  async rememberClosed(closed: ClosedHandoff, ttlMs: number): Promise<void> {
+    await this.keyv.set(`closed:${closed.customerKey}`, stripUndefined(closed), ttlMs);
+  }
+
+  async lastClosed(customerKey: string): Promise<ClosedHandoff | undefined> {
+    return (await this.keyv.get<ClosedHandoff>(`closed:${customerKey}`)) ?? undefined;
+  }
+
+  async forgetClosed(customerKey: string): Promise<void> {
+    await this.keyv.delete(`closed:${customerKey}`);
   }
 
   async ping(): Promise<void> {
