@@ -78,6 +78,13 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     BRIDGE_WAITING_MESSAGE: '',
     BRIDGE_ASSIGNED_MESSAGE: '',
     REPORTS_SQLITE_PATH: ':memory:',
+    // A loaded CI machine can take seconds to answer the session's first commands; the sandbox is not where
+    // BLiP's latency is measured.
+    BLIP_COMMAND_TIMEOUT_MS: '15000',
+    // The vendor limits are tested on their own (unit tests, `npm run bench`); functional tests run unthrottled.
+    ZENDESK_REQUESTS_PER_MINUTE: '100000',
+    INTERCOM_REQUESTS_PER_MINUTE: '100000',
+    SERVICENOW_REQUESTS_PER_MINUTE: '100000',
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...options.env,
   };

@@ -92,6 +92,16 @@ export interface HelpdeskAdapter {
   /** Closes the ticket from the bridge's side (the customer ended it, or it expired). */
   closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void>;
   /**
+   * The reopen policy (`BRIDGE_REOPEN_WINDOW_MINUTES`): present when the vendor lets a closed ticket be opened
+   * again. Reopens `ticket` (the customer's previous one, closed within the window: Zendesk solved → open, Intercom
+   * conversation opened, ServiceNow resolved → in progress) and appends `message` to it as the customer, in one
+   * step when the vendor allows. Throws PermanentError when this ticket can no longer be reopened (Zendesk
+   * `closed`, a ServiceNow record past resolved, a deleted conversation): the core then opens a new ticket with
+   * the same message. Without this method a returning customer always gets a new ticket. Files in `message` were
+   * uploaded for `ticket` already (`uploadRef`), as for `appendCustomerMessage`.
+   */
+  reopenTicket?(ticket: TicketRef, message: ChatMessage, idempotencyKey: string): Promise<void>;
+  /**
    * Public agent messages on the ticket, oldest first. The core calls it just before a hand-back so a reply
    * whose webhook lost the race against the close is still delivered (deduped by event id).
    */

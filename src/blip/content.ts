@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Attachment, ChatMessage } from '../core/model';
 import type { InboundMessage } from './envelope';
+import { parseHandoffContext } from './handoff-context';
 
 /**
  * LIME content <-> ChatMessage. Every content type becomes something an agent can read; nothing is dropped
@@ -53,6 +54,20 @@ const documentSelect = z.object({
 
 export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Rendered {
   if (message.type === 'application/vnd.lime.chatstate+json') return { kind: 'skip', reason: 'chat state' };
+  // The Redirect context of the bot that handed the customer over (src/blip/handoff-context.ts).
+  const context = parseHandoffContext(message.id, message.type, message.content);
+  if (context) {
+    return {
+      kind: 'message',
+      message: {
+        id: message.id as string,
+        text: context.text,
+        contentType: message.type,
+        at: receivedAt.toISOString(),
+        handoff: context.handoff,
+      },
+    };
+  }
   const rendered = renderDocument({ type: message.type, content: message.content });
   const { attachments } = rendered;
   const unsupported = rendered.text === unsupportedText(message.type);

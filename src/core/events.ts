@@ -17,6 +17,10 @@ export interface DomainEventMap {
     /** When the conversation started waiting for the helpdesk (the first message); `at` is when the ticket opened. */
     openedAt: string;
     tags: string[];
+    /** The team / group / queue the ticket went to (`BRIDGE_TEAM` or the Redirect context's `team`). */
+    team?: string;
+    /** True when the handoff reopened the customer's previous ticket (reopen policy) instead of opening one. */
+    reopened?: boolean;
     at: string;
   };
   'customer.message': {

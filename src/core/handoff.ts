@@ -14,10 +14,13 @@ import type {
   CustomerRef,
   HelpdeskEvent,
   MediaFile,
+  OpeningDetails,
   TicketRef,
 } from './model';
 import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher, MediaHost } from './ports';
 import type { Lifecycle } from './lifecycle';
+import type { TicketDetails } from './ticket-details';
+import { withTranscript } from './transcript';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 import type { TimerKind } from './work';
 
@@ -48,6 +51,16 @@ export interface HandoffOptions {
   fileNotDeliveredText?: string;
   /** Waiting and assignment texts, end keywords, inactivity and no-agent timers, attendance hours. */
   lifecycle?: Lifecycle;
+  /**
+   * What a new ticket opens with: subject template, tags, team, priority, the customer's BLiP contact and the
+   * transcript of the bot conversation (`src/core/ticket-details.ts`). Without it: `tags` and a plain subject.
+   */
+  details?: TicketDetails;
+  /**
+   * Reopen policy: a customer who comes back within this many ms of a close gets their ticket reopened (adapters
+   * with `reopenTicket`) instead of a new one. 0 or undefined: off.
+   */
+  reopenWindowMs?: number;
   now?: () => Date;
 }
 
@@ -466,6 +479,8 @@ export class HandoffService {
       vendor: this.adapter.name,
       session: conversation.sessionId,
     };
+    if (await this.reopen(conversation, message, log)) return;
+    const details = await this.openingDetails(conversation, log);
     // The files are uploaded once and the references kept with the first message (strings, never bytes), so
     // every retry of the open, in this process or after a crash, sends the same request. An adapter that can add
     // files to an existing ticket only (`uploadNeedsTicket`) gets them right after the open: they are downloaded
@@ -482,16 +497,24 @@ export class HandoffService {
       await this.store.save({ ...conversation, first });
     }
     // Files still to upload are not listed as links on the ticket: they follow as real files.
-    const opensWith: ChatMessage = afterOpen ? withoutPendingFiles(first) : first;
+    const withoutFiles: ChatMessage = afterOpen ? withoutPendingFiles(first) : first;
+    // BRIDGE_TRANSCRIPT=comment: the ticket's first comment is the bot conversation, then the customer's message.
+    const transcript = details?.transcript;
+    const opensWith: ChatMessage =
+      transcript?.as === 'comment'
+        ? { ...withoutFiles, text: withTranscript(transcript.text, withoutFiles.text) }
+        : withoutFiles;
 
     const ticket = await this.call('openTicket', log, () =>
       this.adapter.openTicket(
         {
           customer: conversation.customer,
           sessionId: conversation.sessionId,
-          subject: subjectFor(conversation.customer),
+          subject: details?.subject ?? subjectFor(conversation.customer),
           tags: conversation.tags,
           first: opensWith,
+          ...(details?.contact ? { contact: details.contact } : {}),
+          ...(details?.fields ? { fields: details.fields } : {}),
         },
         `open:${conversation.sessionId}`,
       ),
@@ -501,7 +524,14 @@ export class HandoffService {
       if (err instanceof PermanentError) await this.store.remove(conversation);
       throw err;
     });
-    const opened: Conversation = { ...conversation, status: 'open', ticket, first: undefined };
+    const opened: Conversation = {
+      ...conversation,
+      status: 'open',
+      ticket,
+      first: undefined,
+      details: undefined,
+      ...(details?.fields?.team ? { team: details.fields.team } : {}),
+    };
     await this.store.save(opened);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });
     const at = this.now().toISOString();
@@ -512,6 +542,7 @@ export class HandoffService {
       vendor: opened.vendor,
       openedAt: opened.openedAt,
       tags: opened.tags,
+      ...(opened.team ? { team: opened.team } : {}),
       at,
     });
     this.events.emit('customer.message', {
@@ -525,12 +556,148 @@ export class HandoffService {
       at,
     });
     if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
+    if (transcript?.as === 'note') await this.noteForAgents(opened, transcript.text);
     if (first.id !== message.id) {
       // The resumed first message is delivered now, even if its own work item gave up (dead letter): a replay of
       // it must not post it twice.
       await this.store.markProcessed(customerDedupeKey(customer, first), this.options.dedupeTtlMs);
       await this.append(opened, ticket, message);
     }
+  }
+
+  /**
+   * The subject, tags, team, priority, contact and transcript the ticket opens with, gathered once per handoff
+   * and kept with the `opening` conversation (a retry sends the same request). Undefined without `details`.
+   */
+  private async openingDetails(
+    conversation: Conversation,
+    log: Record<string, unknown>,
+  ): Promise<OpeningDetails | undefined> {
+    const details = this.options.details;
+    if (!details) return undefined;
+    if (conversation.details) return conversation.details;
+    const first = conversation.first;
+    if (!first) return undefined;
+    const gathered = await details.gather(conversation.customer, first, !!this.adapter.addInternalNote);
+    const name = conversation.customer.name ?? gathered.contact?.name;
+    Object.assign(conversation, {
+      details: gathered,
+      tags: gathered.tags,
+      customer: { ...conversation.customer, ...(name ? { name } : {}) },
+    });
+    await this.store.save(conversation);
+    this.logger.debug('ticket details gathered', {
+      ...log,
+      contact: !!gathered.contact,
+      transcript: gathered.transcript?.as ?? 'none',
+      team: gathered.fields?.team,
+    });
+    return gathered;
+  }
+
+  /**
+   * Reopen policy: when the customer's last handoff closed less than `reopenWindowMs` ago and the adapter can
+   * reopen, the same ticket is reopened with this message (a new session on the old ticket). Returns false when a
+   * new ticket must be opened instead (no recent close, policy off, or the vendor refused: PermanentError).
+   * A retryable failure keeps the `opening` conversation with its `reopening` ticket: the retry reopens again.
+   */
+  private async reopen(
+    conversation: Conversation,
+    message: ChatMessage,
+    log: Record<string, unknown>,
+  ): Promise<boolean> {
+    const windowMs = this.options.reopenWindowMs ?? 0;
+    const adapter = this.adapter;
+    if (!adapter.reopenTicket || windowMs <= 0 || conversation.details) return false;
+    const key = conversation.customer.key;
+    let target = conversation.reopening;
+    if (!target) {
+      const last = await this.store.lastClosed(key);
+      const recent = last && this.now().getTime() - Date.parse(last.closedAt) <= windowMs;
+      if (!last || !recent || last.ticket.vendor !== adapter.name) return false;
+      target = last.ticket;
+      Object.assign(conversation, { reopening: target, tags: last.tags, ...(last.team ? { team: last.team } : {}) });
+      await this.store.save(conversation);
+    }
+    const ticket = target;
+    const meta = { ...log, ticket: ticket.id };
+    const first = await this.attachFiles(conversation.first ?? message, meta, ticket);
+    try {
+      await this.call('reopenTicket', meta, () =>
+        adapter.reopenTicket!(ticket, first, `reopen:${conversation.sessionId}`),
+      );
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      this.logger.info('the previous ticket cannot be reopened; opening a new one', { ...meta, code: err.code });
+      await this.store.forgetClosed(key);
+      conversation.reopening = undefined;
+      await this.store.save(conversation);
+      return false;
+    }
+    const opened: Conversation = { ...conversation, status: 'open', ticket, first: undefined, reopening: undefined };
+    await this.store.save(opened);
+    await this.store.forgetClosed(key);
+    this.logger.info('previous ticket reopened', meta);
+    const at = this.now().toISOString();
+    this.events.emit('handoff.started', {
+      ...conversationEventBase(opened),
+      ticket,
+      customer: opened.customer,
+      vendor: opened.vendor,
+      openedAt: opened.openedAt,
+      tags: opened.tags,
+      ...(opened.team ? { team: opened.team } : {}),
+      reopened: true,
+      at,
+    });
+    this.events.emit('customer.message', {
+      ...conversationEventBase(opened),
+      ticket,
+      messageId: first.id,
+      contentType: first.contentType,
+      text: first.text,
+      attachments: attachmentLinks(first.attachments),
+      receivedAt: first.at,
+      at,
+    });
+    if (first.id !== message.id) {
+      await this.store.markProcessed(customerDedupeKey(conversation.customer, first), this.options.dedupeTtlMs);
+      await this.append(opened, ticket, message);
+    }
+    return true;
+  }
+
+  /** Reopen policy: the closed handoff is remembered for the window, so the customer's return can reopen it. */
+  private async rememberClosed(
+    conversation: Conversation,
+    closedBy: ClosedBy,
+    closedAt: string,
+    log: Record<string, unknown>,
+  ): Promise<void> {
+    const windowMs = this.options.reopenWindowMs ?? 0;
+    const ticket = conversation.ticket;
+    if (windowMs <= 0 || !this.adapter.reopenTicket || !ticket) return;
+    await this.store
+      .rememberClosed(
+        {
+          customerKey: conversation.customer.key,
+          sessionId: conversation.sessionId,
+          ticket,
+          closedBy,
+          closedAt,
+          tags: conversation.tags,
+          ...(conversation.team ? { team: conversation.team } : {}),
+        },
+        windowMs,
+      )
+      .catch((err: unknown) =>
+        // The hand-back is done; a customer who comes back then gets a new ticket.
+        this.logger.warn('could not remember the closed ticket for the reopen window', {
+          ...log,
+          code: errorCode(err),
+          error: errorMessage(err),
+        }),
+      );
   }
 
   private append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
@@ -666,6 +833,7 @@ export class HandoffService {
       ),
     );
     await this.store.remove(conversation);
+    await this.rememberClosed(conversation, closedBy, closedAt, log);
     await this.options.lifecycle?.ended(conversation);
     this.logger.info('customer handed back to the bot', {
       ...log,

@@ -54,10 +54,15 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
     labelNames: ['vendor', 'method', 'outcome'],
     buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   });
+  // One read of the queue per scrape, shared by the three gauges (prom-client collects them concurrently).
   const lastDepth = { queued: 0, lanes: 0, deadLetters: 0 };
-  const refreshDepth = async (): Promise<void> => {
-    Object.assign(lastDepth, await queue.depth().catch(() => lastDepth));
-  };
+  let refreshing: Promise<void> | undefined;
+  const refreshDepth = (): Promise<void> =>
+    (refreshing ??= queue
+      .depth()
+      .then((depth) => void Object.assign(lastDepth, depth))
+      .catch(() => {})
+      .finally(() => setTimeout(() => (refreshing = undefined), 100).unref()));
   metrics.gauge({
     name: 'bhb_work_queue_items',
     help: 'Units of work waiting in the queue (all instances on Redis).',
@@ -69,14 +74,16 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
   metrics.gauge({
     name: 'bhb_work_queue_customers',
     help: 'Customers (lanes) with work waiting.',
-    collect(this: { set(v: number): void }) {
+    collect: async function (this: { set(v: number): void }) {
+      await refreshDepth();
       this.set(lastDepth.lanes);
     },
   });
   metrics.gauge({
     name: 'bhb_dead_letters',
     help: 'Dead letters waiting for an operator (`npm run bridge -- dlq list`).',
-    collect(this: { set(v: number): void }) {
+    collect: async function (this: { set(v: number): void }) {
+      await refreshDepth();
       this.set(lastDepth.deadLetters);
     },
   });

@@ -49,6 +49,8 @@ export interface Incidents {
   kills: Map<number, number[]>;
   /** Redis down intervals [from, to]. */
   redisDown: Array<[number, number]>;
+  /** The bridge's timeout for a vendor call (ZENDESK_TIMEOUT_MS). */
+  vendorTimeoutMs: number;
 }
 
 /** How long after an answer a kill or a Redis crash still explains that the work was not recorded as done. */
@@ -108,8 +110,12 @@ export function attributeDuplicates(
 
 function causeOf(call: TappedCall, incidents: Incidents): DuplicateCause {
   const kills = incidents.kills.get(call.bridge) ?? [];
-  if (!call.delivered || call.answeredAt === undefined) {
-    return kills.some((t) => t >= call.startedAt) ? 'killed before answer' : 'answer lost';
+  // The bridge's timer started before the tap saw the call, so an answer this late found it gone (the tap may still
+  // see the answer written: the bridge's socket was closing).
+  const tooLate = incidents.vendorTimeoutMs - 100;
+  if (!call.delivered || call.answeredAt === undefined || call.answeredAt - call.startedAt >= tooLate) {
+    const end = call.answeredAt ?? call.startedAt + incidents.vendorTimeoutMs;
+    return kills.some((t) => t >= call.startedAt && t <= end) ? 'killed before answer' : 'answer lost';
   }
   const answered = call.answeredAt;
   const near = (t: number): boolean => t >= answered - 50 && t <= answered + WINDOW_MS;

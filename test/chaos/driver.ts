@@ -148,7 +148,7 @@ export async function runChaos(
   const bridges: BridgeProcess[] = [];
   const taps: ApiTap[] = [];
   const calls = new Map<string, TappedCall>();
-  const incidents: Incidents = { kills: new Map(), redisDown: [] };
+  const incidents: Incidents = { kills: new Map(), redisDown: [], vendorTimeoutMs: options.vendorTimeoutMs };
   try {
     await redis.start();
     lime = await LimeServer.start({ accounts: { [BOT_ID]: ACCESS_KEY }, router: 'acmerouter@msging.net' });
@@ -477,6 +477,12 @@ export async function runChaos(
       calls,
       incidents,
       new Set([...copies].filter(([, n]) => n > 1).map(([text]) => text)),
+    );
+    await writeFile(
+      path.join(logDir, 'duplicates.jsonl'),
+      duplicates
+        .map((d) => JSON.stringify({ ...d, tapped: d.call ? calls.get(d.call) : undefined }))
+        .join('\n'),
     );
     const causes = Object.fromEntries(knownCauses.map((c) => [c, 0])) as Record<DuplicateCause, number>;
     for (const d of duplicates) causes[d.cause]++;

@@ -1,0 +1,479 @@
+/**
+ * One load run through the sandbox: the local BLiP (LIME server) plays N customers, the Zendesk emulator plays the
+ * helpdesk and its agent, and the system under test (the bridge or the raw relay, ./sut.ts) sits between them in a
+ * process of its own. Everything the load generator measures is timed in this process, on one clock:
+ *
+ * - to the helpdesk: the LIME server writes the customer's message to the bot's socket (t0) → the emulator has the
+ *   comment (t1; its `comment` event, in the request handler). The bridge "receives" the message when it is written
+ *   to its socket: any time it spends before reading it (a busy event loop) is time it added.
+ * - to the customer: the emulator posts the agent's reply webhook (t0) → the LIME server receives the bot's message
+ *   (t1; its `sent` event).
+ *
+ * So each latency is the whole time the system under test held the message, plus two loopback hops and the
+ * sandbox's own handling, which are the same for the bridge and the raw relay.
+ */
+import { performance } from 'node:perf_hooks';
+import { LimeServer, type SandboxCustomer, type SentByBot } from '../sandbox/lime-server';
+import { SANDBOX_WEBHOOK_SECRET } from '../sandbox/emulators';
+import { type EmulatedComment, type EmulatedTicket, ZendeskEmulator } from '../sandbox/zendesk-emulator';
+import { type RedisProcess, type SutMode, SutProcess } from './processes';
+import { percentiles, type Percentiles, round, sleep } from './stats';
+import type { SutStats } from './sut-protocol';
+
+// The sandbox's bot (sandbox/harness.ts), repeated so this process does not load the bridge itself.
+const BOT_ID = 'acmehelpdesk';
+const BOT = `${BOT_ID}@msging.net`;
+const ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
+
+const FILLER =
+  'Oi, preciso de ajuda com o meu pedido, o boleto veio com o valor errado e a entrega atrasou de novo. ' +
+  'Vocês conseguem verificar o que aconteceu e me dizer quando chega? Obrigado pela atenção, fico no aguardo.';
+
+export interface LoadSpec {
+  label: string;
+  sut: SutMode;
+  /** The bridge keeps its state in this Redis (absent: in memory). */
+  redis?: RedisProcess;
+  customers: number;
+  /** Messages per customer (the run sends customers × messages). */
+  messages: number;
+  /** Customer messages per second; undefined sends them all at once (maximum throughput). */
+  rate?: number;
+  /** The agent answers every customer message (`perMessage`), every comment the helpdesk gets, or never. */
+  replies: 'perMessage' | 'perComment' | 'none';
+  /** Characters per message text. */
+  textLength: number;
+  /** Keep the emulator's OpenAPI request validation on. */
+  validate: boolean;
+  /** The emulator enforces this many requests per minute (429 + Retry-After). */
+  vendorLimit?: number;
+  /** ZENDESK_REQUESTS_PER_MINUTE given to the bridge. */
+  bridgeRequestsPerMinute: number;
+  /** Customers (not measured) that open a ticket and exchange two messages first, to warm the JIT up. */
+  warmupCustomers: number;
+  /** Give up waiting for arrivals after this long without progress. */
+  stallTimeoutMs: number;
+  logFile: string;
+  /** Write a CPU profile of the system under test over the measured part. */
+  profileFile?: string;
+  /** More environment for the bridge. */
+  env?: Record<string, string>;
+  /** Progress lines. */
+  say: (line: string) => void;
+}
+
+export interface VendorCallFigures {
+  total: number;
+  /** Calls per kind: `POST tickets`, `PUT tickets`, `POST users`, other. */
+  byKind: Record<string, number>;
+  /** Calls answered 429. */
+  rateLimited: number;
+  /** Calls answered anything else than 2xx or 429. */
+  failed: number;
+  /** Start time (s from the first message) of each call and whether it was answered 429. */
+  timeline: Array<{ atS: number; status: number }>;
+}
+
+export interface LoadResult {
+  label: string;
+  sut: SutMode;
+  state: 'memory' | 'redis' | 'none';
+  customers: number;
+  messagesPerCustomer: number;
+  offeredRate?: number;
+  sent: number;
+  arrived: number;
+  /** Customer messages that reached the helpdesk more than once, or after a later one of the same customer. */
+  duplicates: number;
+  outOfOrder: number;
+  repliesSent: number;
+  repliesArrived: number;
+  repliesDuplicated: number;
+  repliesOutOfOrder: number;
+  /** Customer messages per second, first send → last arrival. */
+  customerMessagesPerSecond: number;
+  /** Agent replies per second, first webhook → last arrival at BLiP. */
+  agentRepliesPerSecond: number;
+  /** Both directions together, per second of the run. */
+  messagesPerSecond: number;
+  toHelpdesk: Percentiles;
+  toCustomer: Percentiles;
+  /** CPU seconds of the system under test over the measured part, and per 1,000 messages carried (both ways). */
+  cpuSeconds: number;
+  cpuSecondsPer1000: number;
+  /** Redis' CPU seconds over the same time (Redis runs only), and per 1,000 messages. */
+  redisCpuSeconds?: number;
+  redisCpuSecondsPer1000?: number;
+  /** The sandbox and load generator (this process): CPU seconds and event-loop utilisation over the run. */
+  sandboxCpuSeconds: number;
+  sandboxEventLoopUtilisation: number;
+  /** The system under test's event-loop utilisation over the run (1 = saturated). */
+  sutEventLoopUtilisation: number;
+  peakRssBytes: number;
+  endRssBytes: number;
+  vendorCalls: VendorCallFigures;
+  /** Webhook deliveries the system under test did not answer 2xx. */
+  webhookFailures: number;
+  /** Failures the system under test counted itself (the raw relay's failed calls). */
+  sutFailures: number;
+  wallSeconds: number;
+  /** Why the run ended early, if it did. */
+  incomplete?: string;
+  profileFile?: string;
+}
+
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const lime = await LimeServer.start({ accounts: { [BOT_ID]: ACCESS_KEY }, router: 'acmerouter@msging.net' });
+  const helpdesk = await ZendeskEmulator.start({
+    email: 'bridge@acme.example',
+    apiToken: 'sandbox-token',
+    webhookSecret: SANDBOX_WEBHOOK_SECRET,
+    validateRequests: spec.validate,
+    ...(spec.vendorLimit ? { rateLimit: { requestsPerMinute: spec.vendorLimit } } : {}),
+  });
+  let sut: SutProcess | undefined;
+  try {
+    const env: Record<string, string> = {
+      BLIP_IDENTIFIER: BOT_ID,
+      BLIP_ACCESS_KEY: ACCESS_KEY,
+      BLIP_SCHEME: 'ws',
+      BLIP_HOST: '127.0.0.1',
+      BLIP_PORT: String(lime.port),
+      BLIP_INSTANCE: `bench-${spec.sut}`,
+      ...helpdesk.bridgeEnv(),
+      ZENDESK_REQUESTS_PER_MINUTE: String(spec.bridgeRequestsPerMinute),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: '0',
+      LOG_FORMAT: 'json',
+      REPORTS_SQLITE_PATH: ':memory:',
+      ...(spec.redis ? { REDIS_URL: spec.redis.url } : {}),
+      ...spec.env,
+    };
+    const established = new Promise<void>((resolve) => lime.once('established', () => resolve()));
+    sut = await SutProcess.start(spec.sut, env, spec.logFile);
+    helpdesk.setWebhookTarget(`${sut.url}/webhooks/zendesk`);
+    await within(established, 30_000, `${spec.sut}: no BLiP session within 30 s`);
+    return await drive(spec, lime, helpdesk, sut);
+  } finally {
+    await sut?.stop().catch(() => {});
+    await Promise.allSettled([lime.stop(), helpdesk.stop()]);
+  }
+}
+
+/** What one batch of customers does, and what the sandbox saw of it. */
+class Traffic {
+  readonly sentAt: Float64Array;
+  readonly arrivedAt: Float64Array;
+  readonly replyPostedAt: Float64Array;
+  readonly replyArrivedAt: Float64Array;
+  /** Highest message (reply) number seen per customer, for the order check. */
+  private readonly lastMessage: Int32Array;
+  private readonly lastReply: Int32Array;
+  readonly customers: SandboxCustomer[];
+  sent = 0;
+  arrived = 0;
+  duplicates = 0;
+  outOfOrder = 0;
+  repliesSent = 0;
+  repliesArrived = 0;
+  repliesDuplicated = 0;
+  repliesOutOfOrder = 0;
+  replyErrors = 0;
+  firstSendAt = NaN;
+  lastArrivalAt = NaN;
+  firstReplyAt = NaN;
+  lastReplyArrivalAt = NaN;
+  /** Arrival time of the last progress (any arrival), for the stall check. */
+  progressAt = performance.now();
+
+  constructor(
+    lime: LimeServer,
+    /** First customer number (warm-up customers and measured customers never share numbers). */
+    readonly base: number,
+    readonly count: number,
+    readonly messages: number,
+    private readonly textLength: number,
+  ) {
+    const size = count * messages;
+    this.sentAt = new Float64Array(size).fill(NaN);
+    this.arrivedAt = new Float64Array(size).fill(NaN);
+    this.replyPostedAt = new Float64Array(size).fill(NaN);
+    this.replyArrivedAt = new Float64Array(size).fill(NaN);
+    this.lastMessage = new Int32Array(count).fill(-1);
+    this.lastReply = new Int32Array(count).fill(-1);
+    this.customers = Array.from({ length: count }, (_, i) =>
+      lime.customer(`55119${String(base + i).padStart(8, '0')}@wa.gw.msging.net`, BOT),
+    );
+  }
+
+  owns(c: number): boolean {
+    return c >= this.base && c < this.base + this.count;
+  }
+
+  text(c: number, m: number, prefix: 'c' | 'a'): string {
+    const head = prefix === 'c' ? `c${c} m${m} ` : `a${c} r${m} `;
+    return head + FILLER.slice(0, Math.max(0, this.textLength - head.length));
+  }
+
+  /** Sends message `k` of the run: customers in turn (message 0 of everyone, then message 1, ...). */
+  send(lime: LimeServer, k: number): void {
+    const i = k % this.count;
+    const m = Math.floor(k / this.count);
+    const c = this.base + i;
+    const now = performance.now();
+    if (Number.isNaN(this.firstSendAt)) this.firstSendAt = now;
+    this.sentAt[i * this.messages + m] = now;
+    lime.sendFromCustomer(BOT, this.customers[i]!, 'text/plain', this.text(c, m, 'c'));
+    this.sent++;
+  }
+
+  /** A customer comment reached the helpdesk: each message in it (several when coalesced). */
+  onComment(tokens: Array<[number, number]>, now: number): void {
+    for (const [c, m] of tokens) {
+      const i = c - this.base;
+      const index = i * this.messages + m;
+      if (m >= this.messages) continue;
+      if (!Number.isNaN(this.arrivedAt[index]!)) {
+        this.duplicates++;
+        continue;
+      }
+      this.arrivedAt[index] = now;
+      if (m < this.lastMessage[i]!) this.outOfOrder++;
+      this.lastMessage[i] = Math.max(this.lastMessage[i]!, m);
+      this.arrived++;
+    }
+    this.lastArrivalAt = now;
+    this.progressAt = now;
+  }
+
+  onReplyPosted(c: number, m: number, now: number): void {
+    if (Number.isNaN(this.firstReplyAt)) this.firstReplyAt = now;
+    this.replyPostedAt[(c - this.base) * this.messages + m] = now;
+    this.repliesSent++;
+  }
+
+  onReply(c: number, m: number, now: number): void {
+    const i = c - this.base;
+    const index = i * this.messages + m;
+    if (!Number.isNaN(this.replyArrivedAt[index]!)) {
+      this.repliesDuplicated++;
+      return;
+    }
+    this.replyArrivedAt[index] = now;
+    if (m < this.lastReply[i]!) this.repliesOutOfOrder++;
+    this.lastReply[i] = Math.max(this.lastReply[i]!, m);
+    this.repliesArrived++;
+    this.lastReplyArrivalAt = now;
+    this.progressAt = now;
+  }
+
+  latencies(from: Float64Array, to: Float64Array): Float64Array {
+    return to.map((t, i) => t - from[i]!);
+  }
+}
+
+const CUSTOMER_TOKEN = /\bc(\d+) m(\d+)\b/g;
+const AGENT_TOKEN = /\ba(\d+) r(\d+)\b/;
+
+async function drive(
+  spec: LoadSpec,
+  lime: LimeServer,
+  helpdesk: ZendeskEmulator,
+  sut: SutProcess,
+): Promise<LoadResult> {
+  const warmup = new Traffic(lime, 10_000_000, spec.warmupCustomers, 2, spec.textLength);
+  const traffic = new Traffic(lime, 0, spec.customers, spec.messages, spec.textLength);
+  const batches = [warmup, traffic];
+  const batchOf = (c: number): Traffic | undefined => batches.find((b) => b.owns(c));
+
+  helpdesk.on('comment', (ticket: EmulatedTicket, comment: EmulatedComment) => {
+    if (comment.author_id !== ticket.requester_id) return;
+    const now = performance.now();
+    const tokens: Array<[number, number]> = [];
+    for (const match of comment.body.matchAll(CUSTOMER_TOKEN)) tokens.push([Number(match[1]), Number(match[2])]);
+    const batch = tokens[0] ? batchOf(tokens[0][0]) : undefined;
+    if (!batch) return;
+    batch.onComment(tokens, now);
+    if (spec.replies === 'none') return;
+    const answered = spec.replies === 'perMessage' ? tokens : tokens.slice(-1);
+    // After the emulator's handler has finished: the agent answers the comment it can now see.
+    setImmediate(() => {
+      for (const [c, m] of answered) {
+        batch.onReplyPosted(c, m, performance.now());
+        helpdesk.agentReply(ticket.id, batch.text(c, m, 'a')).catch(() => batch.replyErrors++);
+      }
+    });
+  });
+  lime.on('sent', (sent: SentByBot) => {
+    if (sent.envelope.type !== 'text/plain' || typeof sent.envelope.content !== 'string') return;
+    const match = AGENT_TOKEN.exec(sent.envelope.content);
+    if (!match) return;
+    const c = Number(match[1]);
+    batchOf(c)?.onReply(c, Number(match[2]), performance.now());
+  });
+
+  // ---- warm-up (not measured) ----
+  if (warmup.count > 0) {
+    for (let k = 0; k < warmup.count * warmup.messages; k++) warmup.send(lime, k);
+    const done = (): boolean =>
+      warmup.arrived >= warmup.sent && (spec.replies === 'none' || warmup.repliesArrived >= warmup.repliesSent);
+    await waitFor(done, warmup, spec.stallTimeoutMs);
+    await sleep(300);
+  }
+
+  // ---- the measured run ----
+  const callsBefore = helpdesk.requests.length;
+  const deliveriesBefore = helpdesk.deliveries.length;
+  if (spec.profileFile) await sut.profileStart();
+  const before = await sut.stats();
+  const redisBefore = spec.redis?.cpuSeconds();
+  const mainCpuBefore = process.cpuUsage();
+  const mainEluBefore = performance.eventLoopUtilization();
+  const startedAt = performance.now();
+  const total = spec.customers * spec.messages;
+  spec.say(
+    `  ${spec.label}: ${total} customer messages from ${spec.customers} customers` +
+      (spec.rate ? ` at ${round(spec.rate, 0)}/s` : ' at once'),
+  );
+
+  if (spec.rate === undefined) {
+    // As fast as the LIME server writes them, a slice per turn of the event loop so arrivals are timed meanwhile.
+    for (let k = 0; k < total; k++) {
+      traffic.send(lime, k);
+      if (k % 250 === 249) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } else {
+    const rate = spec.rate;
+    for (let k = 0; k < total; ) {
+      const due = Math.min(total, Math.floor(((performance.now() - startedAt) / 1000) * rate) + 1);
+      while (k < due) traffic.send(lime, k++);
+      await sleep(5);
+    }
+  }
+
+  const expectedReplies = (): number =>
+    spec.replies === 'none' ? 0 : spec.replies === 'perMessage' ? total : traffic.repliesSent;
+  const complete = (): boolean =>
+    traffic.arrived >= total && traffic.repliesArrived >= expectedReplies() && traffic.arrived > 0;
+  const incomplete = await waitFor(complete, traffic, spec.stallTimeoutMs);
+  const endedAt = performance.now();
+  const after = await sut.stats();
+  const redisAfter = spec.redis?.cpuSeconds();
+  const mainCpu = process.cpuUsage(mainCpuBefore);
+  const mainElu = performance.eventLoopUtilization(mainEluBefore);
+  if (spec.profileFile) await sut.profileStop(spec.profileFile);
+
+  const carried = traffic.arrived + traffic.repliesArrived;
+  const cpuSeconds = cpuOf(before.stats, after.stats);
+  const redisCpuSeconds =
+    redisBefore !== undefined && redisAfter !== undefined ? redisAfter - redisBefore : undefined;
+  const perSecond = (count: number, from: number, to: number): number =>
+    count > 0 && to > from ? round(count / ((to - from) / 1000), 1) : 0;
+  const calls = helpdesk.requests.slice(callsBefore);
+  const deliveries = helpdesk.deliveries.slice(deliveriesBefore);
+  return {
+    label: spec.label,
+    sut: spec.sut,
+    state: spec.sut === 'raw' ? 'none' : spec.redis ? 'redis' : 'memory',
+    customers: spec.customers,
+    messagesPerCustomer: spec.messages,
+    ...(spec.rate !== undefined ? { offeredRate: round(spec.rate, 1) } : {}),
+    sent: traffic.sent,
+    arrived: traffic.arrived,
+    duplicates: traffic.duplicates,
+    outOfOrder: traffic.outOfOrder,
+    repliesSent: traffic.repliesSent,
+    repliesArrived: traffic.repliesArrived,
+    repliesDuplicated: traffic.repliesDuplicated,
+    repliesOutOfOrder: traffic.repliesOutOfOrder,
+    customerMessagesPerSecond: perSecond(traffic.arrived, traffic.firstSendAt, traffic.lastArrivalAt),
+    agentRepliesPerSecond: perSecond(traffic.repliesArrived, traffic.firstReplyAt, traffic.lastReplyArrivalAt),
+    messagesPerSecond: perSecond(
+      carried,
+      traffic.firstSendAt,
+      Math.max(traffic.lastArrivalAt, Number.isNaN(traffic.lastReplyArrivalAt) ? 0 : traffic.lastReplyArrivalAt),
+    ),
+    toHelpdesk: percentiles(traffic.latencies(traffic.sentAt, traffic.arrivedAt)),
+    toCustomer: percentiles(traffic.latencies(traffic.replyPostedAt, traffic.replyArrivedAt)),
+    cpuSeconds: round(cpuSeconds, 2),
+    cpuSecondsPer1000: carried > 0 ? round((cpuSeconds / carried) * 1000, 3) : NaN,
+    ...(redisCpuSeconds !== undefined
+      ? {
+          redisCpuSeconds: round(redisCpuSeconds, 2),
+          redisCpuSecondsPer1000: carried > 0 ? round((redisCpuSeconds / carried) * 1000, 3) : NaN,
+        }
+      : {}),
+    sandboxCpuSeconds: round((mainCpu.user + mainCpu.system) / 1e6, 2),
+    sandboxEventLoopUtilisation: round(mainElu.utilization, 2),
+    sutEventLoopUtilisation: round(
+      (after.stats.eluActiveMs - before.stats.eluActiveMs) /
+        (after.stats.eluActiveMs - before.stats.eluActiveMs + after.stats.eluIdleMs - before.stats.eluIdleMs),
+      2,
+    ),
+    peakRssBytes: after.stats.maxRssBytes,
+    endRssBytes: after.stats.rssBytes,
+    vendorCalls: vendorCallFigures(calls, startedAt),
+    webhookFailures: deliveries.filter((d) => d.status < 200 || d.status >= 300).length,
+    sutFailures: after.failures,
+    wallSeconds: round((endedAt - startedAt) / 1000, 1),
+    ...(incomplete ? { incomplete } : {}),
+    ...(spec.profileFile ? { profileFile: spec.profileFile } : {}),
+  };
+}
+
+/** Waits until `done()`, or until nothing arrived for `stallMs`; resolves with the reason when it gave up. */
+async function waitFor(done: () => boolean, traffic: Traffic, stallMs: number): Promise<string | undefined> {
+  while (!done()) {
+    if (performance.now() - traffic.progressAt > stallMs) {
+      return (
+        `stalled: ${traffic.arrived}/${traffic.sent} customer messages and ` +
+        `${traffic.repliesArrived}/${traffic.repliesSent} agent replies arrived, ${traffic.replyErrors} reply errors`
+      );
+    }
+    await sleep(20);
+  }
+  return undefined;
+}
+
+function cpuOf(before: SutStats, after: SutStats): number {
+  return (after.cpuUserUs - before.cpuUserUs + after.cpuSystemUs - before.cpuSystemUs) / 1e6;
+}
+
+function vendorCallFigures(
+  calls: Array<{ at: Date; method: string; path: string; status?: number }>,
+  startedAtPerf: number,
+): VendorCallFigures {
+  const startedAtWall = performance.timeOrigin + startedAtPerf;
+  const byKind: Record<string, number> = {};
+  let rateLimited = 0;
+  let failed = 0;
+  const timeline: VendorCallFigures['timeline'] = [];
+  for (const call of calls) {
+    const kind = /^\/api\/v2\/tickets(\?|$)/.test(call.path)
+      ? 'POST tickets'
+      : /^\/api\/v2\/tickets\/\d+/.test(call.path) && call.method === 'PUT'
+        ? 'PUT tickets'
+        : call.path.startsWith('/api/v2/users')
+          ? 'POST users'
+          : `${call.method} other`;
+    byKind[kind] = (byKind[kind] ?? 0) + 1;
+    const status = call.status ?? 0;
+    if (status === 429) rateLimited++;
+    else if (status < 200 || status >= 300) failed++;
+    timeline.push({ atS: round((call.at.getTime() - startedAtWall) / 1000, 3), status });
+  }
+  return { total: calls.length, byKind, rateLimited, failed, timeline };
+}
+
+/** `promise`, or a rejection after `ms`. */
+export async function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
