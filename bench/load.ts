@@ -129,6 +129,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     apiToken: 'sandbox-token',
     webhookSecret: SANDBOX_WEBHOOK_SECRET,
     validateRequests: spec.validate,
+    webhookSockets: 64,
     ...(spec.vendorLimit ? { rateLimit: { requestsPerMinute: spec.vendorLimit } } : {}),
   });
   let sut: SutProcess | undefined;

@@ -2,7 +2,7 @@
  * Plumbing the vendor emulators share: serving the app, recording API requests, injected faults, and posting
  * webhooks. What makes a vendor a vendor (auth, response shapes, signatures, event bodies) stays in its emulator.
  */
-import type { Server } from 'node:http';
+import { type Agent as HttpAgent, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RecordedApiCall, WebhookDelivery } from './vendor-emulator';
@@ -149,7 +149,15 @@ export class WebhookSender {
 
   constructor(
     private readonly deliveries: WebhookDelivery[],
-    private readonly options: { timeoutMs?: number; onDelivery?: (delivery: WebhookDelivery) => void } = {},
+    private readonly options: {
+      timeoutMs?: number;
+      onDelivery?: (delivery: WebhookDelivery) => void;
+      /**
+       * Deliver over node:http with this keep-alive agent instead of fetch: much cheaper for the emulator's own
+       * process under load, and bounded (`maxSockets`) like a vendor's delivery workers (the benchmark).
+       */
+      agent?: HttpAgent;
+    } = {},
   ) {}
 
   post(url: string | undefined, body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
@@ -158,14 +166,18 @@ export class WebhookSender {
     const delivery = (async () => {
       let status = 0;
       try {
-        const response = await fetch(url, {
-          method: 'POST',
-          headers,
-          body,
-          ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
-        });
-        status = response.status;
-        await response.arrayBuffer();
+        if (this.options.agent) {
+          status = await postOverHttp(url, body, headers, this.options.agent, timeoutMs);
+        } else {
+          const response = await fetch(url, {
+            method: 'POST',
+            headers,
+            body,
+            ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+          });
+          status = response.status;
+          await response.arrayBuffer();
+        }
       } catch {
         status = 0;
       }
@@ -183,6 +195,35 @@ export class WebhookSender {
   async settle(): Promise<void> {
     await Promise.allSettled([...this.pending]);
   }
+}
+
+/** One POST over node:http; resolves with the status (0 when the target could not be reached or timed out). */
+function postOverHttp(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  agent: HttpAgent,
+  timeoutMs: number | undefined,
+): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+      },
+      (res) => {
+        res.on('error', () => resolve(0));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.resume();
+      },
+    );
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+    req.end(body);
+  });
 }
 
 /** Serves `app` on 127.0.0.1 (`port` 0: any free port). */

@@ -13,7 +13,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { Agent as HttpAgent, type Server } from 'node:http';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
@@ -74,6 +74,12 @@ export interface ZendeskEmulatorOptions {
    * answered 429 with `Retry-After` (Zendesk's behaviour; the benchmark's rate-limit scenario). Off by default.
    */
   rateLimit?: { requestsPerMinute: number };
+  /**
+   * Deliver webhooks over at most this many keep-alive node:http connections instead of fetch (which opens one
+   * per delivery in flight): cheap for the emulator's process and bounded like Zendesk's delivery workers. The
+   * benchmark sets it; unset, fetch as before.
+   */
+  webhookSockets?: number;
 }
 
 export interface EmulatedComment {
@@ -138,9 +144,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   private readonly idempotency = new Map<string, { hash: string; ticketId: number }>();
   private readonly faults = new FaultQueue();
   private autoReply?: string;
-  private readonly webhooks = new WebhookSender(this.deliveries, {
-    onDelivery: (delivery) => this.emit('delivery', delivery),
-  });
+  private readonly webhooks: WebhookSender;
   private readonly agent: { id: number; name: string };
   private server?: Server;
 
@@ -154,6 +158,12 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.validating =
       options.validateRequests !== false && existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
     if (options.rateLimit) this.limit = new RequestLimit(options.rateLimit.requestsPerMinute);
+    this.webhooks = new WebhookSender(this.deliveries, {
+      onDelivery: (delivery) => this.emit('delivery', delivery),
+      ...(options.webhookSockets
+        ? { agent: new HttpAgent({ keepAlive: true, maxSockets: options.webhookSockets }) }
+        : {}),
+    });
   }
 
   static async start(options: ZendeskEmulatorOptions): Promise<ZendeskEmulator> {

@@ -4,6 +4,7 @@ import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { adapterModules } from './adapters/registry';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
+import { BlipCustomerDirectory } from './blip/directory';
 import { createInboundHandlers } from './blip/inbound';
 import type { Config } from './config';
 import { errorMessage } from './core/errors';
@@ -12,6 +13,7 @@ import { Lifecycle } from './core/lifecycle';
 import { DomainEvents } from './core/events';
 import { HandoffService } from './core/handoff';
 import { Poller } from './core/poller';
+import { TicketDetails } from './core/ticket-details';
 import { rateLimited } from './core/rate-limited-adapter';
 import type { Logger } from './core/logger';
 import { buildHttpServer, type ReadinessReport } from './http/server';
@@ -124,6 +126,13 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       fileNotDeliveredText: config.bridge.fileNotDeliveredText,
       // Timers live in the work queue: they survive restarts and fire once across instances.
       lifecycle: new Lifecycle(config.lifecycle, queue),
+      // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).
+      details: new TicketDetails(
+        { tags: config.bridge.ticketTags, ...config.handoff, timeoutMs: config.handoff.directoryTimeoutMs },
+        logger,
+        new BlipCustomerDirectory(connection, config.blip.domain),
+      ),
+      reopenWindowMs: config.handoff.reopenWindowMs,
     },
   );
   const dispatcher = new Dispatcher(queue, lock, service, events, logger, {

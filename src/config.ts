@@ -16,6 +16,7 @@ import {
   lifecycleConfigShape,
   lifecycleEmptyIsMeaningful,
 } from './lifecycle-config';
+import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -110,6 +111,7 @@ export const baseConfigSchema = z.object({
   ADMIN_TOKEN: adminTokenSchema,
   ...reportsConfigShape,
   ...lifecycleConfigShape,
+  ...handoffConfigShape,
   WORK_CONCURRENCY: positive(64),
   WORK_MAX_ATTEMPTS: positive(8),
   WORK_RETRY_MAX_SECONDS: positive(60),
@@ -180,6 +182,8 @@ export interface Config {
   reports: ReportsConfig;
   /** Waiting/assignment texts, end keywords, timers, attendance hours (issue 6). */
   lifecycle: LifecycleOptions;
+  /** What new tickets open with (transcript, contact, subject, team, priority) and the reopen policy (issue 6). */
+  handoff: HandoffConfig & { timeZone: string };
   /** The durable work queue: how work is run and retried, and the vendor's rate limit. */
   work: {
     concurrency: number;
@@ -273,6 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     adminToken: c.ADMIN_TOKEN,
     reports: reportsConfigFrom(c, c.DATABASE_URL),
     lifecycle: lifecycleConfigFrom(c, c.BRIDGE_LOCALE),
+    handoff: { ...handoffConfigFrom(c), timeZone: c.BRIDGE_TIMEZONE },
     work: {
       concurrency: c.WORK_CONCURRENCY,
       maxAttempts: c.WORK_MAX_ATTEMPTS,

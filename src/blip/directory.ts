@@ -37,7 +37,11 @@ export class BlipCustomerDirectory implements CustomerDirectory {
 
   async contact(customer: CustomerRef): Promise<ContactInfo | undefined> {
     const identity = identityOf(customer.key);
-    const fromContacts = await this.get(`postmaster@crm.${this.domain}`, `/contacts/${identity}`, contactSchema);
+    const fromContacts = await this.get(
+      `postmaster@crm.${this.domain}`,
+      `/contacts/${identity}`,
+      contactSchema,
+    );
     let contact: ContactInfo = fromContacts ? contactInfo(fromContacts) : {};
     if (!contact.name && domainOf(identity) === `tunnel.${this.domain}`) {
       const tunnelId = identity.split('@')[0] ?? '';
@@ -84,7 +88,11 @@ export class BlipCustomerDirectory implements CustomerDirectory {
   }
 
   /** One `get` command; undefined when BLiP answers "resource not found" (67). */
-  private async get<S extends z.ZodType>(to: string, uri: string, schema: S): Promise<z.infer<S> | undefined> {
+  private async get<S extends z.ZodType>(
+    to: string,
+    uri: string,
+    schema: S,
+  ): Promise<z.infer<S> | undefined> {
     let response: LimeCommand;
     try {
       response = await this.connection.sendCommand({ id: randomUUID(), to, method: 'get', uri });

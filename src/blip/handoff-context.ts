@@ -43,7 +43,11 @@ export interface ParsedContext {
 }
 
 /** The handoff request in a JSON Redirect context; undefined when the message is not one. */
-export function parseHandoffContext(id: string | undefined, type: string, content: unknown): ParsedContext | undefined {
+export function parseHandoffContext(
+  id: string | undefined,
+  type: string,
+  content: unknown,
+): ParsedContext | undefined {
   if (!id?.startsWith(CONTEXT_ID_PREFIX) || type !== 'application/json') return undefined;
   const parsed = contextSchema.safeParse(content);
   if (!parsed.success) return undefined;

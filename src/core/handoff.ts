@@ -616,7 +616,11 @@ export class HandoffService {
       const recent = last && this.now().getTime() - Date.parse(last.closedAt) <= windowMs;
       if (!last || !recent || last.ticket.vendor !== adapter.name) return false;
       target = last.ticket;
-      Object.assign(conversation, { reopening: target, tags: last.tags, ...(last.team ? { team: last.team } : {}) });
+      Object.assign(conversation, {
+        reopening: target,
+        tags: last.tags,
+        ...(last.team ? { team: last.team } : {}),
+      });
       await this.store.save(conversation);
     }
     const ticket = target;
@@ -628,13 +632,22 @@ export class HandoffService {
       );
     } catch (err) {
       if (!(err instanceof PermanentError)) throw err;
-      this.logger.info('the previous ticket cannot be reopened; opening a new one', { ...meta, code: err.code });
+      this.logger.info('the previous ticket cannot be reopened; opening a new one', {
+        ...meta,
+        code: err.code,
+      });
       await this.store.forgetClosed(key);
       conversation.reopening = undefined;
       await this.store.save(conversation);
       return false;
     }
-    const opened: Conversation = { ...conversation, status: 'open', ticket, first: undefined, reopening: undefined };
+    const opened: Conversation = {
+      ...conversation,
+      status: 'open',
+      ticket,
+      first: undefined,
+      reopening: undefined,
+    };
     await this.store.save(opened);
     await this.store.forgetClosed(key);
     this.logger.info('previous ticket reopened', meta);
@@ -661,7 +674,10 @@ export class HandoffService {
       at,
     });
     if (first.id !== message.id) {
-      await this.store.markProcessed(customerDedupeKey(conversation.customer, first), this.options.dedupeTtlMs);
+      await this.store.markProcessed(
+        customerDedupeKey(conversation.customer, first),
+        this.options.dedupeTtlMs,
+      );
       await this.append(opened, ticket, message);
     }
     return true;

@@ -88,7 +88,10 @@ export class TicketDetails {
       ...(handoff?.priority || o.priority ? { priority: handoff?.priority ?? o.priority } : {}),
       ...(handoff?.data && Object.keys(handoff.data).length ? { data: handoff.data } : {}),
     };
-    const tags = unique([...o.tags, ...(handoff?.tags ?? []).map(tagOf).filter(Boolean).slice(0, CONTEXT_TAGS_MAX)]);
+    const tags = unique([
+      ...o.tags,
+      ...(handoff?.tags ?? []).map(tagOf).filter(Boolean).slice(0, CONTEXT_TAGS_MAX),
+    ]);
     const text = history
       ? renderTranscript(before(history, first, o.transcript?.messages ?? 0), {
           timeZone: o.timeZone ?? 'UTC',
@@ -96,7 +99,8 @@ export class TicketDetails {
       : undefined;
     const as = transcriptMode === 'note' && !canNote ? 'comment' : transcriptMode;
     return {
-      subject: handoff?.subject?.trim().slice(0, SUBJECT_MAX) || this.subject(customer, contact, fields, first),
+      subject:
+        handoff?.subject?.trim().slice(0, SUBJECT_MAX) || this.subject(customer, contact, fields, first),
       tags,
       ...(contact && Object.keys(contact).length ? { contact } : {}),
       ...(Object.keys(fields).length ? { fields } : {}),
@@ -122,7 +126,9 @@ export class TicketDetails {
     };
     const template = this.options.subjectTemplate ?? DEFAULT_SUBJECT_TEMPLATE;
     const subject = template
-      .replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? values[key as keyof typeof values] : whole))
+      .replace(/\{(\w+)\}/g, (whole, key: string) =>
+        key in values ? values[key as keyof typeof values] : whole,
+      )
       .replace(/\s+/g, ' ')
       .trim();
     return (subject || `BLiP chat: ${values.name}`).slice(0, SUBJECT_MAX);

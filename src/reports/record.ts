@@ -120,7 +120,8 @@ export function applyEvent(
       r.customer_key = nonEmpty(p.customer.key) ?? r.customer_key;
       r.customer_name = nonEmpty(p.customer.name) ?? r.customer_name;
       r.tags = p.tags.length ? p.tags.map((t) => t.replaceAll(';', ',')).join(';') : r.tags;
-      r.team = teamOf(p.tags, options.teamTagPrefix) ?? r.team;
+      // The team the handoff named (BRIDGE_TEAM or the Redirect context); else a `team_<name>` tag.
+      r.team = nonEmpty(p.team) ?? teamOf(p.tags, options.teamTagPrefix) ?? r.team;
       r.ticket_opened_at = minTime(r.ticket_opened_at, p.at);
       break;
     }

@@ -113,7 +113,9 @@ describe('dead letters', () => {
     expect((await admin('delete', `/admin/dlq/${letter.id}`)).status).toBe(404);
     expect((await cli('queue')).out).toContain('"deadLetters":0');
   });
+});
 
+describe('the bridge CLI', () => {
   it('the CLI refuses to guess without Redis', async () => {
     let err = '';
     const code = await runBridgeCli(

@@ -34,6 +34,8 @@ export class ZendeskApi {
     externalId: string;
     email?: string;
     phone?: string;
+    /** Custom user fields by key (`ZENDESK_CONTACT_FIELDS` targets `user.<key>`). */
+    userFields?: Record<string, string>;
   }): Promise<string> {
     const data = await this.request('create requester', userResponse, {
       method: 'POST',
@@ -46,6 +48,7 @@ export class ZendeskApi {
           skip_verify_email: true,
           ...(user.email ? { email: user.email } : {}),
           ...(user.phone ? { phone: user.phone } : {}),
+          ...(user.userFields && Object.keys(user.userFields).length ? { user_fields: user.userFields } : {}),
         },
       },
     });
@@ -79,6 +82,9 @@ export class ZendeskApi {
       externalId: string;
       tags: string[];
       uploads?: string[];
+      priority?: string;
+      groupId?: number;
+      customFields?: Array<{ id: number; value: string }>;
     },
     idempotencyKey: string,
   ): Promise<{ id: string }> {
@@ -98,6 +104,9 @@ export class ZendeskApi {
           requester_id: Number(ticket.requesterId),
           external_id: ticket.externalId,
           tags: ticket.tags,
+          ...(ticket.priority ? { priority: ticket.priority } : {}),
+          ...(ticket.groupId !== undefined ? { group_id: ticket.groupId } : {}),
+          ...(ticket.customFields?.length ? { custom_fields: ticket.customFields } : {}),
         },
       },
     });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fieldMapSetting, nameMapSetting } from '../shared/field-map';
 
 export const zendeskConfigSchema = z
   .object({
@@ -13,6 +14,11 @@ export const zendeskConfigSchema = z
     ZENDESK_WEBHOOK_SECRET: z.string().min(1),
     ZENDESK_REQUESTS_PER_MINUTE: z.coerce.number().int().positive().default(200),
     ZENDESK_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+    ZENDESK_CONTACT_FIELDS: fieldMapSetting(
+      /^(\d+|user\.[a-z0-9_]+)$/,
+      'a ticket field id (360012345678) or user.<user field key>',
+    ),
+    ZENDESK_GROUPS: nameMapSetting(/^\d+$/, 'a Zendesk group id (numeric)'),
   })
   .superRefine(
     (c, ctx) => {

@@ -1,3 +1,6 @@
+import { errorCode, errorMessage, PermanentError } from '../../core/errors';
+import type { Logger } from '../../core/logger';
+import { silentLogger } from '../../core/logger';
 import type {
   AgentMessageEvent,
   Attachment,
@@ -9,6 +12,7 @@ import type {
 } from '../../core/model';
 import type { AdapterModule, HelpdeskAdapter } from '../adapter';
 import { sameOrigin } from '../shared/download';
+import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { ZendeskApi } from './api';
 import { type ZendeskConfig, zendeskConfigSchema } from './config';
 import { externalIdFor } from './external-id';
@@ -20,19 +24,39 @@ export class ZendeskAdapter implements HelpdeskAdapter {
   readonly limits: { requestsPerMinute: number };
   readonly webhook: ZendeskWebhook;
   private readonly api: ZendeskApi;
+  private readonly contactFields: FieldMapping[];
+  private readonly groups: Record<string, string>;
 
-  constructor(config: ZendeskConfig) {
+  constructor(
+    config: ZendeskConfig,
+    private readonly logger: Logger = silentLogger,
+  ) {
     this.api = new ZendeskApi(config);
     this.webhook = new ZendeskWebhook(config.ZENDESK_WEBHOOK_SECRET);
     this.limits = { requestsPerMinute: config.ZENDESK_REQUESTS_PER_MINUTE };
+    this.contactFields = config.ZENDESK_CONTACT_FIELDS;
+    this.groups = config.ZENDESK_GROUPS;
   }
 
+  /**
+   * The requester (created or updated by external_id = the real customer, with the BLiP contact's name, e-mail,
+   * phone and mapped user fields), then the ticket with the subject, tags, priority, group and mapped ticket
+   * fields, its first comment authored by the requester.
+   */
   async openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef> {
-    const customer = req.customer;
-    const requesterId = await this.api.createOrUpdateEndUser({
-      name: customer.name ?? customer.originator ?? customer.key,
-      externalId: customer.originator ?? customer.key,
-    });
+    const requesterId = await this.requester(req);
+    const mapped = mappedValues(this.contactFields, req);
+    const customFields = mapped
+      .filter((m) => /^\d+$/.test(m.target))
+      .map((m) => ({ id: Number(m.target), value: m.value }));
+    const group = teamId(req.fields?.team, this.groups, /^\d+$/);
+    if (group.unmapped) {
+      this.logger.warn('team has no Zendesk group in ZENDESK_GROUPS; the ticket goes without a group', {
+        vendor: this.name,
+        team: group.unmapped,
+        code: 'ZENDESK_UNKNOWN_TEAM',
+      });
+    }
     const { id } = await this.api.createTicket(
       {
         subject: req.subject,
@@ -41,10 +65,59 @@ export class ZendeskAdapter implements HelpdeskAdapter {
         externalId: externalIdFor(req.sessionId),
         tags: req.tags,
         uploads: uploadsOf(req.first),
+        ...(req.fields?.priority ? { priority: req.fields.priority } : {}),
+        ...(group.id ? { groupId: Number(group.id) } : {}),
+        ...(customFields.length ? { customFields } : {}),
       },
       idempotencyKey,
     );
     return { vendor: this.name, id, requesterId };
+  }
+
+  /** Reopen policy: a solved ticket goes back to open with the customer's message (a closed one cannot: 422). */
+  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
+    await this.api.addComment(ticket.id, {
+      body: commentBody(message),
+      authorId: ticket.requesterId,
+      public: true,
+      uploads: uploadsOf(message),
+      status: 'open',
+    });
+  }
+
+  /**
+   * The requester with the contact's data. Zendesk refuses an e-mail or phone another user already has (422):
+   * then the requester is matched on external_id alone, so a contact detail never stops a handoff.
+   */
+  private async requester(req: OpenTicketRequest): Promise<string> {
+    const customer = req.customer;
+    const contact = req.contact;
+    const base = {
+      name: contact?.name ?? customer.name ?? customer.originator ?? customer.key,
+      externalId: customer.originator ?? customer.key,
+    };
+    const userFields = Object.fromEntries(
+      mappedValues(this.contactFields, req)
+        .filter((m) => m.target.startsWith('user.'))
+        .map((m) => [m.target.slice('user.'.length), m.value]),
+    );
+    const details = {
+      ...(contact?.email ? { email: contact.email } : {}),
+      ...(contact?.phone ? { phone: contact.phone } : {}),
+      ...(Object.keys(userFields).length ? { userFields } : {}),
+    };
+    if (Object.keys(details).length === 0) return this.api.createOrUpdateEndUser(base);
+    try {
+      return await this.api.createOrUpdateEndUser({ ...base, ...details });
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      this.logger.warn('zendesk refused the contact details of the requester; matching on external_id only', {
+        vendor: this.name,
+        code: errorCode(err),
+        error: errorMessage(err),
+      });
+      return this.api.createOrUpdateEndUser(base);
+    }
   }
 
   async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
@@ -155,5 +228,5 @@ function uploadsOf(message: ChatMessage): string[] | undefined {
 export const zendeskModule: AdapterModule<typeof zendeskConfigSchema> = {
   name: 'zendesk',
   configSchema: zendeskConfigSchema,
-  create: (config) => new ZendeskAdapter(config),
+  create: (config, context) => new ZendeskAdapter(config, context.logger),
 };
