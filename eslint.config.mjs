@@ -16,8 +16,8 @@ export default tseslint.config(
     },
   },
   {
-    // The sandbox, the demo and tests talk to a person on the terminal.
-    files: ['sandbox/**', 'test/**', 'scripts/**'],
+    // The sandbox, the demo, tests and the benchmark talk to a person on the terminal.
+    files: ['sandbox/**', 'test/**', 'scripts/**', 'bench/**'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -12,6 +12,9 @@
  * So each latency is the whole time the system under test held the message, plus two loopback hops and the
  * sandbox's own handling, which are the same for the bridge and the raw relay.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LimeServer, type SandboxCustomer, type SentByBot } from '../sandbox/lime-server';
 import { SANDBOX_WEBHOOK_SECRET } from '../sandbox/emulators';
@@ -70,8 +73,8 @@ export interface VendorCallFigures {
   rateLimited: number;
   /** Calls answered anything else than 2xx or 429. */
   failed: number;
-  /** Start time (s from the first message) of each call and whether it was answered 429. */
-  timeline: Array<{ atS: number; status: number }>;
+  /** Each call: when it came (s from the start of the measured run), its kind and the status it was answered. */
+  timeline: Array<{ atS: number; kind: string; status: number }>;
 }
 
 export interface LoadResult {
@@ -111,6 +114,10 @@ export interface LoadResult {
   sutEventLoopUtilisation: number;
   peakRssBytes: number;
   endRssBytes: number;
+  /** RSS and heap after a full GC: right after start-up, and after the run. */
+  startRssAfterGcBytes: number;
+  endRssAfterGcBytes: number;
+  endHeapAfterGcBytes: number;
   vendorCalls: VendorCallFigures;
   /** Webhook deliveries the system under test did not answer 2xx. */
   webhookFailures: number;
@@ -133,6 +140,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     ...(spec.vendorLimit ? { rateLimit: { requestsPerMinute: spec.vendorLimit } } : {}),
   });
   let sut: SutProcess | undefined;
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'bhb-bench-'));
   try {
     const env: Record<string, string> = {
       BLIP_IDENTIFIER: BOT_ID,
@@ -146,7 +154,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       HTTP_HOST: '127.0.0.1',
       HTTP_PORT: '0',
       LOG_FORMAT: 'json',
-      REPORTS_SQLITE_PATH: ':memory:',
+      // Session reports on, in a file of their own (the default is a file too: data/reports.sqlite).
+      REPORTS_SQLITE_PATH: path.join(scratch, 'reports.sqlite'),
       ...(spec.redis ? { REDIS_URL: spec.redis.url } : {}),
       ...spec.env,
     };
@@ -158,6 +167,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   } finally {
     await sut?.stop().catch(() => {});
     await Promise.allSettled([lime.stop(), helpdesk.stop()]);
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -286,6 +296,8 @@ async function drive(
   const traffic = new Traffic(lime, 0, spec.customers, spec.messages, spec.textLength);
   const batches = [warmup, traffic];
   const batchOf = (c: number): Traffic | undefined => batches.find((b) => b.owns(c));
+  /** Each customer's agent: their last reply in flight. */
+  const agentBusy = new Map<number, Promise<void>>();
 
   helpdesk.on('comment', (ticket: EmulatedTicket, comment: EmulatedComment) => {
     if (comment.author_id !== ticket.requester_id) return;
@@ -297,12 +309,20 @@ async function drive(
     batch.onComment(tokens, now);
     if (spec.replies === 'none') return;
     const answered = spec.replies === 'perMessage' ? tokens : tokens.slice(-1);
-    // After the emulator's handler has finished: the agent answers the comment it can now see.
-    setImmediate(() => {
-      for (const [c, m] of answered) {
-        batch.onReplyPosted(c, m, performance.now());
-        helpdesk.agentReply(ticket.id, batch.text(c, m, 'a')).catch(() => batch.replyErrors++);
+    // The agent answers the comment it now sees, one reply at a time per ticket: the next webhook leaves once the
+    // last one was answered (concurrent deliveries of one ticket have no order, at Zendesk either).
+    const c = tokens[0]![0];
+    const previous = agentBusy.get(c) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      for (const [customer, m] of answered) {
+        batch.onReplyPosted(customer, m, performance.now());
+        const delivery = await helpdesk.agentReply(ticket.id, batch.text(customer, m, 'a')).catch(() => undefined);
+        if (!delivery || delivery.status < 200 || delivery.status >= 300) batch.replyErrors++;
       }
+    });
+    agentBusy.set(c, next);
+    void next.then(() => {
+      if (agentBusy.get(c) === next) agentBusy.delete(c);
     });
   });
   lime.on('sent', (sent: SentByBot) => {
@@ -312,6 +332,8 @@ async function drive(
     const c = Number(match[1]);
     batchOf(c)?.onReply(c, Number(match[2]), performance.now());
   });
+
+  const startGc = await sut.statsAfterGc();
 
   // ---- warm-up (not measured) ----
   if (warmup.count > 0) {
@@ -363,6 +385,7 @@ async function drive(
   const mainCpu = process.cpuUsage(mainCpuBefore);
   const mainElu = performance.eventLoopUtilization(mainEluBefore);
   if (spec.profileFile) await sut.profileStop(spec.profileFile);
+  const endGc = await sut.statsAfterGc();
 
   const carried = traffic.arrived + traffic.repliesArrived;
   const cpuSeconds = cpuOf(before.stats, after.stats);
@@ -413,6 +436,9 @@ async function drive(
     ),
     peakRssBytes: after.stats.maxRssBytes,
     endRssBytes: after.stats.rssBytes,
+    startRssAfterGcBytes: startGc.rssBytes,
+    endRssAfterGcBytes: endGc.rssBytes,
+    endHeapAfterGcBytes: endGc.heapUsedBytes,
     vendorCalls: vendorCallFigures(calls, startedAt),
     webhookFailures: deliveries.filter((d) => d.status < 200 || d.status >= 300).length,
     sutFailures: after.failures,
@@ -461,7 +487,7 @@ function vendorCallFigures(
     const status = call.status ?? 0;
     if (status === 429) rateLimited++;
     else if (status < 200 || status >= 300) failed++;
-    timeline.push({ atS: round((call.at.getTime() - startedAtWall) / 1000, 3), status });
+    timeline.push({ atS: round((call.at.getTime() - startedAtWall) / 1000, 3), kind, status });
   }
   return { total: calls.length, byKind, rateLimited, failed, timeline };
 }

@@ -36,6 +36,8 @@ export function procCpuSeconds(pid: number | undefined): number | undefined {
 export type SutMode = 'bridge' | 'raw';
 
 export class SutProcess {
+  /** The compiled entry point (./build.ts), when the benchmark built one. */
+  static entry?: string;
   private readonly pending: Array<{ type: string; resolve: (reply: SutReply) => void }> = [];
   private exited = false;
 
@@ -49,12 +51,16 @@ export class SutProcess {
     return this.child.pid;
   }
 
-  /** Forks the process and resolves once it answers `ready`. Its stdout/stderr go to `logFile`. */
+  /**
+   * Forks the process and resolves once it answers `ready`. Its stdout/stderr go to `logFile`. It runs the
+   * compiled entry point (./build.ts) with plain node when there is one, else bench/sut.ts through tsx.
+   */
   static async start(mode: SutMode, env: Record<string, string>, logFile: string): Promise<SutProcess> {
     const fd = openSync(logFile, 'a');
-    const child = fork(path.join(__dirname, 'sut.ts'), [mode], {
+    const entry = SutProcess.entry ?? path.join(__dirname, 'sut.ts');
+    const child = fork(entry, [mode], {
       cwd: ROOT,
-      execArgv: ['--import', 'tsx', '--expose-gc'],
+      execArgv: entry.endsWith('.ts') ? ['--import', 'tsx', '--expose-gc'] : ['--expose-gc'],
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', fd, fd, 'ipc'],
     });

@@ -81,10 +81,15 @@ async function main(): Promise<void> {
       switch (request.type) {
         case 'stats':
           return send({ type: 'stats', stats: stats(), failures: failures() });
-        case 'gc':
-          // --expose-gc is passed by the parent; without it this is a no-op and RSS is read as it is.
-          (globalThis as { gc?: () => void }).gc?.();
+        case 'gc': {
+          // --expose-gc is passed by the parent; without it this is a no-op and RSS is read as it is. Twice, with
+          // a turn of the event loop between, so what the first collection freed is released.
+          const gc = (globalThis as { gc?: () => void }).gc;
+          gc?.();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          gc?.();
           return send({ type: 'stats', stats: stats(), failures: failures() });
+        }
         case 'profile-start':
           session = new Session();
           session.connect();

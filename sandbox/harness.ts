@@ -77,6 +77,8 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     // in memory instead of a shared file.
     BRIDGE_WAITING_MESSAGE: '',
     BRIDGE_ASSIGNED_MESSAGE: '',
+    // No transcript unless a test asks for one (the LIME server keeps every customer's thread).
+    BRIDGE_TRANSCRIPT: 'off',
     REPORTS_SQLITE_PATH: ':memory:',
     // A loaded CI machine can take seconds to answer the session's first commands; the sandbox is not where
     // BLiP's latency is measured.

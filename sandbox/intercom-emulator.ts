@@ -78,6 +78,8 @@ export interface EmulatedContact {
   external_id: string | null;
   name: string | null;
   email: string | null;
+  phone?: string | null;
+  custom_attributes?: Record<string, unknown>;
   created_at: number;
   /** When `/contacts/search` starts finding it (ms since epoch). */
   searchableAt: number;
@@ -100,7 +102,7 @@ export interface EmulatedPart {
   created_at: number;
   author: { type: 'admin' | 'user'; id: string; name: string | null; email: string };
   attachments: EmulatedAttachment[];
-  assigned_to: { type: 'admin'; id: string } | null;
+  assigned_to: { type: 'admin' | 'team'; id: string } | null;
   app_package_code: string | null;
   state: 'open' | 'closed' | 'snoozed';
 }
@@ -112,6 +114,9 @@ export interface EmulatedConversation {
   updated_at: number;
   state: 'open' | 'closed' | 'snoozed';
   admin_assignee_id: number | null;
+  team_assignee_id?: number | null;
+  title?: string;
+  custom_attributes?: Record<string, unknown>;
   source: { id: string; body: string; attachments: EmulatedAttachment[] };
   parts: EmulatedPart[];
 }
@@ -459,7 +464,7 @@ export class IntercomEmulator implements VendorEmulator {
       },
       first_contact_reply: { created_at: conversation.created_at, type: 'conversation', url: null },
       admin_assignee_id: conversation.admin_assignee_id,
-      team_assignee_id: null,
+      team_assignee_id: conversation.team_assignee_id ?? null,
       open: conversation.state !== 'closed',
       state: conversation.state,
       read: true,
@@ -479,8 +484,8 @@ export class IntercomEmulator implements VendorEmulator {
       },
       conversation_rating: null,
       teammates: { type: 'admin.list', admins: admins.map((id) => ({ type: 'admin', id })) },
-      title: '',
-      custom_attributes: {},
+      title: conversation.title ?? '',
+      custom_attributes: conversation.custom_attributes ?? {},
       topics: { type: 'topic.list', topics: [], total_count: 0 },
       ticket: null,
       linked_objects: { type: 'list', data: [], total_count: 0, has_more: false },
@@ -670,7 +675,14 @@ export class IntercomEmulator implements VendorEmulator {
     });
 
     app.post('/contacts', (req, res) => {
-      const input = req.body as { role?: string; external_id?: string; email?: string; name?: string };
+      const input = req.body as {
+        role?: string;
+        external_id?: string;
+        email?: string;
+        name?: string;
+        phone?: string;
+        custom_attributes?: Record<string, unknown>;
+      };
       const existing = [...this.contacts.values()].find(
         (c) =>
           (input.external_id && c.external_id === input.external_id) ||
@@ -689,11 +701,57 @@ export class IntercomEmulator implements VendorEmulator {
         external_id: input.external_id ?? null,
         name: input.name ?? null,
         email: input.email ?? null,
+        phone: input.phone ?? null,
+        custom_attributes: input.custom_attributes ?? {},
         created_at: unixNow(),
         searchableAt: Date.now() + (this.options.searchDelayMs ?? 0),
       };
       this.contacts.set(contact.id, contact);
       res.json(this.contactJson(contact));
+    });
+
+    app.put('/contacts/:id', (req, res) => {
+      const contact = this.contacts.get(req.params.id);
+      if (!contact) return void res.status(404).json(errorBody('not_found', 'User Not Found'));
+      const input = req.body as {
+        email?: string;
+        name?: string;
+        phone?: string;
+        custom_attributes?: Record<string, unknown>;
+      };
+      const owner = input.email && [...this.contacts.values()].find((c) => c.email === input.email);
+      if (owner && owner !== contact) {
+        return void res
+          .status(409)
+          .json(errorBody('conflict', `A contact matching those details already exists with id=${owner.id}`));
+      }
+      if (input.name !== undefined) contact.name = input.name;
+      if (input.email !== undefined) contact.email = input.email;
+      if (input.phone !== undefined) contact.phone = input.phone;
+      if (input.custom_attributes)
+        contact.custom_attributes = { ...contact.custom_attributes, ...input.custom_attributes };
+      res.json(this.contactJson(contact));
+    });
+
+    app.get('/me', (_req, res) => {
+      const me = this.bridgeAdmin;
+      res.json({ type: 'admin', id: me.id, name: me.name, email: me.email, app: { id_code: this.appId } });
+    });
+
+    app.get('/admins/:id', (req, res) => {
+      const admin = this.admin(req.params.id);
+      if (!admin) return void res.status(404).json(errorBody('not_found', 'Admin Not Found'));
+      res.json({ type: 'admin', id: admin.id, name: admin.name, email: admin.email });
+    });
+
+    app.put('/conversations/:id', (req, res) => {
+      const conversation = this.conversations.get(req.params.id);
+      if (!conversation) return void res.status(404).json(errorBody('not_found', 'Resource Not Found'));
+      const input = req.body as { title?: string; custom_attributes?: Record<string, unknown> };
+      if (input.title !== undefined) conversation.title = input.title;
+      if (input.custom_attributes)
+        conversation.custom_attributes = { ...conversation.custom_attributes, ...input.custom_attributes };
+      res.json(this.conversationJson(conversation));
     });
 
     app.get('/contacts/find_by_external_id/:external_id', (req, res) => {
@@ -798,6 +856,24 @@ export class IntercomEmulator implements VendorEmulator {
       };
       const admin = this.admin(input.admin_id);
       if (!admin) return void res.status(404).json(errorBody('not_found', 'Admin Not Found'));
+      if (input.message_type === 'assignment') {
+        const kind = (req.body as { type?: string }).type === 'team' ? 'team' : 'admin';
+        if (!input.assignee_id) {
+          return void res.status(400).json(errorBody('parameter_not_found', 'assignee_id not specified'));
+        }
+        if (kind === 'team') conversation.team_assignee_id = Number(input.assignee_id);
+        else conversation.admin_assignee_id = Number(input.assignee_id);
+        const part = this.addPart(conversation, {
+          part_type: 'assignment',
+          body: input.body ?? null,
+          author: this.adminAuthor(admin),
+          assigned_to: { type: kind, id: input.assignee_id },
+          app_package_code: this.appPackageCode,
+        });
+        res.json(this.conversationJson(conversation));
+        this.fireLater('conversation.admin.assigned', conversation, [part]);
+        return;
+      }
       const topics: Record<string, { state: EmulatedConversation['state']; part: string; topic: string }> = {
         close: { state: 'closed', part: 'close', topic: 'conversation.admin.closed' },
         open: { state: 'open', part: 'open', topic: 'conversation.admin.opened' },
@@ -868,11 +944,11 @@ export class IntercomEmulator implements VendorEmulator {
       external_id: contact.external_id,
       role: contact.role,
       email: contact.email,
-      phone: null,
+      phone: contact.phone ?? null,
       name: contact.name,
       created_at: contact.created_at,
       updated_at: contact.created_at,
-      custom_attributes: {},
+      custom_attributes: contact.custom_attributes ?? {},
     };
   }
 }

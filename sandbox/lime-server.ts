@@ -35,6 +35,20 @@ export interface LimeServerOptions {
   contacts?: Record<string, Record<string, unknown>>;
   /** identity -> thread items (newest first), for `get /threads/{identity}`. */
   threads?: Record<string, unknown[]>;
+  /** tunnel id -> the router's account (`fullName`, `phoneNumber`), for `get lime://tunnel.<domain>/accounts/{id}`. */
+  tunnelAccounts?: Record<string, Record<string, unknown>>;
+}
+
+/** One item of `get /threads/{identity}` (`application/vnd.iris.thread-message+json`, fixture 20b). */
+export interface ThreadItem {
+  id: string;
+  direction: 'received' | 'sent';
+  type: string;
+  content: unknown;
+  /** ISO-8601 with milliseconds. */
+  date: string;
+  status: string;
+  metadata?: Record<string, unknown>;
 }
 
 interface Session {
@@ -70,6 +84,16 @@ export class LimeServer extends EventEmitter {
   private readonly notificationWaiters = new Map<string, Set<() => void>>();
   private readonly serverNode: string;
   private roundRobin = 0;
+  /** identity -> thread items, newest first: seeded, plus every message exchanged through this server. */
+  private readonly threads = new Map<string, ThreadItem[]>();
+  private readonly contacts = new Map<string, Record<string, unknown>>();
+  private readonly tunnelAccounts = new Map<string, Record<string, unknown>>();
+  /** Commands whose path starts with a prefix: answered late, or with a failure (directory fault tests). */
+  private readonly commandFaults: Array<{
+    prefix: string;
+    delayMs?: number;
+    failure?: { code: number; description: string };
+  }> = [];
 
   private constructor(
     private readonly wss: WebSocketServer,
@@ -79,6 +103,12 @@ export class LimeServer extends EventEmitter {
     this.domain = options.domain ?? 'msging.net';
     this.router = options.router ?? `sandboxrouter@${this.domain}`;
     this.serverNode = `postmaster@${this.domain}/sandbox`;
+    for (const [identity, items] of Object.entries(options.threads ?? {}))
+      this.threads.set(identity.toLowerCase(), items as ThreadItem[]);
+    for (const [identity, contact] of Object.entries(options.contacts ?? {}))
+      this.contacts.set(identity.toLowerCase(), contact);
+    for (const [id, account] of Object.entries(options.tunnelAccounts ?? {}))
+      this.tunnelAccounts.set(id, account);
     wss.on('connection', (socket) => this.accept(socket));
   }
 
@@ -143,7 +173,62 @@ export class LimeServer extends EventEmitter {
       },
     };
     session.socket.send(JSON.stringify(envelope));
+    this.record(
+      identityOf(customer.address),
+      threadItem('received', String(envelope.id), type, content, new Date(now), envelope.metadata ?? {}),
+    );
     return envelope;
+  }
+
+  /** The contact `get /contacts/{identity}` answers for this customer (shaped like fixture 19b's resource). */
+  setContact(customer: SandboxCustomer | string, contact: Record<string, unknown>): void {
+    const identity = typeof customer === 'string' ? customer : identityOf(customer.address);
+    this.contacts.set(identity.toLowerCase(), { identity, ...contact });
+  }
+
+  /** The router's account for a tunnel (`get lime://tunnel.<domain>/accounts/{tunnel id}`, fixture 19e). */
+  setTunnelAccount(customer: SandboxCustomer, account: { fullName?: string; phoneNumber?: string }): void {
+    this.tunnelAccounts.set(identityOf(customer.address).split('@')[0] ?? '', account);
+  }
+
+  /**
+   * Earlier messages of the customer's thread (what the bot and the customer said before), oldest first; they
+   * are put before everything already in the thread. `at` defaults to one minute apart, ending a minute ago.
+   */
+  seedThread(
+    customer: SandboxCustomer,
+    messages: Array<{ from: 'customer' | 'bot'; type?: string; content: unknown; at?: Date }>,
+  ): ThreadItem[] {
+    const identity = identityOf(customer.address);
+    const start = Date.now() - (messages.length + 1) * 60_000;
+    const items = messages.map((m, i) =>
+      threadItem(
+        m.from === 'customer' ? 'received' : 'sent',
+        `seed-${randomUUID()}`,
+        m.type ?? 'text/plain',
+        m.content,
+        m.at ?? new Date(start + i * 60_000),
+        m.from === 'customer' ? this.tunnelMetadata(customer) : {},
+      ),
+    );
+    const thread = this.threads.get(identity) ?? [];
+    this.threads.set(identity, [...thread, ...items.reverse()]);
+    return items;
+  }
+
+  /** The thread of a customer as `get /threads` would list it (newest first). */
+  thread(customer: SandboxCustomer): ThreadItem[] {
+    return [...(this.threads.get(identityOf(customer.address)) ?? [])];
+  }
+
+  /** Commands on a path starting with `prefix` (`/threads/`, `/contacts/`) are answered after `delayMs`. */
+  slowCommands(prefix: string, delayMs: number): void {
+    this.commandFaults.push({ prefix, delayMs });
+  }
+
+  /** Commands on a path starting with `prefix` fail (default: 11 "The service is unavailable"). */
+  failCommands(prefix: string, code = 11, description = 'The service is unavailable'): void {
+    this.commandFaults.push({ prefix, failure: { code, description } });
   }
 
   /** Sends any raw frame to the bot (malformed-envelope tests). */
@@ -264,6 +349,17 @@ export class LimeServer extends EventEmitter {
       const sent: SentByBot = { at: new Date(), envelope: envelope as SentByBot['envelope'] };
       this.sent.push(sent);
       this.emit('sent', sent);
+      this.record(
+        identityOf(envelope.to),
+        threadItem(
+          'sent',
+          String(envelope.id ?? randomUUID()),
+          String(envelope.type),
+          envelope.content,
+          sent.at,
+          {},
+        ),
+      );
       const failure = this.failingDeliveries.get(envelope.to);
       if (failure && envelope.id) {
         this.reply(session, {
@@ -319,8 +415,8 @@ export class LimeServer extends EventEmitter {
     }
   }
 
-  private handleCommand(session: Session, command: Envelope): void {
-    this.commands.push(command);
+  private handleCommand(session: Session, command: Envelope, late = false): void {
+    if (!late) this.commands.push(command);
     if (command.status) return; // a response to a command we sent (none today)
     const uri = String(command.uri ?? '');
     const respond = (extra: Envelope): void =>
@@ -338,19 +434,35 @@ export class LimeServer extends EventEmitter {
     if (command.method === 'set' && (uri === '/presence' || uri === '/receipt'))
       return respond({ status: 'success' });
 
-    const path = decodeURIComponent(uri.split('?')[0] ?? '');
+    // `lime://<authority>/path` addresses a path too (the tunnel extension's accounts).
+    const [rawPath = '', query = ''] = uri.replace(/^lime:\/\/[^/]+/, '').split('?');
+    const path = decodeURIComponent(rawPath);
+    const fault = this.commandFaults.find((f) => path.startsWith(f.prefix) && !(late && f.delayMs));
+    if (fault?.delayMs) {
+      setTimeout(() => this.handleCommand(session, command, true), fault.delayMs).unref();
+      return;
+    }
+    if (fault?.failure) return respond({ status: 'failure', reason: fault.failure });
     if (command.method === 'get' && path.startsWith('/contacts/')) {
-      const contact = this.options.contacts?.[path.slice('/contacts/'.length).toLowerCase()];
+      const contact = this.contacts.get(path.slice('/contacts/'.length).toLowerCase());
       return contact
         ? respond({ status: 'success', type: 'application/vnd.lime.contact+json', resource: contact })
         : notFound();
     }
+    if (command.method === 'get' && path.startsWith('/accounts/')) {
+      const account = this.tunnelAccounts.get(path.slice('/accounts/'.length));
+      return account
+        ? respond({ status: 'success', type: 'application/vnd.lime.account+json', resource: account })
+        : notFound();
+    }
     if (command.method === 'get' && path.startsWith('/threads/')) {
-      const items = this.options.threads?.[path.slice('/threads/'.length).toLowerCase()] ?? [];
+      const all = this.threads.get(path.slice('/threads/'.length).toLowerCase()) ?? [];
+      const take = Number(new URLSearchParams(query).get('$take') ?? 20);
+      const items = all.slice(0, Number.isFinite(take) && take > 0 ? take : 20);
       return respond({
         status: 'success',
         type: 'application/vnd.lime.collection+json',
-        resource: { total: items.length, itemType: 'application/vnd.iris.thread-message+json', items },
+        resource: { total: all.length, itemType: 'application/vnd.iris.thread-message+json', items },
       });
     }
     if (command.method === 'get' && path.startsWith('/tunnels/')) {
@@ -369,10 +481,48 @@ export class LimeServer extends EventEmitter {
     });
   }
 
+  /** Appends to a thread (newest first), as BLiP stores every message a bot exchanges. */
+  private record(identity: string, item: ThreadItem): void {
+    const thread = this.threads.get(identity) ?? [];
+    thread.unshift(item);
+    this.threads.set(identity, thread);
+  }
+
+  private tunnelMetadata(customer: SandboxCustomer): Record<string, unknown> {
+    return {
+      '#tunnel.owner': this.router,
+      '#tunnel.originator': customer.originator,
+    };
+  }
+
   private tunnelOriginator(tunnelId: string, bot: string): string | undefined {
     for (const originator of this.knownOriginators) {
       if (this.customer(originator, bot).address.startsWith(`${tunnelId.split('@')[0]}@`)) return originator;
     }
     return undefined;
   }
+}
+
+/** `name@domain/instance` -> `name@domain`, lower case. */
+function identityOf(node: string): string {
+  return (node.split('/')[0] ?? '').toLowerCase();
+}
+
+function threadItem(
+  direction: ThreadItem['direction'],
+  id: string,
+  type: string,
+  content: unknown,
+  at: Date,
+  metadata: Record<string, unknown>,
+): ThreadItem {
+  return {
+    id,
+    direction,
+    type,
+    content,
+    date: at.toISOString(),
+    status: direction === 'received' ? 'dispatched' : 'consumed',
+    metadata,
+  };
 }

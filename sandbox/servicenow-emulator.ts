@@ -144,6 +144,9 @@ const TASK_COLUMNS = [
   'active',
   'close_code',
   'close_notes',
+  'urgency',
+  'impact',
+  'assignment_group',
   'opened_at',
   'resolved_at',
   'closed_at',
@@ -167,7 +170,16 @@ const WRITABLE = new Set([
   'state',
   'close_code',
   'close_notes',
+  'urgency',
+  'impact',
+  'assignment_group',
 ]);
+
+/**
+ * Custom columns an admin added to the table (`u_…`, like the customer column): the emulated table has every one
+ * a test writes (SERVICENOW_CONTACT_FIELDS targets), where a real instance would ignore an undefined one.
+ */
+const CUSTOM_COLUMN = /^u_[a-z0-9_]+$/;
 
 export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   readonly vendor = 'servicenow';
@@ -517,7 +529,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
     const previousState = record.state ?? '';
     let changed = false;
     for (const [field, raw] of Object.entries(fields)) {
-      if (!WRITABLE.has(field) && field !== this.customerField) continue;
+      if (!WRITABLE.has(field) && field !== this.customerField && !CUSTOM_COLUMN.test(field)) continue;
       const value = stringValue(raw);
       if (record[field] !== value) {
         record[field] = value;
@@ -731,7 +743,8 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
         sys_mod_count: '0',
       };
       for (const [field, raw] of Object.entries(input)) {
-        if (WRITABLE.has(field) || field === this.customerField) record[field] = stringValue(raw);
+        if (WRITABLE.has(field) || field === this.customerField || CUSTOM_COLUMN.test(field))
+          record[field] = stringValue(raw);
       }
       this.records.set(record.sys_id as string, record);
       // Journal fields given on insert become entries too; the Business Rule runs on update only.
@@ -750,6 +763,12 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       if (!record) return void res.status(404).json(notFound());
       const input = objectBody(req.body);
       if (!input) return void res.status(400).json(snError('Exception while reading request'));
+      // Base system: a Closed incident is read-only (only resolved ones can be reopened).
+      if (record.state === '7') {
+        return void res
+          .status(403)
+          .json(snError('Operation Failed', 'Closed records cannot be updated (ACL: incident.write)'));
+      }
       const missing = this.dataPolicyViolations({ ...record, ...stringFields(input) });
       if (missing.length) {
         return void res

@@ -9,14 +9,18 @@
  *  - sorting/pagination query parameters are documented in prose only (unknown query parameters are allowed);
  *  - `POST /api/v2/uploads` declares no request body (nor its `filename` query parameter), though the real API takes
  *    the file's raw bytes with the file's own Content-Type: the bytes are read before validation and allowed.
+ *  - a ticket's `custom_fields` items are described with the ticket *field definition* schema (required `key`,
+ *    `type`, `title`), though a ticket takes `[{id, value}]` ("Setting custom field values" in Zendesk's docs):
+ *    the items are replaced by `{id, value}` on the parsed file (see zendeskSpec).
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent as HttpAgent, type Server } from 'node:http';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import yaml from 'js-yaml';
 import {
   closeServer,
   FaultQueue,
@@ -38,6 +42,7 @@ import {
   type VendorEmulator,
   waitUntil,
 } from './vendor-emulator';
+import { ZendeskAdmin } from './zendesk-admin';
 
 /** The user behind the API token (an agent): authors comments sent without author_id. */
 const API_USER_ID = 30764500000001;
@@ -110,6 +115,9 @@ export interface EmulatedTicket {
   requester_id: number;
   external_id?: string;
   tags: string[];
+  priority?: string | null;
+  group_id?: number | null;
+  custom_fields?: Array<{ id: number; value: unknown }>;
   comments: EmulatedComment[];
   created_at: string;
   updated_at: string;
@@ -120,6 +128,9 @@ export interface EmulatedUser {
   name: string;
   external_id?: string;
   role: 'end-user' | 'agent';
+  email?: string;
+  phone?: string;
+  user_fields?: Record<string, unknown>;
 }
 
 export type { RecordedRequest } from './emulator-kit';
@@ -138,6 +149,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly validating: boolean;
   /** The enforced API limit (`rateLimit` option), with the count of calls it refused. */
   readonly limit?: RequestLimit;
+  /** Webhooks, triggers and the current user (`npm run bridge -- setup zendesk` / `check`). */
+  readonly admin: ZendeskAdmin;
   private webhookUrl?: string;
   private nextTicketId: number;
   private nextId = 30764600000000;
@@ -158,6 +171,11 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.validating =
       options.validateRequests !== false && existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
     if (options.rateLimit) this.limit = new RequestLimit(options.rateLimit.requestsPerMinute);
+    this.admin = new ZendeskAdmin(
+      () => ({ id: API_USER_ID, name: options.email, email: options.email, role: 'admin' }),
+      undefined,
+      options.validateRequests !== false,
+    );
     this.webhooks = new WebhookSender(this.deliveries, {
       onDelivery: (delivery) => this.emit('delivery', delivery),
       ...(options.webhookSockets
@@ -329,6 +347,13 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       previous: previous.toUpperCase(),
       meta: { sequence: { id: randomUUID().replace(/-/g, '').toUpperCase(), position: 1 } },
     });
+  }
+
+  /** A solved ticket becomes `closed` (Zendesk does it days after solved): it can no longer be updated. */
+  closeForGood(ticketId: number | string): void {
+    const ticket = this.ticket(ticketId);
+    ticket.status = 'closed';
+    ticket.updated_at = isoNow();
   }
 
   /** Sends the last delivery again, byte for byte, re-signed with a fresh timestamp (as a redelivery would be). */
@@ -575,10 +600,12 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       if (slow) return slowCall(slow, res, next);
       next();
     });
+    // Webhooks are in their own OpenAPI file: validated by their own router, before the Support API's validator.
+    app.use(this.admin.webhookRoutes());
     if (this.validating) {
       app.use(
         OpenApiValidator.middleware({
-          apiSpec: this.options.specPath ?? DEFAULT_ZENDESK_SPEC,
+          apiSpec: zendeskSpec(this.options.specPath ?? DEFAULT_ZENDESK_SPEC) as never, // parsed OpenAPI 3.0
           validateRequests: { allowUnknownQueryParameters: true },
           validateResponses: false,
           validateSecurity: false,
@@ -591,6 +618,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         }),
       );
     }
+
+    app.use(this.admin.supportRoutes());
 
     app.post('/api/v2/uploads', (req, res) => {
       const fileName = typeof req.query.filename === 'string' ? req.query.filename : '';
@@ -623,12 +652,40 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     });
 
     app.post('/api/v2/users/create_or_update', (req, res) => {
-      const input = (req.body as { user: { name: string; external_id?: string } }).user;
+      const input = (
+        req.body as {
+          user: {
+            name: string;
+            external_id?: string;
+            email?: string;
+            phone?: string;
+            user_fields?: Record<string, unknown>;
+          };
+        }
+      ).user;
       const existing = [...this.users.values()].find(
         (u) => input.external_id && u.external_id === input.external_id,
       );
+      // Like Zendesk: an e-mail is one user's identity; another user cannot take it.
+      const owner = input.email && [...this.users.values()].find((u) => u.email === input.email);
+      if (owner && owner !== existing) {
+        res.status(422).json({
+          error: 'RecordInvalid',
+          description: 'Record validation errors',
+          details: {
+            email: [{ description: `Email: ${input.email} is already being used by another user` }],
+          },
+        });
+        return;
+      }
+      const details = {
+        ...(input.email ? { email: input.email } : {}),
+        ...(input.phone ? { phone: input.phone } : {}),
+        ...(input.user_fields ? { user_fields: { ...existing?.user_fields, ...input.user_fields } } : {}),
+      };
       if (existing) {
         existing.name = input.name;
+        Object.assign(existing, details);
         res.status(200).json({ user: existing });
         return;
       }
@@ -637,6 +694,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         name: input.name,
         external_id: input.external_id,
         role: 'end-user',
+        ...details,
       };
       this.users.set(user.id, user);
       res.status(201).json({ user });
@@ -681,6 +739,9 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         requester_id: requesterId,
         external_id: input.external_id,
         tags: input.tags ?? [],
+        priority: input.priority ?? null,
+        group_id: input.group_id ?? null,
+        custom_fields: input.custom_fields ?? [],
         comments: [],
         created_at: now,
         updated_at: now,
@@ -828,6 +889,9 @@ interface TicketInput {
   external_id?: string;
   tags?: string[];
   status?: string;
+  priority?: string;
+  group_id?: number;
+  custom_fields?: Array<{ id: number; value: unknown }>;
   comment?: { body?: string; public?: boolean; author_id?: number | string; uploads?: string[] };
 }
 
@@ -837,4 +901,31 @@ function isoNow(): string {
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+}
+
+const parsedSpecs = new Map<string, unknown>();
+
+/**
+ * The Support API file, parsed once per path, with its known gap fixed: a ticket's `custom_fields` are
+ * `[{id, value}]` (the file reuses the ticket-field definition schema there).
+ */
+function zendeskSpec(specPath: string): unknown {
+  const cached = parsedSpecs.get(specPath);
+  if (cached) return cached;
+  const doc = yaml.load(readFileSync(specPath, 'utf8')) as {
+    components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+  };
+  const valueItems = {
+    type: 'object',
+    properties: { id: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, value: {} },
+    required: ['id'],
+  };
+  for (const name of ['TicketObject', 'TicketUpdateInput']) {
+    const properties = doc.components.schemas[name]?.properties;
+    if (properties?.custom_fields) {
+      properties.custom_fields = { type: 'array', items: valueItems };
+    }
+  }
+  parsedSpecs.set(specPath, doc);
+  return doc;
 }

@@ -25,7 +25,10 @@ export const handoffConfigShape = {
     .string()
     .default(DEFAULT_SUBJECT_TEMPLATE)
     .refine(
-      (v) => [...v.matchAll(/\{(\w+)\}/g)].every((m) => (SUBJECT_PLACEHOLDERS as readonly string[]).includes(m[1]!)),
+      (v) =>
+        [...v.matchAll(/\{(\w+)\}/g)].every((m) =>
+          (SUBJECT_PLACEHOLDERS as readonly string[]).includes(m[1]!),
+        ),
       `may only use the placeholders ${SUBJECT_PLACEHOLDERS.map((p) => `{${p}}`).join(', ')}`,
     ),
   BRIDGE_TEAM: z.string().trim().optional(),

@@ -52,7 +52,12 @@ export interface WebhookHandler {
 export interface HelpdeskAdapter {
   /** Lower-case vendor name: routes (`/webhooks/<name>`), logs, state keys. */
   readonly name: string;
-  readonly limits: { requestsPerMinute: number };
+  /**
+   * The vendor's API limit. `callsPerMethod`: the API calls a method usually makes, where that is more than one
+   * (Zendesk's openTicket creates the requester, then the ticket): the shared rate limiter takes that many slots,
+   * so the limit counts requests, not methods (without it, 3× load met 429s: npm run bench, scenario 4).
+   */
+  readonly limits: { requestsPerMinute: number; callsPerMethod?: Partial<Record<string, number>> };
   /** Opens a ticket whose first comment is `req.first`. The same idempotency key must never open two tickets. */
   openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef>;
   /** Appends a customer message to the ticket, authored by the customer (never as an agent). */

@@ -7,9 +7,15 @@ import { z } from 'zod';
 import { errorMessage } from '../core/errors';
 import { createState } from '../state/create-store';
 import { createLogger } from '../telemetry/logger';
+import { runCheck } from './check';
 import { DeadLetterAdmin } from './dead-letters';
+import { runSetup, SETUP_USAGE } from './setup';
 
 const USAGE = `Usage: npm run bridge -- <command>
+
+Vendor setup and checks (read .env; exit status 0 ready, 1 something failed, 2 bad settings or usage):
+${SETUP_USAGE}
+  check                 The configuration, a BLiP session, the vendor API's credentials and Redis, one line each.
 
 Dead letters (work that failed for good: after WORK_MAX_ATTEMPTS, or refused by the helpdesk):
   dlq list              One line per dead letter: id, when, kind, customer or ticket, attempts, code, reason.
@@ -31,6 +37,8 @@ export async function runBridgeCli(
     out(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'setup') return runSetup([sub ?? '', ...args].filter(Boolean), env, out, err);
+  if (command === 'check') return runCheck(env, out, err);
   const redisUrl = z.url({ protocol: /^rediss?$/ }).safeParse(env.REDIS_URL);
   if (!redisUrl.success) {
     err(

@@ -20,7 +20,10 @@ export interface ConversationStore {
   customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;
   /** Conversations in progress (admin API), at most `limit`. */
   list(limit: number): Promise<Conversation[]>;
-  /** The customer of a handoff session, from the moment the conversation is first saved. */
+  /**
+   * The customer of a handoff session, from the moment the conversation is first saved until its ticket is open
+   * (then the ticket's index finds the customer).
+   */
   customerKeyForSession(sessionId: string): Promise<string | undefined>;
   isProcessed(key: string): Promise<boolean>;
   markProcessed(key: string, ttlMs: number): Promise<void>;

@@ -19,8 +19,11 @@ export function rateLimited(
       if (typeof value !== 'function') return value;
       if (!wrapped.has(property)) {
         const method = value as (...args: unknown[]) => Promise<unknown>;
+        // A method that makes several API calls takes a slot for each (`limits.callsPerMethod`).
+        const slots = Math.max(1, adapter.limits.callsPerMethod?.[String(property)] ?? 1);
         wrapped.set(property, async (...args: unknown[]) => {
-          const waited = await limiter.acquire();
+          let waited = 0;
+          for (let i = 0; i < slots; i++) waited += await limiter.acquire();
           if (waited > 0) onWait(waited);
           return method.apply(target, args);
         });

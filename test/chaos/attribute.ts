@@ -53,9 +53,6 @@ export interface Incidents {
   vendorTimeoutMs: number;
 }
 
-/** How long after an answer a kill or a Redis crash still explains that the work was not recorded as done. */
-const WINDOW_MS = 3_000;
-
 /** Appends (and opens) the vendor applied, oldest first: a 2xx answer, or a call whose answer was held back. */
 function applied(requests: RecordedRequest[]): RecordedRequest[] {
   return requests.filter(
@@ -90,25 +87,38 @@ export function attributeDuplicates(
     }
   }
   const duplicates: Duplicate[] = [];
+  const tapped = (request: RecordedRequest): { id: string; call?: TappedCall } => {
+    const id = String(request.headers['x-chaos-call'] ?? '');
+    return { id, call: calls.get(id) };
+  };
   for (const [text, sameText] of byText) {
-    // Every copy but the last was applied by a call the bridge then repeated.
-    for (const earlier of sameText.slice(0, -1)) {
-      const id = String(earlier.headers['x-chaos-call'] ?? '');
-      const call = calls.get(id);
+    // Every copy but the last was applied by a call the bridge then repeated (the next copy).
+    sameText.slice(0, -1).forEach((earlier, i) => {
+      const { id, call } = tapped(earlier);
+      const next = tapped(sameText[i + 1]!).call?.startedAt ?? sameText[i + 1]!.at.getTime();
       duplicates.push({
         text,
         ticket: commentOf(earlier)?.ticket ?? '?',
         via: earlier.method === 'POST' ? 'open' : 'append',
         cause:
-          earlier.fault === 'late' ? 'answered too late' : call ? causeOf(call, incidents) : 'unexplained',
+          earlier.fault === 'late'
+            ? 'answered too late'
+            : call
+              ? causeOf(call, next, incidents)
+              : 'unexplained',
         call: id || undefined,
       });
-    }
+    });
   }
   return duplicates;
 }
 
-function causeOf(call: TappedCall, incidents: Incidents): DuplicateCause {
+/**
+ * Why the bridge repeated `call`, which the vendor had applied, at `next` (when the repeat reached the tap). When
+ * the bridge got the answer, only a crash of its process or of Redis before the work was recorded as done explains
+ * a repeat: one must fall between the answer and the repeat. (A tighter window would depend on the machine's load.)
+ */
+function causeOf(call: TappedCall, next: number, incidents: Incidents): DuplicateCause {
   const kills = incidents.kills.get(call.bridge) ?? [];
   // The bridge's timer started before the tap saw the call, so an answer this late found it gone (the tap may still
   // see the answer written: the bridge's socket was closing).
@@ -118,9 +128,9 @@ function causeOf(call: TappedCall, incidents: Incidents): DuplicateCause {
     return kills.some((t) => t >= call.startedAt && t <= end) ? 'killed before answer' : 'answer lost';
   }
   const answered = call.answeredAt;
-  const near = (t: number): boolean => t >= answered - 50 && t <= answered + WINDOW_MS;
-  if (kills.some(near)) return 'killed after answer';
-  if (incidents.redisDown.some(([from, to]) => near(from) || (answered >= from && answered <= to))) {
+  const between = (t: number): boolean => t >= answered - 50 && t <= next;
+  if (kills.some(between)) return 'killed after answer';
+  if (incidents.redisDown.some(([from, to]) => between(from) || (answered >= from && answered <= to))) {
     return 'Redis down after answer';
   }
   return 'unexplained';

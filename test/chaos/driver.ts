@@ -81,7 +81,14 @@ export interface ChaosReport {
   settleSeconds: number;
   wallSeconds: number;
   logDir: string;
-  machine: { cpus: number; cpuModel: string; node: string; platform: string };
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    node: string;
+    platform: string;
+    /** 1-minute load average when the run started and when it ended (other work on the machine shows here). */
+    load: [number, number];
+  };
 }
 
 /** A small seeded generator (mulberry32), so a seed gives the same pacing and fault order. */
@@ -121,6 +128,7 @@ export async function runChaos(
   say: (line: string) => void = () => {},
 ): Promise<ChaosReport> {
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0]!;
   const startedAt = new Date(started).toISOString();
   const logDir = path.resolve(options.outputDir, startedAt.replace(/[:.]/g, '-'));
   await mkdir(logDir, { recursive: true });
@@ -138,6 +146,8 @@ export async function runChaos(
   };
   const counters = { resends: 0, heldWithoutSession: 0, webhookRedeliveries: 0 };
   const toHelpdeskMs: number[] = [];
+  /** Every customer send (and resend), for the forensics file. */
+  const sends: Array<{ id: string; at: number; consumed?: number }> = [];
   const toCustomerMs: number[] = [];
 
   const redis = new AofRedis(await freePort(), redisDir, path.join(logDir, 'redis.log'));
@@ -178,7 +188,7 @@ export async function runChaos(
         ZENDESK_TIMEOUT_MS: String(options.vendorTimeoutMs),
         HTTP_HOST: '127.0.0.1',
         REDIS_URL: redis.url,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: options.logLevel,
         LOG_FORMAT: 'json',
         WORK_RETRY_MAX_SECONDS: String(options.retryMaxSeconds),
         WORK_MAX_ATTEMPTS: String(options.maxAttempts),
@@ -276,7 +286,12 @@ export async function runChaos(
           continue;
         }
         if (attempt > 0) counters.resends++;
-        if (await lime!.waitForNotification(id, 'consumed', options.consumedTimeoutMs)) return;
+        const sent: (typeof sends)[number] = { id, at: Date.now() };
+        sends.push(sent);
+        if (await lime!.waitForNotification(id, 'consumed', options.consumedTimeoutMs)) {
+          sent.consumed = Date.now();
+          return;
+        }
       }
     };
 
@@ -437,10 +452,16 @@ export async function runChaos(
     await writeFile(
       path.join(logDir, 'api-calls.jsonl'),
       helpdesk.requests
-        .map((r) =>
-          JSON.stringify({ at: r.at, method: r.method, path: r.path, status: r.status, body: r.body }),
-        )
+        .map((r) => {
+          const call = String(r.headers['x-chaos-call'] ?? '');
+          const { at, method, path: url, status, fault, body } = r;
+          return JSON.stringify({ at, call, tap: calls.get(call), method, path: url, status, fault, body });
+        })
         .join('\n'),
+    );
+    await writeFile(
+      path.join(logDir, 'customer-sends.jsonl'),
+      sends.map((x) => JSON.stringify(x)).join('\n'),
     );
     await writeFile(
       path.join(logDir, 'lime-sent.jsonl'),
@@ -513,6 +534,7 @@ export async function runChaos(
         cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
+        load: [loadAtStart, os.loadavg()[0]!],
       },
     };
   } finally {

@@ -58,6 +58,8 @@ export interface ChaosOptions {
   writeDoc: boolean;
   /** Progress lines on stderr. */
   verbose: boolean;
+  /** The bridges' LOG_LEVEL (`debug` to trace one message through the logs). */
+  logLevel: string;
 }
 
 export const defaultChaosOptions: ChaosOptions = {
@@ -81,7 +83,7 @@ export const defaultChaosOptions: ChaosOptions = {
   redisDownMs: 2_000,
   consumedTimeoutMs: 8_000,
   requestsPerMinute: 3_000,
-  vendorTimeoutMs: 2_000,
+  vendorTimeoutMs: 5_000,
   retryMaxSeconds: 3,
   maxAttempts: 8,
   strictIds: false,
@@ -89,6 +91,7 @@ export const defaultChaosOptions: ChaosOptions = {
   outputDir: 'test-output/chaos',
   writeDoc: true,
   verbose: true,
+  logLevel: 'warn',
 };
 
 /** `--customers` ⇄ `customers` ⇄ `CHAOS_CUSTOMERS`. */

@@ -84,6 +84,10 @@ export function figures(report: ChaosReport): Array<[string, string]> {
     ],
     ['bridge exit codes on SIGTERM', report.exitCodes.map(String).join(', ')],
     [
+      'machine',
+      `${report.machine.cpus} cores, load average ${report.machine.load.map((l) => l.toFixed(1)).join(' → ')}`,
+    ],
+    [
       'wall time',
       `${report.wallSeconds.toFixed(0)} s (load ${report.loadSeconds.toFixed(0)} s, settle ${report.settleSeconds.toFixed(0)} s)`,
     ],
@@ -142,7 +146,8 @@ export function latestRunMarkdown(report: ChaosReport): string {
     ...report.verdict.problems.filter((p) => !/^[^:]+: messages to the ticket: \d+ duplicated \[/.test(p)),
   ];
   return [
-    `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} cores (${m.cpuModel}), Node ${m.node}, ${m.platform}:`,
+    `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} cores (${m.cpuModel}), Node ${m.node}, ` +
+      `${m.platform}; load average ${m.load[0].toFixed(1)} at the start, ${m.load[1].toFixed(1)} at the end:`,
     '',
     '```sh',
     command,

@@ -68,6 +68,24 @@ describe('GCRA limiter', () => {
     expect(limiter.acquire).toHaveBeenCalledTimes(2);
     expect(waits).toEqual([5, 5]);
   });
+
+  it('takes one slot per API call of a method that declares several (limits.callsPerMethod)', async () => {
+    const adapter = {
+      name: 'x',
+      limits: { requestsPerMinute: 1, callsPerMethod: { openTicket: 2 } },
+      openTicket: async () => ({ vendor: 'x', id: '1' }),
+      appendCustomerMessage: async () => {},
+      closeTicket: async () => {},
+    } as HelpdeskAdapter;
+    const limiter = { acquire: jest.fn(async () => 3), delay: async () => 0 };
+    const waits: number[] = [];
+    const limited = rateLimited(adapter, limiter, (ms) => waits.push(ms));
+    await limited.openTicket({} as never, 'k');
+    expect(limiter.acquire).toHaveBeenCalledTimes(2);
+    await limited.appendCustomerMessage({ vendor: 'x', id: '1' }, { id: 'm', text: 't', at: '' }, 'k');
+    expect(limiter.acquire).toHaveBeenCalledTimes(3);
+    expect(waits).toEqual([6, 3]);
+  });
 });
 
 describe('GCRA limiter on Redis', () => {

@@ -52,12 +52,19 @@ export class IntercomApi {
    * POST /contacts as a user with our external_id. Intercom answers 409 when a contact with that external_id
    * already exists (one the search did not return yet): then it is fetched by external_id.
    */
-  async createContact(input: { externalId: string; name?: string }): Promise<IntercomContact> {
+  async createContact(
+    input: { externalId: string; name?: string } & ContactDetails,
+  ): Promise<IntercomContact> {
     try {
       const created = await this.send('create contact', contactResponse, {
         method: 'POST',
         url: '/contacts',
-        data: { role: 'user', external_id: input.externalId, ...(input.name ? { name: input.name } : {}) },
+        data: {
+          role: 'user',
+          external_id: input.externalId,
+          ...(input.name ? { name: input.name } : {}),
+          ...contactDetails(input),
+        },
       });
       return contact(created);
     } catch (err) {
@@ -68,6 +75,72 @@ export class IntercomApi {
       url: `/contacts/find_by_external_id/${encodeURIComponent(input.externalId)}`,
     });
     return contact(existing);
+  }
+
+  /** PUT /contacts/{id}: the contact's name, e-mail, phone and custom attributes from BLiP. */
+  async updateContact(contactId: string, input: { name?: string } & ContactDetails): Promise<void> {
+    await this.request('update contact', contactResponse, {
+      method: 'PUT',
+      url: `/contacts/${encodeURIComponent(contactId)}`,
+      data: { ...(input.name ? { name: input.name } : {}), ...contactDetails(input) },
+    });
+  }
+
+  /** PUT /conversations/{id}: its title (the ticket subject) and custom attributes. */
+  async updateConversation(
+    conversationId: string,
+    input: { title?: string; customAttributes?: Record<string, string> },
+  ): Promise<void> {
+    await this.request('update conversation', conversationResponse, {
+      method: 'PUT',
+      url: `/conversations/${encodeURIComponent(conversationId)}`,
+      data: {
+        ...(input.title ? { title: input.title } : {}),
+        ...(input.customAttributes && Object.keys(input.customAttributes).length
+          ? { custom_attributes: input.customAttributes }
+          : {}),
+      },
+    });
+  }
+
+  /** POST /conversations/{id}/parts: assigns the conversation to a team, as the bridge's admin. */
+  async assignTeam(conversationId: string, adminId: string, teamId: string): Promise<void> {
+    await this.request('assign team', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/parts`,
+      data: { message_type: 'assignment', type: 'team', admin_id: adminId, assignee_id: teamId },
+    });
+  }
+
+  /** POST /conversations/{id}/parts: opens a closed conversation again, as the bridge's admin. */
+  async openConversation(conversationId: string, adminId: string): Promise<void> {
+    await this.request('open conversation', conversationResponse, {
+      method: 'POST',
+      url: `/conversations/${encodeURIComponent(conversationId)}/parts`,
+      data: { message_type: 'open', admin_id: adminId },
+    });
+  }
+
+  /** GET /me: the admin the access token belongs to (`npm run bridge -- check`). */
+  async me(): Promise<{ id: string; name?: string; email?: string }> {
+    const me = await this.request('get me', adminResponse, { method: 'GET', url: '/me' });
+    return { id: me.id, ...(me.name ? { name: me.name } : {}), ...(me.email ? { email: me.email } : {}) };
+  }
+
+  /** GET /admins/{id}: undefined when there is no such teammate. */
+  async admin(adminId: string): Promise<{ id: string; name?: string } | undefined> {
+    try {
+      const admin = await this.send('get admin', adminResponse, {
+        method: 'GET',
+        url: `/admins/${encodeURIComponent(adminId)}`,
+      });
+      return { id: admin.id, ...(admin.name ? { name: admin.name } : {}) };
+    } catch (err) {
+      if (isAxiosError(err) && err.response?.status === 404) return undefined;
+      throw err instanceof PermanentError || err instanceof RetryableError
+        ? err
+        : intercomError(err, 'get admin');
+    }
   }
 
   /** POST /conversations as the contact: the conversation starts with the customer's first message. */
@@ -213,6 +286,24 @@ const contactResponse = z.looseObject({
 });
 const contactList = z.looseObject({ data: z.array(contactResponse) });
 const messageResponse = z.looseObject({ conversation_id: id });
+const adminResponse = z.looseObject({ id, name: z.string().nullish(), email: z.string().nullish() });
+
+/** What the bridge knows about the customer, for the contact. */
+export interface ContactDetails {
+  email?: string;
+  phone?: string;
+  customAttributes?: Record<string, string>;
+}
+
+function contactDetails(input: ContactDetails): Record<string, unknown> {
+  return {
+    ...(input.email ? { email: input.email } : {}),
+    ...(input.phone ? { phone: input.phone } : {}),
+    ...(input.customAttributes && Object.keys(input.customAttributes).length
+      ? { custom_attributes: input.customAttributes }
+      : {}),
+  };
+}
 const conversationResponse = conversationItem;
 
 function contact(c: z.infer<typeof contactResponse>): IntercomContact {

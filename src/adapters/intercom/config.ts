@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fieldMapSetting, nameMapSetting } from '../shared/field-map';
 
 const whole = (what: string) => z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`);
 const positive = (fallback: number) =>
@@ -28,6 +29,11 @@ export const intercomConfigSchema = z.object({
   // Intercom allows 10,000 calls per minute per app (25,000 per workspace), counted in 10-second windows.
   INTERCOM_REQUESTS_PER_MINUTE: positive(10_000),
   INTERCOM_TIMEOUT_MS: positive(10_000),
+  INTERCOM_CONTACT_ATTRIBUTES: fieldMapSetting(
+    /^(conversation\.)?[A-Za-z0-9_][A-Za-z0-9_ -]{0,99}$/,
+    'a contact custom attribute name, or conversation.<attribute> for a conversation attribute',
+  ),
+  INTERCOM_TEAMS: nameMapSetting(/^\d+$/, 'an Intercom team id (numeric)'),
 });
 
 export type IntercomConfig = z.infer<typeof intercomConfigSchema>;

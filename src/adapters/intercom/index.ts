@@ -1,4 +1,4 @@
-import { PermanentError } from '../../core/errors';
+import { errorCode, errorMessage, PermanentError } from '../../core/errors';
 import type { Logger } from '../../core/logger';
 import type {
   AgentMessageEvent,
@@ -9,7 +9,8 @@ import type {
   TicketRef,
 } from '../../core/model';
 import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
-import { IntercomApi, type PartContent } from './api';
+import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
+import { type ContactDetails, type IntercomContact, IntercomApi, type PartContent } from './api';
 import { type IntercomConfig, intercomConfigSchema } from './config';
 import { agentMessage, IntercomWebhook } from './webhook';
 
@@ -29,6 +30,8 @@ export class IntercomAdapter implements HelpdeskAdapter {
   readonly webhook: IntercomWebhook;
   private readonly api: IntercomApi;
   private readonly adminId: string;
+  private readonly attributes: FieldMapping[];
+  private readonly teams: Record<string, string>;
 
   constructor(
     config: IntercomConfig,
@@ -36,21 +39,110 @@ export class IntercomAdapter implements HelpdeskAdapter {
   ) {
     this.api = new IntercomApi(config);
     this.adminId = config.INTERCOM_ADMIN_ID;
+    this.attributes = config.INTERCOM_CONTACT_ATTRIBUTES;
+    this.teams = config.INTERCOM_TEAMS;
     this.webhook = new IntercomWebhook(config.INTERCOM_CLIENT_SECRET, config.INTERCOM_ADMIN_ID);
     this.limits = { requestsPerMinute: config.INTERCOM_REQUESTS_PER_MINUTE };
   }
 
   /** Intercom takes no idempotency key (see README.md: what covers a retried open). */
   async openTicket(req: OpenTicketRequest, _idempotencyKey?: string): Promise<TicketRef> {
-    const customer = req.customer;
-    const externalId = customer.originator ?? customer.key;
-    const contact =
-      (await this.api.findContactByExternalId(externalId)) ??
-      (await this.api.createContact({ externalId, ...(customer.name ? { name: customer.name } : {}) }));
+    const contact = await this.contactFor(req);
     const id = await this.withAttachmentFallback('create conversation', req.first, (content) =>
       this.api.createConversation(contact, content),
     );
+    await this.completeConversation(id, req);
     return { vendor: this.name, id, requesterId: contact.id };
+  }
+
+  /** Reopen policy: the conversation is opened again (as the bridge's admin), then the customer's message. */
+  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
+    await this.api.openConversation(ticket.id, this.adminId);
+    await this.appendCustomerMessage(ticket, message);
+  }
+
+  /**
+   * The contact (external_id = the real customer), created or updated with the BLiP contact's name, e-mail,
+   * phone and mapped custom attributes. Details Intercom refuses (an e-mail another contact has, an attribute
+   * not defined in the workspace) never stop the handoff: the contact is then created or kept without them.
+   */
+  private async contactFor(req: OpenTicketRequest): Promise<IntercomContact> {
+    const customer = req.customer;
+    const externalId = customer.originator ?? customer.key;
+    const name = req.contact?.name ?? customer.name;
+    const customAttributes = Object.fromEntries(
+      mappedValues(this.attributes, req)
+        .filter((m) => !m.target.startsWith('conversation.'))
+        .map((m) => [m.target, m.value]),
+    );
+    const details: ContactDetails = {
+      ...(req.contact?.email ? { email: req.contact.email } : {}),
+      ...(req.contact?.phone ? { phone: req.contact.phone } : {}),
+      ...(Object.keys(customAttributes).length ? { customAttributes } : {}),
+    };
+    const withDetails = Object.keys(details).length > 0;
+    const found = await this.api.findContactByExternalId(externalId);
+    if (found) {
+      if (withDetails || name) {
+        await this.bestEffort('update contact', () =>
+          this.api.updateContact(found.id, { ...(name ? { name } : {}), ...details }),
+        );
+      }
+      return found;
+    }
+    const base = { externalId, ...(name ? { name } : {}) };
+    if (!withDetails) return this.api.createContact(base);
+    try {
+      return await this.api.createContact({ ...base, ...details });
+    } catch (err) {
+      if (!(err instanceof PermanentError)) throw err;
+      this.logger?.warn('intercom refused the contact details; creating the contact without them', {
+        vendor: this.name,
+        code: err.code,
+      });
+      return this.api.createContact(base);
+    }
+  }
+
+  /**
+   * After the conversation exists: its title (the subject), mapped conversation attributes and the team. Each is
+   * best effort: the conversation is open with the customer's message, and a retry of openTicket would open a
+   * second one (Intercom takes no idempotency key), so these never throw.
+   */
+  private async completeConversation(conversationId: string, req: OpenTicketRequest): Promise<void> {
+    const customAttributes = Object.fromEntries(
+      mappedValues(this.attributes, req)
+        .filter((m) => m.target.startsWith('conversation.'))
+        .map((m) => [m.target.slice('conversation.'.length), m.value]),
+    );
+    await this.bestEffort('update conversation', () =>
+      this.api.updateConversation(conversationId, { title: req.subject, customAttributes }),
+    );
+    const team = teamId(req.fields?.team, this.teams, /^\d+$/);
+    if (team.unmapped) {
+      this.logger?.warn('team has no Intercom team in INTERCOM_TEAMS; the conversation stays unassigned', {
+        vendor: this.name,
+        team: team.unmapped,
+        code: 'INTERCOM_UNKNOWN_TEAM',
+      });
+    }
+    if (team.id) {
+      const teamId = team.id;
+      await this.bestEffort('assign team', () => this.api.assignTeam(conversationId, this.adminId, teamId));
+    }
+  }
+
+  private async bestEffort(call: string, work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (err) {
+      this.logger?.warn(`intercom ${call} failed; the conversation goes on without it`, {
+        vendor: this.name,
+        call,
+        code: errorCode(err),
+        error: errorMessage(err),
+      });
+    }
   }
 
   async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {

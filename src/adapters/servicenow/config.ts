@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fieldMapSetting, nameMapSetting } from '../shared/field-map';
 
 /** A ServiceNow field or table name (what the Table API accepts in a path, a body or an encoded query). */
 const identifier = /^[a-z][a-z0-9_]*$/;
@@ -58,6 +59,11 @@ export const servicenowConfigSchema = z
       .int('must be a positive whole number')
       .positive('must be a positive whole number')
       .default(10_000),
+    SERVICENOW_CONTACT_FIELDS: fieldMapSetting(identifier, 'a column of the table, e.g. u_cpf'),
+    SERVICENOW_ASSIGNMENT_GROUPS: nameMapSetting(
+      /^[0-9a-f]{32}$/,
+      'the sys_id (32 hex characters) of a sys_user_group record',
+    ),
   })
   .superRefine(
     (c, ctx) => {

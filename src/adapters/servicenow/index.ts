@@ -12,6 +12,7 @@ import type {
 } from '../../core/model';
 import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
 import { sameOrigin } from '../shared/download';
+import { mappedValues, teamId } from '../shared/field-map';
 import { ServiceNowApi } from './api';
 import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
 import { attachmentEvent, CORRELATION_DISPLAY, commentEvent, correlationId, ticketRef } from './mapping';
@@ -98,8 +99,9 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
     }
     const customer = req.customer;
     const created = await this.api.create(this.table, {
+      ...this.handoffFields(req),
       short_description: req.subject.slice(0, SHORT_DESCRIPTION_MAX),
-      description: commentBody(req.first),
+      description: [contactLine(req), commentBody(req.first)].filter(Boolean).join('\n\n'),
       contact_type: 'chat',
       correlation_id: correlation,
       // The Business Rule's condition, and the poll's filter: only the bridge's records.
@@ -109,6 +111,37 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
       ...(this.config.SERVICENOW_CALLER_ID ? { caller_id: this.config.SERVICENOW_CALLER_ID } : {}),
     });
     return ticketRef({ sys_id: created.sys_id as string, number: created.number });
+  }
+
+  /** Reopen policy: a resolved record goes back to In Progress (state 2) with the customer's comment. */
+  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
+    await this.api.update(this.table, ticket.id, { state: '2', comments: commentBody(message) }, 'reopen');
+  }
+
+  /**
+   * Urgency and impact from the priority (ServiceNow derives the priority from both: urgent → 1 Critical,
+   * high → 2 High, normal → 3 Moderate, low → 4 Low), the assignment group from the team
+   * (SERVICENOW_ASSIGNMENT_GROUPS, or a sys_id), and the mapped columns (SERVICENOW_CONTACT_FIELDS).
+   */
+  private handoffFields(req: OpenTicketRequest): Record<string, string> {
+    const fields: Record<string, string> = {};
+    for (const { target, value } of mappedValues(this.config.SERVICENOW_CONTACT_FIELDS, req))
+      fields[target] = value;
+    const priority = req.fields?.priority;
+    if (priority) Object.assign(fields, URGENCY_IMPACT[priority]);
+    const group = teamId(req.fields?.team, this.config.SERVICENOW_ASSIGNMENT_GROUPS, /^[0-9a-f]{32}$/);
+    if (group.id) fields.assignment_group = group.id;
+    if (group.unmapped) {
+      this.logger.warn(
+        'team has no assignment group in SERVICENOW_ASSIGNMENT_GROUPS; the record goes without one',
+        {
+          vendor: this.name,
+          team: group.unmapped,
+          code: 'SERVICENOW_UNKNOWN_TEAM',
+        },
+      );
+    }
+    return fields;
   }
 
   async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
@@ -208,6 +241,25 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
       .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
       .map((x) => x.event);
   }
+}
+
+const URGENCY_IMPACT: Record<string, { urgency: string; impact: string }> = {
+  urgent: { urgency: '1', impact: '1' },
+  high: { urgency: '1', impact: '2' },
+  normal: { urgency: '2', impact: '2' },
+  low: { urgency: '2', impact: '3' },
+};
+
+/**
+ * Who the customer is, from their BLiP contact, as the description's first line (agents read it first; the
+ * record has no requester of its own: `u_blip_customer` holds the identity). Only when BLiP knows a name or an
+ * e-mail: a phone number alone is the identity again.
+ */
+function contactLine(req: OpenTicketRequest): string {
+  const c = req.contact;
+  if (!c?.name && !c?.email) return '';
+  const parts = [c.name, c.email, c.phone].filter((p): p is string => !!p && p.trim() !== '');
+  return `BLiP contact: ${parts.join(' · ')}`;
 }
 
 /**

@@ -21,7 +21,8 @@ export interface FieldMapping {
   target: string;
 }
 
-const SOURCE = /^(name|email|phone|city|originator|customer|team|priority|extras\.[^\s:,]+|context\.[^\s:,]+)$/;
+const SOURCE =
+  /^(name|email|phone|city|originator|customer|team|priority|extras\.[^\s:,]+|context\.[^\s:,]+)$/;
 
 /** A `<VENDOR>_CONTACT_FIELDS` setting: `source:target` pairs; `target` must match `target`. */
 export function fieldMapSetting(target: RegExp, targetHint: string) {

@@ -6,6 +6,26 @@ import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { ZendeskConfig } from './config';
 
+/** The account's API client (credentials, timeout, JSON); shared by the adapter and `setup.ts`. */
+export function zendeskHttp(config: ZendeskConfig): { http: AxiosInstance; baseUrl: string } {
+  const baseUrl = (config.ZENDESK_BASE_URL ?? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com`).replace(
+    /\/$/,
+    '',
+  );
+  const http = axios.create({
+    baseURL: baseUrl,
+    timeout: config.ZENDESK_TIMEOUT_MS,
+    headers: {
+      Authorization: config.ZENDESK_OAUTH_TOKEN
+        ? `Bearer ${config.ZENDESK_OAUTH_TOKEN}`
+        : `Basic ${Buffer.from(`${config.ZENDESK_EMAIL}/token:${config.ZENDESK_API_TOKEN}`).toString('base64')}`,
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+    },
+  });
+  return { http, baseUrl };
+}
+
 /** The Zendesk Support API calls the adapter makes, with responses validated at the edge. */
 export class ZendeskApi {
   private readonly http: AxiosInstance;
@@ -13,19 +33,9 @@ export class ZendeskApi {
   readonly baseUrl: string;
 
   constructor(config: ZendeskConfig) {
-    const baseURL = config.ZENDESK_BASE_URL ?? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com`;
-    this.baseUrl = baseURL.replace(/\/$/, '');
-    this.http = axios.create({
-      baseURL: this.baseUrl,
-      timeout: config.ZENDESK_TIMEOUT_MS,
-      headers: {
-        Authorization: config.ZENDESK_OAUTH_TOKEN
-          ? `Bearer ${config.ZENDESK_OAUTH_TOKEN}`
-          : `Basic ${Buffer.from(`${config.ZENDESK_EMAIL}/token:${config.ZENDESK_API_TOKEN}`).toString('base64')}`,
-        'Content-Type': 'application/json',
-        Accept: 'application/json',
-      },
-    });
+    const { http, baseUrl } = zendeskHttp(config);
+    this.baseUrl = baseUrl;
+    this.http = http;
   }
 
   /** POST /api/v2/users/create_or_update: the requester, matched on external_id. */

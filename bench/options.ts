@@ -1,0 +1,151 @@
+/**
+ * What `npm run bench` runs. The default is the quick run (a few minutes on a 2-core machine); `--full` gives the
+ * sizes of issue 9 (1,000 customers × 10 messages, a two-minute rate-limit run). Every option is a flag
+ * (`--customers 500`) or an environment variable (`BENCH_CUSTOMERS=500`); flags win.
+ */
+
+export type Scenario = 'throughput' | 'idle' | 'ratelimit';
+
+export interface BenchOptions {
+  full: boolean;
+  scenarios: Scenario[];
+  /** Scenario 1/2: customers, and messages each sends. */
+  customers: number;
+  messages: number;
+  /** Characters per message text. */
+  textLength: number;
+  /** Customers that warm each process up before it is measured. */
+  warmupCustomers: number;
+  /** Scenario 3: open conversations written into Redis, one bridge start per size. */
+  idleSizes: number[];
+  /** Scenario 3: customers (× 3 messages, with replies) that talk through the bridge at each size. */
+  idleTouchCustomers: number;
+  /** Scenario 4: how long the customers offer load, the limit the emulator enforces, the offered multiple. */
+  rateLimitSeconds: number;
+  /** Scenario 4: calls per minute the emulator allows (429 beyond) and the bridge is configured with. */
+  vendorLimit: number;
+  loadFactor: number;
+  rateLimitCustomers: number;
+  /** Scenario 4: 429s are counted from this many seconds on (the issue's "after the first minute"). */
+  rateLimitWarmupSeconds: number;
+  /** Keep the emulator's OpenAPI request validation on (off by default: it is the sandbox's cost, not the bridge's). */
+  validate: boolean;
+  /** Redis with an append-only file fsynced every second (production), or no persistence. */
+  aof: boolean;
+  /** Write a CPU profile of each measured bridge run (and its summary) next to the results. */
+  profile: boolean;
+  /** Give up on a run after this long without any message arriving. */
+  stallSeconds: number;
+  /** Where results go. */
+  outDir: string;
+  /** Rewrite the README's Performance section with the results. */
+  writeReadme: boolean;
+  /** What the machine was doing besides (printed with the results), e.g. "shared with other test runs". */
+  note?: string;
+}
+
+const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' | 'note'> = {
+  customers: 200,
+  messages: 5,
+  textLength: 80,
+  warmupCustomers: 50,
+  idleSizes: [0, 10_000, 100_000],
+  idleTouchCustomers: 100,
+  rateLimitSeconds: 60,
+  vendorLimit: 700,
+  loadFactor: 3,
+  rateLimitCustomers: 200,
+  rateLimitWarmupSeconds: 30,
+  validate: false,
+  aof: true,
+  profile: false,
+  stallSeconds: 60,
+};
+
+const fullSizes: Partial<BenchOptions> = {
+  customers: 1_000,
+  messages: 10,
+  warmupCustomers: 100,
+  rateLimitSeconds: 120,
+  rateLimitWarmupSeconds: 60,
+  idleTouchCustomers: 200,
+};
+
+const HELP = `npm run bench [-- options]
+
+  --full                    issue 9's sizes: 1000 customers x 10 messages, 2-minute rate-limit run
+  --scenarios LIST          throughput,idle,ratelimit (default: all three; throughput includes the raw relay)
+  --customers N             customers in the throughput runs (quick 200, full 1000)
+  --messages M              messages per customer (quick 5, full 10)
+  --text-length N           characters per message (80)
+  --idle-sizes LIST         open conversations in Redis for the idle runs (0,10000,100000)
+  --rate-limit-seconds S    how long load is offered against the vendor limit (quick 60, full 120)
+  --rate-limit-warmup S     429s count from this second on (quick 30, full 60)
+  --vendor-limit N          requests per minute the emulator allows (700)
+  --load-factor X           offered load as a multiple of the limit (3)
+  --validate                keep the emulator's OpenAPI request validation on
+  --no-aof                  Redis without the append-only file
+  --profile                 CPU profile of each measured bridge run, summarised in the results
+  --no-readme               do not rewrite README.md's Performance section
+  --note TEXT               a note on the machine's conditions, printed with the results
+  --out DIR                 results directory (bench/results)
+
+Every option is also an environment variable: BENCH_CUSTOMERS=500, BENCH_FULL=1, BENCH_NOTE=...`;
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      process.stdout.write(`${HELP}\n`);
+      process.exit(0);
+    }
+    if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg} (see --help)`);
+    const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
+    const boolean = ['full', 'validate', 'no-aof', 'profile', 'no-readme'].includes(name);
+    const value = inline ?? (boolean ? '1' : argv[++i]);
+    if (value === undefined) throw new Error(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  const get = (name: string): string | undefined =>
+    flags.get(name) ?? env[`BENCH_${name.toUpperCase().replace(/-/g, '_')}`];
+  const truthy = (name: string): boolean => ['1', 'true', 'yes'].includes((get(name) ?? '').toLowerCase());
+  const full = truthy('full');
+  const base = { ...quick, ...(full ? fullSizes : {}) };
+  const num = (name: string, fallback: number): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} must be a number, got ${raw}`);
+    return value;
+  };
+  const scenarios = (get('scenarios') ?? 'throughput,idle,ratelimit')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) as Scenario[];
+  for (const s of scenarios) {
+    if (!['throughput', 'idle', 'ratelimit'].includes(s)) throw new Error(`unknown scenario ${s}`);
+  }
+  return {
+    full,
+    scenarios,
+    customers: num('customers', base.customers),
+    messages: num('messages', base.messages),
+    textLength: num('text-length', base.textLength),
+    warmupCustomers: num('warmup-customers', base.warmupCustomers),
+    idleSizes: (get('idle-sizes') ?? base.idleSizes.join(',')).split(',').map(Number),
+    idleTouchCustomers: num('idle-touch-customers', base.idleTouchCustomers),
+    rateLimitSeconds: num('rate-limit-seconds', base.rateLimitSeconds),
+    vendorLimit: num('vendor-limit', base.vendorLimit),
+    loadFactor: num('load-factor', base.loadFactor),
+    rateLimitCustomers: num('rate-limit-customers', base.rateLimitCustomers),
+    rateLimitWarmupSeconds: num('rate-limit-warmup', base.rateLimitWarmupSeconds),
+    validate: truthy('validate'),
+    aof: !truthy('no-aof'),
+    profile: truthy('profile'),
+    stallSeconds: num('stall-seconds', base.stallSeconds),
+    outDir: get('out') ?? 'bench/results',
+    writeReadme: !truthy('no-readme'),
+    ...(get('note') ? { note: get('note') } : {}),
+  };
+}

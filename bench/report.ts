@@ -1,0 +1,530 @@
+/**
+ * What a benchmark run reports: the targets of issue 9 (PASS/FAIL), a markdown table, a hand-written SVG chart
+ * (throughput and latency percentiles, bridge vs raw relay) and the README's Performance figures.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as prettier from 'prettier';
+import type { IdleResult } from './idle';
+import type { LoadResult } from './load';
+import type { BenchOptions } from './options';
+import type { ProfileSummary } from './profile';
+import type { RateLimitResult } from './ratelimit';
+import { mb, round } from './stats';
+
+export interface Machine {
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  platform: string;
+  loadAverageStart: number[];
+  loadAverageEnd?: number[];
+  note?: string;
+}
+
+export interface HalfLoad {
+  /** Customer messages per second offered to both: half the bridge's maximum. */
+  rate: number;
+  bridge: LoadResult;
+  raw: LoadResult;
+}
+
+export interface ThroughputResults {
+  max: { raw: LoadResult; memory: LoadResult; redis: LoadResult };
+  halfLoad: { memory: HalfLoad; redis: HalfLoad };
+  profiles: Array<{ label: string; file: string } & ProfileSummary>;
+}
+
+export interface Target {
+  id: string;
+  scenario: string;
+  target: string;
+  measured: string;
+  result: 'PASS' | 'FAIL';
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  wallSeconds: number;
+  machine: Machine;
+  options: BenchOptions;
+  command: string;
+  throughput?: ThroughputResults;
+  idle?: IdleResult;
+  rateLimit?: RateLimitResult;
+  targets: Target[];
+}
+
+const pct = (ratio: number): string => `${Math.round(ratio * 100)}%`;
+const ms = (value: number): string =>
+  !Number.isFinite(value) ? '–' : value >= 1000 ? `${round(value / 1000, 2)} s` : `${round(value, 1)} ms`;
+const num = (value: number): string => (Number.isFinite(value) ? value.toLocaleString('en-US') : '–');
+
+/** A run is sound when everything sent arrived, once and in order. */
+function sound(run: LoadResult): boolean {
+  return (
+    !run.incomplete &&
+    run.arrived === run.sent &&
+    run.repliesArrived === run.repliesSent &&
+    run.duplicates + run.outOfOrder + run.repliesDuplicated + run.repliesOutOfOrder === 0
+  );
+}
+
+export function evaluateTargets(results: BenchResults): Target[] {
+  const targets: Target[] = [];
+  const add = (t: Omit<Target, 'result'>, pass: boolean): void => {
+    targets.push({ ...t, result: pass ? 'PASS' : 'FAIL' });
+  };
+  const t = results.throughput;
+  if (t) {
+    const ratio = (bridge: LoadResult) => ({
+      toHelpdesk: bridge.customerMessagesPerSecond / t.max.raw.customerMessagesPerSecond,
+      toCustomer: bridge.agentRepliesPerSecond / t.max.raw.agentRepliesPerSecond,
+    });
+    const redis = ratio(t.max.redis);
+    const memory = ratio(t.max.memory);
+    add(
+      {
+        id: 'throughput-redis',
+        scenario: '2',
+        target: 'throughput with Redis ≥ 50% of the raw relay (each direction)',
+        measured: `${pct(redis.toHelpdesk)} to the helpdesk, ${pct(redis.toCustomer)} to the customer`,
+      },
+      sound(t.max.redis) && Math.min(redis.toHelpdesk, redis.toCustomer) >= 0.5,
+    );
+    add(
+      {
+        id: 'throughput-memory',
+        scenario: '2',
+        target: 'throughput in memory ≥ 70% of the raw relay (each direction)',
+        measured: `${pct(memory.toHelpdesk)} to the helpdesk, ${pct(memory.toCustomer)} to the customer`,
+      },
+      sound(t.max.memory) && Math.min(memory.toHelpdesk, memory.toCustomer) >= 0.7,
+    );
+    for (const state of ['memory', 'redis'] as const) {
+      const half = t.halfLoad[state];
+      const h = half.bridge.toHelpdesk.p99Ms / half.raw.toHelpdesk.p99Ms;
+      const c = half.bridge.toCustomer.p99Ms / half.raw.toCustomer.p99Ms;
+      add(
+        {
+          id: `p99-half-load-${state}`,
+          scenario: '2',
+          target: `p99 added latency ≤ 2× the raw relay's at half of maximum load (${state === 'redis' ? 'Redis' : 'memory'})`,
+          measured:
+            `${ms(half.bridge.toHelpdesk.p99Ms)} vs ${ms(half.raw.toHelpdesk.p99Ms)} to the helpdesk (${round(h, 1)}×), ` +
+            `${ms(half.bridge.toCustomer.p99Ms)} vs ${ms(half.raw.toCustomer.p99Ms)} to the customer (${round(c, 1)}×) ` +
+            `at ${half.rate}/s`,
+        },
+        sound(half.bridge) && h <= 2 && c <= 2,
+      );
+    }
+    add(
+      {
+        id: 'redis-1000-per-second',
+        scenario: '1',
+        target: '≥ 1,000 customer messages/s per process with Redis',
+        measured: `${num(t.max.redis.customerMessagesPerSecond)} customer messages/s`,
+      },
+      sound(t.max.redis) && t.max.redis.customerMessagesPerSecond >= 1000,
+    );
+    const runs = [t.max.memory, t.max.redis, t.halfLoad.memory.bridge, t.halfLoad.redis.bridge];
+    add(
+      {
+        id: 'throughput-integrity',
+        scenario: '1',
+        target: 'every message of the bridge runs arrives, once, in order (both directions)',
+        measured: runs
+          .map((r) => `${r.arrived}/${r.sent} + ${r.repliesArrived}/${r.repliesSent}`)
+          .join(', '),
+      },
+      runs.every(sound),
+    );
+  }
+  const idle = results.idle;
+  if (idle) {
+    add(
+      {
+        id: 'idle-bytes',
+        scenario: '3',
+        target: '≤ 1 KB of Redis memory per idle open conversation',
+        measured:
+          `${idle.bytesPerConversation} B (MEMORY USAGE of its keys); ` +
+          `${idle.usedMemoryPerConversation} B by used_memory`,
+      },
+      idle.bytesPerConversation <= 1024,
+    );
+    const first = idle.sizes[0];
+    const last = idle.sizes.at(-1);
+    if (first && last) {
+      const growth = Math.max(
+        last.bridgeRssStartBytes - first.bridgeRssStartBytes,
+        last.bridgeRssEndBytes - first.bridgeRssEndBytes,
+      );
+      const allowed = Math.max(0.1 * first.bridgeRssStartBytes, 16 * 1_048_576);
+      add(
+        {
+          id: 'idle-rss-flat',
+          scenario: '3',
+          target: "the bridge's RSS does not grow with the number of open conversations (≤ 10%, 16 MB at least)",
+          measured: idle.sizes
+            .map((s) => `${num(s.conversations)}: ${mb(s.bridgeRssStartBytes)} → ${mb(s.bridgeRssEndBytes)} MB`)
+            .join('; '),
+        },
+        growth <= allowed && idle.sizes.every((s) => !s.touch.incomplete),
+      );
+    }
+  }
+  const rl = results.rateLimit;
+  if (rl) {
+    add(
+      {
+        id: 'ratelimit-429',
+        scenario: '4',
+        target: `≤ 1% of vendor calls answered 429 after the first ${rl.warmupSeconds} s`,
+        measured: `${rl.rateLimitedAfterWarmup} of ${rl.callsAfterWarmup} (${rl.rateLimitedShareAfterWarmup}%); ${rl.rateLimited} in all`,
+      },
+      rl.rateLimitedShareAfterWarmup <= 1,
+    );
+    add(
+      {
+        id: 'ratelimit-lossless',
+        scenario: '4',
+        target: 'under the rate limit, zero customer messages lost or reordered',
+        measured: `${rl.run.arrived}/${rl.messages} arrived, ${rl.duplicates} duplicated, ${rl.outOfOrder} out of order`,
+      },
+      rl.lost === 0 && rl.duplicates === 0 && rl.outOfOrder === 0 && !rl.run.incomplete,
+    );
+    add(
+      {
+        id: 'ratelimit-coalescing',
+        scenario: '4',
+        target: 'fewer vendor calls than messages',
+        measured: `${rl.vendorCalls} calls for ${rl.messages} messages (${rl.messagesPerCall} messages per comment)`,
+      },
+      rl.vendorCalls < rl.messages,
+    );
+  }
+  return targets;
+}
+
+// ---- markdown ----------------------------------------------------------------------------------------------
+
+function machineLine(m: Machine): string {
+  const load = `load average ${m.loadAverageStart.join(' / ')} at the start${m.loadAverageEnd ? `, ${m.loadAverageEnd.join(' / ')} at the end` : ''}`;
+  return `${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB, ${m.platform}, Node ${m.node}; ${load}${m.note ? `. ${m.note}` : ''}`;
+}
+
+function runRow(run: LoadResult): string {
+  const redisCpu = run.redisCpuSecondsPer1000 !== undefined ? String(run.redisCpuSecondsPer1000) : '–';
+  return (
+    `| ${run.label} | ${num(run.customerMessagesPerSecond)} | ${num(run.agentRepliesPerSecond)} | ` +
+    `${run.cpuSecondsPer1000} | ${redisCpu} | ${mb(run.peakRssBytes)} MB | ${pct(run.sutEventLoopUtilisation)} | ` +
+    `${pct(run.sandboxEventLoopUtilisation)} | ${sound(run) ? 'yes' : `**no**${run.incomplete ? ` (${run.incomplete})` : ''}`} |`
+  );
+}
+
+function latencyRow(run: LoadResult): string {
+  const p = (l: LoadResult['toHelpdesk']) => `${ms(l.p50Ms)} / ${ms(l.p95Ms)} / ${ms(l.p99Ms)}`;
+  return `| ${run.label} | ${run.offeredRate ?? '–'} | ${p(run.toHelpdesk)} | ${p(run.toCustomer)} | ${run.cpuSecondsPer1000} |`;
+}
+
+export function renderMarkdown(r: BenchResults): string {
+  const lines: string[] = [];
+  const o = r.options;
+  lines.push(`# Benchmark results (${r.startedAt.slice(0, 16).replace('T', ' ')} UTC)`, '');
+  lines.push(`\`${r.command}\` — ${o.full ? 'full' : 'quick'} run, ${r.wallSeconds} s.`, '');
+  lines.push(`Machine: ${machineLine(r.machine)}.`, '');
+  lines.push('| target | measured | result |', '| --- | --- | --- |');
+  for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | **${t.result}** |`);
+  lines.push('');
+
+  const t = r.throughput;
+  if (t) {
+    lines.push('## Throughput and latency: bridge vs raw relay (scenarios 1 and 2)', '');
+    lines.push(
+      `${num(o.customers)} customers × ${o.messages} messages of ${o.textLength} characters through the sandbox ` +
+        '(local LIME server, Zendesk emulator without artificial latency' +
+        `${o.validate ? ', OpenAPI validation on' : ', OpenAPI validation off'}), ` +
+        'each message answered by the agent through a signed webhook; the emulator also echoes every customer comment ' +
+        `as a webhook, as Zendesk does. Redis ${o.aof ? 'with AOF (appendfsync everysec)' : 'without persistence'}. ` +
+        'Each system under test runs alone in a fresh process, warmed up first.',
+      '',
+    );
+    lines.push('**Maximum throughput** (all messages offered at once; messages/s from the first send to the last arrival):', '');
+    lines.push(
+      '| run | customer msg/s | agent replies/s | CPU s / 1000 msgs | Redis CPU s / 1000 | peak RSS | its event loop busy | sandbox event loop busy | all arrived, in order |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const run of [t.max.raw, t.max.memory, t.max.redis]) lines.push(runRow(run));
+    lines.push('');
+    lines.push(
+      "**Added latency at half of the bridge's maximum** (the same offered load for the bridge and the raw relay; " +
+        'p50 / p95 / p99; to the helpdesk: BLiP writes the message to the socket → the helpdesk has it; to the ' +
+        'customer: the helpdesk posts the webhook → BLiP has the message):',
+      '',
+    );
+    lines.push(
+      '| run | offered customer msg/s | to the helpdesk | to the customer | CPU s / 1000 msgs |',
+      '| --- | --- | --- | --- | --- |',
+    );
+    for (const half of [t.halfLoad.memory, t.halfLoad.redis]) {
+      lines.push(latencyRow(half.raw), latencyRow(half.bridge));
+    }
+    lines.push('');
+    const cpuRatio = (bridge: LoadResult) => round(bridge.cpuSecondsPer1000 / t.max.raw.cpuSecondsPer1000, 1);
+    lines.push(
+      `CPU per message, bridge / raw relay: ${cpuRatio(t.max.memory)}× in memory, ${cpuRatio(t.max.redis)}× on Redis ` +
+        `(plus Redis' own ${t.max.redis.redisCpuSecondsPer1000 ?? '–'} CPU s per 1000 messages).`,
+      '',
+    );
+    if (t.profiles.length > 0) {
+      lines.push('**Where the CPU goes** (self time by area, CPU profile of the measured part):', '');
+      for (const p of t.profiles) {
+        lines.push(
+          `- ${p.label}: ${p.byArea
+            .slice(0, 8)
+            .map((a) => `${a.area} ${a.share}%`)
+            .join(', ')}; on the stack: ${p.inclusive
+            .slice(0, 8)
+            .map((a) => `${a.area} ${a.share}%`)
+            .join(', ')}`,
+        );
+      }
+      lines.push('');
+    }
+  }
+
+  const idle = r.idle;
+  if (idle) {
+    lines.push('## Idle scale (scenario 3)', '');
+    lines.push(
+      `Open conversations written into Redis with the bridge's own store (KeyvConversationStore: \`conv:\`, ` +
+        `\`ticket:\` and \`session:\` keys, as a handoff leaves them). Per conversation: **${idle.bytesPerConversation} B** ` +
+        `by \`MEMORY USAGE\` (conv ${idle.bytesPerKey.conv} + ticket ${idle.bytesPerKey.ticket} + session ` +
+        `${idle.bytesPerKey.session}; ${num(idle.sampled)} sampled), ${idle.usedMemoryPerConversation} B by the growth of ` +
+        `\`used_memory\`. A fresh bridge at each size, then ${o.idleTouchCustomers} customers × 3 messages with replies:`,
+      '',
+    );
+    lines.push(
+      '| open conversations | Redis keys | Redis used_memory | bridge RSS after start (GC) | after traffic (GC) | peak RSS | heap after traffic |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
+    );
+    for (const s of idle.sizes) {
+      lines.push(
+        `| ${num(s.conversations)} | ${num(s.keys)} | ${mb(s.usedMemoryBytes)} MB | ${mb(s.bridgeRssStartBytes)} MB | ` +
+          `${mb(s.bridgeRssEndBytes)} MB | ${mb(s.bridgePeakRssBytes)} MB | ${mb(s.bridgeHeapEndBytes)} MB |`,
+      );
+    }
+    lines.push('');
+  }
+
+  const rl = r.rateLimit;
+  if (rl) {
+    lines.push('## Under the vendor rate limit (scenario 4)', '');
+    lines.push(
+      `The emulator allows ${rl.vendorLimit} requests per minute (sliding window; 429 + Retry-After beyond); the bridge ` +
+        `has ZENDESK_REQUESTS_PER_MINUTE=${rl.vendorLimit} (GCRA on Redis). ${rl.customers} customers offer ` +
+        `${rl.offeredPerMinute} messages/min (${o.loadFactor}×) for ${rl.offeredSeconds} s; the agent answers each comment.`,
+      '',
+    );
+    lines.push('| figure | value |', '| --- | --- |');
+    lines.push(
+      `| accepted vendor calls per minute while loaded (max in any 60 s) | ${rl.acceptedPerMinute} (${rl.maxAcceptedIn60s}) |`,
+      `| vendor calls per minute of the run (calls / 429s) | ${rl.perMinute.map((m) => `${m.calls} / ${m.rateLimited}`).join(', ')} |`,
+      `| 429s after the first ${rl.warmupSeconds} s / in all | ${rl.rateLimitedAfterWarmup} of ${rl.callsAfterWarmup} / ${rl.rateLimited} of ${rl.vendorCalls} |`,
+      `| customer messages per comment (coalescing) | ${rl.messagesPerCall} |`,
+      `| vendor calls / customer messages | ${rl.vendorCalls} / ${rl.messages} |`,
+      `| queueing delay to the helpdesk p50 / p99 / max | ${ms(rl.toHelpdesk.p50Ms)} / ${ms(rl.toHelpdesk.p99Ms)} / ${ms(rl.maxQueueingDelayMs)} |`,
+      `| agent replies to the customer p50 / p99 / max | ${ms(rl.toCustomer.p50Ms)} / ${ms(rl.toCustomer.p99Ms)} / ${ms(rl.toCustomer.maxMs)} |`,
+      `| lost / duplicated / out of order | ${rl.lost} / ${rl.duplicates} / ${rl.outOfOrder} (agent replies lost: ${rl.repliesLost}) |`,
+    );
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+// ---- SVG ---------------------------------------------------------------------------------------------------
+
+const COLORS = { toHelpdesk: '#2b6cb0', toCustomer: '#dd6b20', grid: '#e2e8f0', text: '#1a202c', muted: '#718096' };
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** Throughput bars (left) and latency percentiles on a log scale (right), bridge vs raw relay. */
+export function renderSvg(r: BenchResults): string {
+  const width = 1000;
+  const height = 470;
+  const out: string[] = [];
+  const text = (x: number, y: number, s: string, attrs = ''): void => {
+    out.push(`<text x="${round(x, 1)}" y="${round(y, 1)}" ${attrs}>${esc(s)}</text>`);
+  };
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12" fill="${COLORS.text}">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+  );
+  text(20, 28, 'blip-helpdesk-bridge: bridge vs raw relay', 'font-size="18" font-weight="bold"');
+  const t = r.throughput;
+  if (!t) {
+    text(20, 60, 'No throughput scenario in this run.');
+  } else {
+    // -- left: throughput --
+    const left = { x: 150, y: 80, w: 300 };
+    text(20, 62, 'Maximum throughput (messages/s)', 'font-size="14" font-weight="bold"');
+    const groups: Array<[string, LoadResult]> = [
+      ['raw relay', t.max.raw],
+      ['bridge, memory', t.max.memory],
+      ['bridge, Redis', t.max.redis],
+    ];
+    const maxRate = Math.max(...groups.flatMap(([, g]) => [g.customerMessagesPerSecond, g.agentRepliesPerSecond]), 1);
+    const scale = niceMax(maxRate);
+    for (let i = 0; i <= 4; i++) {
+      const x = left.x + (left.w * i) / 4;
+      out.push(`<line x1="${x}" y1="${left.y - 6}" x2="${x}" y2="${left.y + 3 * 70}" stroke="${COLORS.grid}"/>`);
+      text(x, left.y + 3 * 70 + 14, num(round((scale * i) / 4, 0)), `text-anchor="middle" fill="${COLORS.muted}"`);
+    }
+    groups.forEach(([name, run], g) => {
+      const y = left.y + g * 70;
+      text(left.x - 10, y + 24, name, 'text-anchor="end" font-weight="bold"');
+      const bars: Array<[number, string]> = [
+        [run.customerMessagesPerSecond, COLORS.toHelpdesk],
+        [run.agentRepliesPerSecond, COLORS.toCustomer],
+      ];
+      bars.forEach(([value, color], b) => {
+        const w = Math.max(1, (left.w * value) / scale);
+        out.push(`<rect x="${left.x}" y="${y + b * 24}" width="${round(w, 1)}" height="20" fill="${color}"/>`);
+        text(left.x + w + 5, y + b * 24 + 14, num(value));
+      });
+    });
+    // legend
+    const ly = left.y + 3 * 70 + 36;
+    out.push(`<rect x="${left.x}" y="${ly - 10}" width="12" height="12" fill="${COLORS.toHelpdesk}"/>`);
+    text(left.x + 18, ly, 'customer → helpdesk');
+    out.push(`<rect x="${left.x + 150}" y="${ly - 10}" width="12" height="12" fill="${COLORS.toCustomer}"/>`);
+    text(left.x + 168, ly, 'agent → customer');
+
+    // -- right: latency percentiles, log scale --
+    const right = { x: 660, y: 80, w: 310 };
+    text(500, 62, 'Added latency at half load: p50 ● p95 ◆ p99 | (ms, log)', 'font-size="14" font-weight="bold"');
+    const rows: Array<[string, LoadResult]> = [
+      [`raw relay @ ${t.halfLoad.memory.rate}/s`, t.halfLoad.memory.raw],
+      ['bridge, memory', t.halfLoad.memory.bridge],
+      [`raw relay @ ${t.halfLoad.redis.rate}/s`, t.halfLoad.redis.raw],
+      ['bridge, Redis', t.halfLoad.redis.bridge],
+    ];
+    const all = rows.flatMap(([, run]) => [run.toHelpdesk, run.toCustomer]).flatMap((p) => [p.p50Ms, p.p99Ms]);
+    const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.1, Math.min(...all.filter((v) => v > 0))))));
+    const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(lo * 10, ...all))));
+    const xOf = (v: number): number =>
+      right.x + (right.w * (Math.log10(Math.max(lo, v)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
+    const rowH = 22;
+    const directions: Array<['toHelpdesk' | 'toCustomer', string]> = [
+      ['toHelpdesk', 'customer → helpdesk'],
+      ['toCustomer', 'agent → customer'],
+    ];
+    const bottom = right.y + directions.length * (rows.length * rowH + 26);
+    for (let v = lo; v <= hi * 1.0001; v *= 10) {
+      const x = xOf(v);
+      out.push(`<line x1="${round(x, 1)}" y1="${right.y - 6}" x2="${round(x, 1)}" y2="${bottom}" stroke="${COLORS.grid}"/>`);
+      text(x, bottom + 14, v >= 1000 ? `${v / 1000} s` : `${v}`, `text-anchor="middle" fill="${COLORS.muted}"`);
+    }
+    directions.forEach(([key, title], d) => {
+      const top = right.y + d * (rows.length * rowH + 26);
+      text(500, top + 8, title, `font-weight="bold" fill="${COLORS[key]}"`);
+      rows.forEach(([name, run], i) => {
+        const y = top + 22 + i * rowH;
+        const p = run[key];
+        text(right.x - 10, y + 4, name, 'text-anchor="end"');
+        if (!Number.isFinite(p.p50Ms)) return;
+        const [x50, x95, x99] = [xOf(p.p50Ms), xOf(p.p95Ms), xOf(p.p99Ms)];
+        const color = COLORS[key];
+        out.push(`<line x1="${round(x50, 1)}" y1="${y}" x2="${round(x99, 1)}" y2="${y}" stroke="${color}" stroke-width="2"/>`);
+        out.push(`<circle cx="${round(x50, 1)}" cy="${y}" r="4" fill="${color}"/>`);
+        out.push(
+          `<path d="M ${round(x95, 1)} ${y - 5} L ${round(x95 + 5, 1)} ${y} L ${round(x95, 1)} ${y + 5} L ${round(x95 - 5, 1)} ${y} Z" fill="${color}" opacity="0.7"/>`,
+        );
+        out.push(`<line x1="${round(x99, 1)}" y1="${y - 7}" x2="${round(x99, 1)}" y2="${y + 7}" stroke="${color}" stroke-width="3"/>`);
+        text(x99 + 6, y + 4, ms(p.p99Ms), `fill="${COLORS.muted}" font-size="11"`);
+      });
+    });
+  }
+  const m = r.machine;
+  const rl = r.rateLimit;
+  const idle = r.idle;
+  const facts = [
+    idle ? `idle: ${idle.bytesPerConversation} B per open conversation in Redis` : '',
+    rl ? `rate limit: ${rl.messagesPerCall} messages per comment, ${rl.rateLimited} × 429, ${rl.lost} lost` : '',
+  ].filter(Boolean);
+  if (facts.length) text(20, height - 46, facts.join('   ·   '));
+  text(
+    20,
+    height - 28,
+    `${r.startedAt.slice(0, 16).replace('T', ' ')} UTC · ${r.options.full ? 'full' : 'quick'} run · ${r.options.customers} customers × ${r.options.messages} messages · ` +
+      `${m.cpus} × ${m.cpuModel} · Node ${m.node} · load avg ${m.loadAverageStart[0]}`,
+    `fill="${COLORS.muted}" font-size="11"`,
+  );
+  if (m.note) text(20, height - 12, m.note, `fill="${COLORS.muted}" font-size="11"`);
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+function niceMax(value: number): number {
+  const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+  return 10 * magnitude;
+}
+
+// ---- README ------------------------------------------------------------------------------------------------
+
+const START = '<!-- bench:start (written by npm run bench) -->';
+const END = '<!-- bench:end -->';
+
+/**
+ * Rewrites the generated part of README.md's Performance section (between the markers), when all scenarios ran,
+ * formatted by Prettier with the project's settings (the lint checks the README).
+ */
+export async function updateReadme(file: string, r: BenchResults): Promise<boolean> {
+  if (!r.throughput || !r.idle || !r.rateLimit) return false;
+  const readme = readFileSync(file, 'utf8');
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) return false;
+  const t = r.throughput;
+  const rl = r.rateLimit;
+  const idle = r.idle;
+  const o = r.options;
+  const lines = [
+    START,
+    '',
+    `Latest run: ${r.startedAt.slice(0, 10)}, \`${r.command}\` (${o.full ? 'full' : 'quick'}: ${num(o.customers)} customers × ${o.messages} messages), on ${machineLine(r.machine)}.`,
+    '',
+    '| | raw relay | bridge, memory | bridge, Redis |',
+    '| --- | --- | --- | --- |',
+    `| customer messages/s (max) | ${num(t.max.raw.customerMessagesPerSecond)} | ${num(t.max.memory.customerMessagesPerSecond)} | ${num(t.max.redis.customerMessagesPerSecond)} |`,
+    `| agent replies/s (max) | ${num(t.max.raw.agentRepliesPerSecond)} | ${num(t.max.memory.agentRepliesPerSecond)} | ${num(t.max.redis.agentRepliesPerSecond)} |`,
+    `| CPU s per 1,000 messages | ${t.max.raw.cpuSecondsPer1000} | ${t.max.memory.cpuSecondsPer1000} | ${t.max.redis.cpuSecondsPer1000} (+ Redis ${t.max.redis.redisCpuSecondsPer1000 ?? '–'}) |`,
+    `| peak RSS | ${mb(t.max.raw.peakRssBytes)} MB | ${mb(t.max.memory.peakRssBytes)} MB | ${mb(t.max.redis.peakRssBytes)} MB |`,
+    `| p99 to the helpdesk at half load | ${ms(t.halfLoad.memory.raw.toHelpdesk.p99Ms)} / ${ms(t.halfLoad.redis.raw.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toHelpdesk.p99Ms)} |`,
+    `| p99 to the customer at half load | ${ms(t.halfLoad.memory.raw.toCustomer.p99Ms)} / ${ms(t.halfLoad.redis.raw.toCustomer.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toCustomer.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toCustomer.p99Ms)} |`,
+    '',
+    `Idle: ${idle.bytesPerConversation} B of Redis per open conversation; bridge RSS ` +
+      idle.sizes.map((s) => `${mb(s.bridgeRssEndBytes)} MB with ${num(s.conversations)}`).join(', ') +
+      ' open conversations. ' +
+      `Rate limit (${rl.vendorLimit}/min, ${o.loadFactor}× offered): ${rl.acceptedPerMinute} calls/min, ` +
+      `${rl.rateLimited} × 429, ${rl.messagesPerCall} messages per comment, longest wait ${ms(rl.maxQueueingDelayMs)}, ` +
+      `${rl.lost} lost, ${rl.outOfOrder} out of order.`,
+    '',
+    '| target | measured | |',
+    '| --- | --- | --- |',
+    ...r.targets.map((target) => `| ${target.target} | ${target.measured} | ${target.result} |`),
+    '',
+    '![bridge vs raw relay](bench/results/latest.svg)',
+    '',
+    END,
+  ];
+  const text = readme.slice(0, start) + lines.join('\n') + readme.slice(end + END.length);
+  const options = (await prettier.resolveConfig(file)) ?? {};
+  writeFileSync(file, await prettier.format(text, { ...options, filepath: file }));
+  return true;
+}

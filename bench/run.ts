@@ -1,0 +1,246 @@
+/**
+ * `npm run bench`: is the bridge ever the bottleneck between a customer and an agent? (issue 9)
+ *
+ *   1. throughput and latency, both directions, in memory and on Redis;
+ *   2. the same load through a raw relay (./raw-relay.ts), the least work any bridge can do, for the ratios;
+ *   3. idle scale: open conversations in Redis, bytes each, and the bridge's RSS as their number grows;
+ *   4. the vendor's rate limit: 3× the allowed load against an emulator that answers 429 beyond it.
+ *
+ * Prints PASS/FAIL per target, writes bench/results/latest.{json,md,svg} and a timestamped copy of each, and
+ * rewrites README.md's Performance section. Tests never assert on speed; CI does not run this.
+ */
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runIdle, type IdleResult } from './idle';
+import { type LoadResult, type LoadSpec, runLoad } from './load';
+import { type BenchOptions, parseOptions } from './options';
+import { buildSut } from './build';
+import { RedisProcess, SutProcess } from './processes';
+import { summariseProfile } from './profile';
+import { runRateLimit, type RateLimitResult } from './ratelimit';
+import {
+  type BenchResults,
+  evaluateTargets,
+  type Machine,
+  renderMarkdown,
+  renderSvg,
+  updateReadme,
+  type ThroughputResults,
+} from './report';
+import { round } from './stats';
+
+const say = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+function machine(note: string | undefined): Machine {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+    node: process.version,
+    platform: `${os.type()} ${os.release()} ${os.arch()}`,
+    loadAverageStart: os.loadavg().map((l) => round(l, 2)),
+    ...(note ? { note } : {}),
+  };
+}
+
+async function throughput(options: BenchOptions, dir: string): Promise<ThroughputResults> {
+  const redis = await RedisProcess.start({ aof: options.aof });
+  const profiles: ThroughputResults['profiles'] = [];
+  const base = (label: string, file: string): Omit<LoadSpec, 'sut'> => ({
+    label,
+    customers: options.customers,
+    messages: options.messages,
+    replies: 'perMessage',
+    textLength: options.textLength,
+    validate: options.validate,
+    bridgeRequestsPerMinute: 1_000_000,
+    warmupCustomers: options.warmupCustomers,
+    stallTimeoutMs: options.stallSeconds * 1000,
+    logFile: path.join(dir, `${file}.log`),
+    ...(options.profile ? { profileFile: path.join(dir, `${file}.cpuprofile`) } : {}),
+    say,
+  });
+  const run = async (spec: LoadSpec): Promise<LoadResult> => {
+    if (spec.redis) await flush(redis);
+    const result = await runLoad(spec);
+    say(
+      `    ${result.customerMessagesPerSecond} customer msg/s, ${result.agentRepliesPerSecond} replies/s; ` +
+        `p99 ${result.toHelpdesk.p99Ms} / ${result.toCustomer.p99Ms} ms; ` +
+        `${result.cpuSecondsPer1000} CPU s per 1000` +
+        (result.incomplete ? `; INCOMPLETE: ${result.incomplete}` : ''),
+    );
+    if (spec.profileFile) {
+      const summary = summariseProfile(spec.profileFile, 12, PROFILED_AREAS);
+      profiles.push({ label: spec.label, file: path.basename(spec.profileFile), ...summary });
+    }
+    return result;
+  };
+  try {
+    say('scenarios 1-2: maximum throughput (all messages offered at once)');
+    const raw = await run({ ...base('raw relay, max', 'max-raw'), sut: 'raw' });
+    const memory = await run({ ...base('bridge in memory, max', 'max-memory'), sut: 'bridge' });
+    const onRedis = await run({ ...base('bridge on Redis, max', 'max-redis'), sut: 'bridge', redis });
+    say('scenarios 1-2: latency at half of the bridge’s maximum throughput');
+    const half = async (bridgeMax: LoadResult, state: 'memory' | 'redis') => {
+      const rate = Math.max(1, bridgeMax.customerMessagesPerSecond / 2);
+      const bridge = await run({
+        ...base(`bridge ${state === 'redis' ? 'on Redis' : 'in memory'}, half load`, `half-${state}`),
+        sut: 'bridge',
+        rate,
+        ...(state === 'redis' ? { redis } : {}),
+      });
+      const rawHalf = await run({
+        ...base(`raw relay, same load`, `half-raw-${state}`),
+        sut: 'raw',
+        rate,
+      });
+      return { rate: round(rate, 1), bridge, raw: rawHalf };
+    };
+    return {
+      max: { raw, memory, redis: onRedis },
+      halfLoad: { memory: await half(memory, 'memory'), redis: await half(onRedis, 'redis') },
+      profiles,
+    };
+  } finally {
+    await redis.stop();
+  }
+}
+
+const PROFILED_AREAS = [
+  'src/core/dispatcher.ts',
+  'src/core/handoff.ts',
+  'src/state/redis-work-queue.ts',
+  'src/state/memory-work-queue.ts',
+  'src/state/keyv-conversation-store.ts',
+  'src/state/redis-customer-lock.ts',
+  'src/blip/inbound.ts',
+  'src/http/server.ts',
+  'src/reports/recorder.ts',
+  'npm:@redis/client',
+  'npm:keyv',
+  'npm:winston',
+  'npm:zod',
+  'npm:blip-sdk',
+  'npm:axios',
+  'npm:fastify',
+];
+
+async function flush(redis: RedisProcess): Promise<void> {
+  const { createClient } = await import('@keyv/redis');
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  await client.flushAll();
+  await client.close();
+}
+
+async function idle(options: BenchOptions, dir: string): Promise<IdleResult> {
+  say(`scenario 3: idle scale (${options.idleSizes.join(', ')} open conversations in Redis)`);
+  const redis = await RedisProcess.start({ aof: options.aof });
+  try {
+    return await runIdle({
+      redis,
+      sizes: options.idleSizes,
+      touchCustomers: options.idleTouchCustomers,
+      textLength: options.textLength,
+      stallTimeoutMs: options.stallSeconds * 1000,
+      logFile: (size) => path.join(dir, `idle-${size}.log`),
+      say,
+    });
+  } finally {
+    await redis.stop();
+  }
+}
+
+async function rateLimit(options: BenchOptions, dir: string): Promise<RateLimitResult> {
+  say(
+    `scenario 4: ${options.loadFactor}× the vendor limit of ${options.vendorLimit}/min for ${options.rateLimitSeconds} s`,
+  );
+  const redis = await RedisProcess.start({ aof: options.aof });
+  try {
+    const result = await runRateLimit({
+      redis,
+      vendorLimit: options.vendorLimit,
+      loadFactor: options.loadFactor,
+      seconds: options.rateLimitSeconds,
+      warmupSeconds: options.rateLimitWarmupSeconds,
+      customers: options.rateLimitCustomers,
+      textLength: options.textLength,
+      stallTimeoutMs: Math.max(options.stallSeconds, 120) * 1000,
+      logFile: path.join(dir, 'ratelimit.log'),
+      say,
+    });
+    say(
+      `    ${result.acceptedPerMinute} accepted calls/min, ${result.rateLimited} × 429, ` +
+        `${result.messagesPerCall} messages per call, max queueing ${round(result.maxQueueingDelayMs / 1000, 1)} s`,
+    );
+    return result;
+  } finally {
+    await redis.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2), process.env);
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  const outDir = path.resolve(options.outDir);
+  const runDir = path.join(outDir, 'runs', stamp);
+  mkdirSync(runDir, { recursive: true });
+  const host = machine(options.note);
+  say(
+    `bench: ${options.full ? 'full' : 'quick'} run, ${host.cpus} × ${host.cpuModel}, Node ${host.node}, ` +
+      `load average ${host.loadAverageStart.join(' ')}; logs in ${path.relative(process.cwd(), runDir)}`,
+  );
+
+  say('compiling the bridge and the raw relay (they run as plain JavaScript, as in production)');
+  SutProcess.entry = buildSut();
+
+  const results: BenchResults = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: '',
+    wallSeconds: 0,
+    machine: host,
+    options,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    targets: [],
+  };
+  if (options.scenarios.includes('throughput')) results.throughput = await throughput(options, runDir);
+  if (options.scenarios.includes('idle')) results.idle = await idle(options, runDir);
+  if (options.scenarios.includes('ratelimit')) results.rateLimit = await rateLimit(options, runDir);
+
+  const finishedAt = new Date();
+  results.finishedAt = finishedAt.toISOString();
+  results.wallSeconds = round((finishedAt.getTime() - startedAt.getTime()) / 1000, 0);
+  results.machine.loadAverageEnd = os.loadavg().map((l) => round(l, 2));
+  results.targets = evaluateTargets(results);
+
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  const markdown = renderMarkdown(results);
+  const svg = renderSvg(results);
+  for (const [name, body] of [
+    ['latest.json', json],
+    ['latest.md', markdown],
+    ['latest.svg', svg],
+  ] as const) {
+    writeFileSync(path.join(outDir, name), body);
+    copyFileSync(path.join(outDir, name), path.join(outDir, `${stamp}.${name.split('.')[1]}`));
+  }
+  if (options.writeReadme) await updateReadme(path.resolve(__dirname, '../README.md'), results);
+
+  process.stdout.write(`\n${markdown}\n`);
+  const failed = results.targets.filter((t) => t.result === 'FAIL');
+  say(
+    `${results.targets.length - failed.length}/${results.targets.length} targets met; ` +
+      `results in ${path.relative(process.cwd(), outDir)}/latest.{json,md,svg}`,
+  );
+  // A missed target is a finding, not a crash: exit 0 unless the run itself broke.
+}
+
+main().catch((err: unknown) => {
+  say(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});

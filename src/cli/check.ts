@@ -1,0 +1,117 @@
+/**
+ * `npm run bridge -- check`: can this configuration run? Opens a BLiP session with the bot's key, calls the
+ * vendor's API with its credentials, pings Redis (when REDIS_URL is set), and prints one line each. Exit status:
+ * 0 all reachable, 1 something failed, 2 the configuration itself is invalid.
+ */
+import type { VendorName } from '../adapters/registry';
+import { BlipConnection } from '../blip/client';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { errorMessage } from '../core/errors';
+import { type Logger, silentLogger } from '../core/logger';
+import { createState } from '../state/create-store';
+import { vendorSetups } from './setup';
+
+type Print = (line: string) => void;
+
+interface Check {
+  name: string;
+  run(): Promise<{ ok: boolean; detail: string }>;
+}
+
+export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): Promise<number> {
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+  // The session's own failure reason (a wrong key: "13 The authentication failed") is logged, not thrown: keep it
+  // for the report instead of printing it.
+  const sessionFailures: string[] = [];
+  const blipLogger: Logger = {
+    ...silentLogger,
+    error: (_message, meta) => {
+      if (meta?.code === 'BLIP_SESSION_FAILED' && typeof meta.reason === 'string')
+        sessionFailures.push(meta.reason);
+    },
+  };
+  const vendor = config.vendor.name as VendorName;
+  const checks: Check[] = [
+    { name: 'configuration', run: async () => ({ ok: true, detail: `valid (vendor ${vendor})` }) },
+    {
+      name: 'blip',
+      async run() {
+        const connection = new BlipConnection(
+          { ...config.blip, commandTimeoutMs: Math.min(config.blip.commandTimeoutMs, 10_000) },
+          blipLogger,
+        );
+        try {
+          await connection.connect();
+          return {
+            ok: true,
+            detail: `session established as ${connection.identity} at ${config.blip.scheme}://${config.blip.host}:${config.blip.port}`,
+          };
+        } catch (e) {
+          const where = `${config.blip.scheme}://${config.blip.host}:${config.blip.port} as ${connection.identity}`;
+          const reason = sessionFailures[0];
+          return {
+            ok: false,
+            detail: reason ? `${where}: ${reason} (BLIP_IDENTIFIER / BLIP_ACCESS_KEY)` : errorMessage(e),
+          };
+        } finally {
+          await connection.close(1_000).catch(() => {});
+        }
+      },
+    },
+    { name: vendor, run: () => vendorSetups[vendor].check(config.vendor.settings) },
+    {
+      name: 'redis',
+      async run() {
+        if (!config.redisUrl) return { ok: true, detail: 'not set: state in memory (one instance only)' };
+        // Its reconnect errors would be logged over the report: the check says it once.
+        const state = createState(config.redisUrl, silentLogger);
+        try {
+          await withTimeout(state.store.ping(), 5_000);
+          return { ok: true, detail: `${redacted(config.redisUrl)} reachable` };
+        } catch (e) {
+          return { ok: false, detail: `${redacted(config.redisUrl)} not reachable: ${errorMessage(e)}` };
+        } finally {
+          await state.store.close().catch(() => {});
+        }
+      },
+    },
+  ];
+  let failed = 0;
+  for (const check of checks) {
+    const result = await check.run().catch((e: unknown) => ({ ok: false, detail: errorMessage(e) }));
+    if (!result.ok) failed++;
+    out(`${(result.ok ? 'OK' : 'FAIL').padEnd(5)} ${check.name.padEnd(14)} ${result.detail}`);
+  }
+  out(failed ? `\n${failed} check(s) failed.` : '\nAll checks passed.');
+  return failed ? 1 : 0;
+}
+
+/** A Redis URL without its password. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(REDIS_URL)';
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
