@@ -120,7 +120,10 @@ export class HandoffService {
       if (ending >= 0) batch = batch.slice(0, Math.max(1, ending));
       const fresh: ChatMessage[] = [];
       for (const message of batch) {
-        if (await this.store.isProcessed(customerDedupeKey(customer, message))) {
+        if (
+          open?.openedWith === message.id ||
+          (await this.store.isProcessed(customerDedupeKey(customer, message)))
+        ) {
           this.logger.debug('customer message already processed', {
             customer: logTag(customer.key),
             messageId: message.id,
@@ -530,6 +533,8 @@ export class HandoffService {
       ticket,
       first: undefined,
       details: undefined,
+      // Saved with the open state: a crash before the message is marked done must not post it again as a comment.
+      openedWith: first.id,
       ...(details?.fields?.team ? { team: details.fields.team } : {}),
     };
     await this.store.save(opened);

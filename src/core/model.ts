@@ -195,6 +195,8 @@ export interface Conversation {
    * call so a retry after a crash sends the same comment with the same idempotency key.
    */
   pendingBatch?: string[];
+  /** The customer message the ticket was opened with: done, even if a crash kept it from being marked so. */
+  openedWith?: string;
   /** When the first agent reply reached the customer (no-agent timer, reports). */
   firstAgentReplyAt?: string;
   /**

@@ -35,7 +35,7 @@ export class RedisCustomerLock implements CustomerLock {
   constructor(
     private readonly client: () => Promise<LockRedisClient>,
     private readonly prefix: string,
-    private readonly options: RedisLockOptions = { ttlMs: 30_000, acquireTimeoutMs: 30_000, pollMs: 25 },
+    private readonly options: RedisLockOptions = { ttlMs: 15_000, acquireTimeoutMs: 30_000, pollMs: 25 },
   ) {}
 
   run<T>(key: string, work: () => Promise<T>): Promise<T> {

@@ -203,6 +203,22 @@ async function openedTicket(ctx: ReturnType<typeof setup>, who = customer()): Pr
 }
 
 describe('HandoffService: customer messages', () => {
+  it('does not post the opening message again when a crash kept it from being marked done', async () => {
+    const ctx = setup();
+    const who = customer();
+    const mark = ctx.store.markProcessed.bind(ctx.store);
+    // The process "dies" right after the ticket is saved as open, before the message is marked done.
+    ctx.store.markProcessed = async () => {
+      throw new Error('crash');
+    };
+    await expect(ctx.service.handleCustomerMessage(who, message('m1'))).rejects.toThrow('crash');
+    ctx.store.markProcessed = mark;
+    // The work queue repeats the work: the ticket is open, and m1 is what it was opened with.
+    await ctx.service.handleCustomerMessage(who, message('m1'));
+    expect(ctx.timeline.of('openTicket')).toHaveLength(1);
+    expect(ctx.timeline.of('append')).toHaveLength(0);
+  });
+
   it('opens a ticket on the first message with idempotency key open:<sessionId>, then appends', async () => {
     const ctx = setup();
     const who = customer();
