@@ -78,7 +78,7 @@ export async function runIdle(options: {
   let written = 0;
   try {
     await client.flushAll();
-    for (const size of [...options.sizes].sort((a, b) => a - b)) {
+    for (const [index, size] of [...options.sizes].sort((a, b) => a - b).entries()) {
       if (size > written) {
         const started = Date.now();
         await write(written, size, async (n) => {
@@ -87,7 +87,9 @@ export async function runIdle(options: {
           await state.store.save({ ...opening, status: 'opening' });
           await state.store.save(conversation);
         });
-        options.say(`  wrote ${size - written} conversations in ${round((Date.now() - started) / 1000, 1)} s`);
+        options.say(
+          `  wrote ${size - written} conversations in ${round((Date.now() - started) / 1000, 1)} s`,
+        );
         written = size;
       }
       const usedMemoryBytes = Number(/used_memory:(\d+)/.exec(await client.info('memory'))?.[1]);
@@ -107,7 +109,10 @@ export async function runIdle(options: {
         stallTimeoutMs: options.stallTimeoutMs,
         logFile: options.logFile(size),
         say: options.say,
-        // Touch customers are numbered apart from the idle ones; their tickets come from the emulator.
+        // New customers and tickets at each size: the previous sizes' ones are still open in Redis.
+        customerBase: (index + 1) * 20_000_000,
+        firstTicketId: 48_213 + (index + 1) * 1_000_000,
+        firstId: 30_764_600_000_000 + (index + 1) * 1_000_000_000,
       });
       sizes.push({
         conversations: size,

@@ -52,6 +52,14 @@ export interface LoadSpec {
   vendorLimit?: number;
   /** ZENDESK_REQUESTS_PER_MINUTE given to the bridge. */
   bridgeRequestsPerMinute: number;
+  /**
+   * Number of the first customer, and of the emulator's first ticket: runs that share a Redis (the idle
+   * scenario) use new customers and tickets each time, never one a previous run left open.
+   */
+  customerBase?: number;
+  firstTicketId?: number;
+  /** The emulator's first comment (and user) id: new event ids, never deduplicated against an earlier run's. */
+  firstId?: number;
   /** Customers (not measured) that open a ticket and exchange two messages first, to warm the JIT up. */
   warmupCustomers: number;
   /** Give up waiting for arrivals after this long without progress. */
@@ -107,6 +115,11 @@ export interface LoadResult {
   /** Redis' CPU seconds over the same time (Redis runs only), and per 1,000 messages. */
   redisCpuSeconds?: number;
   redisCpuSecondsPer1000?: number;
+  /**
+   * Redis commands per message carried (both directions), in all and by command (the bench's own INFO calls
+   * are left out): what one message costs in round trips.
+   */
+  redisCommands?: { perMessage: number; byCommand: Record<string, number> };
   /** The sandbox and load generator (this process): CPU seconds and event-loop utilisation over the run. */
   sandboxCpuSeconds: number;
   sandboxEventLoopUtilisation: number;
@@ -126,16 +139,23 @@ export interface LoadResult {
   wallSeconds: number;
   /** Why the run ended early, if it did. */
   incomplete?: string;
+  /** The first order violations, if any. */
+  violations?: string[];
   profileFile?: string;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
-  const lime = await LimeServer.start({ accounts: { [BOT_ID]: ACCESS_KEY }, router: 'acmerouter@msging.net' });
+  const lime = await LimeServer.start({
+    accounts: { [BOT_ID]: ACCESS_KEY },
+    router: 'acmerouter@msging.net',
+  });
   const helpdesk = await ZendeskEmulator.start({
     email: 'bridge@acme.example',
     apiToken: 'sandbox-token',
     webhookSecret: SANDBOX_WEBHOOK_SECRET,
     validateRequests: spec.validate,
+    ...(spec.firstTicketId ? { firstTicketId: spec.firstTicketId } : {}),
+    ...(spec.firstId ? { firstId: spec.firstId } : {}),
     webhookSockets: 64,
     ...(spec.vendorLimit ? { rateLimit: { requestsPerMinute: spec.vendorLimit } } : {}),
   });
@@ -194,6 +214,8 @@ class Traffic {
   lastArrivalAt = NaN;
   firstReplyAt = NaN;
   lastReplyArrivalAt = NaN;
+  /** The first few order violations, described. */
+  readonly violations: string[] = [];
   /** Arrival time of the last progress (any arrival), for the stall check. */
   progressAt = performance.now();
 
@@ -249,7 +271,11 @@ class Traffic {
         continue;
       }
       this.arrivedAt[index] = now;
-      if (m < this.lastMessage[i]!) this.outOfOrder++;
+      if (m < this.lastMessage[i]!) {
+        this.outOfOrder++;
+        if (this.violations.length < 10)
+          this.violations.push(`message ${m} of customer ${c} after ${this.lastMessage[i]}`);
+      }
       this.lastMessage[i] = Math.max(this.lastMessage[i]!, m);
       this.arrived++;
     }
@@ -271,7 +297,17 @@ class Traffic {
       return;
     }
     this.replyArrivedAt[index] = now;
-    if (m < this.lastReply[i]!) this.repliesOutOfOrder++;
+    if (m < this.lastReply[i]!) {
+      this.repliesOutOfOrder++;
+      if (this.violations.length < 10) {
+        const at = (t: number): number => round(t - this.firstSendAt, 1);
+        this.violations.push(
+          `reply ${m} of customer ${c} after reply ${this.lastReply[i]} ` +
+            `(posted at ${at(this.replyPostedAt[index]!)} ms, arrived at ${at(now)} ms; ` +
+            `reply ${this.lastReply[i]} posted at ${at(this.replyPostedAt[i * this.messages + this.lastReply[i]!]!)} ms)`,
+        );
+      }
+    }
     this.lastReply[i] = Math.max(this.lastReply[i]!, m);
     this.repliesArrived++;
     this.lastReplyArrivalAt = now;
@@ -292,8 +328,9 @@ async function drive(
   helpdesk: ZendeskEmulator,
   sut: SutProcess,
 ): Promise<LoadResult> {
-  const warmup = new Traffic(lime, 10_000_000, spec.warmupCustomers, 2, spec.textLength);
-  const traffic = new Traffic(lime, 0, spec.customers, spec.messages, spec.textLength);
+  const base = spec.customerBase ?? 0;
+  const warmup = new Traffic(lime, base + 10_000_000, spec.warmupCustomers, 2, spec.textLength);
+  const traffic = new Traffic(lime, base, spec.customers, spec.messages, spec.textLength);
   const batches = [warmup, traffic];
   const batchOf = (c: number): Traffic | undefined => batches.find((b) => b.owns(c));
   /** Each customer's agent: their last reply in flight. */
@@ -303,7 +340,8 @@ async function drive(
     if (comment.author_id !== ticket.requester_id) return;
     const now = performance.now();
     const tokens: Array<[number, number]> = [];
-    for (const match of comment.body.matchAll(CUSTOMER_TOKEN)) tokens.push([Number(match[1]), Number(match[2])]);
+    for (const match of comment.body.matchAll(CUSTOMER_TOKEN))
+      tokens.push([Number(match[1]), Number(match[2])]);
     const batch = tokens[0] ? batchOf(tokens[0][0]) : undefined;
     if (!batch) return;
     batch.onComment(tokens, now);
@@ -316,7 +354,9 @@ async function drive(
     const next = previous.then(async () => {
       for (const [customer, m] of answered) {
         batch.onReplyPosted(customer, m, performance.now());
-        const delivery = await helpdesk.agentReply(ticket.id, batch.text(customer, m, 'a')).catch(() => undefined);
+        const delivery = await helpdesk
+          .agentReply(ticket.id, batch.text(customer, m, 'a'))
+          .catch(() => undefined);
         if (!delivery || delivery.status < 200 || delivery.status >= 300) batch.replyErrors++;
       }
     });
@@ -339,7 +379,8 @@ async function drive(
   if (warmup.count > 0) {
     for (let k = 0; k < warmup.count * warmup.messages; k++) warmup.send(lime, k);
     const done = (): boolean =>
-      warmup.arrived >= warmup.sent && (spec.replies === 'none' || warmup.repliesArrived >= warmup.repliesSent);
+      warmup.arrived >= warmup.sent &&
+      (spec.replies === 'none' || warmup.repliesArrived >= warmup.repliesSent);
     await waitFor(done, warmup, spec.stallTimeoutMs);
     await sleep(300);
   }
@@ -348,6 +389,7 @@ async function drive(
   const callsBefore = helpdesk.requests.length;
   const deliveriesBefore = helpdesk.deliveries.length;
   if (spec.profileFile) await sut.profileStart();
+  const commandsBefore = await spec.redis?.commandStats();
   const before = await sut.stats();
   const redisBefore = spec.redis?.cpuSeconds();
   const mainCpuBefore = process.cpuUsage();
@@ -367,7 +409,7 @@ async function drive(
     }
   } else {
     const rate = spec.rate;
-    for (let k = 0; k < total; ) {
+    for (let k = 0; k < total;) {
       const due = Math.min(total, Math.floor(((performance.now() - startedAt) / 1000) * rate) + 1);
       while (k < due) traffic.send(lime, k++);
       await sleep(5);
@@ -382,6 +424,7 @@ async function drive(
   const endedAt = performance.now();
   const after = await sut.stats();
   const redisAfter = spec.redis?.cpuSeconds();
+  const commandsAfter = await spec.redis?.commandStats();
   const mainCpu = process.cpuUsage(mainCpuBefore);
   const mainElu = performance.eventLoopUtilization(mainEluBefore);
   if (spec.profileFile) await sut.profileStop(spec.profileFile);
@@ -411,11 +454,18 @@ async function drive(
     repliesDuplicated: traffic.repliesDuplicated,
     repliesOutOfOrder: traffic.repliesOutOfOrder,
     customerMessagesPerSecond: perSecond(traffic.arrived, traffic.firstSendAt, traffic.lastArrivalAt),
-    agentRepliesPerSecond: perSecond(traffic.repliesArrived, traffic.firstReplyAt, traffic.lastReplyArrivalAt),
+    agentRepliesPerSecond: perSecond(
+      traffic.repliesArrived,
+      traffic.firstReplyAt,
+      traffic.lastReplyArrivalAt,
+    ),
     messagesPerSecond: perSecond(
       carried,
       traffic.firstSendAt,
-      Math.max(traffic.lastArrivalAt, Number.isNaN(traffic.lastReplyArrivalAt) ? 0 : traffic.lastReplyArrivalAt),
+      Math.max(
+        traffic.lastArrivalAt,
+        Number.isNaN(traffic.lastReplyArrivalAt) ? 0 : traffic.lastReplyArrivalAt,
+      ),
     ),
     toHelpdesk: percentiles(traffic.latencies(traffic.sentAt, traffic.arrivedAt)),
     toCustomer: percentiles(traffic.latencies(traffic.replyPostedAt, traffic.replyArrivedAt)),
@@ -426,6 +476,9 @@ async function drive(
           redisCpuSeconds: round(redisCpuSeconds, 2),
           redisCpuSecondsPer1000: carried > 0 ? round((redisCpuSeconds / carried) * 1000, 3) : NaN,
         }
+      : {}),
+    ...(commandsBefore && commandsAfter
+      ? { redisCommands: perMessage(commandsBefore, commandsAfter, carried) }
       : {}),
     sandboxCpuSeconds: round((mainCpu.user + mainCpu.system) / 1e6, 2),
     sandboxEventLoopUtilisation: round(mainElu.utilization, 2),
@@ -444,6 +497,7 @@ async function drive(
     sutFailures: after.failures,
     wallSeconds: round((endedAt - startedAt) / 1000, 1),
     ...(incomplete ? { incomplete } : {}),
+    ...(traffic.violations.length ? { violations: traffic.violations } : {}),
     ...(spec.profileFile ? { profileFile: spec.profileFile } : {}),
   };
 }
@@ -460,6 +514,24 @@ async function waitFor(done: () => boolean, traffic: Traffic, stallMs: number): 
     await sleep(20);
   }
   return undefined;
+}
+
+function perMessage(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  messages: number,
+): { perMessage: number; byCommand: Record<string, number> } {
+  const byCommand: Record<string, number> = {};
+  let total = 0;
+  for (const [command, calls] of Object.entries(after)) {
+    // The benchmark's own INFO (one before, one after) and the connection set-up of its client.
+    const made =
+      calls - (before[command] ?? 0) - (['info', 'hello', 'client|setinfo'].includes(command) ? 1 : 0);
+    if (made <= 0 || messages === 0) continue;
+    byCommand[command] = round(made / messages, 2);
+    total += made;
+  }
+  return { perMessage: round(total / Math.max(1, messages), 2), byCommand };
 }
 
 function cpuOf(before: SutStats, after: SutStats): number {

@@ -66,7 +66,10 @@ export class SutProcess {
     });
     closeSync(fd);
     const first = await new Promise<SutReply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${mode} did not start in 60 s (see ${logFile})`)), 60_000);
+      const timer = setTimeout(
+        () => reject(new Error(`${mode} did not start in 60 s (see ${logFile})`)),
+        60_000,
+      );
       child.once('message', (reply) => {
         clearTimeout(timer);
         resolve(reply as SutReply);
@@ -194,6 +197,22 @@ export class RedisProcess {
       });
     });
     return new RedisProcess(child, port, dir);
+  }
+
+  /** Calls per command since the server started (INFO commandstats), e.g. `{ evalsha: 1200, get: 3400 }`. */
+  async commandStats(): Promise<Record<string, number>> {
+    const { createClient } = await import('@keyv/redis');
+    const client = createClient({ url: this.url });
+    await client.connect();
+    try {
+      const info = await client.info('commandstats');
+      const stats: Record<string, number> = {};
+      for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm))
+        stats[match[1]!] = Number(match[2]);
+      return stats;
+    } finally {
+      await client.close();
+    }
   }
 
   async stop(): Promise<void> {

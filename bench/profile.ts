@@ -31,11 +31,15 @@ export interface ProfileSummary {
 }
 
 const ROOT = path.resolve(__dirname, '..');
+const BUILT = '/node_modules/.cache/bhb-bench/';
 
 /** `src/core/dispatcher.ts`, `npm:@redis/client`, `node:internal`, `(gc)`, `(program)`. */
 export function areaOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const file = url.startsWith('file://') ? url.slice('file://'.length) : url;
+  // The compiled system under test (./build.ts): named by its source file.
+  const built = file.indexOf(BUILT);
+  if (built >= 0) return file.slice(built + BUILT.length).replace(/\.js$/, '.ts');
   const nm = file.lastIndexOf('/node_modules/');
   if (nm >= 0) {
     const parts = file.slice(nm + '/node_modules/'.length).split('/');
@@ -84,7 +88,11 @@ export function summariseProfile(file: string, top = 15, inclusiveAreas: string[
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
-      .map(([key, us]) => ({ key, ms: Math.round(us / 100) / 10, share: Math.round((us / busyUs) * 1000) / 10 }));
+      .map(([key, us]) => ({
+        key,
+        ms: Math.round(us / 100) / 10,
+        share: Math.round((us / busyUs) * 1000) / 10,
+      }));
   return {
     busyMs: Math.round(busyUs / 1000),
     idleMs: Math.round(idleUs / 1000),
@@ -116,9 +124,12 @@ if (require.main === module) {
     'npm:axios',
   ]);
   process.stdout.write(`busy ${summary.busyMs} ms, idle ${summary.idleMs} ms\n\nself time by area:\n`);
-  for (const a of summary.byArea) process.stdout.write(`${String(a.ms).padStart(9)} ms ${String(a.share).padStart(5)}%  ${a.area}\n`);
+  for (const a of summary.byArea)
+    process.stdout.write(`${String(a.ms).padStart(9)} ms ${String(a.share).padStart(5)}%  ${a.area}\n`);
   process.stdout.write('\nself time by function:\n');
-  for (const f of summary.byFunction) process.stdout.write(`${String(f.ms).padStart(9)} ms ${String(f.share).padStart(5)}%  ${f.fn}\n`);
+  for (const f of summary.byFunction)
+    process.stdout.write(`${String(f.ms).padStart(9)} ms ${String(f.share).padStart(5)}%  ${f.fn}\n`);
   process.stdout.write('\ninclusive (on the stack):\n');
-  for (const a of summary.inclusive) process.stdout.write(`${String(a.ms).padStart(9)} ms ${String(a.share).padStart(5)}%  ${a.area}\n`);
+  for (const a of summary.inclusive)
+    process.stdout.write(`${String(a.ms).padStart(9)} ms ${String(a.share).padStart(5)}%  ${a.area}\n`);
 }

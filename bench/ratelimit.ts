@@ -77,7 +77,8 @@ export async function runRateLimit(options: {
   const perMinute: RateLimitResult['perMinute'] = [];
   for (const call of timeline) {
     const minute = Math.floor(call.atS / 60);
-    while (perMinute.length <= minute) perMinute.push({ minute: perMinute.length + 1, calls: 0, accepted: 0, rateLimited: 0 });
+    while (perMinute.length <= minute)
+      perMinute.push({ minute: perMinute.length + 1, calls: 0, accepted: 0, rateLimited: 0 });
     const bucket = perMinute[minute]!;
     bucket.calls++;
     if (call.status === 429) bucket.rateLimited++;

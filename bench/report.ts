@@ -134,9 +134,7 @@ export function evaluateTargets(results: BenchResults): Target[] {
         id: 'throughput-integrity',
         scenario: '1',
         target: 'every message of the bridge runs arrives, once, in order (both directions)',
-        measured: runs
-          .map((r) => `${r.arrived}/${r.sent} + ${r.repliesArrived}/${r.repliesSent}`)
-          .join(', '),
+        measured: runs.map((r) => `${r.arrived}/${r.sent} + ${r.repliesArrived}/${r.repliesSent}`).join(', '),
       },
       runs.every(sound),
     );
@@ -166,9 +164,12 @@ export function evaluateTargets(results: BenchResults): Target[] {
         {
           id: 'idle-rss-flat',
           scenario: '3',
-          target: "the bridge's RSS does not grow with the number of open conversations (≤ 10%, 16 MB at least)",
+          target:
+            "the bridge's RSS does not grow with the number of open conversations (≤ 10%, 16 MB at least)",
           measured: idle.sizes
-            .map((s) => `${num(s.conversations)}: ${mb(s.bridgeRssStartBytes)} → ${mb(s.bridgeRssEndBytes)} MB`)
+            .map(
+              (s) => `${num(s.conversations)}: ${mb(s.bridgeRssStartBytes)} → ${mb(s.bridgeRssEndBytes)} MB`,
+            )
             .join('; '),
         },
         growth <= allowed && idle.sizes.every((s) => !s.touch.incomplete),
@@ -219,9 +220,18 @@ function runRow(run: LoadResult): string {
   const redisCpu = run.redisCpuSecondsPer1000 !== undefined ? String(run.redisCpuSecondsPer1000) : '–';
   return (
     `| ${run.label} | ${num(run.customerMessagesPerSecond)} | ${num(run.agentRepliesPerSecond)} | ` +
-    `${run.cpuSecondsPer1000} | ${redisCpu} | ${mb(run.peakRssBytes)} MB | ${pct(run.sutEventLoopUtilisation)} | ` +
-    `${pct(run.sandboxEventLoopUtilisation)} | ${sound(run) ? 'yes' : `**no**${run.incomplete ? ` (${run.incomplete})` : ''}`} |`
+    `${run.cpuSecondsPer1000} | ${num(ceiling(run))} | ${redisCpu} | ${run.redisCommands?.perMessage ?? '–'} | ` +
+    `${mb(run.peakRssBytes)} MB | ${pct(run.sutEventLoopUtilisation)} | ${pct(run.sandboxEventLoopUtilisation)} | ` +
+    `${sound(run) ? 'yes' : `**no**${run.incomplete ? ` (${run.incomplete})` : ''}`} |`
   );
+}
+
+/**
+ * Customer messages per second (each with its agent reply) the process could carry with a whole core to itself,
+ * from its CPU cost: what the machine's other load and the sandbox leave out of the measured throughput.
+ */
+export function ceiling(run: LoadResult): number {
+  return run.cpuSecondsPer1000 > 0 ? round(1000 / (2 * run.cpuSecondsPer1000), 0) : NaN;
 }
 
 function latencyRow(run: LoadResult): string {
@@ -251,10 +261,13 @@ export function renderMarkdown(r: BenchResults): string {
         'Each system under test runs alone in a fresh process, warmed up first.',
       '',
     );
-    lines.push('**Maximum throughput** (all messages offered at once; messages/s from the first send to the last arrival):', '');
     lines.push(
-      '| run | customer msg/s | agent replies/s | CPU s / 1000 msgs | Redis CPU s / 1000 | peak RSS | its event loop busy | sandbox event loop busy | all arrived, in order |',
-      '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      '**Maximum throughput** (all messages offered at once; messages/s from the first send to the last arrival):',
+      '',
+    );
+    lines.push(
+      '| run | customer msg/s | agent replies/s | CPU s / 1000 msgs | one-core ceiling, customer msg/s | Redis CPU s / 1000 | Redis commands / msg | peak RSS | its event loop busy | sandbox event loop busy | all arrived, in order |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
     for (const run of [t.max.raw, t.max.memory, t.max.redis]) lines.push(runRow(run));
     lines.push('');
@@ -275,9 +288,23 @@ export function renderMarkdown(r: BenchResults): string {
     const cpuRatio = (bridge: LoadResult) => round(bridge.cpuSecondsPer1000 / t.max.raw.cpuSecondsPer1000, 1);
     lines.push(
       `CPU per message, bridge / raw relay: ${cpuRatio(t.max.memory)}× in memory, ${cpuRatio(t.max.redis)}× on Redis ` +
-        `(plus Redis' own ${t.max.redis.redisCpuSecondsPer1000 ?? '–'} CPU s per 1000 messages).`,
+        `(plus Redis' own ${t.max.redis.redisCpuSecondsPer1000 ?? '–'} CPU s per 1000 messages). "Messages" counts ` +
+        'both directions; the one-core ceiling is 1000 / (2 × CPU s per 1000): customer messages per second, each ' +
+        'with its reply, if the process had a core to itself.',
       '',
     );
+    const commands = t.max.redis.redisCommands;
+    if (commands) {
+      lines.push(
+        `Redis commands per message on Redis (both directions, commands inside Lua scripts included): ` +
+          Object.entries(commands.byCommand)
+            .sort((a, b) => b[1] - a[1])
+            .map(([command, calls]) => `${command} ${calls}`)
+            .join(', ') +
+          '.',
+        '',
+      );
+    }
     if (t.profiles.length > 0) {
       lines.push('**Where the CPU goes** (self time by area, CPU profile of the measured part):', '');
       for (const p of t.profiles) {
@@ -346,7 +373,13 @@ export function renderMarkdown(r: BenchResults): string {
 
 // ---- SVG ---------------------------------------------------------------------------------------------------
 
-const COLORS = { toHelpdesk: '#2b6cb0', toCustomer: '#dd6b20', grid: '#e2e8f0', text: '#1a202c', muted: '#718096' };
+const COLORS = {
+  toHelpdesk: '#2b6cb0',
+  toCustomer: '#dd6b20',
+  grid: '#e2e8f0',
+  text: '#1a202c',
+  muted: '#718096',
+};
 
 function esc(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -377,12 +410,22 @@ export function renderSvg(r: BenchResults): string {
       ['bridge, memory', t.max.memory],
       ['bridge, Redis', t.max.redis],
     ];
-    const maxRate = Math.max(...groups.flatMap(([, g]) => [g.customerMessagesPerSecond, g.agentRepliesPerSecond]), 1);
+    const maxRate = Math.max(
+      ...groups.flatMap(([, g]) => [g.customerMessagesPerSecond, g.agentRepliesPerSecond]),
+      1,
+    );
     const scale = niceMax(maxRate);
     for (let i = 0; i <= 4; i++) {
       const x = left.x + (left.w * i) / 4;
-      out.push(`<line x1="${x}" y1="${left.y - 6}" x2="${x}" y2="${left.y + 3 * 70}" stroke="${COLORS.grid}"/>`);
-      text(x, left.y + 3 * 70 + 14, num(round((scale * i) / 4, 0)), `text-anchor="middle" fill="${COLORS.muted}"`);
+      out.push(
+        `<line x1="${x}" y1="${left.y - 6}" x2="${x}" y2="${left.y + 3 * 70}" stroke="${COLORS.grid}"/>`,
+      );
+      text(
+        x,
+        left.y + 3 * 70 + 14,
+        num(round((scale * i) / 4, 0)),
+        `text-anchor="middle" fill="${COLORS.muted}"`,
+      );
     }
     groups.forEach(([name, run], g) => {
       const y = left.y + g * 70;
@@ -393,7 +436,9 @@ export function renderSvg(r: BenchResults): string {
       ];
       bars.forEach(([value, color], b) => {
         const w = Math.max(1, (left.w * value) / scale);
-        out.push(`<rect x="${left.x}" y="${y + b * 24}" width="${round(w, 1)}" height="20" fill="${color}"/>`);
+        out.push(
+          `<rect x="${left.x}" y="${y + b * 24}" width="${round(w, 1)}" height="20" fill="${color}"/>`,
+        );
         text(left.x + w + 5, y + b * 24 + 14, num(value));
       });
     });
@@ -406,18 +451,26 @@ export function renderSvg(r: BenchResults): string {
 
     // -- right: latency percentiles, log scale --
     const right = { x: 660, y: 80, w: 310 };
-    text(500, 62, 'Added latency at half load: p50 ● p95 ◆ p99 | (ms, log)', 'font-size="14" font-weight="bold"');
+    text(
+      500,
+      62,
+      'Added latency at half load: p50 ● p95 ◆ p99 | (ms, log)',
+      'font-size="14" font-weight="bold"',
+    );
     const rows: Array<[string, LoadResult]> = [
       [`raw relay @ ${t.halfLoad.memory.rate}/s`, t.halfLoad.memory.raw],
       ['bridge, memory', t.halfLoad.memory.bridge],
       [`raw relay @ ${t.halfLoad.redis.rate}/s`, t.halfLoad.redis.raw],
       ['bridge, Redis', t.halfLoad.redis.bridge],
     ];
-    const all = rows.flatMap(([, run]) => [run.toHelpdesk, run.toCustomer]).flatMap((p) => [p.p50Ms, p.p99Ms]);
+    const all = rows
+      .flatMap(([, run]) => [run.toHelpdesk, run.toCustomer])
+      .flatMap((p) => [p.p50Ms, p.p99Ms]);
     const lo = Math.pow(10, Math.floor(Math.log10(Math.max(0.1, Math.min(...all.filter((v) => v > 0))))));
     const hi = Math.pow(10, Math.ceil(Math.log10(Math.max(lo * 10, ...all))));
     const xOf = (v: number): number =>
-      right.x + (right.w * (Math.log10(Math.max(lo, v)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
+      right.x +
+      (right.w * (Math.log10(Math.max(lo, v)) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
     const rowH = 22;
     const directions: Array<['toHelpdesk' | 'toCustomer', string]> = [
       ['toHelpdesk', 'customer → helpdesk'],
@@ -426,8 +479,15 @@ export function renderSvg(r: BenchResults): string {
     const bottom = right.y + directions.length * (rows.length * rowH + 26);
     for (let v = lo; v <= hi * 1.0001; v *= 10) {
       const x = xOf(v);
-      out.push(`<line x1="${round(x, 1)}" y1="${right.y - 6}" x2="${round(x, 1)}" y2="${bottom}" stroke="${COLORS.grid}"/>`);
-      text(x, bottom + 14, v >= 1000 ? `${v / 1000} s` : `${v}`, `text-anchor="middle" fill="${COLORS.muted}"`);
+      out.push(
+        `<line x1="${round(x, 1)}" y1="${right.y - 6}" x2="${round(x, 1)}" y2="${bottom}" stroke="${COLORS.grid}"/>`,
+      );
+      text(
+        x,
+        bottom + 14,
+        v >= 1000 ? `${v / 1000} s` : `${v}`,
+        `text-anchor="middle" fill="${COLORS.muted}"`,
+      );
     }
     directions.forEach(([key, title], d) => {
       const top = right.y + d * (rows.length * rowH + 26);
@@ -439,12 +499,16 @@ export function renderSvg(r: BenchResults): string {
         if (!Number.isFinite(p.p50Ms)) return;
         const [x50, x95, x99] = [xOf(p.p50Ms), xOf(p.p95Ms), xOf(p.p99Ms)];
         const color = COLORS[key];
-        out.push(`<line x1="${round(x50, 1)}" y1="${y}" x2="${round(x99, 1)}" y2="${y}" stroke="${color}" stroke-width="2"/>`);
+        out.push(
+          `<line x1="${round(x50, 1)}" y1="${y}" x2="${round(x99, 1)}" y2="${y}" stroke="${color}" stroke-width="2"/>`,
+        );
         out.push(`<circle cx="${round(x50, 1)}" cy="${y}" r="4" fill="${color}"/>`);
         out.push(
           `<path d="M ${round(x95, 1)} ${y - 5} L ${round(x95 + 5, 1)} ${y} L ${round(x95, 1)} ${y + 5} L ${round(x95 - 5, 1)} ${y} Z" fill="${color}" opacity="0.7"/>`,
         );
-        out.push(`<line x1="${round(x99, 1)}" y1="${y - 7}" x2="${round(x99, 1)}" y2="${y + 7}" stroke="${color}" stroke-width="3"/>`);
+        out.push(
+          `<line x1="${round(x99, 1)}" y1="${y - 7}" x2="${round(x99, 1)}" y2="${y + 7}" stroke="${color}" stroke-width="3"/>`,
+        );
         text(x99 + 6, y + 4, ms(p.p99Ms), `fill="${COLORS.muted}" font-size="11"`);
       });
     });
@@ -454,7 +518,9 @@ export function renderSvg(r: BenchResults): string {
   const idle = r.idle;
   const facts = [
     idle ? `idle: ${idle.bytesPerConversation} B per open conversation in Redis` : '',
-    rl ? `rate limit: ${rl.messagesPerCall} messages per comment, ${rl.rateLimited} × 429, ${rl.lost} lost` : '',
+    rl
+      ? `rate limit: ${rl.messagesPerCall} messages per comment, ${rl.rateLimited} × 429, ${rl.lost} lost`
+      : '',
   ].filter(Boolean);
   if (facts.length) text(20, height - 46, facts.join('   ·   '));
   text(

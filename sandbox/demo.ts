@@ -39,16 +39,49 @@ async function run(sandbox: Sandbox): Promise<void> {
     line('customer', `"${text}"`);
   };
 
+  // Before the handoff Maria talked to the router's bot; BLiP keeps that thread and her contact (`get /threads`,
+  // `get /contacts`), which the bridge reads over its own LIME session when it opens the ticket.
+  lime.setContact(maria, {
+    name: 'Maria Oliveira',
+    email: 'maria.oliveira@example.com.br',
+    phoneNumber: '+5511987654321',
+    extras: { cpf: '12345678909', plano: 'Fibra 500' },
+  });
+  const botTalk = [
+    { from: 'customer' as const, content: 'Oi' },
+    { from: 'bot' as const, content: 'Olá, Maria! Sou a assistente virtual da Acme. Como posso ajudar?' },
+    { from: 'customer' as const, content: 'Problema com boleto' },
+    { from: 'bot' as const, content: 'Certo! Vou te transferir para um atendente.' },
+  ];
+  lime.seedThread(maria, botTalk);
+  for (const m of botTalk)
+    line(m.from === 'bot' ? 'bot' : 'customer', `"${m.content}" (with the router's bot)`);
+
   say('Oi, meu boleto de março veio com o valor errado');
   const ticket = await zendesk.waitFor(
     () => [...zendesk.ticketsById.values()][0],
     STEP_TIMEOUT_MS,
     'the ticket to be created',
   );
+  const requester = zendesk.users.get(ticket.requester_id);
   line(
     'zendesk',
-    `ticket #${ticket.id} created: "${ticket.subject}" (requester ${ticket.requester_id}, tags ${ticket.tags.join(',')})`,
+    `ticket #${ticket.id} created: "${ticket.subject}" (requester ${requester?.name} <${requester?.email}> ` +
+      `${requester?.phone}, tags ${ticket.tags.join(',')})`,
   );
+  const waiting = await lime.waitForSent(
+    (s) => s.envelope.to === maria.address && s.envelope.type === 'text/plain',
+    STEP_TIMEOUT_MS,
+    'the waiting message',
+  );
+  line('customer', `receives ${describeSent(waiting)}`);
+  const note = await zendesk.waitFor(
+    () => ticket.comments.find((c) => !c.public),
+    STEP_TIMEOUT_MS,
+    'the transcript note',
+  );
+  line('zendesk', `internal note for the agent with the bot conversation (BRIDGE_TRANSCRIPT=note):`);
+  for (const l of note.body.split('\n')) line('', `  | ${l}`);
 
   say('O valor deveria ser R$ 89,90');
   say('Vence amanhã, podem verificar?');
@@ -66,16 +99,17 @@ async function run(sandbox: Sandbox): Promise<void> {
     'customer',
     `sends a photo: boleto-marco.jpg (${photo.length} bytes, media link ${uri.split('?')[0]}?…)`,
   );
+  const byRequester = () => ticket.comments.filter((c) => c.author_id === ticket.requester_id);
   await zendesk.waitFor(
-    () => ticket.comments.length >= 4,
+    () => byRequester().length >= 4,
     STEP_TIMEOUT_MS,
     'the customer messages to be appended',
   );
   line(
     'zendesk',
-    `ticket #${ticket.id} now has ${ticket.comments.length} comments, all by the requester, in order:`,
+    `ticket #${ticket.id} now has ${byRequester().length} public comments by the requester, in order:`,
   );
-  for (const c of ticket.comments) {
+  for (const c of byRequester()) {
     const files = (c.attachments ?? []).map((a) => `${a.file_name}, ${a.content_type}, ${a.size} bytes`);
     line('', `  - ${c.body}${files.length ? ` [attached: ${files.join('; ')}]` : ''}`);
   }
@@ -144,7 +178,15 @@ async function main(): Promise<void> {
   );
   let sandbox: Sandbox | undefined;
   try {
-    sandbox = await startSandbox({ logger });
+    sandbox = await startSandbox({
+      logger,
+      // The harness turns these off for tests; the demo shows them.
+      env: {
+        BRIDGE_WAITING_MESSAGE: 'Você está na fila para falar com um atendente. Já vamos te atender.',
+        BRIDGE_TRANSCRIPT: 'note',
+        BRIDGE_TRANSCRIPT_MESSAGES: '10',
+      },
+    });
     await run(sandbox);
     console.log('\nThe handoff loop completed.');
     process.exitCode = 0;

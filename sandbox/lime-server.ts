@@ -481,10 +481,14 @@ export class LimeServer extends EventEmitter {
     });
   }
 
-  /** Appends to a thread (newest first), as BLiP stores every message a bot exchanges. */
+  /**
+   * Appends to a thread (newest first), as BLiP stores every message a bot exchanges. Only the latest 100 are kept
+   * (`$take` is at most 100), so a load test's LIME server does not grow without bound.
+   */
   private record(identity: string, item: ThreadItem): void {
     const thread = this.threads.get(identity) ?? [];
     thread.unshift(item);
+    if (thread.length > 100) thread.length = 100;
     this.threads.set(identity, thread);
   }
 

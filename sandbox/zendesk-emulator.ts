@@ -63,6 +63,8 @@ export interface ZendeskEmulatorOptions {
   specPath?: string;
   /** First ticket number. */
   firstTicketId?: number;
+  /** First id of users, comments and uploads (runs that share a bridge's state need ids it has not seen). */
+  firstId?: number;
   agent?: { id: number; name: string };
   /**
    * "Require authentication to download" (Admin Center > Tickets > Settings): `content_url` answers only with the
@@ -165,6 +167,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     super();
     this.webhookUrl = options.webhookUrl;
     this.nextTicketId = options.firstTicketId ?? 48213;
+    if (options.firstId !== undefined) this.nextId = options.firstId;
     this.agent = options.agent ?? { id: 30764510028417, name: 'Ana Souza' };
     this.users.set(this.agent.id, { id: this.agent.id, name: this.agent.name, role: 'agent' });
     this.users.set(API_USER_ID, { id: API_USER_ID, name: options.email, role: 'agent' });

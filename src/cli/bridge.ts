@@ -15,7 +15,7 @@ const USAGE = `Usage: npm run bridge -- <command>
 
 Vendor setup and checks (read .env; exit status 0 ready, 1 something failed, 2 bad settings or usage):
 ${SETUP_USAGE}
-  check                 The configuration, a BLiP session, the vendor API's credentials and Redis, one line each.
+  ${'check'.padEnd(48)} the settings, a BLiP session, the vendor's credentials and Redis
 
 Dead letters (work that failed for good: after WORK_MAX_ATTEMPTS, or refused by the helpdesk):
   dlq list              One line per dead letter: id, when, kind, customer or ticket, attempts, code, reason.

@@ -67,7 +67,14 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
         }
       },
     },
-    { name: vendor, run: () => vendorSetups[vendor].check(config.vendor.settings) },
+    {
+      name: vendor,
+      run: async () =>
+        vendorSetups[vendor]?.check(config.vendor.settings) ?? {
+          ok: true,
+          detail: 'no check for this vendor',
+        },
+    },
     {
       name: 'redis',
       async run() {

@@ -122,6 +122,9 @@ export class HandoffService {
       for (const message of batch) {
         if (
           open?.openedWith === message.id ||
+          // The same message can be queued twice (a customer's client re-sends what BLiP did not see consumed) and
+          // both copies can wait together behind the rate limit: one batch must not post it twice (chaos suite).
+          fresh.some((m) => m.id === message.id) ||
           (await this.store.isProcessed(customerDedupeKey(customer, message)))
         ) {
           this.logger.debug('customer message already processed', {
@@ -293,10 +296,12 @@ export class HandoffService {
 
   /** The customer a helpdesk event is for, from the state alone (no waiting): the work queue's lane. */
   async customerKeyOf(event: HelpdeskEvent): Promise<string | undefined> {
-    return (
-      (await this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id)) ??
-      (event.sessionId ? await this.store.customerKeyForSession(event.sessionId) : undefined)
-    );
+    const byTicket = () => this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id);
+    const found = await byTicket();
+    if (found || !event.sessionId) return found;
+    // The store forgets the session index once the ticket's index is written (after writing it): an open that
+    // finished between the two reads is found by reading the ticket's index again (only on this miss path).
+    return (await this.store.customerKeyForSession(event.sessionId)) ?? (await byTicket());
   }
 
   /** True when this event was handled already (a vendor's redelivery). */

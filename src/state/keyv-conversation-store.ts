@@ -27,16 +27,17 @@ export class KeyvConversationStore implements ConversationStore {
       await this.keyv.set(`session:${conversation.sessionId}`, conversation.customer.key);
     }
     if (conversation.ticket) {
-      await Promise.all([
-        this.keyv.set(
-          ticketKey(conversation.ticket.vendor, conversation.ticket.id),
-          conversation.customer.key,
-        ),
-        // Once the ticket is open, its index finds the customer: the session index (for events that arrive while
-        // the ticket is being opened) would be dead weight for the rest of the handoff (184 B of Redis per open
-        // conversation: npm run bench, scenario 3).
-        conversation.status === 'open' ? this.keyv.delete(`session:${conversation.sessionId}`) : undefined,
-      ]);
+      await this.keyv.set(
+        ticketKey(conversation.ticket.vendor, conversation.ticket.id),
+        conversation.customer.key,
+      );
+    }
+    if (conversation.status === 'open' && conversation.ticket) {
+      // Once the ticket is indexed, the index finds the customer: the session index (for events that arrive while
+      // the ticket is being opened) would be dead weight for the rest of the handoff (184 B of Redis per open
+      // conversation: npm run bench, scenario 3). Deleted after the ticket's index is written, never before: a
+      // lookup that misses both reads the ticket's index again (HandoffService.customerKeyOf).
+      await this.keyv.delete(`session:${conversation.sessionId}`);
     }
   }
 

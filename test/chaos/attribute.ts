@@ -1,7 +1,7 @@
 /**
  * Why a customer message reached its ticket twice. Every duplicate comment means the vendor applied the same
- * append twice; this finds, for each extra copy, the earlier call that had already applied it and why the bridge
- * did it again:
+ * append more than once; of the calls that applied it, the bridge needed one, and for each of the others this says
+ * why the bridge did not know it had worked:
  * - `answered too late`: the vendor did it but answered after the bridge's timeout (an injected slow call);
  * - `killed before answer`: the process died while waiting for the answer;
  * - `answer lost`: the bridge gave up waiting for another reason (a timeout on a loaded machine);
@@ -91,22 +91,31 @@ export function attributeDuplicates(
     const id = String(request.headers['x-chaos-call'] ?? '');
     return { id, call: calls.get(id) };
   };
-  for (const [text, sameText] of byText) {
-    // Every copy but the last was applied by a call the bridge then repeated (the next copy).
-    sameText.slice(0, -1).forEach((earlier, i) => {
-      const { id, call } = tapped(earlier);
-      const next = tapped(sameText[i + 1]!).call?.startedAt ?? sameText[i + 1]!.at.getTime();
+  for (const [text, copies] of byText) {
+    const seen = copies.map((request) => ({ request, ...tapped(request) }));
+    // The bridge needed one copy: the last one whose answer it got (when it got none, the last one applied).
+    // Every other copy is explained by the fate of its own call: an answer the bridge never had, or one it had
+    // but lost with its process or with Redis before recording the work as done (then it repeated the call).
+    let kept = -1;
+    seen.forEach((copy, i) => {
+      if (copy.call && copy.request.fault !== 'late' && answered(copy.call, incidents)) kept = i;
+    });
+    if (kept < 0) kept = seen.length - 1;
+    seen.forEach((copy, i) => {
+      if (i === kept) return;
+      const later = seen[i + 1];
+      const next = later ? (later.call?.startedAt ?? later.request.at.getTime()) : Number.POSITIVE_INFINITY;
       duplicates.push({
         text,
-        ticket: commentOf(earlier)?.ticket ?? '?',
-        via: earlier.method === 'POST' ? 'open' : 'append',
+        ticket: commentOf(copy.request)?.ticket ?? '?',
+        via: copy.request.method === 'POST' ? 'open' : 'append',
         cause:
-          earlier.fault === 'late'
+          copy.request.fault === 'late'
             ? 'answered too late'
-            : call
-              ? causeOf(call, next, incidents)
+            : copy.call
+              ? causeOf(copy.call, next, incidents)
               : 'unexplained',
-        call: id || undefined,
+        call: copy.id || undefined,
       });
     });
   }
@@ -114,23 +123,36 @@ export function attributeDuplicates(
 }
 
 /**
- * Why the bridge repeated `call`, which the vendor had applied, at `next` (when the repeat reached the tap). When
- * the bridge got the answer, only a crash of its process or of Redis before the work was recorded as done explains
- * a repeat: one must fall between the answer and the repeat. (A tighter window would depend on the machine's load.)
+ * Whether the bridge got this call's answer. The bridge's timer started before the tap saw the call, so an answer
+ * close to the timeout found it gone even when the tap could still write it (the bridge's socket was closing).
+ */
+function answered(call: TappedCall, incidents: Incidents): boolean {
+  return (
+    call.delivered &&
+    !call.abandoned &&
+    call.answeredAt !== undefined &&
+    call.answeredAt - call.startedAt < incidents.vendorTimeoutMs - 100
+  );
+}
+
+/**
+ * Why the bridge did not count `call`, which the vendor had applied (`next`: when the next copy reached the tap).
+ * When the bridge got the answer, only a crash of its process or of Redis before the work was recorded as done
+ * explains a repeat: one must fall between the answer and the repeat (a tighter window would depend on the load).
  */
 function causeOf(call: TappedCall, next: number, incidents: Incidents): DuplicateCause {
   const kills = incidents.kills.get(call.bridge) ?? [];
-  // The bridge's timer started before the tap saw the call, so an answer this late found it gone (the tap may still
-  // see the answer written: the bridge's socket was closing).
-  const tooLate = incidents.vendorTimeoutMs - 100;
-  if (!call.delivered || call.answeredAt === undefined || call.answeredAt - call.startedAt >= tooLate) {
+  if (call.abandoned && kills.some((t) => t >= call.answeredAt! - 50 && t <= call.answeredAt! + 1_000)) {
+    return 'killed after answer'; // the connection closed because the process died, not because it gave up
+  }
+  if (!answered(call, incidents) || call.answeredAt === undefined) {
     const end = call.answeredAt ?? call.startedAt + incidents.vendorTimeoutMs;
     return kills.some((t) => t >= call.startedAt && t <= end) ? 'killed before answer' : 'answer lost';
   }
-  const answered = call.answeredAt;
-  const between = (t: number): boolean => t >= answered - 50 && t <= next;
+  const answeredAt = call.answeredAt;
+  const between = (t: number): boolean => t >= answeredAt - 50 && t <= next;
   if (kills.some(between)) return 'killed after answer';
-  if (incidents.redisDown.some(([from, to]) => between(from) || (answered >= from && answered <= to))) {
+  if (incidents.redisDown.some(([from, to]) => between(from) || (answeredAt >= from && answeredAt <= to))) {
     return 'Redis down after answer';
   }
   return 'unexplained';

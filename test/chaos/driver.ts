@@ -12,6 +12,7 @@
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { LimeServer, type SandboxCustomer, type SentByBot } from '../../sandbox/lime-server';
 import type { WebhookDelivery } from '../../sandbox/vendor-emulator';
@@ -88,6 +89,8 @@ export interface ChaosReport {
     platform: string;
     /** 1-minute load average when the run started and when it ended (other work on the machine shows here). */
     load: [number, number];
+    /** This process's event-loop delay: beyond a second or so, the traced calls' timings are blurred. */
+    driverLagMs: { p99: number; max: number };
   };
 }
 
@@ -129,6 +132,8 @@ export async function runChaos(
 ): Promise<ChaosReport> {
   const started = Date.now();
   const loadAtStart = os.loadavg()[0]!;
+  // This process plays BLiP, Zendesk and every customer: when it lags, calls reach the emulator late.
+  const lag = monitorEventLoopDelay({ resolution: 20 });
   const startedAt = new Date(started).toISOString();
   const logDir = path.resolve(options.outputDir, startedAt.replace(/[:.]/g, '-'));
   await mkdir(logDir, { recursive: true });
@@ -166,7 +171,26 @@ export async function runChaos(
       email: 'bridge@acme.example',
       apiToken: 'sandbox-token',
       webhookSecret: WEBHOOK_SECRET,
+      validateRequests: options.validate,
     });
+    // The request validator compiles each operation's schema on its first call, holding this process for a while
+    // (seconds on a loaded machine): do it now, with requests it refuses, not amid the bridges' first calls.
+    if (helpdesk.validating) {
+      const authorization = `Basic ${Buffer.from('bridge@acme.example/token:sandbox-token').toString('base64')}`;
+      for (const [method, url] of [
+        ['POST', '/api/v2/users/create_or_update'],
+        ['POST', '/api/v2/tickets'],
+        ['PUT', '/api/v2/tickets/1'],
+        ['GET', '/api/v2/tickets/1'],
+        ['GET', '/api/v2/tickets/1/comments'],
+      ] as const) {
+        await fetch(`${helpdesk.url}${url}`, {
+          method,
+          headers: { authorization, 'content-type': 'application/json' },
+          ...(method === 'GET' ? {} : { body: '{}' }),
+        }).catch(() => undefined);
+      }
+    }
     proxy = await RoundRobinProxy.start(() => bridges.map((b) => b.port));
     helpdesk.setWebhookTarget(`${proxy.url}/webhooks/zendesk`);
     state = createState(redis.url, silentLogger);
@@ -247,6 +271,7 @@ export async function runChaos(
     });
 
     const loadStart = Date.now();
+    lag.enable();
     const hardDeadline = loadStart + duration * 3 + options.settleSeconds * 1000;
 
     // ---- webhooks, delivered again until answered 2xx ----
@@ -438,6 +463,9 @@ export async function runChaos(
     await sleep(2_000);
     clearInterval(progress);
     const settleSeconds = (Date.now() - settleStart) / 1000;
+    // Measured over the run only (what follows is bookkeeping).
+    const driverLagMs = { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
+    lag.disable();
 
     const exitCodes = await Promise.all(bridges.map((b) => b.stop()));
     const depth = await state.queue.depth().catch(() => ({ queued: -1 }));
@@ -535,9 +563,11 @@ export async function runChaos(
         node: process.version,
         platform: `${os.platform()} ${os.release()}`,
         load: [loadAtStart, os.loadavg()[0]!],
+        driverLagMs,
       },
     };
   } finally {
+    lag.disable();
     await Promise.allSettled(bridges.map((b) => b.stop(5_000)));
     await Promise.allSettled(bridges.map((b) => b.closeLog()));
     await state?.store.close().catch(() => {});

@@ -4,7 +4,7 @@
  * the vendor then delivers again, as Zendesk does for any non-2xx answer.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'keep-alive', 'transfer-encoding']);
 
@@ -98,7 +98,15 @@ export interface TappedCall {
   answeredAt?: number;
   /** False when the bridge never got the answer (it timed out, its process died, or the vendor hung up). */
   delivered: boolean;
+  /**
+   * The bridge closed the connection right after the answer was written, without another call on it: it had given
+   * up already (its timeout fired while the answer was on its way; on a loaded machine the tap learns it late).
+   */
+  abandoned?: boolean;
 }
+
+/** How soon after an answer a closed connection means the bridge had given up waiting for it. */
+const ABANDONED_WITHIN_MS = 1_000;
 
 /**
  * A pass-through in front of the vendor for one bridge process: it tags each API call with `x-chaos-call` (the
@@ -108,6 +116,9 @@ export interface TappedCall {
  */
 export class ApiTap {
   private count = 0;
+  /** The last call answered on each connection, and when. */
+  private readonly lastAnswered = new WeakMap<Socket, { call: TappedCall; at: number }>();
+  private readonly watched = new WeakSet<Socket>();
 
   private constructor(
     private readonly server: Server,
@@ -143,10 +154,20 @@ export class ApiTap {
     const call: TappedCall = { bridge: this.bridge, startedAt: Date.now(), delivered: false };
     this.calls.set(id, call);
     let finished = false;
+    const socket = req.socket;
+    this.lastAnswered.delete(socket);
+    if (!this.watched.has(socket)) {
+      this.watched.add(socket);
+      socket.once('close', () => {
+        const last = this.lastAnswered.get(socket);
+        if (last && Date.now() - last.at < ABANDONED_WITHIN_MS) last.call.abandoned = true;
+      });
+    }
     res.on('finish', () => {
       finished = true;
       call.answeredAt = Date.now();
       call.delivered = true;
+      this.lastAnswered.set(socket, { call, at: call.answeredAt });
     });
     res.on('close', () => {
       if (!finished) call.delivered = false;

@@ -85,7 +85,8 @@ export function figures(report: ChaosReport): Array<[string, string]> {
     ['bridge exit codes on SIGTERM', report.exitCodes.map(String).join(', ')],
     [
       'machine',
-      `${report.machine.cpus} cores, load average ${report.machine.load.map((l) => l.toFixed(1)).join(' → ')}`,
+      `${report.machine.cpus} cores, load average ${report.machine.load.map((l) => l.toFixed(1)).join(' → ')}; ` +
+        `driver event-loop delay p99 ${seconds(report.machine.driverLagMs.p99)}, max ${seconds(report.machine.driverLagMs.max)}`,
     ],
     [
       'wall time',

@@ -122,6 +122,7 @@ describe('the bridge under faults (short form)', () => {
       // Low enough that lanes wait for the shared limit at the peaks, so coalescing is exercised too.
       requestsPerMinute: 600,
       outputDir: 'test-output/chaos-ci',
+      validate: true,
       writeDoc: false,
       verbose: false,
     });

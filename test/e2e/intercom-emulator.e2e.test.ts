@@ -198,10 +198,12 @@ describe('Intercom adapter against the emulator', () => {
       'POST /contacts/search 200',
       'POST /contacts 200',
       'POST /conversations 200',
+      `PUT /conversations/${first.id} 200`, // its title: the ticket subject
       'POST /contacts/search 200',
       'POST /contacts 409',
       `GET /contacts/find_by_external_id/${encodeURIComponent(maria.originator!)} 200`,
       'POST /conversations 200',
+      `PUT /conversations/${second.id} 200`,
     ]);
 
     await adapter.appendCustomerMessage(first, { id: 'm2', text: 'mais uma coisa', at });

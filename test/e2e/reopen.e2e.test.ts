@@ -91,7 +91,10 @@ it('Zendesk: a solved ticket is reopened with the customer’s message; a closed
   await zendesk.waitFor(() => ticket.status === 'open', 20_000, 'the ticket reopened');
   expect(await reopened).toMatchObject({ ticket: { id }, reopened: true });
   expect(zendesk.tickets()).toHaveLength(1);
-  expect(zendesk.tickets()[0]!.customerMessages).toEqual(['primeira conversa', 'voltei, ainda tenho uma dúvida']);
+  expect(zendesk.tickets()[0]!.customerMessages).toEqual([
+    'primeira conversa',
+    'voltei, ainda tenho uma dúvida',
+  ]);
   await agentAnswers(s, maria, id);
 
   // Closed for good (Zendesk closes solved tickets after some days): the next return opens a new ticket.

@@ -72,7 +72,10 @@ describe('setup zendesk', () => {
   });
 
   it('installs the trigger path: a conditional webhook and the two triggers of the fixtures', async () => {
-    const result = await cli(['setup', 'zendesk', '--triggers'], { ...env, BRIDGE_TICKET_TAGS: 'acme_chat,vip' });
+    const result = await cli(['setup', 'zendesk', '--triggers'], {
+      ...env,
+      BRIDGE_TICKET_TAGS: 'acme_chat,vip',
+    });
     expect(result.code).toBe(0);
     const webhook = [...zendesk.admin.webhooks.values()][0]!;
     expect(webhook).toMatchObject({
@@ -117,7 +120,9 @@ describe('setup zendesk', () => {
     const auth = { username: `${env.ZENDESK_EMAIL}/token`, password: env.ZENDESK_API_TOKEN! };
     const bad = await axios.post(
       `${zendesk.url}/api/v2/webhooks`,
-      { webhook: { name: 'x', endpoint: URL, http_method: 'FETCH', request_format: 'json', status: 'active' } },
+      {
+        webhook: { name: 'x', endpoint: URL, http_method: 'FETCH', request_format: 'json', status: 'active' },
+      },
       { auth, validateStatus: () => true },
     );
     expect(bad.status).toBe(400);
@@ -193,7 +198,9 @@ describe('check', () => {
     const result = await cli(['check'], env);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^OK\s+configuration\s+valid \(vendor zendesk\)$/m);
-    expect(result.out).toMatch(/^OK\s+blip\s+session established as acmehelpdesk@msging.net at ws:\/\/127.0.0.1:/m);
+    expect(result.out).toMatch(
+      /^OK\s+blip\s+session established as acmehelpdesk@msging.net at ws:\/\/127.0.0.1:/m,
+    );
     expect(result.out).toMatch(/^OK\s+zendesk\s+http:\/\/127.0.0.1:\d+ as bridge@acme.example \(admin\)$/m);
     expect(result.out).toMatch(/^OK\s+redis\s+redis:\/\/.+ reachable$/m);
   });
@@ -206,7 +213,9 @@ describe('check', () => {
       REDIS_URL: 'redis://127.0.0.1:1',
     });
     expect(result.code).toBe(1);
-    expect(result.out).toMatch(/^FAIL\s+blip\s+ws:\/\/127.0.0.1:\d+ as acmehelpdesk@msging.net: 13 The authentication failed/m);
+    expect(result.out).toMatch(
+      /^FAIL\s+blip\s+ws:\/\/127.0.0.1:\d+ as acmehelpdesk@msging.net: 13 The authentication failed/m,
+    );
     expect(result.out).toMatch(/^FAIL\s+zendesk\s+.*HTTP 401/m);
     expect(result.out).toMatch(/^FAIL\s+redis\s+redis:\/\/127.0.0.1:1/m);
     expect(result.out).toContain('3 check(s) failed.');

@@ -86,7 +86,8 @@ describe('Zendesk', () => {
       BRIDGE_SUBJECT_TEMPLATE: '{channel}: {name} ({team})',
       BRIDGE_PRIORITY: 'normal',
       ZENDESK_GROUPS: 'billing:20001,support:20002',
-      ZENDESK_CONTACT_FIELDS: 'extras.cpf:360001,context.orderId:360002,extras.plano:user.plano,city:user.cidade',
+      ZENDESK_CONTACT_FIELDS:
+        'extras.cpf:360001,context.orderId:360002,extras.plano:user.plano,city:user.cidade',
     });
     const zendesk = s.helpdesk as ZendeskEmulator;
     const maria = s.customer('5511987654321@wa.gw.msging.net');
@@ -140,7 +141,9 @@ describe('Zendesk', () => {
     // The bridge asked BLiP over its own session, like BLiP documents (fixtures 19a, 20a).
     const uris = s.lime.commands.map((c) => `${String(c.to)} ${String(c.uri)}`);
     expect(uris).toContain(`postmaster@crm.msging.net /contacts/${maria.address}`);
-    expect(uris).toContain(`postmaster@msging.net /threads/${maria.address}?refreshExpiredMedia=true&$take=11`);
+    expect(uris).toContain(
+      `postmaster@msging.net /threads/${maria.address}?refreshExpiredMedia=true&$take=11`,
+    );
     // Reports get the team from the event.
     expect(await event).toMatchObject({ team: 'billing', tags: ['blip_bridge', 'vip', 'boleto_atrasado'] });
   });

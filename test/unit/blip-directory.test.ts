@@ -11,7 +11,8 @@ import { parseHandoffContext } from '../../src/blip/handoff-context';
 import type { CustomerRef } from '../../src/core/model';
 import { readJsonFixture } from '../helpers/fixtures';
 
-const lime = (name: string) => readJsonFixture<LimeCommand & Record<string, unknown>>(`fixtures/lime/${name}.json`);
+const lime = (name: string) =>
+  readJsonFixture<LimeCommand & Record<string, unknown>>(`fixtures/lime/${name}.json`);
 
 const MARIA: CustomerRef = {
   key: '8c1e5f7a-3b2d-4e9f-a6c0-5d7b2e9f1a43@tunnel.msging.net',
@@ -96,7 +97,9 @@ describe('history', () => {
     });
     const photo = entries.find((e) => e.text === 'Foto do boleto')!;
     expect(photo.attachments?.[0]).toMatchObject({ mimeType: 'image/jpeg' });
-    expect(photo.attachments?.[0]?.url).toMatch(/^https:\/\/blipmediastore\.blob\.core\.windows\.net\/secure-medias\//);
+    expect(photo.attachments?.[0]?.url).toMatch(
+      /^https:\/\/blipmediastore\.blob\.core\.windows\.net\/secure-medias\//,
+    );
     const asked = entries.find((e) => e.id === '3d4dd836-8afd-418b-8423-579e58f3cb00')!;
     expect(asked).toMatchObject({ from: 'bot', text: expect.stringContaining('Pode me informar o CPF') });
     const reply = entries.find((e) => e.text.endsWith('123.456.789-09'))!;
@@ -114,7 +117,12 @@ describe('history', () => {
 describe('Redirect context', () => {
   const context = (content: unknown, id = 'context:039b70b8-92f7-44b7-9c91-4e3f0e900c71') =>
     limeToChatMessage(
-      limeMessageSchema.parse({ ...lime('11-inbound-redirect-context'), id, type: 'application/json', content }),
+      limeMessageSchema.parse({
+        ...lime('11-inbound-redirect-context'),
+        id,
+        type: 'application/json',
+        content,
+      }),
       new Date('2026-11-03T14:00:00Z'),
     );
 
@@ -158,7 +166,11 @@ describe('Redirect context', () => {
       'fixtures/lime/07c-inbound-select-answer-postback-value.json',
     );
     expect(parseHandoffContext(postback.id, postback.type, postback.content)).toBeUndefined();
-    const text = lime('11-inbound-redirect-context') as unknown as { id: string; type: string; content: unknown };
+    const text = lime('11-inbound-redirect-context') as unknown as {
+      id: string;
+      type: string;
+      content: unknown;
+    };
     expect(parseHandoffContext(text.id, text.type, text.content)).toBeUndefined();
     expect(parseHandoffContext('context:x', 'application/json', ['not', 'an', 'object'])).toBeUndefined();
   });

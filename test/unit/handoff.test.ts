@@ -219,6 +219,17 @@ describe('HandoffService: customer messages', () => {
     expect(ctx.timeline.of('append')).toHaveLength(0);
   });
 
+  it('posts a message queued twice (a client re-send) once when both copies wait in one batch', async () => {
+    const ctx = setup();
+    const who = customer();
+    await ctx.service.handleCustomerMessage(who, message('m1'));
+    const batch = [message('m2'), message('m2'), message('m3')];
+    expect(await ctx.service.handleCustomerMessages(who, batch)).toBe(3);
+    const appends = ctx.timeline.of('append');
+    expect(appends).toHaveLength(1);
+    expect(appends[0]!.message.text.split('\n\n')).toEqual([message('m2').text, message('m3').text]);
+  });
+
   it('opens a ticket on the first message with idempotency key open:<sessionId>, then appends', async () => {
     const ctx = setup();
     const who = customer();

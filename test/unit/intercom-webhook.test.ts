@@ -419,6 +419,8 @@ describe('Intercom configuration', () => {
       INTERCOM_API_VERSION: '2.15',
       INTERCOM_REQUESTS_PER_MINUTE: 10_000,
       INTERCOM_TIMEOUT_MS: 10_000,
+      INTERCOM_CONTACT_ATTRIBUTES: [],
+      INTERCOM_TEAMS: {},
     });
   });
 

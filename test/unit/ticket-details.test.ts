@@ -19,7 +19,11 @@ const MARIA: CustomerRef = {
   address: '8c1e5f7a@tunnel.msging.net',
   originator: '5511987654321@wa.gw.msging.net',
 };
-const FIRST: ChatMessage = { id: 'm-now', text: 'Preciso de ajuda\ncom o boleto', at: '2026-11-03T14:10:00.000Z' };
+const FIRST: ChatMessage = {
+  id: 'm-now',
+  text: 'Preciso de ajuda\ncom o boleto',
+  at: '2026-11-03T14:10:00.000Z',
+};
 
 const HISTORY: HistoryEntry[] = [
   { id: 'h1', at: '2026-11-03T14:01:00.000Z', from: 'customer', text: 'Oi' },
@@ -136,7 +140,11 @@ describe('TicketDetails', () => {
   });
 
   it('puts a note transcript into the first comment for an adapter without internal notes', async () => {
-    const details = new TicketDetails({ tags: [], transcript: { as: 'note', messages: 5 } }, silentLogger, directory());
+    const details = new TicketDetails(
+      { tags: [], transcript: { as: 'note', messages: 5 } },
+      silentLogger,
+      directory(),
+    );
     expect((await details.gather(MARIA, FIRST, false)).transcript?.as).toBe('comment');
   });
 
@@ -279,8 +287,9 @@ describe('settings', () => {
 
 it('the Zendesk setup installs the triggers of the shared fixtures', () => {
   const fixture = (name: string) =>
-    readJsonFixture<{ trigger: Record<string, unknown> }>(`fixtures/vendors/zendesk-trigger-create-${name}.json`)
-      .trigger;
+    readJsonFixture<{ trigger: Record<string, unknown> }>(
+      `fixtures/vendors/zendesk-trigger-create-${name}.json`,
+    ).trigger;
   const webhookId = '01JBX7Q4M9R2T5V8W1Y3Z6C0DF';
   expect(bridgeTriggers(webhookId, 'blip_bridge')).toEqual([
     fixture('agent-public-comment'),
@@ -300,9 +309,13 @@ it('session reports take the team from handoff.started, before a team_ tag', () 
     tags: ['team_sales'],
     at,
   };
-  const withTeam = applyEvent(undefined, { name: 'handoff.started', payload: { ...payload, team: 'billing' } }, {
-    teamTagPrefix: 'team_',
-  });
+  const withTeam = applyEvent(
+    undefined,
+    { name: 'handoff.started', payload: { ...payload, team: 'billing' } },
+    {
+      teamTagPrefix: 'team_',
+    },
+  );
   expect(withTeam.team).toBe('billing');
   const fromTag = applyEvent(undefined, { name: 'handoff.started', payload }, { teamTagPrefix: 'team_' });
   expect(fromTag.team).toBe('sales');

@@ -59,6 +59,10 @@ export const servicenowConfigSchema = z
       .int('must be a positive whole number')
       .positive('must be a positive whole number')
       .default(10_000),
+    SERVICENOW_REOPEN_STATE: z
+      .string()
+      .regex(/^-?\d+$/, 'must be a state value (a number), e.g. 2')
+      .default('2'),
     SERVICENOW_CONTACT_FIELDS: fieldMapSetting(identifier, 'a column of the table, e.g. u_cpf'),
     SERVICENOW_ASSIGNMENT_GROUPS: nameMapSetting(
       /^[0-9a-f]{32}$/,

@@ -113,9 +113,18 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
     return ticketRef({ sys_id: created.sys_id as string, number: created.number });
   }
 
-  /** Reopen policy: a resolved record goes back to In Progress (state 2) with the customer's comment. */
+  /**
+   * Reopen policy: a resolved record goes back to SERVICENOW_REOPEN_STATE (incident: 2 In Progress; a CSM case:
+   * 10 Open) with the customer's comment. A Closed record is read-only in the base system: the refusal (403) makes
+   * the core open a new record.
+   */
   async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
-    await this.api.update(this.table, ticket.id, { state: '2', comments: commentBody(message) }, 'reopen');
+    await this.api.update(
+      this.table,
+      ticket.id,
+      { state: this.config.SERVICENOW_REOPEN_STATE, comments: commentBody(message) },
+      'reopen',
+    );
   }
 
   /**

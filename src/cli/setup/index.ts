@@ -10,14 +10,15 @@ import { servicenowSetup } from './servicenow';
 import type { VendorSetup } from './types';
 import { zendeskSetup } from './zendesk';
 
-export const vendorSetups: Record<VendorName, VendorSetup> = {
+/** One line per vendor; a vendor without one gets neither `setup` nor a vendor line in `check`. */
+export const vendorSetups: Partial<Record<VendorName, VendorSetup>> = {
   zendesk: zendeskSetup,
   intercom: intercomSetup,
   servicenow: servicenowSetup,
 };
 
 export const SETUP_USAGE = Object.values(vendorSetups)
-  .map((v) => `  ${v.usage}`)
+  .map((v) => `  ${v!.usage[0].padEnd(48)} ${v!.usage[1]}`)
   .join('\n');
 
 type Print = (line: string) => void;
@@ -51,8 +52,11 @@ export async function runSetup(
   err: Print,
 ): Promise<number> {
   const [vendor, ...rest] = args;
-  if (!vendor || !(vendorNames as readonly string[]).includes(vendor)) {
-    err(`setup needs a vendor: ${vendorNames.join(', ')}\n\n${SETUP_USAGE}`);
+  const setup = (vendorNames as readonly string[]).includes(vendor ?? '')
+    ? vendorSetups[vendor as VendorName]
+    : undefined;
+  if (!vendor || !setup) {
+    err(`setup needs a vendor: ${Object.keys(vendorSetups).join(', ')}\n\n${SETUP_USAGE}`);
     return 2;
   }
   const input = settingsInput(env);
@@ -74,7 +78,7 @@ export async function runSetup(
   );
   const url = rawUrl.replace(/\/+$/, '');
   out(`Setting up ${vendor} for the bridge at ${url}`);
-  const steps = await vendorSetups[vendor as VendorName].run(result.settings, {
+  const steps = await setup.run(result.settings, {
     url,
     flags,
     env: input,

@@ -4,8 +4,10 @@ import type { VendorSetup } from './types';
 
 /** `setup servicenow`: the Business Rules and system properties to install, and the table access checked. */
 export const servicenowSetup: VendorSetup = {
-  usage:
-    'setup servicenow [--url <bridge URL>]           print the Business Rules and properties; check the table',
+  usage: [
+    'setup servicenow [--url <bridge URL>]',
+    'print the Business Rules and properties; check the table',
+  ],
   async run(settings, { url, out }) {
     const config = settings as ServiceNowConfig;
     const steps = await setupServiceNow(config, { endpoint: `${url}/webhooks/servicenow` });

@@ -11,7 +11,8 @@ export interface SetupContext {
 
 /** One vendor's setup and check, over its parsed `<VENDOR>_*` settings. */
 export interface VendorSetup {
-  usage: string;
+  /** The command line and what it does, for the usage text. */
+  usage: [command: string, description: string];
   run(settings: Record<string, unknown>, context: SetupContext): Promise<SetupStep[]>;
   check(settings: Record<string, unknown>): Promise<CheckResult>;
 }

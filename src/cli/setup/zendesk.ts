@@ -4,8 +4,10 @@ import type { VendorSetup } from './types';
 
 /** `setup zendesk [--triggers]`: the webhook (event subscriptions), or with --triggers the trigger path. */
 export const zendeskSetup: VendorSetup = {
-  usage:
-    'setup zendesk [--url <bridge URL>] [--triggers]   create or check the webhook (and triggers) by API',
+  usage: [
+    'setup zendesk [--url <bridge URL>] [--triggers]',
+    'create or check the webhook (and triggers) by API',
+  ],
   run: (settings, { url, flags, env }) =>
     setupZendesk(settings as ZendeskConfig, {
       endpoint: `${url}/webhooks/zendesk`,
