@@ -166,11 +166,14 @@ export function evaluateTargets(results: BenchResults): Target[] {
           scenario: '3',
           target:
             "the bridge's RSS does not grow with the number of open conversations (≤ 10%, 16 MB at least)",
-          measured: idle.sizes
-            .map(
-              (s) => `${num(s.conversations)}: ${mb(s.bridgeRssStartBytes)} → ${mb(s.bridgeRssEndBytes)} MB`,
-            )
-            .join('; '),
+          measured:
+            idle.sizes
+              .map(
+                (s) =>
+                  `${num(s.conversations)}: ${mb(s.bridgeRssStartBytes)} → ${mb(s.bridgeRssEndBytes)} MB`,
+              )
+              .join('; ') +
+            ` (heap after traffic ${idle.sizes.map((s) => mb(s.bridgeHeapEndBytes)).join(' / ')} MB)`,
         },
         growth <= allowed && idle.sizes.every((s) => !s.touch.incomplete),
       );

@@ -51,6 +51,11 @@ export interface Incidents {
   redisDown: Array<[number, number]>;
   /** The bridge's timeout for a vendor call (ZENDESK_TIMEOUT_MS). */
   vendorTimeoutMs: number;
+  /**
+   * The driver's worst event-loop delay: the tap may see a call this much after the bridge sent it, so an answer
+   * within this much of the timeout may have found the bridge gone.
+   */
+  lagMs: number;
 }
 
 /** Appends (and opens) the vendor applied, oldest first: a 2xx answer, or a call whose answer was held back. */
@@ -131,7 +136,7 @@ function answered(call: TappedCall, incidents: Incidents): boolean {
     call.delivered &&
     !call.abandoned &&
     call.answeredAt !== undefined &&
-    call.answeredAt - call.startedAt < incidents.vendorTimeoutMs - 100
+    call.answeredAt - call.startedAt < incidents.vendorTimeoutMs - 100 - incidents.lagMs
   );
 }
 

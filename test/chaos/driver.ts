@@ -163,7 +163,12 @@ export async function runChaos(
   const bridges: BridgeProcess[] = [];
   const taps: ApiTap[] = [];
   const calls = new Map<string, TappedCall>();
-  const incidents: Incidents = { kills: new Map(), redisDown: [], vendorTimeoutMs: options.vendorTimeoutMs };
+  const incidents: Incidents = {
+    kills: new Map(),
+    redisDown: [],
+    vendorTimeoutMs: options.vendorTimeoutMs,
+    lagMs: 0,
+  };
   try {
     await redis.start();
     lime = await LimeServer.start({ accounts: { [BOT_ID]: ACCESS_KEY }, router: 'acmerouter@msging.net' });
@@ -466,6 +471,7 @@ export async function runChaos(
     // Measured over the run only (what follows is bookkeeping).
     const driverLagMs = { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
     lag.disable();
+    incidents.lagMs = driverLagMs.max;
 
     const exitCodes = await Promise.all(bridges.map((b) => b.stop()));
     const depth = await state.queue.depth().catch(() => ({ queued: -1 }));

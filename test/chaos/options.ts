@@ -88,7 +88,7 @@ export const defaultChaosOptions: ChaosOptions = {
   redisDownMs: 2_000,
   consumedTimeoutMs: 8_000,
   requestsPerMinute: 3_000,
-  vendorTimeoutMs: 5_000,
+  vendorTimeoutMs: 10_000,
   retryMaxSeconds: 3,
   maxAttempts: 8,
   strictIds: false,

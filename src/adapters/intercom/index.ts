@@ -24,7 +24,7 @@ const MAX_ATTACHMENT_URLS = 10;
  */
 export class IntercomAdapter implements HelpdeskAdapter {
   readonly name = 'intercom';
-  readonly limits: { requestsPerMinute: number };
+  readonly limits: HelpdeskAdapter['limits'];
   /** Files travel on a reply (`attachment_files`), and `POST /conversations` takes none. */
   readonly uploadNeedsTicket = true;
   readonly webhook: IntercomWebhook;
@@ -42,7 +42,11 @@ export class IntercomAdapter implements HelpdeskAdapter {
     this.attributes = config.INTERCOM_CONTACT_ATTRIBUTES;
     this.teams = config.INTERCOM_TEAMS;
     this.webhook = new IntercomWebhook(config.INTERCOM_CLIENT_SECRET, config.INTERCOM_ADMIN_ID);
-    this.limits = { requestsPerMinute: config.INTERCOM_REQUESTS_PER_MINUTE };
+    // openTicket: contact search, create (or update), the conversation, its title; reopen: open, then the reply.
+    this.limits = {
+      requestsPerMinute: config.INTERCOM_REQUESTS_PER_MINUTE,
+      callsPerMethod: { openTicket: 4, reopenTicket: 2 },
+    };
   }
 
   /** Intercom takes no idempotency key (see README.md: what covers a retried open). */
