@@ -109,6 +109,9 @@ export interface LoadResult {
   messagesPerSecond: number;
   toHelpdesk: Percentiles;
   toCustomer: Percentiles;
+  /** To the helpdesk, split: each customer's first message (it opens the ticket) and the later ones (comments). */
+  toHelpdeskOpening: Percentiles;
+  toHelpdeskLater: Percentiles;
   /** CPU seconds of the system under test over the measured part, and per 1,000 messages carried (both ways). */
   cpuSeconds: number;
   cpuSecondsPer1000: number;
@@ -468,6 +471,12 @@ async function drive(
       ),
     ),
     toHelpdesk: percentiles(traffic.latencies(traffic.sentAt, traffic.arrivedAt)),
+    toHelpdeskOpening: percentiles(
+      traffic.latencies(traffic.sentAt, traffic.arrivedAt).filter((_, i) => i % spec.messages === 0),
+    ),
+    toHelpdeskLater: percentiles(
+      traffic.latencies(traffic.sentAt, traffic.arrivedAt).filter((_, i) => i % spec.messages !== 0),
+    ),
     toCustomer: percentiles(traffic.latencies(traffic.replyPostedAt, traffic.replyArrivedAt)),
     cpuSeconds: round(cpuSeconds, 2),
     cpuSecondsPer1000: carried > 0 ? round((cpuSeconds / carried) * 1000, 3) : NaN,
