@@ -391,7 +391,7 @@ function esc(text: string): string {
 /** Throughput bars (left) and latency percentiles on a log scale (right), bridge vs raw relay. */
 export function renderSvg(r: BenchResults): string {
   const width = 1000;
-  const height = 470;
+  const height = 540;
   const out: string[] = [];
   const text = (x: number, y: number, s: string, attrs = ''): void => {
     out.push(`<text x="${round(x, 1)}" y="${round(y, 1)}" ${attrs}>${esc(s)}</text>`);
@@ -451,6 +451,27 @@ export function renderSvg(r: BenchResults): string {
     text(left.x + 18, ly, 'customer → helpdesk');
     out.push(`<rect x="${left.x + 150}" y="${ly - 10}" width="12" height="12" fill="${COLORS.toCustomer}"/>`);
     text(left.x + 168, ly, 'agent → customer');
+
+    // -- left, below: CPU per 1,000 messages (the process's own, Redis' apart) --
+    const cpu = { x: 150, y: ly + 52, w: 300 };
+    text(20, cpu.y - 14, 'CPU seconds per 1,000 messages', 'font-size="14" font-weight="bold"');
+    const cpuMax = niceMax(
+      Math.max(...groups.map(([, run]) => run.cpuSecondsPer1000 + (run.redisCpuSecondsPer1000 ?? 0)), 0.1),
+    );
+    groups.forEach(([name, run], g) => {
+      const y = cpu.y + g * 24;
+      text(cpu.x - 10, y + 13, name, 'text-anchor="end"');
+      const own = (cpu.w * run.cpuSecondsPer1000) / cpuMax;
+      const redis = (cpu.w * (run.redisCpuSecondsPer1000 ?? 0)) / cpuMax;
+      out.push(`<rect x="${cpu.x}" y="${y}" width="${round(own, 1)}" height="18" fill="#4a5568"/>`);
+      if (redis > 0) {
+        out.push(
+          `<rect x="${round(cpu.x + own, 1)}" y="${y}" width="${round(redis, 1)}" height="18" fill="#c53030"/>`,
+        );
+      }
+      const label = `${run.cpuSecondsPer1000}${run.redisCpuSecondsPer1000 ? ` + Redis ${run.redisCpuSecondsPer1000}` : ''}`;
+      text(cpu.x + own + redis + 5, y + 13, label);
+    });
 
     // -- right: latency percentiles, log scale --
     const right = { x: 660, y: 80, w: 310 };
@@ -519,6 +540,45 @@ export function renderSvg(r: BenchResults): string {
   const m = r.machine;
   const rl = r.rateLimit;
   const idle = r.idle;
+  if (rl && rl.perMinute.length > 0) {
+    // -- right, below: vendor calls per minute against the limit --
+    const box = { x: 660, y: 352, w: 310, h: 80 };
+    text(
+      500,
+      box.y - 14,
+      `Vendor calls per minute, limit ${rl.vendorLimit} (3× offered)`,
+      'font-size="14" font-weight="bold"',
+    );
+    const top = Math.max(rl.vendorLimit * 1.25, ...rl.perMinute.map((b) => b.calls));
+    const yOf = (v: number): number => box.y + box.h - (box.h * v) / top;
+    const barW = Math.min(60, box.w / rl.perMinute.length - 10);
+    rl.perMinute.forEach((bucket, i) => {
+      const x = box.x + i * (barW + 10);
+      out.push(
+        `<rect x="${round(x, 1)}" y="${round(yOf(bucket.accepted), 1)}" width="${round(barW, 1)}" height="${round(box.y + box.h - yOf(bucket.accepted), 1)}" fill="${COLORS.toHelpdesk}"/>`,
+      );
+      if (bucket.rateLimited > 0) {
+        out.push(
+          `<rect x="${round(x, 1)}" y="${round(yOf(bucket.calls), 1)}" width="${round(barW, 1)}" height="${round(yOf(bucket.accepted) - yOf(bucket.calls), 1)}" fill="#c53030"/>`,
+        );
+      }
+      text(
+        x + barW / 2,
+        box.y + box.h + 14,
+        `min ${bucket.minute}`,
+        `text-anchor="middle" fill="${COLORS.muted}" font-size="11"`,
+      );
+      text(x + barW / 2, yOf(bucket.calls) - 4, String(bucket.calls), 'text-anchor="middle" font-size="11"');
+    });
+    const limitY = round(yOf(rl.vendorLimit), 1);
+    out.push(
+      `<line x1="${box.x - 4}" y1="${limitY}" x2="${box.x + box.w}" y2="${limitY}" stroke="#c53030" stroke-dasharray="4 3"/>`,
+    );
+    text(500, box.y + 24, `${rl.messages} messages in`);
+    text(500, box.y + 40, `${rl.vendorCalls} calls, ${rl.rateLimited} × 429`);
+    text(500, box.y + 56, `${rl.messagesPerCall} per comment, ${rl.lost} lost`);
+    text(500, box.y + 72, `longest wait ${ms(rl.maxQueueingDelayMs)}`);
+  }
   const facts = [
     idle ? `idle: ${idle.bytesPerConversation} B per open conversation in Redis` : '',
     rl
