@@ -81,7 +81,10 @@ export interface VendorCallFigures {
   rateLimited: number;
   /** Calls answered anything else than 2xx or 429. */
   failed: number;
-  /** Each call: when it came (s from the start of the measured run), its kind and the status it was answered. */
+  /**
+   * Each call: when it came (s from the start of the measured run), its kind and the status it was answered
+   * (left empty in the saved results of the throughput runs).
+   */
   timeline: Array<{ atS: number; kind: string; status: number }>;
 }
 
@@ -94,7 +97,7 @@ export interface LoadResult {
   offeredRate?: number;
   sent: number;
   arrived: number;
-  /** Customer messages that reached the helpdesk more than once, or after a later one of the same customer. */
+  /** Customer messages that reached the helpdesk more than once; after a later one of the same customer. */
   duplicates: number;
   outOfOrder: number;
   repliesSent: number;
@@ -144,6 +147,11 @@ export interface LoadResult {
   incomplete?: string;
   /** The first order violations, if any. */
   violations?: string[];
+  /**
+   * Per customer comment: that customer's messages BLiP had delivered at least a second before it reached the
+   * helpdesk but that it did not carry (they wait for a later call). Coalescing could have taken them.
+   */
+  leftBehindPerComment: number;
   profileFile?: string;
 }
 
@@ -217,6 +225,9 @@ class Traffic {
   lastArrivalAt = NaN;
   firstReplyAt = NaN;
   lastReplyArrivalAt = NaN;
+  /** Customer comments that reached the helpdesk, and messages already waiting that each left behind. */
+  comments = 0;
+  leftBehind = 0;
   /** The first few order violations, described. */
   readonly violations: string[] = [];
   /** Arrival time of the last progress (any arrival), for the stall check. */
@@ -281,6 +292,17 @@ class Traffic {
       }
       this.lastMessage[i] = Math.max(this.lastMessage[i]!, m);
       this.arrived++;
+    }
+    // Messages of this customer that BLiP had delivered (a second ago or more) but that are not in this comment:
+    // what a later call has to carry.
+    const [c] = tokens[0] ?? [];
+    if (c !== undefined) {
+      const i = c - this.base;
+      this.comments++;
+      for (let m = this.lastMessage[i]! + 1; m < this.messages; m++) {
+        const sent = this.sentAt[i * this.messages + m]!;
+        if (sent < now - 1000 && Number.isNaN(this.arrivedAt[i * this.messages + m]!)) this.leftBehind++;
+      }
     }
     this.lastArrivalAt = now;
     this.progressAt = now;
@@ -507,6 +529,7 @@ async function drive(
     wallSeconds: round((endedAt - startedAt) / 1000, 1),
     ...(incomplete ? { incomplete } : {}),
     ...(traffic.violations.length ? { violations: traffic.violations } : {}),
+    leftBehindPerComment: round(traffic.leftBehind / Math.max(1, traffic.comments), 2),
     ...(spec.profileFile ? { profileFile: spec.profileFile } : {}),
   };
 }

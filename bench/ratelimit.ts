@@ -27,6 +27,8 @@ export interface RateLimitResult {
   rateLimitedShareAfterWarmup: number;
   /** Customer messages per comment-carrying call (ticket creations and comments that were accepted). */
   messagesPerCall: number;
+  /** Per comment: the customer's messages already waiting (for a second or more) that it did not carry. */
+  leftBehindPerComment: number;
   /** Longest time a customer message waited between BLiP and the helpdesk. */
   maxQueueingDelayMs: number;
   toHelpdesk: Percentiles;
@@ -112,6 +114,7 @@ export async function runRateLimit(options: {
     rateLimitedAfterWarmup,
     rateLimitedShareAfterWarmup: round((rateLimitedAfterWarmup / Math.max(1, afterWarmup.length)) * 100, 2),
     messagesPerCall: round(run.arrived / Math.max(1, carrying), 2),
+    leftBehindPerComment: run.leftBehindPerComment,
     maxQueueingDelayMs: run.toHelpdesk.maxMs,
     toHelpdesk: run.toHelpdesk,
     toCustomer: run.toCustomer,

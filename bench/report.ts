@@ -239,7 +239,8 @@ export function ceiling(run: LoadResult): number {
 
 function latencyRow(run: LoadResult): string {
   const p = (l: LoadResult['toHelpdesk']) => `${ms(l.p50Ms)} / ${ms(l.p95Ms)} / ${ms(l.p99Ms)}`;
-  return `| ${run.label} | ${run.offeredRate ?? '–'} | ${p(run.toHelpdesk)} | ${p(run.toCustomer)} | ${run.cpuSecondsPer1000} |`;
+  const split = `${ms(run.toHelpdeskOpening.p50Ms)}, ${ms(run.toHelpdeskOpening.p99Ms)} / ${ms(run.toHelpdeskLater.p50Ms)}, ${ms(run.toHelpdeskLater.p99Ms)}`;
+  return `| ${run.label} | ${run.offeredRate ?? '–'} | ${p(run.toHelpdesk)} | ${split} | ${p(run.toCustomer)} | ${run.cpuSecondsPer1000} |`;
 }
 
 export function renderMarkdown(r: BenchResults): string {
@@ -281,8 +282,8 @@ export function renderMarkdown(r: BenchResults): string {
       '',
     );
     lines.push(
-      '| run | offered customer msg/s | to the helpdesk | to the customer | CPU s / 1000 msgs |',
-      '| --- | --- | --- | --- | --- |',
+      '| run | offered customer msg/s | to the helpdesk | p50, p99: first message (opens the ticket) / later ones | to the customer | CPU s / 1000 msgs |',
+      '| --- | --- | --- | --- | --- | --- |',
     );
     for (const half of [t.halfLoad.memory, t.halfLoad.redis]) {
       lines.push(latencyRow(half.raw), latencyRow(half.bridge));
@@ -364,6 +365,7 @@ export function renderMarkdown(r: BenchResults): string {
       `| vendor calls per minute of the run (calls / 429s) | ${rl.perMinute.map((m) => `${m.calls} / ${m.rateLimited}`).join(', ')} |`,
       `| 429s after the first ${rl.warmupSeconds} s / in all | ${rl.rateLimitedAfterWarmup} of ${rl.callsAfterWarmup} / ${rl.rateLimited} of ${rl.vendorCalls} |`,
       `| customer messages per comment (coalescing) | ${rl.messagesPerCall} |`,
+      `| the customer's messages already waiting ≥ 1 s that a comment did not carry (mean) | ${rl.leftBehindPerComment} |`,
       `| vendor calls / customer messages | ${rl.vendorCalls} / ${rl.messages} |`,
       `| queueing delay to the helpdesk p50 / p99 / max | ${ms(rl.toHelpdesk.p50Ms)} / ${ms(rl.toHelpdesk.p99Ms)} / ${ms(rl.maxQueueingDelayMs)} |`,
       `| agent replies to the customer p50 / p99 / max | ${ms(rl.toCustomer.p50Ms)} / ${ms(rl.toCustomer.p99Ms)} / ${ms(rl.toCustomer.maxMs)} |`,
@@ -542,11 +544,11 @@ export function renderSvg(r: BenchResults): string {
   const idle = r.idle;
   if (rl && rl.perMinute.length > 0) {
     // -- right, below: vendor calls per minute against the limit --
-    const box = { x: 660, y: 352, w: 310, h: 80 };
+    const box = { x: 660, y: 382, w: 310, h: 76 };
     text(
       500,
       box.y - 14,
-      `Vendor calls per minute, limit ${rl.vendorLimit} (3× offered)`,
+      `Vendor calls per minute, limit ${rl.vendorLimit} (${r.options.loadFactor}× offered)`,
       'font-size="14" font-weight="bold"',
     );
     const top = Math.max(rl.vendorLimit * 1.25, ...rl.perMinute.map((b) => b.calls));
@@ -580,9 +582,9 @@ export function renderSvg(r: BenchResults): string {
     text(500, box.y + 72, `longest wait ${ms(rl.maxQueueingDelayMs)}`);
   }
   const facts = [
-    idle ? `idle: ${idle.bytesPerConversation} B per open conversation in Redis` : '',
-    rl
-      ? `rate limit: ${rl.messagesPerCall} messages per comment, ${rl.rateLimited} × 429, ${rl.lost} lost`
+    idle
+      ? `idle scale: ${idle.bytesPerConversation} B of Redis per open conversation; bridge RSS ` +
+        idle.sizes.map((s) => `${mb(s.bridgeRssEndBytes)} MB with ${num(s.conversations)}`).join(', ')
       : '',
   ].filter(Boolean);
   if (facts.length) text(20, height - 46, facts.join('   ·   '));

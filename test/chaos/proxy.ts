@@ -93,7 +93,10 @@ export class RoundRobinProxy {
 export interface TappedCall {
   /** The bridge process that made it. */
   bridge: number;
+  /** When the tap got the call's headers, its whole body, and the vendor's answer. */
   startedAt: number;
+  bodyAt?: number;
+  vendorAt?: number;
   /** When the vendor's answer was handed back to the bridge's socket; undefined when it never was. */
   answeredAt?: number;
   /** False when the bridge never got the answer (it timed out, its process died, or the vendor hung up). */
@@ -174,6 +177,7 @@ export class ApiTap {
     });
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    call.bodyAt = Date.now();
     const headers: Record<string, string> = { 'x-chaos-call': id };
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = String(value);
@@ -186,6 +190,7 @@ export class ApiTap {
         redirect: 'manual',
       });
       const body = Buffer.from(await response.arrayBuffer());
+      call.vendorAt = Date.now();
       const out: Record<string, string> = {};
       response.headers.forEach((value, name) => {
         if (!HOP_BY_HOP.has(name) && name !== 'content-encoding') out[name] = value;

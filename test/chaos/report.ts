@@ -96,6 +96,14 @@ export function figures(report: ChaosReport): Array<[string, string]> {
   ];
 }
 
+/** Every problem but the duplicate comments (those are listed traced, see tracedDuplicates). */
+function otherProblems(report: ChaosReport): string[] {
+  return [
+    ...report.driverProblems,
+    ...report.verdict.problems.filter((p) => !/^[^:]+: messages to the ticket: \d+ duplicated \[/.test(p)),
+  ];
+}
+
 /** One line per traced duplicate: the message, its ticket, and why it was posted again. */
 function tracedDuplicates(report: ChaosReport, max: number): string[] {
   const lines = report.duplicates
@@ -113,10 +121,11 @@ export function formatTable(report: ChaosReport): string {
   const rows = figures(report);
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, val]) => `${k.padEnd(width)}  ${val}`);
-  const problems = [...report.driverProblems, ...report.verdict.problems];
-  if (problems.length > 0) {
-    lines.push('', `problems (${report.verdict.problemCount + report.driverProblems.length}):`);
-    lines.push(...problems.map((p) => `  - ${p}`));
+  const others = otherProblems(report);
+  if (others.length > 0) {
+    lines.push('', `problems other than duplicate comments (${others.length}):`);
+    lines.push(...others.slice(0, 40).map((p) => `  - ${p}`));
+    if (others.length > 40) lines.push(`  … and ${others.length - 40} more`);
   }
   if (report.duplicates.length > 0) {
     lines.push('', 'duplicates, traced to the call that had applied them already:');
@@ -141,11 +150,7 @@ export function latestRunMarkdown(report: ChaosReport): string {
   const rows = figures(report)
     .map(([k, v]) => `| ${k.trim()} | ${v.replace(/\|/g, '\\|')} |`)
     .join('\n');
-  // Duplicates are listed once, traced; the other problems after them.
-  const others = [
-    ...report.driverProblems,
-    ...report.verdict.problems.filter((p) => !/^[^:]+: messages to the ticket: \d+ duplicated \[/.test(p)),
-  ];
+  const others = otherProblems(report);
   return [
     `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, ${m.cpus} cores (${m.cpuModel}), Node ${m.node}, ` +
       `${m.platform}; load average ${m.load[0].toFixed(1)} at the start, ${m.load[1].toFixed(1)} at the end:`,

@@ -171,7 +171,7 @@ export function verify(
   observed: Observed,
   options: { strictIds?: boolean; maxProblems?: number } = {},
 ): Verdict {
-  const maxProblems = options.maxProblems ?? 50;
+  const maxProblems = options.maxProblems ?? 100_000;
   const problems: string[] = [];
   let problemCount = 0;
   const problem = (line: string): void => {
