@@ -162,11 +162,14 @@ export function latestRunMarkdown(report: ChaosReport): string {
     '| figure | value |',
     '| --- | --- |',
     rows,
+    ...(others.length
+      ? ['', 'Problems other than duplicate comments:', '', ...others.slice(0, 20).map((p) => `- ${p}`)]
+      : []),
+    ...(others.length > 20 ? [`- … and ${others.length - 20} more`] : []),
     ...(report.duplicates.length
-      ? ['', 'Duplicates, each traced to the call that had applied it already (Known gaps 1 and 2):', '']
+      ? ['', 'Duplicate comments, each traced to a call the vendor applied unbeknown to the bridge:', '']
       : []),
     ...tracedDuplicates(report, 10).map((l) => `- ${l}`),
-    ...(others.length ? ['', 'Other problems:', '', ...others.slice(0, 20).map((p) => `- ${p}`)] : []),
   ].join('\n');
 }
 
