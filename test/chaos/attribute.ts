@@ -155,10 +155,15 @@ function causeOf(call: TappedCall, next: number, incidents: Incidents): Duplicat
     return kills.some((t) => t >= call.startedAt && t <= end) ? 'killed before answer' : 'answer lost';
   }
   const answeredAt = call.answeredAt;
-  const between = (t: number): boolean => t >= answeredAt - 50 && t <= next;
-  if (kills.some(between)) return 'killed after answer';
-  if (incidents.redisDown.some(([from, to]) => between(from) || (answeredAt >= from && answeredAt <= to))) {
-    return 'Redis down after answer';
-  }
+  // The first incident after the answer (and before the repeat) is the one that kept it from being recorded.
+  const within = (t: number): boolean => t >= answeredAt - 50 && t <= next;
+  const kill = Math.min(...kills.filter(within));
+  const redis = Math.min(
+    ...incidents.redisDown.flatMap(([from, to]) =>
+      answeredAt >= from && answeredAt <= to ? [answeredAt] : within(from) ? [from] : [],
+    ),
+  );
+  if (Number.isFinite(kill) && kill <= redis) return 'killed after answer';
+  if (Number.isFinite(redis)) return 'Redis down after answer';
   return 'unexplained';
 }

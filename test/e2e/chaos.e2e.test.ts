@@ -157,7 +157,7 @@ describe('the bridge under faults (short form)', () => {
     expect(verdict.queued).toBe(0);
     expect(report.exitCodes).toEqual([0, 0]);
 
-    // KNOWN GAP (docs/reliability.md, "Known gaps"): a comment append is not idempotent at Zendesk (no
+    // KNOWN GAP 2 (docs/reliability.md, "Known gaps"): a comment append is not idempotent at Zendesk (no
     // Idempotency-Key on ticket updates), so when the vendor applied an append and the bridge never learnt it
     // (a late answer, a process killed around the call, Redis down right after it), the retry posts it again.
     // Those duplicates are traced call by call and tolerated here; any other duplicate fails. When the gap is
