@@ -57,7 +57,8 @@ describe('dead letters', () => {
 
   it('keeps a refused message, shows it to operators, and delivers it on replay', async () => {
     // The helpdesk refuses the ticket (a 422 is permanent): the message becomes a dead letter at once.
-    sandbox.helpdesk.failNext(1, 422);
+    // Two calls: the adapter tries the open once more without the contact details before giving up.
+    sandbox.helpdesk.failNext(2, 422);
     const ana = sandbox.customer('5511911110000@wa.gw.msging.net');
     const messageId = sandbox.say(ana, 'my order never arrived');
 
