@@ -184,6 +184,16 @@ async function rateLimit(options: BenchOptions, dir: string): Promise<RateLimitR
   }
 }
 
+/** How the run was started, for the results; a `--note` text is printed apart, not repeated here. */
+function commandLine(args: string[]): string {
+  const shown: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--note') i++;
+    else if (!args[i]!.startsWith('--note=')) shown.push(args[i]!);
+  }
+  return `npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}`;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
   const startedAt = new Date();
@@ -206,7 +216,7 @@ async function main(): Promise<void> {
     wallSeconds: 0,
     machine: host,
     options,
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    command: commandLine(process.argv.slice(2)),
     targets: [],
   };
   if (options.scenarios.includes('throughput')) results.throughput = await throughput(options, runDir);
