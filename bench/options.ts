@@ -38,10 +38,12 @@ export interface BenchOptions {
   stallSeconds: number;
   /** Where results go. */
   outDir: string;
-  /** Rewrite the README's Performance section with the results. */
+  /** Rewrite the figures of README.md's Performance section with the results (`--readme`; off by default). */
   writeReadme: boolean;
   /** What the machine was doing besides (printed with the results), e.g. "shared with other test runs". */
   note?: string;
+  /** Only render the outputs (markdown, SVG, README) again from this results file; nothing is run. */
+  render?: string;
 }
 
 const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' | 'note'> = {
@@ -86,9 +88,10 @@ const HELP = `npm run bench [-- options]
   --validate                keep the emulator's OpenAPI request validation on
   --no-aof                  Redis without the append-only file
   --profile                 CPU profile of each measured bridge run, summarised in the results
-  --no-readme               do not rewrite README.md's Performance section
+  --readme                  also rewrite the figures in README.md's Performance section (all scenarios)
   --note TEXT               a note on the machine's conditions, printed with the results
   --out DIR                 results directory (bench/results)
+  --render FILE             only write latest.md, latest.svg and the README section again from a results JSON
 
 Every option is also an environment variable: BENCH_CUSTOMERS=500, BENCH_FULL=1, BENCH_NOTE=...`;
 
@@ -102,7 +105,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     }
     if (!arg.startsWith('--')) throw new Error(`unexpected argument ${arg} (see --help)`);
     const [name, inline] = arg.slice(2).split('=', 2) as [string, string | undefined];
-    const boolean = ['full', 'validate', 'no-aof', 'profile', 'no-readme'].includes(name);
+    const boolean = ['full', 'validate', 'no-aof', 'profile', 'readme'].includes(name);
     const value = inline ?? (boolean ? '1' : argv[++i]);
     if (value === undefined) throw new Error(`--${name} needs a value`);
     flags.set(name, value);
@@ -145,7 +148,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     profile: truthy('profile'),
     stallSeconds: num('stall-seconds', base.stallSeconds),
     outDir: get('out') ?? 'bench/results',
-    writeReadme: !truthy('no-readme'),
+    writeReadme: truthy('readme'),
     ...(get('note') ? { note: get('note') } : {}),
+    ...(get('render') ? { render: get('render') } : {}),
   };
 }

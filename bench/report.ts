@@ -455,7 +455,7 @@ export function renderSvg(r: BenchResults): string {
     text(left.x + 168, ly, 'agent → customer');
 
     // -- left, below: CPU per 1,000 messages (the process's own, Redis' apart) --
-    const cpu = { x: 150, y: ly + 52, w: 300 };
+    const cpu = { x: 150, y: ly + 52, w: 200 };
     text(20, cpu.y - 14, 'CPU seconds per 1,000 messages', 'font-size="14" font-weight="bold"');
     const cpuMax = niceMax(
       Math.max(...groups.map(([, run]) => run.cpuSecondsPer1000 + (run.redisCpuSecondsPer1000 ?? 0)), 0.1),
@@ -471,12 +471,12 @@ export function renderSvg(r: BenchResults): string {
           `<rect x="${round(cpu.x + own, 1)}" y="${y}" width="${round(redis, 1)}" height="18" fill="#c53030"/>`,
         );
       }
-      const label = `${run.cpuSecondsPer1000}${run.redisCpuSecondsPer1000 ? ` + Redis ${run.redisCpuSecondsPer1000}` : ''}`;
+      const label = `${run.cpuSecondsPer1000}${run.redisCpuSecondsPer1000 ? ` + ${run.redisCpuSecondsPer1000} Redis` : ''}`;
       text(cpu.x + own + redis + 5, y + 13, label);
     });
 
     // -- right: latency percentiles, log scale --
-    const right = { x: 660, y: 80, w: 310 };
+    const right = { x: 660, y: 80, w: 270 };
     text(
       500,
       62,
@@ -602,7 +602,8 @@ export function renderSvg(r: BenchResults): string {
 
 function niceMax(value: number): number {
   const magnitude = Math.pow(10, Math.floor(Math.log10(value)));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
+  for (const step of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10])
+    if (step * magnitude >= value) return step * magnitude;
   return 10 * magnitude;
 }
 
@@ -638,8 +639,8 @@ export async function updateReadme(file: string, r: BenchResults): Promise<boole
     `| one-core ceiling, customer messages/s with a reply each | ${num(ceiling(t.max.raw))} | ${num(ceiling(t.max.memory))} | ${num(ceiling(t.max.redis))} |`,
     `| Redis commands per message | – | – | ${t.max.redis.redisCommands?.perMessage ?? '–'} |`,
     `| peak RSS (all messages offered at once) | ${mb(t.max.raw.peakRssBytes)} MB | ${mb(t.max.memory.peakRssBytes)} MB | ${mb(t.max.redis.peakRssBytes)} MB |`,
-    `| p99 to the helpdesk at half load | ${ms(t.halfLoad.memory.raw.toHelpdesk.p99Ms)} / ${ms(t.halfLoad.redis.raw.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toHelpdesk.p99Ms)} |`,
-    `| p99 to the customer at half load | ${ms(t.halfLoad.memory.raw.toCustomer.p99Ms)} / ${ms(t.halfLoad.redis.raw.toCustomer.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toCustomer.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toCustomer.p99Ms)} |`,
+    `| p99 to the helpdesk at half load (raw: at the memory / Redis load) | ${ms(t.halfLoad.memory.raw.toHelpdesk.p99Ms)} / ${ms(t.halfLoad.redis.raw.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toHelpdesk.p99Ms)} |`,
+    `| p99 to the customer at half load (raw: at the memory / Redis load) | ${ms(t.halfLoad.memory.raw.toCustomer.p99Ms)} / ${ms(t.halfLoad.redis.raw.toCustomer.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toCustomer.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toCustomer.p99Ms)} |`,
     '',
     `Idle: ${idle.bytesPerConversation} B of Redis per open conversation; bridge RSS ` +
       idle.sizes.map((s) => `${mb(s.bridgeRssEndBytes)} MB with ${num(s.conversations)}`).join(', ') +

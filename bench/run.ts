@@ -7,9 +7,10 @@
  *   4. the vendor's rate limit: 3× the allowed load against an emulator that answers 429 beyond it.
  *
  * Prints PASS/FAIL per target, writes bench/results/latest.{json,md,svg} and a timestamped copy of each, and
- * rewrites README.md's Performance section. Tests never assert on speed; CI does not run this.
+ * with `--readme`, rewrites the figures of README.md's Performance section. Tests never assert on speed; CI does not
+ * run this.
  */
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runIdle, type IdleResult } from './idle';
@@ -194,8 +195,22 @@ function commandLine(args: string[]): string {
   return `npm run bench${shown.length ? ` -- ${shown.join(' ')}` : ''}`;
 }
 
+/** `--render FILE`: the outputs again from saved results (after a change to the report's format). */
+async function render(file: string, options: BenchOptions): Promise<void> {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+  results.targets = evaluateTargets(results);
+  const outDir = path.resolve(options.outDir);
+  writeFileSync(path.join(outDir, 'latest.md'), renderMarkdown(results));
+  writeFileSync(path.join(outDir, 'latest.svg'), renderSvg(results));
+  if (options.writeReadme) await updateReadme(path.resolve(__dirname, '../README.md'), results);
+  say(
+    `rendered ${path.relative(process.cwd(), file)} into ${path.relative(process.cwd(), outDir)}/latest.{md,svg}`,
+  );
+}
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2), process.env);
+  if (options.render) return render(options.render, options);
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const outDir = path.resolve(options.outDir);
