@@ -544,6 +544,14 @@ export class HandoffService {
     };
     await this.store.save(opened);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });
+    this.emitStarted(opened, ticket, first, false);
+    if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
+    if (transcript?.as === 'note') await this.noteForAgents(opened, transcript.text);
+    await this.appendAfterResumed(opened, ticket, first, message);
+  }
+
+  /** The ticket (re)opened: `handoff.started`, and the first message as the customer's. */
+  private emitStarted(opened: Conversation, ticket: TicketRef, first: ChatMessage, reopened: boolean): void {
     const at = this.now().toISOString();
     this.events.emit('handoff.started', {
       ...conversationEventBase(opened),
@@ -553,26 +561,43 @@ export class HandoffService {
       openedAt: opened.openedAt,
       tags: opened.tags,
       ...(opened.team ? { team: opened.team } : {}),
+      ...(reopened ? { reopened: true } : {}),
       at,
     });
+    this.emitCustomerMessage(opened, ticket, first, at);
+  }
+
+  private emitCustomerMessage(
+    conversation: Conversation,
+    ticket: TicketRef,
+    message: ChatMessage,
+    at: string,
+  ) {
     this.events.emit('customer.message', {
-      ...conversationEventBase(opened),
+      ...conversationEventBase(conversation),
       ticket,
-      messageId: first.id,
-      contentType: first.contentType,
-      text: first.text,
-      attachments: attachmentLinks(first.attachments),
-      receivedAt: first.at,
+      messageId: message.id,
+      contentType: message.contentType,
+      text: message.text,
+      attachments: attachmentLinks(message.attachments),
+      receivedAt: message.at,
       at,
     });
-    if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
-    if (transcript?.as === 'note') await this.noteForAgents(opened, transcript.text);
-    if (first.id !== message.id) {
-      // The resumed first message is delivered now, even if its own work item gave up (dead letter): a replay of
-      // it must not post it twice.
-      await this.store.markProcessed(customerDedupeKey(customer, first), this.options.dedupeTtlMs);
-      await this.append(opened, ticket, message);
-    }
+  }
+
+  /**
+   * When the (re)open resumed an earlier first message, the message being handled now follows it as a comment. The
+   * resumed one is delivered now, even if its own work item gave up (dead letter): a replay must not post it twice.
+   */
+  private async appendAfterResumed(
+    opened: Conversation,
+    ticket: TicketRef,
+    first: ChatMessage,
+    message: ChatMessage,
+  ): Promise<void> {
+    if (first.id === message.id) return;
+    await this.store.markProcessed(customerDedupeKey(opened.customer, first), this.options.dedupeTtlMs);
+    await this.append(opened, ticket, message);
   }
 
   /**
@@ -661,35 +686,8 @@ export class HandoffService {
     await this.store.save(opened);
     await this.store.forgetClosed(key);
     this.logger.info('previous ticket reopened', meta);
-    const at = this.now().toISOString();
-    this.events.emit('handoff.started', {
-      ...conversationEventBase(opened),
-      ticket,
-      customer: opened.customer,
-      vendor: opened.vendor,
-      openedAt: opened.openedAt,
-      tags: opened.tags,
-      ...(opened.team ? { team: opened.team } : {}),
-      reopened: true,
-      at,
-    });
-    this.events.emit('customer.message', {
-      ...conversationEventBase(opened),
-      ticket,
-      messageId: first.id,
-      contentType: first.contentType,
-      text: first.text,
-      attachments: attachmentLinks(first.attachments),
-      receivedAt: first.at,
-      at,
-    });
-    if (first.id !== message.id) {
-      await this.store.markProcessed(
-        customerDedupeKey(conversation.customer, first),
-        this.options.dedupeTtlMs,
-      );
-      await this.append(opened, ticket, message);
-    }
+    this.emitStarted(opened, ticket, first, true);
+    await this.appendAfterResumed(opened, ticket, first, message);
     return true;
   }
 
@@ -757,16 +755,7 @@ export class HandoffService {
     this.logger.debug('customer message appended', { ...log, messageId: comment.id });
     const at = this.now().toISOString();
     for (const message of prepared) {
-      this.events.emit('customer.message', {
-        ...conversationEventBase(conversation),
-        ticket,
-        messageId: message.id,
-        contentType: message.contentType,
-        text: message.text,
-        attachments: attachmentLinks(message.attachments),
-        receivedAt: message.at,
-        at,
-      });
+      this.emitCustomerMessage(conversation, ticket, message, at);
     }
   }
 
