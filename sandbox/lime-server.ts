@@ -84,6 +84,10 @@ export class LimeServer extends EventEmitter {
   private readonly notificationWaiters = new Map<string, Set<() => void>>();
   private readonly serverNode: string;
   private roundRobin = 0;
+  /** Whether the server acknowledges each message the bot sends with `accepted` (BLiP does). */
+  private acknowledging = true;
+  /** Messages still to lose (neither recorded nor acknowledged), then the connection drops: a dying socket. */
+  private toLose = 0;
   /** identity -> thread items, newest first: seeded, plus every message exchanged through this server. */
   private readonly threads = new Map<string, ThreadItem[]>();
   private readonly contacts = new Map<string, Record<string, unknown>>();
@@ -291,6 +295,19 @@ export class LimeServer extends EventEmitter {
     });
   }
 
+  /** Turns the server's `accepted` notification for each message the bot sends off or on (on by default). */
+  acknowledgeMessages(on: boolean): void {
+    this.acknowledging = on;
+  }
+
+  /**
+   * Loses the next `count` messages the bot sends (never recorded, never acknowledged), then drops the bot's
+   * connections: what happens to frames written into a socket that is about to die.
+   */
+  loseMessagesThenDrop(count: number): void {
+    this.toLose = count;
+  }
+
   /** Closes every bot connection abruptly (the SDK then reconnects). */
   dropConnections(): void {
     for (const s of this.sessions) s.socket.terminate();
@@ -346,6 +363,10 @@ export class LimeServer extends EventEmitter {
       return;
     }
     if ('type' in envelope && typeof envelope.to === 'string') {
+      if (this.toLose > 0) {
+        if (--this.toLose === 0) setTimeout(() => this.dropConnections(), 20);
+        return;
+      }
       const sent: SentByBot = { at: new Date(), envelope: envelope as SentByBot['envelope'] };
       this.sent.push(sent);
       this.emit('sent', sent);
@@ -369,6 +390,9 @@ export class LimeServer extends EventEmitter {
           event: 'failed',
           reason: failure,
         });
+      } else if (this.acknowledging && envelope.id) {
+        // BLiP's server acknowledges every message with an id it took (the bot asked for it in `set /receipt`).
+        this.reply(session, { id: envelope.id, from: this.serverNode, to: session.node, event: 'accepted' });
       }
     }
   }

@@ -103,6 +103,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     vendor: adapter.name,
     blipConnected: () => connection.isConnected(),
   });
+  connection.onUnconfirmedSend = bridgeMetrics.onUnacknowledgedSend;
   const limitedAdapter = rateLimited(bridgeMetrics.instrument(adapter), limiter, (ms) => {
     bridgeMetrics.onRateLimitWait(ms);
     logger.debug('waited for the vendor rate limit', { vendor: adapter.name, waitedMs: ms });

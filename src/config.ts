@@ -58,6 +58,9 @@ export const baseConfigSchema = z.object({
   BLIP_SCHEME: z.enum(['wss', 'ws']).default('wss'),
   BLIP_INSTANCE: z.string().default('default'),
   BLIP_COMMAND_TIMEOUT_MS: positive(6_000),
+  BLIP_SEND_CONFIRM_TIMEOUT_MS: whole('a whole number of milliseconds (0 = do not wait)')
+    .min(0, 'must be 0 or more')
+    .default(10_000),
   BLIP_MAIN_SERVICE: z.string().optional(),
 
   BRIDGE_VENDOR: z.enum(vendorNames).default('zendesk'),
@@ -141,6 +144,8 @@ export interface Config {
     scheme: 'wss' | 'ws';
     instance: string;
     commandTimeoutMs: number;
+    /** How long a message to a customer waits for BLiP's acknowledgement (0 = do not wait). */
+    sendConfirmTimeoutMs: number;
     /** Router service the Redirect sends the customer to; undefined = the router's default bot. */
     mainService?: string;
   };
@@ -250,6 +255,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       scheme: c.BLIP_SCHEME,
       instance: c.BLIP_INSTANCE,
       commandTimeoutMs: c.BLIP_COMMAND_TIMEOUT_MS,
+      sendConfirmTimeoutMs: c.BLIP_SEND_CONFIRM_TIMEOUT_MS,
       mainService: c.BLIP_MAIN_SERVICE?.trim() || undefined,
     },
     bridge: {

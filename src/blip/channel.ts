@@ -20,18 +20,27 @@ export class BlipCustomerChannel implements CustomerChannel {
     messageId: string,
   ): Promise<void> {
     const parts = chatMessageToLime(message, this.maxTextLength);
-    parts.forEach((part, i) => {
+    // Every part is written at once (in order), then all acknowledgements are awaited together.
+    const sends = parts.map((part, i) =>
       this.connection.send({
         id: i === 0 ? messageId : stableId(`${messageId}:${i}`),
         to: customer.address,
         ...part,
-      });
-    });
+      }),
+    );
+    await settleAll(sends);
   }
 
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
     const redirect = buildRedirect(handback, this.connection.identity, this.mainService);
-    this.connection.send({ id: messageId, to: handback.conversation.customer.address, ...redirect });
+    await this.connection.send({ id: messageId, to: handback.conversation.customer.address, ...redirect });
     return { address: this.mainService };
   }
+}
+
+/** Waits for every send, then fails with the first failure (no rejection is left unobserved). */
+async function settleAll(sends: Array<Promise<void>>): Promise<void> {
+  const results = await Promise.allSettled(sends);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -18,7 +18,21 @@ export interface BlipConnectionOptions {
   scheme: 'wss' | 'ws';
   instance: string;
   commandTimeoutMs: number;
+  /**
+   * How long a sent message waits for BLiP's first notification about it (`accepted` from the server, or any later
+   * event) before it counts as sent anyway. 0 = do not wait (a message written into a dying socket is then lost).
+   */
+  sendConfirmTimeoutMs?: number;
 }
+
+/** A sent message waiting for BLiP to acknowledge it. */
+interface AwaitedSend {
+  client: Client;
+  settle(err?: Error): void;
+}
+
+/** Ids of messages BLiP acknowledged, kept so that a retry of a unit of work does not send a part twice. */
+const CONFIRMED_IDS_KEPT = 20_000;
 
 /**
  * A typed wrapper over blip-sdk's Client:
@@ -39,6 +53,10 @@ export class BlipConnection {
   private readonly messageHandlers: Array<(message: LimeMessage) => Promise<void>> = [];
   private readonly notificationHandlers: Array<(notification: LimeNotification) => Promise<void>> = [];
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly awaiting = new Map<string, AwaitedSend[]>();
+  private readonly confirmedIds = new Set<string>();
+  /** Called when a message counted as sent without any notification from BLiP (metric hook). */
+  onUnconfirmedSend?: () => void;
 
   constructor(
     private readonly options: BlipConnectionOptions,
@@ -76,15 +94,105 @@ export class BlipConnection {
     return this.state === 'connected';
   }
 
-  /** Sends one message; throws RetryableError while the session is not established (the core retries). */
-  send(message: LimeMessage): void {
-    const client = this.connectedClient();
+  /**
+   * Sends one message and resolves once BLiP acknowledged it: the first notification about its id (`accepted` from
+   * the server, or `dispatched`/`received`/`consumed`/`failed`). A frame written into a socket that is dying is lost
+   * without an error from the SDK; waiting for the acknowledgement is what makes the send at-least-once. Fails with
+   * UnavailableError when the session is down or drops before the acknowledgement (the core re-sends the same id
+   * after the reconnect), and with RetryableError when the SDK refuses the frame. Without an acknowledgement
+   * within `sendConfirmTimeoutMs` while the session stays up, the message counts as sent (logged, counted).
+   * A message id BLiP already acknowledged is not sent again (a retried unit of work re-sends only what is missing).
+   */
+  send(message: LimeMessage): Promise<void> {
+    if (message.id && this.confirmedIds.has(message.id)) return Promise.resolve();
+    let client: Client;
+    try {
+      client = this.connectedClient();
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    const timeoutMs = this.options.sendConfirmTimeoutMs ?? 0;
+    const id = message.id;
     try {
       client.sendMessage(message);
     } catch (err) {
-      throw new RetryableError(`BLiP send failed: ${reasonOf(err)}`, 'BLIP_SEND_FAILED', undefined, {
-        cause: err,
-      });
+      return Promise.reject(
+        new RetryableError(`BLiP send failed: ${reasonOf(err)}`, 'BLIP_SEND_FAILED', undefined, {
+          cause: err,
+        }),
+      );
+    }
+    // Registered after the write: a notification can only arrive on a later turn of the event loop.
+    return id && timeoutMs > 0 ? this.awaitConfirmation(client, id, timeoutMs) : Promise.resolve();
+  }
+
+  private awaitConfirmation(client: Client, id: string, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const entry: AwaitedSend = {
+        client,
+        settle: (err) => {
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.removeAwaited(id, entry);
+        if (this.client === client && this.state === 'connected') {
+          this.logger.warn('BLiP did not acknowledge a sent message; counting it as sent', {
+            code: 'BLIP_SEND_UNCONFIRMED',
+            messageId: id,
+            waitedMs: timeoutMs,
+          });
+          this.onUnconfirmedSend?.();
+          entry.settle();
+        } else {
+          entry.settle(lostInFlight());
+        }
+      }, timeoutMs);
+      timer.unref();
+      const list = this.awaiting.get(id);
+      if (list) list.push(entry);
+      else this.awaiting.set(id, [entry]);
+    });
+  }
+
+  private removeAwaited(id: string, entry: AwaitedSend): void {
+    const list = this.awaiting.get(id);
+    if (!list) return;
+    const rest = list.filter((e) => e !== entry);
+    if (rest.length > 0) this.awaiting.set(id, rest);
+    else this.awaiting.delete(id);
+  }
+
+  /** Settles every send of `id` that waits for an acknowledgement. */
+  private settleAwaited(id: string): void {
+    const list = this.awaiting.get(id);
+    if (!list) return;
+    this.awaiting.delete(id);
+    for (const entry of list) entry.settle();
+  }
+
+  /** A notification from BLiP about one of our messages: the message reached the server. */
+  private acknowledge(notification: LimeNotification): void {
+    const id = notification.id;
+    if (!id || !this.awaiting.has(id)) return;
+    this.confirmedIds.add(id);
+    if (this.confirmedIds.size > CONFIRMED_IDS_KEPT) {
+      const oldest = this.confirmedIds.values().next().value;
+      if (oldest !== undefined) this.confirmedIds.delete(oldest);
+    }
+    this.settleAwaited(id);
+  }
+
+  /** Fails every send still waiting on `client` (its socket is gone): the core re-sends them after the reconnect. */
+  private failAwaited(client?: Client): void {
+    for (const [id, list] of [...this.awaiting]) {
+      for (const entry of list) {
+        if (client && entry.client !== client) continue;
+        this.removeAwaited(id, entry);
+        entry.settle(lostInFlight());
+      }
     }
   }
 
@@ -107,6 +215,7 @@ export class BlipConnection {
     }
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
+    this.failAwaited();
     clearTimeout(this.reconnectTimer);
     if (!this.client) return;
     try {
@@ -192,9 +301,10 @@ export class BlipConnection {
     if (transport) this.transports.set(client, transport as unknown as { close(): unknown });
     // Registered before connect(): messages can arrive before connect() resolves.
     client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
-    client.addNotificationReceiver(true, (notification) =>
-      this.dispatch('notification', this.notificationHandlers, notification),
-    );
+    client.addNotificationReceiver(true, (notification) => {
+      this.acknowledge(notification);
+      return this.dispatch('notification', this.notificationHandlers, notification);
+    });
     client.addSessionFailedHandlers((session) => {
       this.logger.error('BLiP session failed', { code: 'BLIP_SESSION_FAILED', reason: reasonOf(session) });
     });
@@ -215,7 +325,9 @@ export class BlipConnection {
     this.logger.warn('BLiP connection lost; reconnecting', {
       host: this.options.host,
       code: 'BLIP_DISCONNECTED',
+      unacknowledgedSends: [...this.awaiting.values()].reduce((n, list) => n + list.length, 0),
     });
+    this.failAwaited(client);
     this.scheduleReconnect();
   }
 
@@ -290,6 +402,13 @@ export class BlipConnection {
       }
     }
   }
+}
+
+function lostInFlight(): UnavailableError {
+  return new UnavailableError(
+    'BLiP connection lost before the message was acknowledged; it is sent again after the reconnect',
+    'BLIP_SEND_LOST',
+  );
 }
 
 function reasonOf(value: unknown): string {

@@ -48,6 +48,10 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
     help: "Time spent waiting for the vendor's rate limit.",
     labelNames: ['vendor'],
   });
+  const unconfirmedSends = metrics.counter({
+    name: 'bhb_blip_sends_unacknowledged_total',
+    help: 'Messages to customers counted as sent although BLiP sent no notification about them in time.',
+  });
   const vendorLatency = metrics.histogram({
     name: 'bhb_vendor_request_duration_seconds',
     help: 'Vendor API calls by method and outcome (ok or the error code).',
@@ -105,6 +109,7 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
 
   return {
     onRateLimitWait: (ms: number) => rateLimitWait.inc({ vendor }, ms / 1000),
+    onUnacknowledgedSend: () => unconfirmedSends.inc(),
     /** The adapter with each API call timed (method, outcome). */
     instrument: (adapter: HelpdeskAdapter): HelpdeskAdapter => timed(adapter, vendorLatency),
   };

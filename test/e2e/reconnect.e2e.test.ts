@@ -73,4 +73,74 @@ describe('BLiP reconnection', () => {
     const sent = await replacement.waitForSent((s) => s.envelope.content === 'welcome back');
     expect(sent.envelope.to).toBe(maria.address);
   });
+
+  it('sends again, once and in order, the agent replies written into a socket that died before BLiP took them', async () => {
+    const customers = [
+      sandbox.customer('5511987654321@wa.gw.msging.net'),
+      sandbox.customer('5511912345678@wa.gw.msging.net'),
+    ];
+    for (const customer of customers) sandbox.say(customer, 'hello');
+    const tickets = await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets().length === 2 && sandbox.helpdesk.tickets(),
+    );
+    // The same texts on both tickets: whichever ticket is whose, each customer must get every one once, in order.
+    const replies = [0, 1, 2, 3, 4, 5].map((n) => `reply ${n}`);
+    await sandbox.helpdesk.agentReply(tickets[0]!.id, replies[0]!);
+    await sandbox.helpdesk.agentReply(tickets[1]!.id, replies[0]!);
+    await sandbox.lime.waitForSent(
+      (s) => s.envelope.content === 'reply 0' && s.envelope.to === customers[1]!.address,
+    );
+
+    // The next two frames (one per customer's lane) vanish with the socket, as frames written just before a
+    // connection drop do; the bridge learns of it only from the close.
+    sandbox.lime.loseMessagesThenDrop(2);
+    for (const text of replies.slice(1)) {
+      await Promise.all([
+        sandbox.helpdesk.agentReply(tickets[0]!.id, text),
+        sandbox.helpdesk.agentReply(tickets[1]!.id, text),
+      ]);
+    }
+    for (const customer of customers) {
+      await sandbox.lime.waitForSent(
+        (s) => s.envelope.content === 'reply 5' && s.envelope.to === customer.address,
+        20_000,
+      );
+    }
+    for (const customer of customers) {
+      expect(sandbox.lime.sentTo(customer.address).map((s) => s.envelope.content)).toEqual(replies);
+    }
+    expect(logs.lines().some((l) => l.code === 'BLIP_DISCONNECTED')).toBe(true);
+    expect(logs.lines().some((l) => l.code === 'BLIP_SEND_UNCONFIRMED')).toBe(false);
+  });
+});
+
+describe('BLiP that does not acknowledge messages', () => {
+  let sandbox: Sandbox;
+  let logs: CapturedLogs;
+
+  beforeEach(async () => {
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_SEND_CONFIRM_TIMEOUT_MS: '300' } });
+  });
+  afterEach(() => sandbox.stop());
+
+  it('counts a reply as sent after the wait, logs it and counts it in /metrics, and goes on', async () => {
+    sandbox.lime.acknowledgeMessages(false);
+    const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
+    sandbox.say(maria, 'hello');
+    const [ticket] = await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets().length > 0 && sandbox.helpdesk.tickets(),
+    );
+    await sandbox.helpdesk.agentReply(ticket!.id, 'first');
+    await sandbox.helpdesk.agentReply(ticket!.id, 'second');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'second');
+    await until(
+      async () => logs.lines().filter((l) => l.code === 'BLIP_SEND_UNCONFIRMED').length >= 2,
+      5_000,
+      'two unacknowledged sends logged',
+    );
+    expect(sandbox.lime.sentTo(maria.address).map((s) => s.envelope.content)).toEqual(['first', 'second']);
+    const metrics = await (await fetch(`${sandbox.bridge.url}/metrics`)).text();
+    expect(metrics).toMatch(/^bhb_blip_sends_unacknowledged_total [2-9]/m);
+  });
 });

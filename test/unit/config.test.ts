@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       scheme: 'wss',
       instance: 'default',
       commandTimeoutMs: 6_000,
+      sendConfirmTimeoutMs: 10_000,
       mainService: undefined,
     });
     expect(config.bridge).toEqual({
