@@ -125,6 +125,17 @@ export interface EmulatedTicket {
   updated_at: string;
 }
 
+/** One update of a ticket as `GET /api/v2/tickets/{id}/audits` shows it (only what the bridge reads). */
+export interface EmulatedAudit {
+  id: number;
+  ticket_id: number;
+  author_id: number;
+  created_at: string;
+  /** `custom` holds the update's `ticket.metadata`, as Zendesk records it. */
+  metadata: { custom: Record<string, unknown>; system: Record<string, unknown> };
+  events: Array<Record<string, unknown>>;
+}
+
 export interface EmulatedUser {
   id: number;
   name: string;
@@ -143,6 +154,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly vendor = 'zendesk';
   readonly ticketsById = new Map<number, EmulatedTicket>();
   readonly users = new Map<number, EmulatedUser>();
+  /** Audits of each ticket's updates (`PUT /api/v2/tickets/{id}`), oldest first. */
+  readonly audits = new Map<number, EmulatedAudit[]>();
   readonly requests: RecordedRequest[] = [];
   readonly deliveries: WebhookDelivery[] = [];
   /** Every file uploaded, by upload token (attached to a comment or not). */
@@ -427,6 +440,34 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return comment;
   }
 
+  private recordAudit(
+    ticket: EmulatedTicket,
+    authorId: number,
+    metadata: unknown,
+    comment: EmulatedComment | undefined,
+    status: string | undefined,
+  ): void {
+    const events: Array<Record<string, unknown>> = [];
+    if (comment) {
+      events.push({ id: this.nextId++, type: 'Comment', body: comment.body, public: comment.public });
+    }
+    if (status) events.push({ id: this.nextId++, type: 'Change', field_name: 'status', value: status });
+    const custom =
+      metadata && typeof metadata === 'object' && !Array.isArray(metadata)
+        ? { ...(metadata as Record<string, unknown>) }
+        : {};
+    const list = this.audits.get(ticket.id) ?? [];
+    list.push({
+      id: this.nextId++,
+      ticket_id: ticket.id,
+      author_id: authorId,
+      created_at: isoNow(),
+      metadata: { custom, system: { client: 'emulator' } },
+      events,
+    });
+    this.audits.set(ticket.id, list);
+  }
+
   private fireCommentAdded(ticket: EmulatedTicket, comment: EmulatedComment): Promise<WebhookDelivery> {
     return this.fireEvent(ticket, 'zen:event-type:ticket.comment_added', this.commentEvent(comment));
   }
@@ -562,6 +603,14 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
 
   private buildApp(): express.Express {
     const app = express();
+    // Zendesk answers `/api/v2/…` and `/api/v2/….json` alike (its `next_page` links carry `.json`); the OpenAPI
+    // file names the paths without the suffix.
+    app.use((req, _res, next) => {
+      const strip = (url: string) => url.replace(/^(\/api\/[^?]*?)\.json(?=\?|$)/, '$1');
+      req.url = strip(req.url);
+      req.originalUrl = strip(req.originalUrl);
+      next();
+    });
     app.use(express.json({ limit: '10mb' }));
     // Uploads are the file's raw bytes with its own Content-Type (50 MB is Zendesk's per-file limit).
     app.use('/api/v2/uploads', express.raw({ type: () => true, limit: '50mb' }));
@@ -803,8 +852,29 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
         );
       }
       if (input.status) ticket.status = input.status as EmulatedTicket['status'];
+      // The API's OpenAPI file lists `metadata` on ticket create only; Zendesk takes it on updates too
+      // ("Setting Metadata" in the ticket guide) and records it as the audit's `metadata.custom`.
+      this.recordAudit(ticket, authorOf(input), input.metadata, comment, input.status);
       res.json({ ticket: this.ticketJson(ticket) });
       if (comment) void this.echoComment(ticket, comment).catch(() => {});
+    });
+
+    // Offset pagination like the real endpoint: `per_page` (default and most 100), `page`, absolute `next_page`.
+    app.get('/api/v2/tickets/:id/audits', (req, res) => {
+      const ticket = this.ticketsById.get(Number(req.params.id));
+      if (!ticket) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
+      const all = this.audits.get(ticket.id) ?? [];
+      const perPage = Math.min(100, Math.max(1, Number(req.query.per_page ?? 100) || 100));
+      const page = Math.max(1, Number(req.query.page ?? 1) || 1);
+      const audits = all.slice((page - 1) * perPage, page * perPage);
+      const pageUrl = (n: number) =>
+        `${this.url}/api/v2/tickets/${ticket.id}/audits.json?page=${n}&per_page=${perPage}`;
+      res.json({
+        audits,
+        next_page: page * perPage < all.length ? pageUrl(page + 1) : null,
+        previous_page: page > 1 ? pageUrl(page - 1) : null,
+        count: all.length,
+      });
     });
 
     app.get('/api/v2/tickets/:id/comments', (req, res) => {
@@ -896,6 +966,8 @@ interface TicketInput {
   group_id?: number;
   custom_fields?: Array<{ id: number; value: unknown }>;
   comment?: { body?: string; public?: boolean; author_id?: number | string; uploads?: string[] };
+  /** Recorded as the update's audit `metadata.custom`. */
+  metadata?: unknown;
 }
 
 function isoNow(): string {
@@ -931,4 +1003,9 @@ function zendeskSpec(specPath: string): unknown {
   }
   parsedSpecs.set(specPath, doc);
   return doc;
+}
+
+/** Who an update is made by: the comment's author, or the API token's user. */
+function authorOf(input: { comment?: { author_id?: unknown } }): number {
+  return Number(input.comment?.author_id ?? API_USER_ID);
 }

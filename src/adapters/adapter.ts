@@ -49,6 +49,12 @@ export interface WebhookHandler {
   readonly maxSkewSeconds?: number;
 }
 
+/** How a keyed write is being made. */
+export interface WriteOptions {
+  /** An earlier call with the same idempotency key may have been applied by the vendor. */
+  again?: boolean;
+}
+
 export interface HelpdeskAdapter {
   /** Lower-case vendor name: routes (`/webhooks/<name>`), logs, state keys. */
   readonly name: string;
@@ -60,8 +66,18 @@ export interface HelpdeskAdapter {
   readonly limits: { requestsPerMinute: number; callsPerMethod?: Partial<Record<string, number>> };
   /** Opens a ticket whose first comment is `req.first`. The same idempotency key must never open two tickets. */
   openTicket(req: OpenTicketRequest, idempotencyKey: string): Promise<TicketRef>;
-  /** Appends a customer message to the ticket, authored by the customer (never as an agent). */
-  appendCustomerMessage(ticket: TicketRef, message: ChatMessage, idempotencyKey: string): Promise<void>;
+  /**
+   * Appends a customer message to the ticket, authored by the customer (never as an agent). The same key must
+   * never add the comment twice: `options.again` says an earlier call with this key may have reached the vendor
+   * (a timeout, a lost answer, a crash around the call); a vendor without idempotency keys is then asked first
+   * whether the ticket has it already (Zendesk: the key in the update's audit metadata).
+   */
+  appendCustomerMessage(
+    ticket: TicketRef,
+    message: ChatMessage,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void>;
   /**
    * Writes a note agents see and the customer never does (Zendesk private comment, Intercom note, ServiceNow
    * work note): a message that could not be delivered, content the bridge could not render.
@@ -105,7 +121,12 @@ export interface HelpdeskAdapter {
    * the same message. Without this method a returning customer always gets a new ticket. Files in `message` were
    * uploaded for `ticket` already (`uploadRef`), as for `appendCustomerMessage`.
    */
-  reopenTicket?(ticket: TicketRef, message: ChatMessage, idempotencyKey: string): Promise<void>;
+  reopenTicket?(
+    ticket: TicketRef,
+    message: ChatMessage,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void>;
   /**
    * Public agent messages on the ticket, oldest first. The core calls it just before a hand-back so a reply
    * whose webhook lost the race against the close is still delivered (deduped by event id).

@@ -290,7 +290,9 @@ export class Dispatcher {
     switch (item.kind) {
       case 'customer-message': {
         const messages = run.map((w) => (w.item as Extract<WorkItem, { kind: 'customer-message' }>).message);
-        return this.service.handleCustomerMessages(item.customer, messages);
+        return this.service.handleCustomerMessages(item.customer, messages, {
+          redelivered: run[0]!.redelivered === true,
+        });
       }
       case 'helpdesk-event':
         await this.service.handleHelpdeskEvent(item.event);

@@ -107,7 +107,13 @@ export class HandoffService {
    * is open, only the first is handled (it opens the ticket). Resolves with how many of `messages` were handled,
    * from the first; the caller offers the rest again.
    */
-  async handleCustomerMessages(customer: CustomerRef, messages: ChatMessage[]): Promise<number> {
+  async handleCustomerMessages(
+    customer: CustomerRef,
+    messages: ChatMessage[],
+    /** An earlier attempt at the first message may have reached the helpdesk (`QueuedWork.redelivered`). */
+    options: { redelivered?: boolean } = {},
+  ): Promise<number> {
+    const redelivered = options.redelivered === true;
     if (messages.length === 0) return 0;
     const lifecycle = this.options.lifecycle;
     return this.mutex.run(customer.key, async () => {
@@ -135,12 +141,12 @@ export class HandoffService {
       }
       if (fresh.length > 0 && open) {
         await lifecycle?.customerWrote(open);
-        await this.appendBatch(open, open.ticket!, fresh);
+        await this.appendBatch(open, open.ticket!, fresh, redelivered);
         if (ending === 0) await this.endHandoff(open, 'customer', 'the customer ended the conversation');
       } else if (fresh.length > 0 && !(await this.admitted(existing, customer, fresh[0]!))) {
         // Outside attendance hours and handed back: no ticket.
       } else if (fresh.length > 0) {
-        const opening = this.open(existing, customer, fresh[0]!);
+        const opening = this.open(existing, customer, fresh[0]!, redelivered);
         this.opening.add(opening);
         try {
           await opening;
@@ -468,6 +474,7 @@ export class HandoffService {
     resumed: Conversation | undefined,
     customer: CustomerRef,
     message: ChatMessage,
+    redelivered: boolean,
   ): Promise<void> {
     // A conversation left in `opening` by a crash is resumed with the same session id, so the helpdesk's
     // idempotency key makes the retry return the ticket the first try created.
@@ -487,7 +494,7 @@ export class HandoffService {
       vendor: this.adapter.name,
       session: conversation.sessionId,
     };
-    if (await this.reopen(conversation, message, log)) return;
+    if (await this.reopen(conversation, message, log, redelivered)) return;
     const details = await this.openingDetails(conversation, log);
     // The files are uploaded once and the references kept with the first message (strings, never bytes), so
     // every retry of the open, in this process or after a crash, sends the same request. An adapter that can add
@@ -547,7 +554,7 @@ export class HandoffService {
     this.emitStarted(opened, ticket, first, false);
     if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
     if (transcript?.as === 'note') await this.noteForAgents(opened, transcript.text);
-    await this.appendAfterResumed(opened, ticket, first, message);
+    await this.appendAfterResumed(opened, ticket, first, message, redelivered);
   }
 
   /** The ticket (re)opened: `handoff.started`, and the first message as the customer's. */
@@ -594,10 +601,11 @@ export class HandoffService {
     ticket: TicketRef,
     first: ChatMessage,
     message: ChatMessage,
+    redelivered: boolean,
   ): Promise<void> {
     if (first.id === message.id) return;
     await this.store.markProcessed(customerDedupeKey(opened.customer, first), this.options.dedupeTtlMs);
-    await this.append(opened, ticket, message);
+    await this.append(opened, ticket, message, redelivered);
   }
 
   /**
@@ -640,6 +648,7 @@ export class HandoffService {
     conversation: Conversation,
     message: ChatMessage,
     log: Record<string, unknown>,
+    redelivered: boolean,
   ): Promise<boolean> {
     const windowMs = this.options.reopenWindowMs ?? 0;
     const adapter = this.adapter;
@@ -662,8 +671,8 @@ export class HandoffService {
     const meta = { ...log, ticket: ticket.id };
     const first = await this.attachFiles(conversation.first ?? message, meta, ticket);
     try {
-      await this.call('reopenTicket', meta, () =>
-        adapter.reopenTicket!(ticket, first, `reopen:${conversation.sessionId}`),
+      await this.callAgain('reopenTicket', meta, redelivered, (again) =>
+        adapter.reopenTicket!(ticket, first, `reopen:${conversation.sessionId}`, { again }),
       );
     } catch (err) {
       if (!(err instanceof PermanentError)) throw err;
@@ -687,7 +696,7 @@ export class HandoffService {
     await this.store.forgetClosed(key);
     this.logger.info('previous ticket reopened', meta);
     this.emitStarted(opened, ticket, first, true);
-    await this.appendAfterResumed(opened, ticket, first, message);
+    await this.appendAfterResumed(opened, ticket, first, message, redelivered);
     return true;
   }
 
@@ -724,8 +733,13 @@ export class HandoffService {
       );
   }
 
-  private append(conversation: Conversation, ticket: TicketRef, message: ChatMessage): Promise<void> {
-    return this.appendBatch(conversation, ticket, [message]);
+  private append(
+    conversation: Conversation,
+    ticket: TicketRef,
+    message: ChatMessage,
+    redelivered = false,
+  ): Promise<void> {
+    return this.appendBatch(conversation, ticket, [message], redelivered);
   }
 
   /** Appends one or more customer messages as one comment, in order. */
@@ -733,6 +747,7 @@ export class HandoffService {
     conversation: Conversation,
     ticket: TicketRef,
     messages: ChatMessage[],
+    redelivered: boolean,
   ): Promise<void> {
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
     // Outside the retried call: a retry of the comment reuses the upload references instead of downloading again.
@@ -742,8 +757,10 @@ export class HandoffService {
     if (messages.length > 1) {
       await this.store.save({ ...conversation, pendingBatch: messages.map((m) => m.id) });
     }
-    await this.call('appendCustomerMessage', log, () =>
-      this.adapter.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`),
+    await this.callAgain('appendCustomerMessage', log, redelivered, (again) =>
+      this.adapter.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`, {
+        again,
+      }),
     );
     if (messages.length > 1) {
       await this.store.save({ ...conversation, pendingBatch: undefined });
@@ -1082,6 +1099,28 @@ export class HandoffService {
   }
 
   /** One external call with the core's retry policy and a clear log line per failed attempt. */
+  /**
+   * `call` for a write the vendor cannot dedupe by key: `again` tells the adapter that an earlier try may have
+   * landed (the unit of work was handed out before, or the previous try here failed in a way that does not say
+   * whether the vendor applied it: a timeout, a lost answer, a 5xx). A 429 says it did not.
+   */
+  private callAgain<T>(
+    what: string,
+    log: Record<string, unknown>,
+    redelivered: boolean,
+    work: (again: boolean) => Promise<T>,
+  ): Promise<T> {
+    let again = redelivered;
+    return this.call(what, log, async () => {
+      try {
+        return await work(again);
+      } catch (err) {
+        if (!(err instanceof RetryableError && err.code.endsWith('_RATE_LIMITED'))) again = true;
+        throw err;
+      }
+    });
+  }
+
   private call<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
     return withRetry(work, this.retry, (err: RetryableError, attempt, delayMs) => {
       this.logger.warn(`${what} failed; retrying`, {

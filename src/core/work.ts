@@ -32,6 +32,12 @@ export interface QueuedWork {
   enqueuedAt: string;
   /** The last failure, once there was one. */
   lastError?: { code: string; message: string };
+  /**
+   * Set by `peek` on the lane's head when an earlier peek already handed that item out and it was neither
+   * acknowledged nor dead-lettered since: an earlier attempt (one that failed, timed out, or died with its process)
+   * may have had effects. Never stored.
+   */
+  redelivered?: boolean;
 }
 
 /** A unit of work that failed for good: kept, with the reason, until an operator replays or drops it. */
@@ -58,7 +64,7 @@ export interface WorkQueue {
   /** Lanes with work due at `nowMs` (not waiting for a retry), oldest first, at most `limit`. */
   dueLanes(nowMs: number, limit: number): Promise<string[]>;
   /**
-   * Up to `max` items from the lane's head. An item that cannot be read back (corrupt, from an incompatible
+   * Up to `max` items from the lane's head; the head is marked as handed out (see `QueuedWork.redelivered`). An item that cannot be read back (corrupt, from an incompatible
    * version) is returned as `unreadable` so the runner dead-letters it instead of blocking the lane.
    */
   peek(lane: string, max: number): Promise<Array<QueuedWork | { unreadable: string; id: string }>>;

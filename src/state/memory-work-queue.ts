@@ -12,6 +12,8 @@ export class MemoryWorkQueue implements WorkQueue {
   private readonly letters = new Map<string, DeadLetter>();
   private queued = 0;
   private readonly timers = new Map<string, { lane: string; item: WorkItem; atMs: number }>();
+  /** Lane → id of the head item a peek handed out (cleared when that item leaves the lane). */
+  private readonly claims = new Map<string, string>();
 
   async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
     const work: QueuedWork = {
@@ -38,7 +40,13 @@ export class MemoryWorkQueue implements WorkQueue {
   }
 
   async peek(lane: string, max: number): Promise<QueuedWork[]> {
-    return structuredClone((this.lanes.get(lane) ?? []).slice(0, max));
+    const items = structuredClone((this.lanes.get(lane) ?? []).slice(0, max));
+    const head = items[0];
+    if (head) {
+      if (this.claims.get(lane) === head.id) head.redelivered = true;
+      else this.claims.set(lane, head.id);
+    }
+    return items;
   }
 
   async ack(lane: string, ids: string[]): Promise<number> {
@@ -47,6 +55,7 @@ export class MemoryWorkQueue implements WorkQueue {
       if (items[0]?.id !== id) break;
       items.shift();
       this.queued--;
+      if (this.claims.get(lane) === id) this.claims.delete(lane);
     }
     return this.settle(lane, items);
   }
@@ -54,7 +63,8 @@ export class MemoryWorkQueue implements WorkQueue {
   async retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void> {
     const items = this.lanes.get(lane);
     if (items?.[0]?.id !== head.id) return;
-    items[0] = structuredClone(head);
+    const { redelivered: _computedOnPeek, ...stored } = head;
+    items[0] = structuredClone(stored);
     this.due.set(lane, retryAtMs);
   }
 
@@ -63,6 +73,7 @@ export class MemoryWorkQueue implements WorkQueue {
     if (items[0]?.id !== headId) return;
     items.shift();
     this.queued--;
+    if (this.claims.get(lane) === headId) this.claims.delete(lane);
     this.letters.set(letter.id, structuredClone(letter));
     if (this.settle(lane, items) > 0) this.due.set(lane, Date.now());
   }

@@ -38,12 +38,29 @@ redis.call('INCR', KEYS[3])
 return redis.call('ZSCORE', KEYS[2], ARGV[2])
 `);
 
-// KEYS: lane list, due zset, count. ARGV: lane, ids...
+// The head's id before its first space. KEYS: lane list, claims hash. ARGV: lane, max.
+// Returns {1 when the head was handed out before (and not acknowledged since), entries...}.
+const PEEK = new RedisScript(`
+local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local again = 0
+if #entries > 0 then
+  local head = entries[1]
+  local space = string.find(head, ' ', 1, true)
+  local id = space and string.sub(head, 1, space - 1) or head
+  if redis.call('HGET', KEYS[2], ARGV[1]) == id then again = 1
+  else redis.call('HSET', KEYS[2], ARGV[1], id) end
+end
+table.insert(entries, 1, again)
+return entries
+`);
+
+// KEYS: lane list, due zset, count, claims hash. ARGV: lane, ids...
 const ACK = new RedisScript(`${HEAD_IS}
 for i = 2, #ARGV do
   if not head_is(KEYS[1], ARGV[i]) then break end
   redis.call('LPOP', KEYS[1])
   redis.call('DECR', KEYS[3])
+  if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[i] then redis.call('HDEL', KEYS[4], ARGV[1]) end
 end
 local left = redis.call('LLEN', KEYS[1])
 if left == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
@@ -58,11 +75,13 @@ redis.call('ZADD', KEYS[2], ARGV[4], ARGV[3])
 return 1
 `);
 
-// KEYS: lane list, due zset, count, dlq hash, dlq order zset. ARGV: head id, letter id, letter, at ms, lane, now.
+// KEYS: lane list, due zset, count, dlq hash, dlq order zset, claims hash.
+// ARGV: head id, letter id, letter, at ms, lane, now.
 const DEAD_LETTER = new RedisScript(`${HEAD_IS}
 if not head_is(KEYS[1], ARGV[1]) then return 0 end
 redis.call('LPOP', KEYS[1])
 redis.call('DECR', KEYS[3])
+if redis.call('HGET', KEYS[6], ARGV[5]) == ARGV[1] then redis.call('HDEL', KEYS[6], ARGV[5]) end
 redis.call('HSET', KEYS[4], ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[5], ARGV[4], ARGV[2])
 if redis.call('LLEN', KEYS[1]) == 0 then
@@ -143,6 +162,7 @@ export class RedisWorkQueue implements WorkQueue {
   private readonly dlqOrderKey: string;
   private readonly timersKey: string;
   private readonly timerItemsKey: string;
+  private readonly claimsKey: string;
 
   constructor(
     private readonly client: () => Promise<QueueRedisClient>,
@@ -154,6 +174,7 @@ export class RedisWorkQueue implements WorkQueue {
     this.dlqOrderKey = `${prefix}dlq:order`;
     this.timersKey = `${prefix}timers`;
     this.timerItemsKey = `${prefix}timers:items`;
+    this.claimsKey = `${prefix}q:claims`;
   }
 
   async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
@@ -179,15 +200,21 @@ export class RedisWorkQueue implements WorkQueue {
   }
 
   async peek(lane: string, max: number): Promise<Decoded[]> {
-    const redis = await this.client();
-    const entries = await redis.lRange(this.laneKey(lane), 0, max - 1);
-    return entries.map(decodeEntry);
+    const [again, ...entries] = (await PEEK.run(
+      await this.client(),
+      [this.laneKey(lane), this.claimsKey],
+      [lane, max],
+    )) as [number, ...string[]];
+    const items = entries.map(decodeEntry);
+    const head = items[0];
+    if (head && !('unreadable' in head) && Number(again) === 1) head.redelivered = true;
+    return items;
   }
 
   async ack(lane: string, ids: string[]): Promise<number> {
     const left = await ACK.run(
       await this.client(),
-      [this.laneKey(lane), this.dueKey, this.countKey],
+      [this.laneKey(lane), this.dueKey, this.countKey, this.claimsKey],
       [lane, ...ids],
     );
     return Number(left);
@@ -204,7 +231,7 @@ export class RedisWorkQueue implements WorkQueue {
   async deadLetter(lane: string, headId: string, letter: DeadLetter): Promise<void> {
     await DEAD_LETTER.run(
       await this.client(),
-      [this.laneKey(lane), this.dueKey, this.countKey, this.dlqKey, this.dlqOrderKey],
+      [this.laneKey(lane), this.dueKey, this.countKey, this.dlqKey, this.dlqOrderKey, this.claimsKey],
       [headId, letter.id, JSON.stringify(letter), Date.parse(letter.at) || Date.now(), lane, Date.now()],
     );
   }

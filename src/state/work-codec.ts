@@ -26,7 +26,8 @@ export type Decoded = QueuedWork | { unreadable: string; id: string };
 
 /** Stored form of a queue entry: `<id> <json>`, so a Lua script can check the head's id without decoding JSON. */
 export function encodeEntry(work: QueuedWork): string {
-  return `${work.id} ${JSON.stringify(work)}`;
+  const { redelivered: _computedOnPeek, ...stored } = work;
+  return `${work.id} ${JSON.stringify(stored)}`;
 }
 
 export function decodeEntry(entry: string): Decoded {

@@ -114,6 +114,30 @@ describe.each(backends)('work queue (%s)', (backend) => {
     expect(await queue.depth()).toEqual({ queued: 1, lanes: 1, deadLetters: 0 });
   });
 
+  it('marks a head handed out before and not acknowledged since as redelivered, and never stores the mark', async () => {
+    const { work: first } = await queue.enqueue('ana', message(1));
+    await queue.enqueue('ana', message(2));
+    const [taken] = (await queue.peek('ana', 10)) as Array<{ redelivered?: boolean }>;
+    expect(taken!.redelivered).toBeUndefined();
+    // Taken again without an ack: a worker died, or its attempt failed.
+    const again = (await queue.peek('ana', 10)) as Array<{ redelivered?: boolean }>;
+    expect(again.map((w) => w.redelivered)).toEqual([true, undefined]);
+    // A retry keeps the mark (the failed attempt may have had effects); the stored entry has no such field.
+    await queue.retryLater('ana', { ...first, attempts: 1, redelivered: true }, Date.now());
+    const [retried] = (await queue.peek('ana', 1)) as Array<{ redelivered?: boolean; attempts: number }>;
+    expect(retried).toMatchObject({ attempts: 1, redelivered: true });
+    // Acknowledged: the next head is fresh.
+    await queue.ack('ana', [first.id]);
+    const [next] = (await queue.peek('ana', 1)) as Array<{ redelivered?: boolean }>;
+    expect(next!.redelivered).toBeUndefined();
+    // Dead-lettered: the mark goes with it, and a replay starts fresh.
+    const nextId = (next as unknown as { id: string }).id;
+    await queue.deadLetter('ana', nextId, { id: 'dl', work: next as never, code: 'X', reason: 'y', at: '' });
+    await queue.replay('dl');
+    const [replayed] = (await queue.peek('ana', 1)) as Array<{ redelivered?: boolean }>;
+    expect(replayed!.redelivered).toBeUndefined();
+  });
+
   it('does not dead-letter or retry an item that is no longer at the head', async () => {
     const { work } = await queue.enqueue('ana', message(1));
     await queue.ack('ana', [work.id]);

@@ -126,7 +126,15 @@ export class ZendeskApi {
   /** PUT /api/v2/tickets/{id}: a public comment authored by the requester (without author_id it shows as an agent). */
   async addComment(
     ticketId: string,
-    comment: { body: string; authorId?: string; public: boolean; status?: string; uploads?: string[] },
+    comment: {
+      body: string;
+      authorId?: string;
+      public: boolean;
+      status?: string;
+      uploads?: string[];
+      /** Recorded in the update's audit (`metadata.custom`), where `hasAuditWithKey` finds it. */
+      idempotencyKey?: string;
+    },
   ): Promise<void> {
     await this.request('add comment', ticketResponse, {
       method: 'PUT',
@@ -140,9 +148,29 @@ export class ZendeskApi {
             ...(comment.uploads?.length ? { uploads: comment.uploads } : {}),
           },
           ...(comment.status ? { status: comment.status } : {}),
+          ...(comment.idempotencyKey ? { metadata: { [AUDIT_KEY_FIELD]: comment.idempotencyKey } } : {}),
         },
       },
     });
+  }
+
+  /**
+   * Whether an update of the ticket carried `idempotencyKey` in its audit metadata: GET
+   * /api/v2/tickets/{id}/audits, newest pages last, following `next_page` (at most AUDIT_PAGES pages).
+   */
+  async hasAuditWithKey(ticketId: string, idempotencyKey: string): Promise<boolean> {
+    let url: string | undefined = `/api/v2/tickets/${encodeURIComponent(ticketId)}/audits`;
+    for (let page = 0; url && page < AUDIT_PAGES; page++) {
+      const data: z.infer<typeof auditsResponse> = await this.request('list audits', auditsResponse, {
+        method: 'GET',
+        url,
+      });
+      if (data.audits.some((a) => a.metadata?.custom?.[AUDIT_KEY_FIELD] === idempotencyKey)) return true;
+      // The credentials go to the account's own host only.
+      const next = data.next_page ?? undefined;
+      url = next && (next.startsWith('/') || next.startsWith(`${this.baseUrl}/`)) ? next : undefined;
+    }
+    return false;
   }
 
   /**
@@ -174,7 +202,20 @@ export class ZendeskApi {
   }
 }
 
+/** The field of an audit's `metadata.custom` that holds the bridge's idempotency key. */
+const AUDIT_KEY_FIELD = 'blip_bridge_key';
+/** 100 audits a page: a ticket whose key is further back than this many pages is not searched further. */
+const AUDIT_PAGES = 20;
+
 const id = z.union([z.number(), z.string()]);
+const auditsResponse = z.object({
+  audits: z.array(
+    z.object({
+      metadata: z.object({ custom: z.record(z.string(), z.unknown()).nullish() }).nullish(),
+    }),
+  ),
+  next_page: z.string().nullish(),
+});
 const userResponse = z.object({ user: z.object({ id }) });
 const ticketResponse = z.object({ ticket: z.object({ id }) });
 const uploadResponse = z.object({ upload: z.object({ token: z.string().min(1) }) });

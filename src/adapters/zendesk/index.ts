@@ -9,7 +9,7 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
-import type { AdapterModule, HelpdeskAdapter } from '../adapter';
+import type { AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
 import { sameOrigin } from '../shared/download';
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { ZendeskApi } from './api';
@@ -78,14 +78,13 @@ export class ZendeskAdapter implements HelpdeskAdapter {
   }
 
   /** Reopen policy: a solved ticket goes back to open with the customer's message (a closed one cannot: 422). */
-  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
-    await this.api.addComment(ticket.id, {
-      body: commentBody(message),
-      authorId: ticket.requesterId,
-      public: true,
-      uploads: uploadsOf(message),
-      status: 'open',
-    });
+  async reopenTicket(
+    ticket: TicketRef,
+    message: ChatMessage,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    await this.keyedComment(ticket, message, idempotencyKey, options, 'open');
   }
 
   /**
@@ -123,12 +122,41 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     }
   }
 
-  async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
+  async appendCustomerMessage(
+    ticket: TicketRef,
+    message: ChatMessage,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    await this.keyedComment(ticket, message, idempotencyKey, options);
+  }
+
+  /**
+   * Zendesk takes `Idempotency-Key` on ticket creation only. A comment carries its key in the update's audit
+   * metadata instead; when an earlier try may have landed, the ticket's audits are searched for the key first.
+   */
+  private async keyedComment(
+    ticket: TicketRef,
+    message: ChatMessage,
+    idempotencyKey: string,
+    options: WriteOptions | undefined,
+    status?: 'open',
+  ): Promise<void> {
+    if (options?.again && (await this.api.hasAuditWithKey(ticket.id, idempotencyKey))) {
+      this.logger.info('comment already on the ticket from an earlier try; not posting it again', {
+        vendor: this.name,
+        ticket: ticket.id,
+        code: 'ZENDESK_COMMENT_ALREADY_APPLIED',
+      });
+      return;
+    }
     await this.api.addComment(ticket.id, {
       body: commentBody(message),
       authorId: ticket.requesterId,
       public: true,
       uploads: uploadsOf(message),
+      idempotencyKey,
+      ...(status ? { status } : {}),
     });
   }
 
