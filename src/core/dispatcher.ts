@@ -245,12 +245,15 @@ export class Dispatcher {
       await this.bury(lane, undefined, first.id, 'UNREADABLE_WORK', first.unreadable, 0);
       return true;
     }
+    // The flag of the drain's first peek: coalescing peeks the same head again.
+    const redelivered = first.redelivered === true;
     let run = [first];
+    let coalesce = false;
     if (first.item.kind === 'customer-message') {
-      run = await this.coalescible(lane, head);
+      ({ run, coalesce } = await this.coalescible(lane, head, redelivered));
     }
     try {
-      const done = await this.process(run);
+      const done = await this.process(run, redelivered, coalesce);
       const ids = run.slice(0, done).map((w) => w.id);
       await this.queue.ack(lane, ids);
       this.backoffUntil.delete(lane);
@@ -262,12 +265,15 @@ export class Dispatcher {
 
   /**
    * The customer messages at the head of the lane to send together: only while the vendor's rate limit makes
-   * us wait anyway (a burst then costs one call); otherwise one at a time, as they came.
+   * us wait anyway (a burst then costs one call); otherwise one at a time, as they came. A head handed out before
+   * is offered with the messages behind it but without coalescing: the service sends again exactly the batch an
+   * earlier try recorded (same key), or the head alone.
    */
   private async coalescible(
     lane: string,
     head: Awaited<ReturnType<WorkQueue['peek']>>,
-  ): Promise<QueuedWork[]> {
+    redelivered: boolean,
+  ): Promise<{ run: QueuedWork[]; coalesce: boolean }> {
     const { limiter, coalesceMax } = this.options;
     const messagesAt = (items: typeof head): QueuedWork[] => {
       const run: QueuedWork[] = [];
@@ -277,22 +283,24 @@ export class Dispatcher {
       }
       return run;
     };
-    if (!limiter || coalesceMax <= 1) return messagesAt(head).slice(0, 1);
+    if (!limiter || coalesceMax <= 1) return { run: messagesAt(head).slice(0, 1), coalesce: false };
+    if (redelivered) {
+      const all = head.length >= coalesceMax ? head : await this.queue.peek(lane, coalesceMax);
+      return { run: messagesAt(all), coalesce: false };
+    }
     const wait = await limiter.delay();
-    if (wait <= 0) return messagesAt(head).slice(0, 1);
+    if (wait <= 0) return { run: messagesAt(head).slice(0, 1), coalesce: false };
     await sleep(wait);
-    return messagesAt(await this.queue.peek(lane, Math.max(PEEK, coalesceMax)));
+    return { run: messagesAt(await this.queue.peek(lane, Math.max(PEEK, coalesceMax))), coalesce: true };
   }
 
   /** Runs the work; resolves with how many of `run` (from the first) were done. */
-  private async process(run: QueuedWork[]): Promise<number> {
+  private async process(run: QueuedWork[], redelivered: boolean, coalesce: boolean): Promise<number> {
     const item = run[0]!.item;
     switch (item.kind) {
       case 'customer-message': {
         const messages = run.map((w) => (w.item as Extract<WorkItem, { kind: 'customer-message' }>).message);
-        return this.service.handleCustomerMessages(item.customer, messages, {
-          redelivered: run[0]!.redelivered === true,
-        });
+        return this.service.handleCustomerMessages(item.customer, messages, { redelivered, coalesce });
       }
       case 'helpdesk-event':
         await this.service.handleHelpdeskEvent(item.event);

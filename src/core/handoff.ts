@@ -110,8 +110,12 @@ export class HandoffService {
   async handleCustomerMessages(
     customer: CustomerRef,
     messages: ChatMessage[],
-    /** An earlier attempt at the first message may have reached the helpdesk (`QueuedWork.redelivered`). */
-    options: { redelivered?: boolean } = {},
+    options: {
+      /** An earlier attempt at the first message may have reached the helpdesk (`QueuedWork.redelivered`). */
+      redelivered?: boolean;
+      /** False: send the batch an earlier try recorded, or the first message alone (default true). */
+      coalesce?: boolean;
+    } = {},
   ): Promise<number> {
     const redelivered = options.redelivered === true;
     if (messages.length === 0) return 0;
@@ -120,25 +124,31 @@ export class HandoffService {
       const existing = await this.store.get(customer.key);
       const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
       // A batch recorded before a crash is sent again exactly as it was, so its idempotency key still matches.
-      let batch = open ? batchToSend(open, messages) : messages.slice(0, 1);
+      let batch = open ? batchToSend(open, messages, options.coalesce !== false) : messages.slice(0, 1);
       // A keyword that ends the attendance goes alone, after the messages before it.
       const ending = open && lifecycle ? batch.findIndex((m) => lifecycle.ends(m)) : -1;
       if (ending >= 0) batch = batch.slice(0, Math.max(1, ending));
+      // The batch recorded before an earlier try was appended whole once any of it is marked processed (messages are
+      // marked only after the append): the rest must not go again, under another key.
+      const resumedBatch = !!open?.pendingBatch && batch.length > 1 && open.pendingBatch[0] === batch[0]!.id;
       const fresh: ChatMessage[] = [];
+      let markedProcessed = 0;
       for (const message of batch) {
-        if (
-          open?.openedWith === message.id ||
-          // The same message can be queued twice (a customer's client re-sends what BLiP did not see consumed) and
-          // both copies can wait together behind the rate limit: one batch must not post it twice (chaos suite).
-          fresh.some((m) => m.id === message.id) ||
-          (await this.store.isProcessed(customerDedupeKey(customer, message)))
-        ) {
+        // The same message can be queued twice (a customer's client re-sends what BLiP did not see consumed) and
+        // both copies can wait together behind the rate limit: one batch must not post it twice (chaos suite).
+        let seen = open?.openedWith === message.id || fresh.some((m) => m.id === message.id);
+        if (!seen && (await this.store.isProcessed(customerDedupeKey(customer, message)))) {
+          seen = true;
+          markedProcessed++;
+        }
+        if (seen) {
           this.logger.debug('customer message already processed', {
             customer: logTag(customer.key),
             messageId: message.id,
           });
         } else fresh.push(message);
       }
+      if (resumedBatch && markedProcessed > 0) fresh.length = 0;
       if (fresh.length > 0 && open) {
         await lifecycle?.customerWrote(open);
         await this.appendBatch(open, open.ticket!, fresh, redelivered);
@@ -762,8 +772,9 @@ export class HandoffService {
         again,
       }),
     );
+    // `pendingBatch` stays after the append: it only matters while its first message is at the head of the lane
+    // (a retry), and until the messages are marked processed a retry must send the same batch under the same key.
     if (messages.length > 1) {
-      await this.store.save({ ...conversation, pendingBatch: undefined });
       this.logger.debug('customer messages coalesced into one comment', {
         ...log,
         messages: messages.length,
@@ -1142,12 +1153,12 @@ function customerDedupeKey(customer: CustomerRef, message: ChatMessage): string 
 }
 
 /**
- * The messages to send as one comment: the batch recorded before a crash when `messages` starts with it (so the
- * retry is the same request), else all of `messages`.
+ * The messages to send as one comment: the batch recorded before an earlier try when `messages` starts with it (so
+ * the retry is the same request, under the same key), else all of `messages` (or, without `coalesce`, the first).
  */
-function batchToSend(conversation: Conversation, messages: ChatMessage[]): ChatMessage[] {
+function batchToSend(conversation: Conversation, messages: ChatMessage[], coalesce: boolean): ChatMessage[] {
   const pending = conversation.pendingBatch;
-  if (!pending || pending[0] !== messages[0]?.id) return messages;
+  if (!pending || pending[0] !== messages[0]?.id) return coalesce ? messages : messages.slice(0, 1);
   const same = messages.slice(0, pending.length);
   return same.length === pending.length && same.every((m, i) => m.id === pending[i])
     ? same

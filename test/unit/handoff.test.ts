@@ -28,7 +28,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 type Step =
   | { what: 'openTicket'; key: string; req: OpenTicketRequest }
-  | { what: 'append'; ticket: TicketRef; message: ChatMessage; key: string }
+  | { what: 'append'; ticket: TicketRef; message: ChatMessage; key: string; again: boolean }
   | { what: 'closeTicket'; ticket: TicketRef; closedBy: ClosedBy }
   | { what: 'send'; to: string; text: string; attachments?: ChatMessage['attachments']; messageId: string }
   | { what: 'handBack'; handback: Handback; messageId: string };
@@ -76,8 +76,15 @@ class FakeHelpdesk implements HelpdeskAdapter {
     ticket: TicketRef,
     message: ChatMessage,
     idempotencyKey: string,
+    options?: { again?: boolean },
   ): Promise<void> {
-    this.timeline.steps.push({ what: 'append', ticket, message, key: idempotencyKey });
+    this.timeline.steps.push({
+      what: 'append',
+      ticket,
+      message,
+      key: idempotencyKey,
+      again: options?.again === true,
+    });
     await tick();
     const err = this.failures.append?.shift();
     if (err) throw err;
@@ -217,6 +224,57 @@ describe('HandoffService: customer messages', () => {
     await ctx.service.handleCustomerMessage(who, message('m1'));
     expect(ctx.timeline.of('openTicket')).toHaveLength(1);
     expect(ctx.timeline.of('append')).toHaveLength(0);
+  });
+
+  it('does not post a coalesced batch again when a crash cut the marking of its messages short', async () => {
+    const ctx = setup();
+    const who = customer();
+    await ctx.service.handleCustomerMessage(who, message('m1'));
+    const batch = [message('m2'), message('m3'), message('m4')];
+    const mark = ctx.store.markProcessed.bind(ctx.store);
+    let marks = 0;
+    // Redis goes away after the comment landed and the first message was marked.
+    ctx.store.markProcessed = async (key, ttl) => {
+      if (++marks > 1) throw new Error('redis down');
+      return mark(key, ttl);
+    };
+    await expect(ctx.service.handleCustomerMessages(who, batch)).rejects.toThrow('redis down');
+    ctx.store.markProcessed = mark;
+    // The queue hands the same messages out again, no longer behind the limiter (no coalescing): the recorded
+    // batch is recognised, found already posted, and done as a whole.
+    const again = { redelivered: true, coalesce: false };
+    expect(await ctx.service.handleCustomerMessages(who, batch, again)).toBe(3);
+    expect(ctx.timeline.of('append').map((a) => a.message.id)).toEqual(['m2..m4']);
+    // Without a recorded batch, no coalescing means the first message alone.
+    expect(await ctx.service.handleCustomerMessages(who, [message('m5'), message('m6')], again)).toBe(1);
+    expect(ctx.timeline.of('append').map((a) => a.message.id)).toEqual(['m2..m4', 'm5']);
+  });
+
+  it('retries a batch whose comment failed under the same key, telling the adapter it may have landed', async () => {
+    const ctx = setup();
+    const who = customer();
+    await ctx.service.handleCustomerMessage(who, message('m1'));
+    const batch = [message('m2'), message('m3')];
+    ctx.helpdesk.failures.append = [new PermanentError('boom', 'X')];
+    await expect(ctx.service.handleCustomerMessages(who, batch)).rejects.toThrow('boom');
+    expect(await ctx.service.handleCustomerMessages(who, batch, { redelivered: true })).toBe(2);
+    const appends = ctx.timeline.of('append');
+    expect(appends.map((a) => [a.key, a.again])).toEqual([
+      [appends[0]!.key, false],
+      [appends[0]!.key, true],
+    ]);
+  });
+
+  it('tells the adapter an in-call retry may repeat a landed write, except after a 429', async () => {
+    const ctx = setup();
+    const who = customer();
+    await ctx.service.handleCustomerMessage(who, message('m1'));
+    ctx.helpdesk.failures.append = [
+      new RetryableError('rate limited', 'FAKEDESK_RATE_LIMITED', 1),
+      new RetryableError('timed out', 'FAKEDESK_UNREACHABLE'),
+    ];
+    await ctx.service.handleCustomerMessage(who, message('m2'));
+    expect(ctx.timeline.of('append').map((a) => a.again)).toEqual([false, false, true]);
   });
 
   it('posts a message queued twice (a client re-send) once when both copies wait in one batch', async () => {
