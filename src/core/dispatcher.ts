@@ -3,6 +3,7 @@ import { errorCode, errorMessage, PermanentError, UnavailableError } from './err
 import type { DomainEvents } from './events';
 import type { HandoffService } from './handoff';
 import { logTag } from './ids';
+import { runInLane } from './lane-context';
 import type { Logger } from './logger';
 import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
 import type { CustomerLock } from './ports';
@@ -36,7 +37,10 @@ export const defaultDispatcherOptions: DispatcherOptions = {
   unavailableRetryMs: 1_000,
 };
 
-const PEEK = 20;
+/** Items read when a lane is taken: the head alone (coalescing reads more, only when it happens). */
+const PEEK = 1;
+/** Items read when the head's neighbours are wanted (coalescing, a redelivered batch). */
+const PEEK_MORE = 20;
 
 /**
  * Takes every unit of work in (a customer message, a helpdesk event, a delivery failure), records it in the
@@ -222,7 +226,9 @@ export class Dispatcher {
             if ((await this.queue.ack(lane, [])) === 0) return;
             continue;
           }
-          if (!(await this.work(lane, head))) return;
+          const outcome = await this.work(lane, head);
+          // 'empty': the acknowledgement left the lane empty (and off the due list): nothing to peek for.
+          if (outcome !== 'more') return;
         }
       });
     } catch (err) {
@@ -237,13 +243,16 @@ export class Dispatcher {
 
   /**
    * Handles the head of the lane: one item, or a run of customer messages coalesced into one comment.
-   * Returns false when the lane must pause (its head waits for a retry).
+   * Resolves with what is left: more work, an empty lane, or a pause (its head waits for a retry).
    */
-  private async work(lane: string, head: Awaited<ReturnType<WorkQueue['peek']>>): Promise<boolean> {
+  private async work(
+    lane: string,
+    head: Awaited<ReturnType<WorkQueue['peek']>>,
+  ): Promise<'more' | 'empty' | 'paused'> {
     const first = head[0]!;
     if ('unreadable' in first) {
       await this.bury(lane, undefined, first.id, 'UNREADABLE_WORK', first.unreadable, 0);
-      return true;
+      return 'more';
     }
     // The flag of the drain's first peek: coalescing peeks the same head again.
     const redelivered = first.redelivered === true;
@@ -253,13 +262,13 @@ export class Dispatcher {
       ({ run, coalesce } = await this.coalescible(lane, head, redelivered));
     }
     try {
-      const done = await this.process(run, redelivered, coalesce);
+      const done = await runInLane(lane, () => this.process(run, redelivered, coalesce));
       const ids = run.slice(0, done).map((w) => w.id);
-      await this.queue.ack(lane, ids);
+      const left = await this.queue.ack(lane, ids);
       this.backoffUntil.delete(lane);
-      return true;
+      return left > 0 ? 'more' : 'empty';
     } catch (err) {
-      return this.failed(lane, first, err);
+      return (await this.failed(lane, first, err)) ? 'more' : 'paused';
     }
   }
 
@@ -291,7 +300,7 @@ export class Dispatcher {
     const wait = await limiter.delay();
     if (wait <= 0) return { run: messagesAt(head).slice(0, 1), coalesce: false };
     await sleep(wait);
-    return { run: messagesAt(await this.queue.peek(lane, Math.max(PEEK, coalesceMax))), coalesce: true };
+    return { run: messagesAt(await this.queue.peek(lane, Math.max(PEEK_MORE, coalesceMax))), coalesce: true };
   }
 
   /** Runs the work; resolves with how many of `run` (from the first) were done. */
@@ -302,9 +311,13 @@ export class Dispatcher {
         const messages = run.map((w) => (w.item as Extract<WorkItem, { kind: 'customer-message' }>).message);
         return this.service.handleCustomerMessages(item.customer, messages, { redelivered, coalesce });
       }
-      case 'helpdesk-event':
-        await this.service.handleHelpdeskEvent(item.event);
+      case 'helpdesk-event': {
+        // Queued in its customer's lane when the customer was known: no need to look the ticket up again.
+        const lane = run[0]!.lane;
+        const inTicketLane = lane === ticketLane(item.event.ticket.vendor, item.event.ticket.id);
+        await this.service.handleHelpdeskEvent(item.event, inTicketLane ? {} : { customerKey: lane });
         return 1;
+      }
       case 'delivery-failure':
         await this.service.handleDeliveryFailure(item.customerKey, item.messageId, item.code, item.reason);
         return 1;

@@ -4,6 +4,7 @@ import { errorCode, errorMessage, PermanentError, RetryableError } from './error
 import { attachmentLinks, conversationEventBase, DomainEvents } from './events';
 import { logTag, stableId } from './ids';
 import { KeyedMutex } from './keyed-mutex';
+import { heldLane } from './lane-context';
 import type { Logger } from './logger';
 import type {
   AgentMessageEvent,
@@ -120,8 +121,13 @@ export class HandoffService {
     const redelivered = options.redelivered === true;
     if (messages.length === 0) return 0;
     const lifecycle = this.options.lifecycle;
-    return this.mutex.run(customer.key, async () => {
-      const existing = await this.store.get(customer.key);
+    return this.exclusive(customer.key, async () => {
+      // Read together (one round trip to Redis): the conversation, and whether the first message was handled.
+      const head = messages[0]!;
+      const [existing, headDone] = await Promise.all([
+        this.store.get(customer.key),
+        this.store.isProcessed(customerDedupeKey(customer, head)),
+      ]);
       const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
       // A batch recorded before a crash is sent again exactly as it was, so its idempotency key still matches.
       let batch = open ? batchToSend(open, messages, options.coalesce !== false) : messages.slice(0, 1);
@@ -137,7 +143,10 @@ export class HandoffService {
         // The same message can be queued twice (a customer's client re-sends what BLiP did not see consumed) and
         // both copies can wait together behind the rate limit: one batch must not post it twice (chaos suite).
         let seen = open?.openedWith === message.id || fresh.some((m) => m.id === message.id);
-        if (!seen && (await this.store.isProcessed(customerDedupeKey(customer, message)))) {
+        if (
+          !seen &&
+          (message === head ? headDone : await this.store.isProcessed(customerDedupeKey(customer, message)))
+        ) {
           seen = true;
           markedProcessed++;
         }
@@ -188,7 +197,7 @@ export class HandoffService {
    */
   async handleTimer(customerKey: string, timer: TimerKind, sessionId: string): Promise<void> {
     const lifecycle = this.options.lifecycle;
-    await this.mutex.run(customerKey, async () => {
+    await this.exclusive(customerKey, async () => {
       const conversation = await this.store.get(customerKey);
       const log = { customer: logTag(customerKey), timer, session: sessionId };
       if (!lifecycle || conversation?.sessionId !== sessionId || conversation.status !== 'open') {
@@ -216,7 +225,7 @@ export class HandoffService {
 
   /** An operator ends the attendance (admin API): the ticket is closed and the customer handed back. */
   async forceClose(customerKey: string, reason: string): Promise<boolean> {
-    return this.mutex.run(customerKey, async () => {
+    return this.exclusive(customerKey, async () => {
       const conversation = await this.store.get(customerKey);
       if (conversation?.status !== 'open' || !conversation.ticket) return false;
       this.logger.info('attendance closed by an operator', { customer: logTag(customerKey) });
@@ -332,17 +341,21 @@ export class HandoffService {
     return outcomes;
   }
 
-  async handleHelpdeskEvent(event: HelpdeskEvent): Promise<EventOutcome> {
+  async handleHelpdeskEvent(
+    event: HelpdeskEvent,
+    /** The customer, when the event was queued in their lane (known from the ticket index at intake). */
+    options: { customerKey?: string } = {},
+  ): Promise<EventOutcome> {
     // A redelivery of an event already handled (often for a handoff that has ended since) is a duplicate,
     // not an unknown ticket. The check is repeated under the lock, where it is race-free.
-    if (await this.store.isProcessed(eventDedupeKey(event))) {
+    if (!options.customerKey && (await this.store.isProcessed(eventDedupeKey(event)))) {
       this.logger.debug('duplicate helpdesk event ignored', {
         vendor: event.ticket.vendor,
         eventId: event.eventId,
       });
       return 'duplicate';
     }
-    const customerKey = await this.customerOf(event);
+    const customerKey = options.customerKey ?? (await this.customerOf(event));
     const meta = {
       vendor: event.ticket.vendor,
       ticket: event.ticket.id,
@@ -356,13 +369,16 @@ export class HandoffService {
       });
       return 'unknown-ticket';
     }
-    return this.mutex.run(customerKey, async () => {
+    return this.exclusive(customerKey, async () => {
       const dedupeKey = eventDedupeKey(event);
-      if (await this.store.isProcessed(dedupeKey)) {
+      const [done, conversation] = await Promise.all([
+        this.store.isProcessed(dedupeKey),
+        this.store.get(customerKey),
+      ]);
+      if (done) {
         this.logger.info('duplicate helpdesk event ignored', { ...meta, customer: logTag(customerKey) });
         return 'duplicate';
       }
-      const conversation = await this.store.get(customerKey);
       if (!conversation || conversation.ticket?.id !== event.ticket.id) {
         this.logger.warn('helpdesk event for a ticket that is no longer open; ignored', {
           ...meta,
@@ -1130,6 +1146,14 @@ export class HandoffService {
         throw err;
       }
     });
+  }
+
+  /**
+   * Runs `work` with the customer to itself: under the per-customer lock, unless the dispatcher already holds the
+   * customer's lane (same key), which gives the same exclusivity across instances.
+   */
+  private exclusive<T>(customerKey: string, work: () => Promise<T>): Promise<T> {
+    return heldLane() === customerKey ? work() : this.mutex.run(customerKey, work);
   }
 
   private call<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {

@@ -1,12 +1,12 @@
 import pg from 'pg';
 import { recordFromRow, recordValues, STORED_COLUMNS } from './columns';
 import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
-import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore } from './store';
+import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
 /**
  * The PostgreSQL backend (`DATABASE_URL`): what several bridge instances share, and what Looker Studio connects to
- * (the `report_sessions_v1` view). Each update runs in a transaction that locks the session's row, so instances
- * recording events of the same session never lose one another's changes.
+ * (the `report_sessions_v1` view). Each update (or batch of them) runs in a transaction that locks the session's
+ * row, so instances recording events of the same session never lose one another's changes.
  */
 interface Migration {
   version: number;
@@ -109,49 +109,25 @@ export class PostgresReportStore implements ReportStore {
     entry: TalkEntry | undefined,
     change: (current: SessionRecord | undefined) => SessionRecord,
   ): Promise<boolean> {
+    return this.transaction((client) => applyUpdate(client, { sessionId, entry, change }));
+  }
+
+  async updateMany(items: readonly ReportUpdate[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
     return this.transaction(async (client) => {
-      if (entry) {
-        const inserted = await client.query(
-          `INSERT INTO report_talk_log (session_id, entry_id, at, origin, type, detail, attachments, text_enc, media_enc)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (session_id, entry_id) DO NOTHING`,
-          [
-            entry.session_id,
-            entry.entry_id,
-            entry.at,
-            entry.origin,
-            entry.type,
-            entry.detail,
-            entry.attachments,
-            entry.text_enc,
-            entry.media_enc,
-          ],
+      const sessions = [...new Set(items.map((i) => i.sessionId))].sort();
+      if (sessions.length > 1) {
+        // The batch holds its rows' locks until COMMIT: take those of the existing rows first, in one fixed order,
+        // so two instances writing batches of the same sessions wait for each other instead of deadlocking (a
+        // deadlock that still happens, over rows both create, fails the batch: the recorder then writes one by one).
+        await client.query(
+          'SELECT 1 FROM report_sessions WHERE session_id = ANY($1::text[]) ORDER BY session_id FOR UPDATE',
+          [sessions],
         );
-        if (inserted.rowCount === 0) return false;
       }
-      // Create-or-lock: a new session's row is inserted (and so locked) right away, so two instances recording the
-      // first events of one session at once take turns instead of overwriting each other.
-      const now = new Date().toISOString();
-      const created = await client.query(
-        `INSERT INTO report_sessions (session_id, created_at, last_event_at) VALUES ($1, $2, $2)
-         ON CONFLICT (session_id) DO NOTHING`,
-        [sessionId, now],
-      );
-      let current: SessionRecord | undefined;
-      if (created.rowCount === 0) {
-        const { rows } = await client.query<Row>(
-          'SELECT * FROM report_sessions WHERE session_id = $1 FOR UPDATE',
-          [sessionId],
-        );
-        current = rows[0] ? fromRow(rows[0]) : undefined;
-      }
-      const next = change(current);
-      const values = recordValues({ ...next, session_id: sessionId }, toPostgres);
-      const assignments = STORED_COLUMNS.slice(1).map((c, i) => `${c} = $${i + 2}`);
-      await client.query(
-        `UPDATE report_sessions SET ${assignments.join(', ')}, updated_at = now() WHERE session_id = $1`,
-        values,
-      );
-      return true;
+      const results: boolean[] = [];
+      for (const item of items) results.push(await applyUpdate(client, item));
+      return results;
     });
   }
 
@@ -231,6 +207,53 @@ export class PostgresReportStore implements ReportStore {
       client.release(broken);
     }
   }
+}
+
+/** The column assignments of the session row's UPDATE ($1 is the session id). */
+const UPDATE_SESSION = `UPDATE report_sessions SET ${STORED_COLUMNS.slice(1)
+  .map((c, i) => `${c} = $${i + 2}`)
+  .join(', ')}, updated_at = now() WHERE session_id = $1`;
+
+/** One update inside the caller's transaction: the talk log entry first, then create-or-lock and change the row. */
+async function applyUpdate(client: pg.PoolClient, item: ReportUpdate): Promise<boolean> {
+  const { sessionId, entry, change } = item;
+  if (entry) {
+    const inserted = await client.query(
+      `INSERT INTO report_talk_log (session_id, entry_id, at, origin, type, detail, attachments, text_enc, media_enc)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (session_id, entry_id) DO NOTHING`,
+      [
+        entry.session_id,
+        entry.entry_id,
+        entry.at,
+        entry.origin,
+        entry.type,
+        entry.detail,
+        entry.attachments,
+        entry.text_enc,
+        entry.media_enc,
+      ],
+    );
+    if (inserted.rowCount === 0) return false;
+  }
+  // Create-or-lock: a new session's row is inserted (and so locked) right away, so two instances recording the
+  // first events of one session at once take turns instead of overwriting each other.
+  const now = new Date().toISOString();
+  const created = await client.query(
+    `INSERT INTO report_sessions (session_id, created_at, last_event_at) VALUES ($1, $2, $2)
+     ON CONFLICT (session_id) DO NOTHING`,
+    [sessionId, now],
+  );
+  let current: SessionRecord | undefined;
+  if (created.rowCount === 0) {
+    const { rows } = await client.query<Row>(
+      'SELECT * FROM report_sessions WHERE session_id = $1 FOR UPDATE',
+      [sessionId],
+    );
+    current = rows[0] ? fromRow(rows[0]) : undefined;
+  }
+  const next = change(current);
+  await client.query(UPDATE_SESSION, recordValues({ ...next, session_id: sessionId }, toPostgres));
+  return true;
 }
 
 function iso(value: unknown): string | null {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { recordFromRow, recordValues, STORED_COLUMNS } from './columns';
 import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
-import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore } from './store';
+import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
 /**
  * The default backend: one SQLite file (better-sqlite3: synchronous, in-process, zero setup). WAL mode and a busy
@@ -110,30 +110,41 @@ export class SqliteReportStore implements ReportStore {
     change: (current: SessionRecord | undefined) => SessionRecord,
   ): Promise<boolean> {
     const statements = this.prepared();
-    const run = this.db.transaction((): boolean => {
-      if (entry) {
-        const inserted = statements.insertEntry.run(
-          entry.session_id,
-          entry.entry_id,
-          entry.at,
-          entry.origin,
-          entry.type,
-          entry.detail,
-          entry.attachments,
-          entry.text_enc,
-          entry.media_enc,
-        );
-        if (inserted.changes === 0) return false;
-      }
-      const current = statements.selectSession.get(sessionId) as Row | undefined;
-      const next = change(current ? fromRow(current) : undefined);
-      statements.upsertSession.run(
-        ...recordValues({ ...next, session_id: sessionId }, toSqlite),
-        new Date().toISOString(),
+    return this.db.transaction(() => this.apply(statements, { sessionId, entry, change })).immediate();
+  }
+
+  async updateMany(items: readonly ReportUpdate[]): Promise<boolean[]> {
+    if (items.length === 0) return [];
+    const statements = this.prepared();
+    // One IMMEDIATE transaction for the whole batch; a throw anywhere rolls all of it back. Items run in order in
+    // the same transaction, so a later item of a session reads what an earlier one wrote.
+    return this.db.transaction(() => items.map((item) => this.apply(statements, item))).immediate();
+  }
+
+  /** One update's statements; runs inside the caller's transaction. */
+  private apply(statements: NonNullable<SqliteReportStore['statements']>, item: ReportUpdate): boolean {
+    const { sessionId, entry, change } = item;
+    if (entry) {
+      const inserted = statements.insertEntry.run(
+        entry.session_id,
+        entry.entry_id,
+        entry.at,
+        entry.origin,
+        entry.type,
+        entry.detail,
+        entry.attachments,
+        entry.text_enc,
+        entry.media_enc,
       );
-      return true;
-    });
-    return run.immediate();
+      if (inserted.changes === 0) return false;
+    }
+    const current = statements.selectSession.get(sessionId) as Row | undefined;
+    const next = change(current ? fromRow(current) : undefined);
+    statements.upsertSession.run(
+      ...recordValues({ ...next, session_id: sessionId }, toSqlite),
+      new Date().toISOString(),
+    );
+    return true;
   }
 
   private prepared(): NonNullable<SqliteReportStore['statements']> {

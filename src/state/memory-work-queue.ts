@@ -19,7 +19,8 @@ export class MemoryWorkQueue implements WorkQueue {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
-      item: structuredClone(item),
+      // Copied once and frozen: peek hands out the same item without copying it again (a mutation would throw).
+      item: deepFreeze(structuredClone(item)),
       attempts: 0,
       enqueuedAt: new Date().toISOString(),
     };
@@ -40,7 +41,7 @@ export class MemoryWorkQueue implements WorkQueue {
   }
 
   async peek(lane: string, max: number): Promise<QueuedWork[]> {
-    const items = structuredClone((this.lanes.get(lane) ?? []).slice(0, max));
+    const items = (this.lanes.get(lane) ?? []).slice(0, max).map((w) => ({ ...w }));
     const head = items[0];
     if (head) {
       if (this.claims.get(lane) === head.id) head.redelivered = true;
@@ -64,7 +65,8 @@ export class MemoryWorkQueue implements WorkQueue {
     const items = this.lanes.get(lane);
     if (items?.[0]?.id !== head.id) return;
     const { redelivered: _computedOnPeek, ...stored } = head;
-    items[0] = structuredClone(stored);
+    // The item stays the stored (frozen) one; only the attempt bookkeeping changes.
+    items[0] = { ...stored, lastError: stored.lastError && { ...stored.lastError }, item: items[0].item };
     this.due.set(lane, retryAtMs);
   }
 
@@ -127,4 +129,12 @@ export class MemoryWorkQueue implements WorkQueue {
     }
     return items.length;
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }

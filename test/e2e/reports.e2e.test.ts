@@ -94,10 +94,13 @@ describe.each([['sqlite'], ['postgres']])('session reports with %s', (backend) =
     const tReply = Date.now();
     await sandbox.helpdesk.agentReply(ticket.id, 'Olá Maria, vou corrigir.');
     await sandbox.lime.waitForSent((s) => s.envelope.content === 'Olá Maria, vou corrigir.');
+    // The reply counts as delivered once BLiP acknowledged it, a moment after the server has it.
+    await sandbox.bridge.dispatcher.idle();
     const tReplied = Date.now();
     const tSolve = Date.now();
     await sandbox.helpdesk.solve(ticket.id);
     await sandbox.lime.waitForSent((s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT);
+    await sandbox.bridge.dispatcher.idle();
     const tDone = Date.now();
 
     const row = await until(

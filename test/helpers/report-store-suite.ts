@@ -4,7 +4,7 @@
  */
 import { applyEvent, talkEntryFor, type ReportEvent } from '../../src/reports/record';
 import { SESSION_COLUMN_NAMES, type SessionRecord } from '../../src/reports/schema';
-import { allSessions, type ReportStore } from '../../src/reports/store';
+import { allSessions, type ReportStore, type ReportUpdate } from '../../src/reports/store';
 import { at, scriptedEvents } from './report-events';
 
 export interface OpenedStore {
@@ -33,6 +33,24 @@ async function record(store: ReportStore, events: ReportEvent[]): Promise<boolea
     );
   }
   return results;
+}
+
+function itemFor(event: ReportEvent): ReportUpdate {
+  return {
+    sessionId: event.payload.sessionId!,
+    entry: talkEntryFor(event),
+    change: (current) => applyEvent(current, event, builder),
+  };
+}
+
+/** The same events, of another session. */
+function relabel(events: ReportEvent[], sessionId: string): ReportEvent[] {
+  return events.map((e) => ({ ...e, payload: { ...e.payload, sessionId } }) as ReportEvent);
+}
+
+function withoutId<T extends { session_id: string }>(value: T): Omit<T, 'session_id'> {
+  const { session_id: _, ...rest } = value;
+  return rest;
 }
 
 function expected(events: ReportEvent[]): SessionRecord {
@@ -141,6 +159,112 @@ export function reportStoreSuite(harness: StoreHarness): void {
       expect(got?.attachments).toBe(30);
       expect(got?.created_at).toBe(start.replace('Z', '.000Z'));
       expect(got?.last_event_at).toBe(at(start, 29));
+    });
+
+    it('writes a batch exactly as one update after another: same records, talk log and results', async () => {
+      expect(store.updateMany).toBeDefined();
+      const a = scriptedEvents({
+        sessionId: 'x',
+        start: '2026-11-03T14:00:00Z',
+        customerAt: [0, 10, 20],
+        customerFiles: 1,
+        agent: { id: '7', name: 'Bruno' },
+        agentAt: [15],
+        closeAt: 300,
+      });
+      const b = scriptedEvents({ sessionId: 'x', start: '2026-11-03T15:00:00Z', customerAt: [0, 3] });
+      // Recorded before the batch: A's start and first message.
+      const before = a.slice(0, 2);
+      // The batch: the rest of A interleaved with all of B (a new session), A's first message again (recorded
+      // before) and B's first message twice (the repeat comes after it in the same batch).
+      const batch = (aId: string, bId: string): ReportEvent[] => {
+        const [ra, rb] = [relabel(a, aId), relabel(b, bId)];
+        return [ra[2]!, rb[0]!, rb[1]!, ra[3]!, ra[1]!, rb[1]!, ra[4]!, rb[2]!, ...ra.slice(5)];
+      };
+      await record(store, relabel(before, 'one-a'));
+      await record(store, relabel(before, 'many-a'));
+      const oneByOne = await record(store, batch('one-a', 'one-b'));
+      const batched = await store.updateMany!(batch('many-a', 'many-b').map(itemFor));
+
+      expect(batched).toEqual(oneByOne);
+      expect(batched.filter((written) => !written)).toHaveLength(2);
+      expect(batched[4]).toBe(false);
+      expect(batched[5]).toBe(false);
+      for (const [one, many] of [
+        ['one-a', 'many-a'],
+        ['one-b', 'many-b'],
+      ] as const) {
+        const [r1, r2] = [await store.get(one), await store.get(many)];
+        expect(withoutId(r2!)).toEqual(withoutId(r1!));
+        expect((await store.talkLog(many)).map(withoutId)).toEqual((await store.talkLog(one)).map(withoutId));
+      }
+      expect(withoutId((await store.get('many-a'))!)).toEqual(withoutId(expected(a)));
+      expect(withoutId((await store.get('many-b'))!)).toEqual(withoutId(expected(b)));
+      expect(await store.talkLog('many-b')).toHaveLength(2);
+      expect(await store.updateMany!([])).toEqual([]);
+    });
+
+    it('keeps nothing of a batch that throws midway, and rejects', async () => {
+      const kept = scriptedEvents({ sessionId: 'kept', start: '2026-11-03T14:00:00Z', customerAt: [0] });
+      await record(store, kept);
+      const before = await store.get('kept');
+      const fresh = scriptedEvents({ sessionId: 'fresh', start: '2026-11-03T16:00:00Z', customerAt: [0, 5] });
+      const more = scriptedEvents({
+        sessionId: 'kept',
+        start: '2026-11-03T14:00:00Z',
+        customerAt: [0, 30],
+      })[2]!;
+      const items = [itemFor(fresh[1]!), itemFor(more), itemFor(fresh[0]!), itemFor(fresh[2]!)];
+      const broken = [
+        items[0]!,
+        {
+          ...items[1]!,
+          change: () => {
+            throw new Error('bad event');
+          },
+        },
+        ...items.slice(2),
+      ];
+      await expect(store.updateMany!(broken)).rejects.toThrow('bad event');
+      expect(await store.get('fresh')).toBeUndefined();
+      expect(await store.talkLog('fresh')).toEqual([]);
+      expect(await store.get('kept')).toEqual(before);
+      expect(await store.talkLog('kept')).toHaveLength(1);
+      // Nothing of it was left behind: the same batch, without the fault, records every event.
+      expect(await store.updateMany!(items)).toEqual([true, true, true, true]);
+      expect(withoutId((await store.get('fresh'))!)).toEqual(withoutId(expected(fresh)));
+      expect((await store.get('kept'))?.customer_messages).toBe(2);
+    });
+
+    it('loses no update when two instances write batches of the same sessions at once, in opposite orders', async () => {
+      const other = await another();
+      const start = '2026-11-03T14:00:00Z';
+      const message = (sessionId: string, i: number): ReportEvent => ({
+        name: 'customer.message',
+        payload: {
+          sessionId,
+          customerKey: 'k',
+          ticket: { vendor: 'zendesk', id: '1' },
+          messageId: `m${i}`,
+          text: '',
+          attachments: [],
+          receivedAt: at(start, i),
+          at: at(start, i),
+        },
+      });
+      const sessions = ['pair-a', 'pair-b', 'pair-c'];
+      await record(
+        store,
+        sessions.map((id) => message(id, 0)),
+      );
+      const rounds = 10;
+      await Promise.all(
+        Array.from({ length: rounds }, (_, r) => {
+          const ids = r % 2 ? [...sessions].reverse() : sessions;
+          return (r % 2 ? other : store).updateMany!(ids.map((id) => itemFor(message(id, r + 1))));
+        }),
+      );
+      for (const id of sessions) expect((await store.get(id))?.customer_messages).toBe(rounds + 1);
     });
 
     it('keeps an in-progress session across a restart, and completes it afterwards', async () => {

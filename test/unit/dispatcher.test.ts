@@ -11,7 +11,7 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../src/core/model';
-import type { CustomerChannel } from '../../src/core/ports';
+import type { CustomerChannel, CustomerLock } from '../../src/core/ports';
 import type { RateLimiter } from '../../src/core/rate-limiter';
 import { createState, type State } from '../../src/state/create-store';
 import { captureLogs } from '../helpers/log-capture';
@@ -110,9 +110,20 @@ function instance(
   channel: CustomerChannel,
   redisUrl: string | undefined,
   options: Partial<DispatcherOptions> = {},
+  /** Keys the handoff took the per-customer lock for (`lock.run`), when given. */
+  lockRuns?: string[],
 ): Instance {
   const { logger } = captureLogs();
   const state = createState(redisUrl, logger);
+  const lock: CustomerLock = lockRuns
+    ? {
+        run: (key, work) => {
+          lockRuns.push(key);
+          return state.lock.run(key, work);
+        },
+        tryRun: (key, work) => state.lock.tryRun(key, work),
+      }
+    : state.lock;
   const events = new DomainEvents();
   const emitted: Instance['emitted'] = [];
   for (const name of ['work.dead-lettered', 'delivery.failed'] as const) {
@@ -121,10 +132,10 @@ function instance(
   const service = new HandoffService(state.store, helpdesk, channel, events, logger, {
     tags: [],
     dedupeTtlMs: 60_000,
-    lock: state.lock,
+    lock,
     retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
   });
-  const dispatcher = new Dispatcher(state.queue, state.lock, service, events, logger, {
+  const dispatcher = new Dispatcher(state.queue, lock, service, events, logger, {
     ...fast,
     ...options,
   });
@@ -179,6 +190,27 @@ describe.each(['memory', 'redis'] as const)('Dispatcher (%s)', (backend) => {
     expect(helpdesk.commentsOf(customer(2).key)).toEqual(['b1', 'b2']);
     await bridge.dispatcher.idle();
     expect(await bridge.state.queue.depth()).toEqual({ queued: 0, lanes: 0, deadLetters: 0 });
+  });
+
+  it("works a customer's lane without taking the customer lock again, and a ticket lane with it", async () => {
+    await bridge.stop();
+    const runs: string[] = [];
+    bridge = instance(helpdesk, channel, redis?.url, {}, runs);
+    await bridge.dispatcher.acceptCustomerMessage(customer(1), msg('m1'));
+    await bridge.dispatcher.acceptCustomerMessage(customer(1), msg('m2'));
+    await until(() => helpdesk.commentsOf(customer(1).key).length === 2, 'both messages');
+    const reply = { kind: 'agent.message' as const, ticket: { vendor: VENDOR, id: '1' }, eventId: 'r1' };
+    expect(await bridge.dispatcher.acceptHelpdeskEvents([{ ...reply, message: msg('r1', 'hi') }])).toBe(1);
+    await until(() => channel.sent.length === 1, 'the reply');
+    expect(runs).toEqual([]);
+    // An event of a ticket the bridge did not know at intake waits in the ticket's lane: the customer is looked up
+    // and locked there.
+    await bridge.state.queue.enqueue('ticket:fakedesk:1', {
+      kind: 'helpdesk-event',
+      event: { ...reply, eventId: 'r2', message: msg('r2', 'again') },
+    });
+    await until(() => channel.sent.length === 2, 'the second reply');
+    expect(runs).toEqual([customer(1).key]);
   });
 
   it('retries a failure with backoff, the messages behind it waiting their turn', async () => {
