@@ -3,18 +3,17 @@ import type { HelpdeskAdapter } from '../adapters/adapter';
 import { errorCode, errorMessage, PermanentError, RetryableError } from './errors';
 import { attachmentLinks, conversationEventBase, DomainEvents } from './events';
 import { logTag, stableId } from './ids';
+import { HandoffFiles, withoutPendingFiles, type PendingFile } from './handoff-files';
 import { KeyedMutex } from './keyed-mutex';
 import { heldLane } from './lane-context';
 import type { Logger } from './logger';
 import type {
   AgentMessageEvent,
-  Attachment,
   ChatMessage,
   ClosedBy,
   Conversation,
   CustomerRef,
   HelpdeskEvent,
-  MediaFile,
   OpeningDetails,
   TicketRef,
 } from './model';
@@ -80,6 +79,8 @@ export class HandoffService {
   private readonly opening = new Set<Promise<void>>();
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
+  /** Customers' files to the helpdesk, agents' files to the customer. */
+  private readonly files: HandoffFiles;
 
   constructor(
     private readonly store: ConversationStore,
@@ -92,6 +93,16 @@ export class HandoffService {
     this.retry = options.retry ?? defaultRetryPolicy;
     this.mutex = options.lock ?? new KeyedMutex();
     this.now = options.now ?? (() => new Date());
+    this.files = new HandoffFiles({
+      adapter,
+      logger,
+      retry: this.retry,
+      media: options.media,
+      mediaHost: options.mediaHost,
+      fileNotDeliveredText: options.fileNotDeliveredText,
+      call: (what, log, work) => this.call(what, log, work),
+      ticketNamed: (log) => this.ticketNamed(log),
+    });
   }
 
   /**
@@ -528,7 +539,7 @@ export class HandoffService {
     // now (a download that fails is noted in the text the ticket opens with) and held in memory meanwhile.
     let first = conversation.first ?? message;
     const afterOpen = this.adapter.uploadNeedsTicket === true;
-    const { message: withFiles, later } = await this.prepareFiles(
+    const { message: withFiles, later } = await this.files.prepareFiles(
       first,
       log,
       afterOpen ? 'after-open' : undefined,
@@ -695,7 +706,7 @@ export class HandoffService {
     }
     const ticket = target;
     const meta = { ...log, ticket: ticket.id };
-    const first = await this.attachFiles(conversation.first ?? message, meta, ticket);
+    const first = await this.files.attachFiles(conversation.first ?? message, meta, ticket);
     try {
       await this.callAgain('reopenTicket', meta, redelivered, (again) =>
         adapter.reopenTicket!(ticket, first, `reopen:${conversation.sessionId}`, { again }),
@@ -778,7 +789,7 @@ export class HandoffService {
     const log = { customer: logTag(conversation.customer.key), vendor: ticket.vendor, ticket: ticket.id };
     // Outside the retried call: a retry of the comment reuses the upload references instead of downloading again.
     const prepared: ChatMessage[] = [];
-    for (const message of messages) prepared.push(await this.attachFiles(message, log, ticket));
+    for (const message of messages) prepared.push(await this.files.attachFiles(message, log, ticket));
     const comment = mergeMessages(prepared);
     if (messages.length > 1) {
       await this.store.save({ ...conversation, pendingBatch: messages.map((m) => m.id) });
@@ -810,7 +821,12 @@ export class HandoffService {
       ticket: event.ticket.id,
     };
     // Files first (outside the retried send): a retry of the send reuses the re-hosted links.
-    const { message, failed } = await this.filesForCustomer(this.signed(event), event, log);
+    const { message, failed } = await this.files.filesForCustomer(
+      this.signed(event),
+      event,
+      eventDedupeKey(event),
+      log,
+    );
     await this.call('send to customer', log, () =>
       this.channel.send(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`)),
     );
@@ -908,81 +924,6 @@ export class HandoffService {
   }
 
   /**
-   * Downloads each of the message's files and uploads it to the helpdesk, when the adapter can take files.
-   * A file that cannot be attached (too large, forbidden address, not a media file, the helpdesk refused it...)
-   * keeps its link, marked `notAttached`, and a note with the link is added to the text: never dropped.
-   * Attachments already uploaded or noted (a resumed open) are left as they are. Returns `message` itself when
-   * there was nothing to do. `ticket` is the ticket the message goes to (needed by `uploadNeedsTicket` adapters);
-   * when a caller does not pass it, the ticket named by `log.ticket` is looked up in the state.
-   */
-  private async attachFiles(
-    message: ChatMessage,
-    log: Record<string, unknown>,
-    ticket?: TicketRef,
-  ): Promise<ChatMessage> {
-    const target = ticket ?? (this.adapter.uploadNeedsTicket ? await this.ticketNamed(log) : undefined);
-    return (await this.prepareFiles(message, log, target)).message;
-  }
-
-  /**
-   * attachFiles' work. With `'after-open'` (an `uploadNeedsTicket` adapter, before its ticket exists) the files are
-   * only downloaded: they come back in `later`, in memory, for `attachAfterOpen`, and stay pending in the message.
-   */
-  private async prepareFiles(
-    message: ChatMessage,
-    log: Record<string, unknown>,
-    ticket: TicketRef | 'after-open' | undefined,
-  ): Promise<{ message: ChatMessage; later: PendingFile[] }> {
-    const media = this.options.media;
-    const adapter = this.adapter;
-    const pending = (message.attachments ?? []).filter((a) => !a.uploadRef && !a.notAttached);
-    if (!media || !adapter.uploadAttachment || pending.length === 0) return { message, later: [] };
-    const notes: string[] = [];
-    const attachments: Attachment[] = [];
-    const later: PendingFile[] = [];
-    for (const attachment of message.attachments ?? []) {
-      if (!pending.includes(attachment)) {
-        attachments.push(attachment);
-        continue;
-      }
-      const meta = {
-        ...log,
-        messageId: message.id,
-        mimeType: attachment.mimeType,
-        mediaHost: hostOf(attachment.url),
-      };
-      let stage: 'download' | 'upload' = 'download';
-      try {
-        const file = await this.download(() => media.fetch(attachment), meta);
-        if (ticket === 'after-open') {
-          later.push({ attachment, file });
-          attachments.push(attachment);
-          continue;
-        }
-        stage = 'upload';
-        const uploadRef = await this.call('uploadAttachment', meta, () =>
-          ticket ? adapter.uploadAttachment!(file, ticket) : adapter.uploadAttachment!(file),
-        );
-        attachments.push({ ...attachment, name: attachment.name ?? file.name, size: file.size, uploadRef });
-        this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
-      } catch (err) {
-        const reason = notAttachedReason(err, stage, media.maxBytes);
-        attachments.push({ ...attachment, notAttached: reason });
-        notes.push(notAttachedNote(attachment, reason));
-        this.logger.warn('customer file not attached; the agent gets the link instead', {
-          ...meta,
-          stage,
-          code: errorCode(err),
-          error: errorMessage(err),
-        });
-      }
-    }
-    if (notes.length === 0 && later.length === pending.length) return { message, later };
-    const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
-    return { message: { ...message, text, attachments }, later };
-  }
-
-  /**
    * Uploads the first message's files to the ticket just opened (`uploadNeedsTicket` adapters). A file the
    * helpdesk does not take reaches the ticket as its link with a note, in a follow-up customer message; should
    * that fail too, in an internal note. Never throws: the ticket is open, and the customer's message is on it.
@@ -996,33 +937,8 @@ export class HandoffService {
     files: PendingFile[],
     log: Record<string, unknown>,
   ): Promise<void> {
-    const notes: string[] = [];
-    const failed: Attachment[] = [];
-    for (const { attachment, file } of files) {
-      const meta = { ...log, ticket: ticket.id, messageId: first.id, mimeType: attachment.mimeType };
-      try {
-        await this.call('uploadAttachment', meta, () => this.adapter.uploadAttachment!(file, ticket));
-        this.logger.debug('customer file attached to the new ticket', { ...meta, size: file.size });
-      } catch (err) {
-        const reason = notAttachedReason(err, 'upload', this.options.media?.maxBytes ?? file.size);
-        notes.push(notAttachedNote(attachment, reason));
-        failed.push({ ...attachment, notAttached: reason });
-        this.logger.warn('customer file not attached; the agent gets the link instead', {
-          ...meta,
-          stage: 'upload',
-          code: errorCode(err),
-          error: errorMessage(err),
-        });
-      }
-    }
-    if (notes.length === 0) return;
-    const followUp: ChatMessage = {
-      id: `${first.id}:files`,
-      text: notes.join('\n'),
-      attachments: failed,
-      ...(first.contentType ? { contentType: first.contentType } : {}),
-      at: first.at,
-    };
+    const followUp = await this.files.uploadAfterOpen(ticket, first, files, log);
+    if (!followUp) return;
     await this.call('appendCustomerMessage', { ...log, ticket: ticket.id }, () =>
       this.adapter.appendCustomerMessage(ticket, followUp, `msg:${conversation.sessionId}:${followUp.id}`),
     ).catch(() => this.noteForAgents(conversation, followUp.text));
@@ -1037,85 +953,6 @@ export class HandoffService {
     return conversation?.ticket?.id === id ? conversation.ticket : undefined;
   }
 
-  /**
-   * The agent's message as the customer gets it. With a media host, each file is downloaded (with the adapter's
-   * credentials when it has `downloadAttachment`) and re-hosted: the media link carries the bridge's signed URL
-   * and the downloaded file's real type, size and name. Without one, links pass through unchanged, except those
-   * that need the helpdesk's credentials. A file that cannot be delivered is never dropped silently: the customer
-   * reads a note in its place (`fileNotDeliveredText`), and it is returned in `failed` for the agents' note.
-   */
-  private async filesForCustomer(
-    message: ChatMessage,
-    event: AgentMessageEvent,
-    log: Record<string, unknown>,
-  ): Promise<{ message: ChatMessage; failed: Array<{ name: string; reason: string }> }> {
-    const given = message.attachments ?? [];
-    if (given.length === 0) return { message, failed: [] };
-    const host = this.options.mediaHost;
-    const attachments: Attachment[] = [];
-    const failed: Array<{ name: string; reason: string }> = [];
-    for (const [index, attachment] of given.entries()) {
-      const name = attachment.name?.trim() || mediaKind(attachment.mimeType);
-      const meta = {
-        ...log,
-        eventId: event.eventId,
-        mimeType: attachment.mimeType,
-        mediaHost: hostOf(attachment.url),
-      };
-      if (!host) {
-        if (!attachment.needsAuth) {
-          attachments.push(attachment);
-          continue;
-        }
-        failed.push({ name, reason: 'its link needs the helpdesk login, and BRIDGE_PUBLIC_URL is not set' });
-        this.logger.warn('agent file not delivered: its link needs credentials and nothing re-hosts it', {
-          ...meta,
-          code: 'MEDIA_NOT_REHOSTED',
-        });
-        continue;
-      }
-      try {
-        const file = await this.download(() => this.downloadAgentFile(attachment, host.maxBytes), meta);
-        const url = await host.publish(stableId(`agent-file:${eventDedupeKey(event)}:${index}`), file);
-        attachments.push({
-          url,
-          mimeType: file.mimeType,
-          name: attachment.name?.trim() || file.name,
-          size: file.size,
-        });
-        this.logger.debug('agent file re-hosted for the customer', { ...meta, size: file.size });
-      } catch (err) {
-        failed.push({ name, reason: agentFileReason(err, host.maxBytes) });
-        this.logger.warn('agent file not delivered to the customer', {
-          ...meta,
-          code: errorCode(err),
-          error: errorMessage(err),
-        });
-      }
-    }
-    if (failed.length === 0) return { message: { ...message, attachments }, failed };
-    const template = this.options.fileNotDeliveredText ?? '[A file ({file}) could not be delivered.]';
-    const notes = failed.map((f) => template.replace(/\{file\}/g, () => f.name));
-    const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
-    return { message: { ...message, text, attachments }, failed };
-  }
-
-  /** With the adapter's credentials when the link is the vendor's own; else as a public link (SSRF-checked). */
-  private async downloadAgentFile(attachment: Attachment, maxBytes: number): Promise<MediaFile> {
-    const own = await this.adapter.downloadAttachment?.(attachment, maxBytes);
-    if (own) return own;
-    if (this.options.media) return this.options.media.fetch(attachment);
-    throw new PermanentError('no media downloader is configured', 'MEDIA_NO_DOWNLOADER');
-  }
-
-  /** A download with one retry at most: each may take the whole media timeout while the customer's lock is held. */
-  private download(work: () => Promise<MediaFile>, meta: Record<string, unknown>): Promise<MediaFile> {
-    const retry = { ...this.retry, attempts: Math.min(this.retry.attempts, 2) };
-    return withRetry(work, retry, (err, attempt, delayMs) =>
-      this.logger.warn('media download failed; retrying', { ...meta, attempt, delayMs, code: err.code }),
-    );
-  }
-
   /** The agent's text with the configured signature, when there is a text and a name to sign with. */
   private signed(event: AgentMessageEvent): AgentMessageEvent['message'] {
     const template = this.options.agentSignature;
@@ -1125,7 +962,6 @@ export class HandoffService {
     return { ...event.message, text };
   }
 
-  /** One external call with the core's retry policy and a clear log line per failed attempt. */
   /**
    * `call` for a write the vendor cannot dedupe by key: `again` tells the adapter that an earlier try may have
    * landed (the unit of work was handed out before, or the previous try here failed in a way that does not say
@@ -1156,6 +992,7 @@ export class HandoffService {
     return heldLane() === customerKey ? work() : this.mutex.run(customerKey, work);
   }
 
+  /** One external call with the core's retry policy and a clear log line per failed attempt. */
   private call<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
     return withRetry(work, this.retry, (err: RetryableError, attempt, delayMs) => {
       this.logger.warn(`${what} failed; retrying`, {
@@ -1209,84 +1046,6 @@ function mergeMessages(messages: ChatMessage[]): ChatMessage {
 
 export function eventDedupeKey(event: HelpdeskEvent): string {
   return `ev:${event.ticket.vendor}:${event.eventId}`;
-}
-
-/** What the agent reads in the note of a file that could not be attached. */
-function notAttachedReason(err: unknown, stage: 'download' | 'upload', maxBytes: number): string {
-  const code = errorCode(err);
-  if (stage === 'upload') {
-    return err instanceof PermanentError
-      ? `the helpdesk refused the file (${code})`
-      : `the helpdesk could not take the file now (${code})`;
-  }
-  switch (code) {
-    case 'MEDIA_TOO_LARGE':
-      return `larger than ${formatBytes(maxBytes)}`;
-    case 'MEDIA_FORBIDDEN_ADDRESS':
-      return 'its address is not allowed';
-    case 'MEDIA_BAD_TYPE':
-      return 'the link did not return a media file';
-    case 'MEDIA_TIMEOUT':
-      return 'the download timed out';
-    default:
-      return `the download failed (${code})`;
-  }
-}
-
-/** A customer file downloaded before its ticket existed, to upload once it does (in memory only). */
-interface PendingFile {
-  attachment: Attachment;
-  file: MediaFile;
-}
-
-/** The line the agent reads in place of a customer file that could not be attached. */
-function notAttachedNote(attachment: Attachment, reason: string): string {
-  return `[${mediaKind(attachment.mimeType)} not attached: ${reason}] ${attachment.url}`;
-}
-
-/** The message without the files still to upload (they follow as real files, not as links). */
-function withoutPendingFiles(message: ChatMessage): ChatMessage {
-  const kept = (message.attachments ?? []).filter((a) => a.uploadRef || a.notAttached);
-  if (kept.length === (message.attachments ?? []).length) return message;
-  const { attachments: _all, ...rest } = message;
-  return kept.length ? { ...rest, attachments: kept } : rest;
-}
-
-/** Why an agent's file did not reach the customer, for the agents' note. */
-function agentFileReason(err: unknown, maxBytes: number): string {
-  const code = errorCode(err);
-  switch (code) {
-    case 'MEDIA_TOO_LARGE':
-      return `larger than ${formatBytes(maxBytes)}`;
-    case 'MEDIA_FORBIDDEN_ADDRESS':
-      return 'its address is not allowed';
-    case 'MEDIA_BAD_TYPE':
-      return 'the link did not return a file the bridge can serve';
-    case 'MEDIA_TIMEOUT':
-      return 'the download timed out';
-    default:
-      return `the bridge could not download it (${code})`;
-  }
-}
-
-function mediaKind(mimeType: string): string {
-  const family = mimeType.split('/')[0];
-  return family === 'image' || family === 'audio' || family === 'video' ? family : 'file';
-}
-
-function formatBytes(bytes: number): string {
-  const mb = bytes / 1_048_576;
-  if (mb >= 1) return `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
-  return `${Math.round(bytes / 1024)} KB`;
-}
-
-/** The host of a media link, for logs: its query string carries a signature and never goes into a log. */
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '(not a URL)';
-  }
 }
 
 function subjectFor(customer: CustomerRef): string {

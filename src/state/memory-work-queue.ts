@@ -19,8 +19,9 @@ export class MemoryWorkQueue implements WorkQueue {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
-      // Copied once and frozen: peek hands out the same item without copying it again (a mutation would throw).
-      item: deepFreeze(structuredClone(item)),
+      // Copied once: peek hands out this item without copying it again (the dispatcher and the handoff never
+      // change a work item; a retry records its attempts on a new wrapper).
+      item: structuredClone(item),
       attempts: 0,
       enqueuedAt: new Date().toISOString(),
     };
@@ -129,12 +130,4 @@ export class MemoryWorkQueue implements WorkQueue {
     }
     return items.length;
   }
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
-  }
-  return value;
 }
