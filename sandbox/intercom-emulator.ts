@@ -24,9 +24,12 @@ import {
   closeServer,
   FaultQueue,
   listen,
+  markFault,
   type RecordedRequest,
   recordRequests,
   serverUrl,
+  type SlowFault,
+  slowCall,
   WebhookSender,
 } from './emulator-kit';
 import {
@@ -221,6 +224,19 @@ export class IntercomEmulator implements VendorEmulator {
   /** The next `count` API calls answer `status` with `headers` (checked after auth, before validation). */
   failNext(count: number, status: number, headers: Record<string, string> = {}): void {
     this.faults.add(count, status, headers);
+  }
+
+  /**
+   * Fault injection: the next `count` API calls are slow. `late`: done, but answered after `delayMs` (past the
+   * client's timeout, the work is done and the client does not know it); `hang`: never done, connection dropped.
+   */
+  slowNext(count: number, delayMs: number, mode: SlowFault['mode'] = 'late'): void {
+    this.faults.addSlow(count, delayMs, mode);
+  }
+
+  /** API calls answered by injected faults so far, by kind (`"503"`, `"429"`, `late`, `hang`). */
+  faultCounts(): Record<string, number> {
+    return this.faults.counts();
   }
 
   waitFor<T>(
@@ -630,12 +646,16 @@ export class IntercomEmulator implements VendorEmulator {
       }
       const fault = this.faults.take();
       if (fault) {
+        markFault(res, String(fault.status));
         const code = fault.status === 429 ? 'rate_limit_exceeded' : 'server_error';
         return void res
           .status(fault.status)
           .set(fault.headers)
           .json(errorBody(code, `emulated HTTP ${fault.status}`));
       }
+      // A slow call still goes through the OpenAPI validator and the handler (`late`), or never reaches them.
+      const slow = this.faults.takeSlow();
+      if (slow) return slowCall(slow, res, next);
       next();
     });
     if (this.validating) {

@@ -23,10 +23,13 @@ import {
   closeServer,
   FaultQueue,
   listen,
+  markFault,
   type RecordedRequest,
   recordRequests,
   requestsTo,
   serverUrl,
+  type SlowFault,
+  slowCall,
   WebhookSender,
 } from './emulator-kit';
 import {
@@ -254,6 +257,19 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
   failNext(count: number, status: number, headers: Record<string, string> = {}): void {
     this.faults.add(count, status, headers);
+  }
+
+  /**
+   * Fault injection: the next `count` API calls are slow. `late`: done, but answered after `delayMs` (past the
+   * client's timeout, the work is done and the client does not know it); `hang`: never done, connection dropped.
+   */
+  slowNext(count: number, delayMs: number, mode: SlowFault['mode'] = 'late'): void {
+    this.faults.addSlow(count, delayMs, mode);
+  }
+
+  /** API calls answered by injected faults so far, by kind (`"503"`, `"429"`, `late`, `hang`). */
+  faultCounts(): Record<string, number> {
+    return this.faults.counts();
   }
 
   apiCalls(): RecordedApiCall[] {
@@ -645,12 +661,15 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       }
       const fault = this.faults.take();
       if (fault) {
+        markFault(res, String(fault.status));
         res
           .status(fault.status)
           .set(fault.headers)
           .json(snError('Emulated fault', `emulated HTTP ${fault.status}`));
         return;
       }
+      const slow = this.faults.takeSlow();
+      if (slow) return slowCall(slow, res, next);
       next();
     });
 

@@ -8,14 +8,21 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
-import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
+import type { AdapterContext, AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { type ContactDetails, type IntercomContact, IntercomApi, type PartContent } from './api';
 import { type IntercomConfig, intercomConfigSchema } from './config';
-import { agentMessage, IntercomWebhook } from './webhook';
+import { partText } from './html';
+import { agentMessage, type ConversationPart, IntercomWebhook } from './webhook';
 
 /** Intercom allows at most 10 `attachment_urls` per message. */
 const MAX_ATTACHMENT_URLS = 10;
+
+/**
+ * How far Intercom's clock may be behind the bridge's when a reply's part is dated (whole seconds, as Intercom
+ * dates parts). A larger allowance would let an older identical text pass for this message's reply.
+ */
+const CLOCK_SKEW_SECONDS = 2;
 
 /**
  * Intercom: one conversation per handoff, started by the customer's contact (external_id = the real customer
@@ -59,10 +66,20 @@ export class IntercomAdapter implements HelpdeskAdapter {
     return { vendor: this.name, id, requesterId: contact.id };
   }
 
-  /** Reopen policy: the conversation is opened again (as the bridge's admin), then the customer's message. */
-  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
+  /**
+   * Reopen policy: the conversation is opened again (as the bridge's admin), then the customer's message. On a
+   * retry (`options.again`) whose reply is already in the conversation, the open before it was done too.
+   */
+  async reopenTicket(
+    ticket: TicketRef,
+    message: ChatMessage,
+    _idempotencyKey?: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    const contactId = requireContact(ticket);
+    if (options?.again && (await this.replyAlreadyApplied(ticket, contactId, message))) return;
     await this.api.openConversation(ticket.id, this.adminId);
-    await this.appendCustomerMessage(ticket, message);
+    await this.reply(ticket, contactId, message);
   }
 
   /**
@@ -149,17 +166,45 @@ export class IntercomAdapter implements HelpdeskAdapter {
     }
   }
 
-  async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
-    const contactId = ticket.requesterId;
-    if (!contactId) {
-      throw new PermanentError(
-        `intercom reply as contact: conversation ${ticket.id} has no contact id (requesterId), so the message cannot be posted as the customer`,
-        'INTERCOM_NO_CONTACT',
-      );
-    }
+  /**
+   * The message as a reply by the contact. Intercom takes no idempotency key and a part carries nothing of ours,
+   * so when an earlier try may have landed (`options.again`) the conversation is read first, and the reply is not
+   * posted again when the contact's latest part is this message's text, dated after the message (README.md,
+   * "Retried replies": what is certain and what is not).
+   */
+  async appendCustomerMessage(
+    ticket: TicketRef,
+    message: ChatMessage,
+    _idempotencyKey?: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    const contactId = requireContact(ticket);
+    if (options?.again && (await this.replyAlreadyApplied(ticket, contactId, message))) return;
+    await this.reply(ticket, contactId, message);
+  }
+
+  private async reply(ticket: TicketRef, contactId: string, message: ChatMessage): Promise<void> {
     await this.withAttachmentFallback('reply as contact', message, (content) =>
       this.api.replyAsContact(ticket.id, contactId, content),
     );
+  }
+
+  /** `GET /conversations/{id}`: whether an earlier try already posted this message's text reply (see above). */
+  private async replyAlreadyApplied(
+    ticket: TicketRef,
+    contactId: string,
+    message: ChatMessage,
+  ): Promise<boolean> {
+    const conversation = await this.api.getConversation(ticket.id);
+    const part = appliedReply(conversation.conversation_parts?.conversation_parts ?? [], contactId, message);
+    if (!part) return false;
+    this.logger?.info('reply already in the conversation from an earlier try; not posting it again', {
+      vendor: this.name,
+      ticket: ticket.id,
+      part: part.id,
+      code: 'INTERCOM_REPLY_ALREADY_APPLIED',
+    });
+    return true;
   }
 
   /**
@@ -217,6 +262,46 @@ export class IntercomAdapter implements HelpdeskAdapter {
       return post({ ...content, attachmentUrls: [] });
     }
   }
+}
+
+function requireContact(ticket: TicketRef): string {
+  if (ticket.requesterId) return ticket.requesterId;
+  throw new PermanentError(
+    `intercom reply as contact: conversation ${ticket.id} has no contact id (requesterId), so the message cannot be posted as the customer`,
+    'INTERCOM_NO_CONTACT',
+  );
+}
+
+/**
+ * The part an earlier try of `message`'s text reply made, if the conversation shows one: the contact's LATEST part
+ * (the core posts one customer's messages one at a time, in order, so nothing of theirs can follow it), leaving
+ * out this message's own file parts (`uploadRef` `part:<id>`, posted just before the text), when it was created
+ * no earlier than the message was received (less CLOCK_SKEW_SECONDS) and its text is the body `partContent` makes
+ * for the message (compared as readable text, whitespace collapsed: Intercom may store HTML or re-space it).
+ * A part without a date, or a message without a valid time, matches nothing: posting twice is the lesser harm.
+ */
+export function appliedReply(
+  parts: readonly ConversationPart[],
+  contactId: string,
+  message: ChatMessage,
+): ConversationPart | undefined {
+  const ownFiles = new Set(
+    (message.attachments ?? []).flatMap((a) =>
+      a.uploadRef?.startsWith('part:') ? [a.uploadRef.slice(5)] : [],
+    ),
+  );
+  const latest = parts
+    .filter((p) => p.author.id === contactId && !['admin', 'bot', 'team'].includes(p.author.type))
+    .filter((p) => !ownFiles.has(p.id))
+    .at(-1);
+  const receivedAt = Math.floor(Date.parse(message.at) / 1000);
+  if (!latest || typeof latest.created_at !== 'number' || !Number.isFinite(receivedAt)) return undefined;
+  if (latest.created_at < receivedAt - CLOCK_SKEW_SECONDS) return undefined;
+  return comparable(latest.body) === comparable(partContent(message).body) ? latest : undefined;
+}
+
+function comparable(body: string | null | undefined): string {
+  return partText(body).normalize('NFC').replace(/\s+/g, ' ').trim();
 }
 
 /**

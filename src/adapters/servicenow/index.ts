@@ -10,12 +10,19 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../core/model';
-import type { AdapterContext, AdapterModule, HelpdeskAdapter } from '../adapter';
+import type { AdapterContext, AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
 import { sameOrigin } from '../shared/download';
 import { mappedValues, teamId } from '../shared/field-map';
 import { ServiceNowApi } from './api';
 import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
-import { attachmentEvent, CORRELATION_DISPLAY, commentEvent, correlationId, ticketRef } from './mapping';
+import {
+  attachmentEvent,
+  CORRELATION_DISPLAY,
+  commentEvent,
+  correlationId,
+  serviceNowDateTime,
+  ticketRef,
+} from './mapping';
 import { ServiceNowPoll } from './poll';
 import { ServiceNowWebhook } from './webhook';
 
@@ -24,6 +31,8 @@ const SHORT_DESCRIPTION_MAX = 160;
 /** The catch-up before a hand-back reads up to this many agent comments of the record and keeps the last ones. */
 const RECENT_LIMIT = 200;
 const RECENT_KEEP = 20;
+/** Before a repeated comment: the integration user's comments on the record since the message, newest first. */
+const APPLIED_LIMIT = 50;
 
 /**
  * ServiceNow: one record (incident, or a CSM case) per handoff, customer messages as Additional comments written
@@ -116,13 +125,21 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
   /**
    * Reopen policy: a resolved record goes back to SERVICENOW_REOPEN_STATE (incident: 2 In Progress; a CSM case:
    * 10 Open) with the customer's comment. A Closed record is read-only in the base system: the refusal (403) makes
-   * the core open a new record.
+   * the core open a new record. Both fields go in one PATCH: a comment found from an earlier try means the state
+   * was set with it.
    */
-  async reopenTicket(ticket: TicketRef, message: ChatMessage): Promise<void> {
+  async reopenTicket(
+    ticket: TicketRef,
+    message: ChatMessage,
+    _idempotencyKey?: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    const comments = commentBody(message);
+    if (options?.again && (await this.commentApplied(ticket, comments, message.at))) return;
     await this.api.update(
       this.table,
       ticket.id,
-      { state: this.config.SERVICENOW_REOPEN_STATE, comments: commentBody(message) },
+      { state: this.config.SERVICENOW_REOPEN_STATE, comments },
       'reopen',
     );
   }
@@ -153,8 +170,48 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
     return fields;
   }
 
-  async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
-    await this.api.update(this.table, ticket.id, { comments: commentBody(message) }, 'add comment');
+  async appendCustomerMessage(
+    ticket: TicketRef,
+    message: ChatMessage,
+    _idempotencyKey?: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    const comments = commentBody(message);
+    if (options?.again && (await this.commentApplied(ticket, comments, message.at))) return;
+    await this.api.update(this.table, ticket.id, { comments }, 'add comment');
+  }
+
+  /**
+   * Whether an earlier try of this comment was applied: ServiceNow takes no idempotency key and a journal entry
+   * carries nothing but its text, so this is a heuristic (README, "No idempotency key"). The comment counts as
+   * applied when the record has a comments entry by the integration user with the same text (line endings and
+   * surrounding blanks aside), created in or after the second the bridge received the message: an older identical
+   * text (the customer said "ok" before) is not taken for it.
+   */
+  private async commentApplied(ticket: TicketRef, body: string, receivedAt: string): Promise<boolean> {
+    const received = new Date(receivedAt);
+    // Without the message's time an older identical text could be taken for it: post (a duplicate at worst).
+    if (Number.isNaN(received.getTime())) return false;
+    const since = serviceNowDateTime(received); // to the second, as sys_created_on
+    const { rows } = await this.api.list(
+      'sys_journal_field',
+      `name=${this.table}^element_id=${ticket.id}^element=comments^sys_created_by=${this.integrationUser}` +
+        `^sys_created_on>=${since}^ORDERBYDESCsys_created_on`,
+      ['value', 'sys_created_on'],
+      APPLIED_LIMIT,
+    );
+    const wanted = sameText(body);
+    const applied = rows.some(
+      (r) => r.value !== undefined && (r.sys_created_on ?? '') >= since && sameText(r.value) === wanted,
+    );
+    if (applied) {
+      this.logger.info('comment already on the record from an earlier try; not posting it again', {
+        vendor: this.name,
+        ticket: ticket.id,
+        code: 'SERVICENOW_COMMENT_ALREADY_APPLIED',
+      });
+    }
+    return applied;
   }
 
   /** The customer's file on the record (Attachment API); the comment then names it. Returns its sys_id. */
@@ -285,6 +342,11 @@ function commentBody(message: ChatMessage): string {
   return (
     [message.text, ...attached, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)'
   );
+}
+
+/** A journal entry's text as compared with the comment sent: line endings and surrounding blanks aside. */
+function sameText(text: string): string {
+  return text.replace(/\r\n?/g, '\n').trim();
 }
 
 export const servicenowModule: AdapterModule<typeof servicenowConfigSchema> = {
