@@ -87,15 +87,19 @@ export class Dispatcher {
   async acceptHelpdeskEvents(events: HelpdeskEvent[]): Promise<number> {
     let queued = 0;
     for (const event of events) {
-      if (await this.service.isDuplicate(event)) {
+      // Both reads at once: one round trip to Redis before the webhook can be answered.
+      const [duplicate, customerKey] = await Promise.all([
+        this.service.isDuplicate(event),
+        this.service.customerKeyOf(event),
+      ]);
+      if (duplicate) {
         this.logger.debug('duplicate helpdesk event ignored', {
           vendor: event.ticket.vendor,
           eventId: event.eventId,
         });
         continue;
       }
-      const lane =
-        (await this.service.customerKeyOf(event)) ?? ticketLane(event.ticket.vendor, event.ticket.id);
+      const lane = customerKey ?? ticketLane(event.ticket.vendor, event.ticket.id);
       await this.accept(lane, { kind: 'helpdesk-event', event });
       queued++;
     }
