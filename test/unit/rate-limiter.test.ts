@@ -107,15 +107,19 @@ describe('GCRA limiter on Redis', () => {
       const waits = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 ? la : lb).delay()));
       expect(waits.every((w) => w === 0)).toBe(true);
       let free = 0;
-      for (let i = 0; i < 40; i++) {
+      const started = Date.now();
+      for (let i = 0; i < 80; i++) {
         const limiter = i % 2 ? la : lb;
         if ((await limiter.delay()) === 0) {
           await limiter.acquire();
           free++;
         }
       }
+      // The shared burst (30), plus what refilled while the loop ran (a loaded machine runs it slowly). Two separate
+      // limits would give 60 and more.
+      const refilled = Math.ceil((Date.now() - started) / gcraParams(600).intervalMs) + 1;
       expect(free).toBeGreaterThanOrEqual(30);
-      expect(free).toBeLessThanOrEqual(32);
+      expect(free).toBeLessThanOrEqual(30 + refilled);
       expect(await a.limiter('intercom', 600).delay()).toBe(0); // another vendor, another limit
     } finally {
       await a.store.close();
