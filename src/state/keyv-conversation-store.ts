@@ -56,16 +56,39 @@ export class KeyvConversationStore implements ConversationStore {
    * Walks the store (Keyv's iterator: the Map in memory, SCAN on Redis) for `conv:` entries. An operator's
    * command, not a hot path: it reads every key of the namespace.
    */
+  /**
+   * Open conversations, oldest first. Keys are listed from the store and each conversation is read with `get`.
+   * Keyv's own iterator deserializes every value of the namespace and stops the whole listing at the first it cannot
+   * read: on Redis a key deleted between its SCAN and its MGET (the session index goes when the ticket is indexed)
+   * comes back null, and the admin list failed with a 500 while a handoff was opening (seen once in CI).
+   */
   async list(limit: number): Promise<Conversation[]> {
     const found: Conversation[] = [];
-    if (!this.keyv.iterator) return found;
-    for await (const [key, value] of this.keyv.iterator(this.keyv.namespace)) {
-      if (typeof key !== 'string' || !key.startsWith('conv:') || !value || typeof value !== 'object')
-        continue;
-      found.push(value as Conversation);
+    for await (const key of this.keys()) {
+      if (!key.startsWith('conv:')) continue;
+      const value = await this.keyv.get<Conversation>(key);
+      if (!value || typeof value !== 'object' || typeof value.openedAt !== 'string') continue;
+      found.push(value);
       if (found.length >= limit) break;
     }
     return found.sort((a, b) => a.openedAt.localeCompare(b.openedAt));
+  }
+
+  /** The store's keys in this namespace, without the namespace prefix (memory Map or @keyv/redis). */
+  private async *keys(): AsyncGenerator<string> {
+    const store: unknown = this.keyv.store;
+    const prefix = this.keyv.namespace ? `${this.keyv.namespace}:` : '';
+    if (store instanceof Map) {
+      for (const key of [...store.keys()]) {
+        if (typeof key === 'string' && key.startsWith(prefix)) yield key.slice(prefix.length);
+      }
+      return;
+    }
+    const iterable = store as { iterator?: (namespace?: string) => AsyncIterable<[unknown, unknown]> };
+    if (typeof iterable.iterator !== 'function') return;
+    for await (const [key] of iterable.iterator(this.keyv.namespace)) {
+      if (typeof key === 'string') yield key;
+    }
   }
 
   async customerKeyForSession(sessionId: string): Promise<string | undefined> {

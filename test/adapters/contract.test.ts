@@ -40,14 +40,23 @@ describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
   beforeEach(async () => {
     await redis?.flush();
     logs = captureLogs();
-    // A known port, so the bridge can serve agents' files at its public URL (GET /media/<token>).
-    const port = await freePort();
-    sandbox = await startSandbox({
-      vendor,
-      logger: logs.logger,
-      redisUrl: redis?.url,
-      env: { HTTP_PORT: String(port), BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` },
-    });
+    // A known port, so the bridge can serve agents' files at its public URL (GET /media/<token>). Between finding
+    // the port free and the bridge listening on it, another server (this sandbox's own, another test file's) can
+    // take it: then another port.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      try {
+        sandbox = await startSandbox({
+          vendor,
+          logger: logs.logger,
+          redisUrl: redis?.url,
+          env: { HTTP_PORT: String(port), BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` },
+        });
+        break;
+      } catch (err) {
+        if (attempt >= 5 || (err as { code?: string }).code !== 'EADDRINUSE') throw err;
+      }
+    }
   });
   afterEach(async () => {
     await sandbox.stop();

@@ -34,8 +34,11 @@ afterEach(async () => {
   await redis.flush();
 });
 
+let logs = captureLogs();
+
 async function start(env: Record<string, string>, vendor: VendorName = 'zendesk') {
-  sandbox = await startSandbox({ vendor, logger: captureLogs().logger, redisUrl: redis.url, env });
+  logs = captureLogs();
+  sandbox = await startSandbox({ vendor, logger: logs.logger, redisUrl: redis.url, env });
   return sandbox;
 }
 
@@ -179,7 +182,9 @@ it('lets an operator list attendances and close one', async () => {
   const ticket = await firstTicket(s);
   const auth = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, validateStatus: () => true };
   const list = await axios.get(`${s.bridge.url}/admin/conversations`, auth);
-  expect(list.status).toBe(200);
+  // On a failure, show what the bridge logged (CI once saw a 500 here that no local run reproduced).
+  const errors = logs.lines().filter((l) => l.level === 'error');
+  expect({ status: list.status, errors }).toEqual({ status: 200, errors: [] });
   expect(list.data.conversations).toEqual([
     expect.objectContaining({
       customer: hugo.address.split('/')[0],
