@@ -42,6 +42,12 @@ export interface LoadSpec {
   messages: number;
   /** Customer messages per second; undefined sends them all at once (maximum throughput). */
   rate?: number;
+  /**
+   * With `rate`: conversations start one after another, a new one every `messages / rate` seconds, and each
+   * customer writes every `gapSeconds` (steady state: `rate` messages/s with one ticket opening in `messages`).
+   * Absent: customers in turn (message 0 of everyone, then message 1, ...), which opens every ticket first.
+   */
+  gapSeconds?: number;
   /** The agent answers every customer message (`perMessage`), every comment the helpdesk gets, or never. */
   replies: 'perMessage' | 'perComment' | 'none';
   /** Characters per message text. */
@@ -264,8 +270,11 @@ class Traffic {
 
   /** Sends message `k` of the run: customers in turn (message 0 of everyone, then message 1, ...). */
   send(lime: LimeServer, k: number): void {
-    const i = k % this.count;
-    const m = Math.floor(k / this.count);
+    this.sendMessage(lime, k % this.count, Math.floor(k / this.count));
+  }
+
+  /** Sends message `m` of customer `i` (counted from `base`). */
+  sendMessage(lime: LimeServer, i: number, m: number): void {
     const c = this.base + i;
     const now = performance.now();
     if (Number.isNaN(this.firstSendAt)) this.firstSendAt = now;
@@ -431,6 +440,16 @@ async function drive(
     for (let k = 0; k < total; k++) {
       traffic.send(lime, k);
       if (k % 250 === 249) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } else if (spec.gapSeconds !== undefined) {
+    const schedule = staggered(spec.customers, spec.messages, spec.rate, spec.gapSeconds);
+    for (let k = 0; k < schedule.length;) {
+      const elapsedMs = performance.now() - startedAt;
+      while (k < schedule.length && schedule[k]!.atMs <= elapsedMs) {
+        const { i, m } = schedule[k++]!;
+        traffic.sendMessage(lime, i, m);
+      }
+      await sleep(5);
     }
   } else {
     const rate = spec.rate;
@@ -607,4 +626,25 @@ export async function within<T>(promise: Promise<T>, ms: number, message: string
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The send times of a run whose conversations start one after another: customer `i` starts at `i × messages / rate`
+ * seconds and writes message `m` at `m × gapSeconds` after that. In the steady state `rate` customer messages per
+ * second are offered, one in `messages` of them opening a ticket, as when customers arrive over time; customers in
+ * turn instead offer every opening first, a burst of the most expensive work at the average rate.
+ */
+export function staggered(
+  customers: number,
+  messages: number,
+  rate: number,
+  gapSeconds: number,
+): Array<{ i: number; m: number; atMs: number }> {
+  const startEveryMs = (messages / rate) * 1000;
+  const schedule: Array<{ i: number; m: number; atMs: number }> = [];
+  for (let i = 0; i < customers; i++) {
+    for (let m = 0; m < messages; m++)
+      schedule.push({ i, m, atMs: i * startEveryMs + m * gapSeconds * 1000 });
+  }
+  return schedule.sort((a, b) => a.atMs - b.atMs || a.i - b.i);
 }

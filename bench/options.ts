@@ -14,6 +14,8 @@ export interface BenchOptions {
   messages: number;
   /** Characters per message text. */
   textLength: number;
+  /** Half-load runs: seconds between a customer's messages (conversations start one after another). */
+  gapSeconds: number;
   /** Customers that warm each process up before it is measured. */
   warmupCustomers: number;
   /** Scenario 3: open conversations written into Redis, one bridge start per size. */
@@ -50,6 +52,7 @@ const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' 
   customers: 200,
   messages: 5,
   textLength: 80,
+  gapSeconds: 2,
   warmupCustomers: 50,
   idleSizes: [0, 10_000, 100_000],
   idleTouchCustomers: 100,
@@ -80,6 +83,8 @@ const HELP = `npm run bench [-- options]
   --customers N             customers in the throughput runs (quick 200, full 1000)
   --messages M              messages per customer (quick 5, full 10)
   --text-length N           characters per message (80)
+  --gap S                   half-load runs: seconds between a customer's messages (2); a new conversation
+                            starts every messages/rate seconds
   --idle-sizes LIST         open conversations in Redis for the idle runs (0,10000,100000)
   --rate-limit-seconds S    how long load is offered against the vendor limit (quick 60, full 120)
   --rate-limit-warmup S     429s count from this second on (quick 30, full 60)
@@ -135,6 +140,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     customers: num('customers', base.customers),
     messages: num('messages', base.messages),
     textLength: num('text-length', base.textLength),
+    gapSeconds: num('gap', base.gapSeconds),
     warmupCustomers: num('warmup-customers', base.warmupCustomers),
     idleSizes: (get('idle-sizes') ?? base.idleSizes.join(',')).split(',').map(Number),
     idleTouchCustomers: num('idle-touch-customers', base.idleTouchCustomers),

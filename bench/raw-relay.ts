@@ -37,6 +37,8 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
   const http = axios.create({
     baseURL: options.zendesk.baseUrl,
     timeout: 30_000,
+    // As the bridge's vendor clients (src/adapters/shared/api-client.ts): no redirect following.
+    maxRedirects: 0,
     headers: {
       Authorization: `Basic ${Buffer.from(`${options.zendesk.email}/token:${options.zendesk.apiToken}`).toString('base64')}`,
       'Content-Type': 'application/json',

@@ -25,6 +25,11 @@ export interface Machine {
 export interface HalfLoad {
   /** Customer messages per second offered to both: half the bridge's maximum. */
   rate: number;
+  /**
+   * Seconds between a customer's messages; conversations start one after another (`staggered` in ./load.ts).
+   * Absent in results written before it: customers in turn, every ticket opened first.
+   */
+  gapSeconds?: number;
   bridge: LoadResult;
   raw: LoadResult;
 }
@@ -278,7 +283,14 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push(
       "**Added latency at half of the bridge's maximum** (the same offered load for the bridge and the raw relay; " +
         'p50 / p95 / p99; to the helpdesk: BLiP writes the message to the socket → the helpdesk has it; to the ' +
-        'customer: the helpdesk posts the webhook → BLiP has the message):',
+        'customer: the helpdesk posts the webhook → BLiP has the message)' +
+        (t.halfLoad.redis.gapSeconds !== undefined
+          ? `. Conversations start one after another, a new one every ${t.max.redis.messagesPerCustomer} ÷ rate ` +
+            `seconds, and each customer writes every ${t.halfLoad.redis.gapSeconds} s, so the offered load is ` +
+            'steady: one message in ' +
+            `${t.max.redis.messagesPerCustomer} opens a ticket. (Customers in turn would offer every opening, the ` +
+            'costliest work, first.)'
+          : ':'),
       '',
     );
     lines.push(

@@ -93,14 +93,16 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
         ...base(`bridge ${state === 'redis' ? 'on Redis' : 'in memory'}, half load`, `half-${state}`),
         sut: 'bridge',
         rate,
+        gapSeconds: options.gapSeconds,
         ...(state === 'redis' ? { redis } : {}),
       });
       const rawHalf = await run({
         ...base(`raw relay, same load`, `half-raw-${state}`),
         sut: 'raw',
         rate,
+        gapSeconds: options.gapSeconds,
       });
-      return { rate: round(rate, 1), bridge, raw: rawHalf };
+      return { rate: round(rate, 1), gapSeconds: options.gapSeconds, bridge, raw: rawHalf };
     };
     return {
       max: { raw, memory, redis: onRedis },

@@ -830,7 +830,7 @@ export class HandoffService {
     await this.call('send to customer', log, () =>
       this.channel.send(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`)),
     );
-    this.logger.info('agent message delivered to the customer', { ...log, eventId: event.eventId });
+    this.logger.debug('agent message delivered to the customer', { ...log, eventId: event.eventId });
     if (failed.length > 0) {
       await this.noteForAgents(
         conversation,

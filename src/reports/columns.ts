@@ -1,4 +1,10 @@
-import { SESSION_COLUMNS, SESSION_COLUMN_NAMES, type ColumnType, type SessionRecord } from './schema';
+import {
+  SESSION_COLUMNS,
+  SESSION_COLUMN_NAMES,
+  type ColumnType,
+  type SessionRecord,
+  type TalkEntry,
+} from './schema';
 
 /** Every stored column of `report_sessions`, in table order: the exported ones, then the internal ones. */
 export const STORED_COLUMNS: readonly string[] = [...SESSION_COLUMN_NAMES, 'agents'];
@@ -12,6 +18,24 @@ export function columnType(name: string): ColumnType | 'json' {
   const type = TYPES.get(name);
   if (!type) throw new Error(`unknown report column ${name}`);
   return type;
+}
+
+/** The columns of `report_talk_log`, in the order of `talkEntryValues`. */
+export const TALK_COLUMNS = [
+  'session_id',
+  'entry_id',
+  'at',
+  'origin',
+  'type',
+  'detail',
+  'attachments',
+  'text_enc',
+  'media_enc',
+] as const satisfies readonly (keyof TalkEntry)[];
+
+/** A talk log entry's values in TALK_COLUMNS order (the INSERT's parameters, in both stores). */
+export function talkEntryValues(entry: TalkEntry): unknown[] {
+  return TALK_COLUMNS.map((name) => entry[name]);
 }
 
 /** Values of a record in STORED_COLUMNS order, converted by `convert` per column type. */

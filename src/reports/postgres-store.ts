@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { recordFromRow, recordValues, STORED_COLUMNS } from './columns';
+import { recordFromRow, recordValues, STORED_COLUMNS, TALK_COLUMNS, talkEntryValues } from './columns';
 import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
 import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
@@ -209,6 +209,9 @@ export class PostgresReportStore implements ReportStore {
   }
 }
 
+const INSERT_TALK_ENTRY = `INSERT INTO report_talk_log (${TALK_COLUMNS.join(', ')})
+  VALUES (${TALK_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (session_id, entry_id) DO NOTHING`;
+
 /** The column assignments of the session row's UPDATE ($1 is the session id). */
 const UPDATE_SESSION = `UPDATE report_sessions SET ${STORED_COLUMNS.slice(1)
   .map((c, i) => `${c} = $${i + 2}`)
@@ -218,21 +221,7 @@ const UPDATE_SESSION = `UPDATE report_sessions SET ${STORED_COLUMNS.slice(1)
 async function applyUpdate(client: pg.PoolClient, item: ReportUpdate): Promise<boolean> {
   const { sessionId, entry, change } = item;
   if (entry) {
-    const inserted = await client.query(
-      `INSERT INTO report_talk_log (session_id, entry_id, at, origin, type, detail, attachments, text_enc, media_enc)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (session_id, entry_id) DO NOTHING`,
-      [
-        entry.session_id,
-        entry.entry_id,
-        entry.at,
-        entry.origin,
-        entry.type,
-        entry.detail,
-        entry.attachments,
-        entry.text_enc,
-        entry.media_enc,
-      ],
-    );
+    const inserted = await client.query(INSERT_TALK_ENTRY, talkEntryValues(entry));
     if (inserted.rowCount === 0) return false;
   }
   // Create-or-lock: a new session's row is inserted (and so locked) right away, so two instances recording the

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { recordFromRow, recordValues, STORED_COLUMNS } from './columns';
+import { recordFromRow, recordValues, STORED_COLUMNS, TALK_COLUMNS, talkEntryValues } from './columns';
 import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
 import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
@@ -116,35 +116,53 @@ export class SqliteReportStore implements ReportStore {
   async updateMany(items: readonly ReportUpdate[]): Promise<boolean[]> {
     if (items.length === 0) return [];
     const statements = this.prepared();
-    // One IMMEDIATE transaction for the whole batch; a throw anywhere rolls all of it back. Items run in order in
-    // the same transaction, so a later item of a session reads what an earlier one wrote.
-    return this.db.transaction(() => items.map((item) => this.apply(statements, item))).immediate();
+    // One IMMEDIATE transaction for the whole batch; a throw anywhere rolls all of it back. Items apply in order,
+    // and a session's row is read once and written once however many of its events the batch holds.
+    return this.db
+      .transaction(() => {
+        const changed = new Map<string, SessionRecord>();
+        const written = items.map(({ sessionId, entry, change }) => {
+          if (entry && !this.insertEntry(statements, entry)) return false;
+          const current = changed.has(sessionId) ? changed.get(sessionId) : this.read(statements, sessionId);
+          changed.set(sessionId, change(current));
+          return true;
+        });
+        for (const [sessionId, record] of changed) this.write(statements, sessionId, record);
+        return written;
+      })
+      .immediate();
   }
 
   /** One update's statements; runs inside the caller's transaction. */
   private apply(statements: NonNullable<SqliteReportStore['statements']>, item: ReportUpdate): boolean {
     const { sessionId, entry, change } = item;
-    if (entry) {
-      const inserted = statements.insertEntry.run(
-        entry.session_id,
-        entry.entry_id,
-        entry.at,
-        entry.origin,
-        entry.type,
-        entry.detail,
-        entry.attachments,
-        entry.text_enc,
-        entry.media_enc,
-      );
-      if (inserted.changes === 0) return false;
-    }
-    const current = statements.selectSession.get(sessionId) as Row | undefined;
-    const next = change(current ? fromRow(current) : undefined);
+    if (entry && !this.insertEntry(statements, entry)) return false;
+    this.write(statements, sessionId, change(this.read(statements, sessionId)));
+    return true;
+  }
+
+  /** False when the entry was already there (a repeated event). */
+  private insertEntry(statements: NonNullable<SqliteReportStore['statements']>, entry: TalkEntry): boolean {
+    return statements.insertEntry.run(...talkEntryValues(entry)).changes > 0;
+  }
+
+  private read(
+    statements: NonNullable<SqliteReportStore['statements']>,
+    sessionId: string,
+  ): SessionRecord | undefined {
+    const row = statements.selectSession.get(sessionId) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  private write(
+    statements: NonNullable<SqliteReportStore['statements']>,
+    sessionId: string,
+    record: SessionRecord,
+  ): void {
     statements.upsertSession.run(
-      ...recordValues({ ...next, session_id: sessionId }, toSqlite),
+      ...recordValues({ ...record, session_id: sessionId }, toSqlite),
       new Date().toISOString(),
     );
-    return true;
   }
 
   private prepared(): NonNullable<SqliteReportStore['statements']> {
@@ -152,8 +170,8 @@ export class SqliteReportStore implements ReportStore {
     const columns = [...STORED_COLUMNS, 'updated_at'];
     return (this.statements = {
       insertEntry: this.db.prepare(
-        `INSERT INTO report_talk_log (session_id, entry_id, at, origin, type, detail, attachments, text_enc, media_enc)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, entry_id) DO NOTHING`,
+        `INSERT INTO report_talk_log (${TALK_COLUMNS.join(', ')}) VALUES (${TALK_COLUMNS.map(() => '?').join(', ')})
+         ON CONFLICT (session_id, entry_id) DO NOTHING`,
       ),
       selectSession: this.db.prepare('SELECT * FROM report_sessions WHERE session_id = ?'),
       upsertSession: this.db.prepare(

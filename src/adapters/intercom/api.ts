@@ -1,4 +1,4 @@
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../core/errors';
 import type { MediaFile } from '../../core/model';
@@ -6,6 +6,7 @@ import { toBridgeError } from '../shared/http-errors';
 import { parseVendorResponse } from '../shared/response';
 import { INTERCOM_HOSTS, type IntercomConfig } from './config';
 import { conversationItem } from './webhook';
+import { vendorApiClient } from '../shared/api-client';
 
 export interface IntercomContact {
   id: string;
@@ -25,7 +26,7 @@ export class IntercomApi {
 
   constructor(config: IntercomConfig) {
     const baseURL = config.INTERCOM_BASE_URL ?? INTERCOM_HOSTS[config.INTERCOM_REGION];
-    this.http = axios.create({
+    this.http = vendorApiClient({
       baseURL: baseURL.replace(/\/$/, ''),
       timeout: config.INTERCOM_TIMEOUT_MS,
       headers: {

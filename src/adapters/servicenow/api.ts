@@ -1,10 +1,11 @@
-import axios, { type AxiosInstance, isAxiosError } from 'axios';
+import { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
 import type { Attachment, MediaFile } from '../../core/model';
 import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { ServiceNowConfig } from './config';
+import { vendorApiClient } from '../shared/api-client';
 
 /** One row of a Table API answer: every value is a string (reference fields too, with sysparm_exclude_reference_link). */
 export type Row = Record<string, string>;
@@ -33,7 +34,7 @@ export class ServiceNowApi implements TableReader {
   constructor(config: ServiceNowConfig) {
     const baseURL = config.SERVICENOW_BASE_URL ?? `https://${config.SERVICENOW_INSTANCE}.service-now.com`;
     this.baseUrl = baseURL.replace(/\/$/, '');
-    this.http = axios.create({
+    this.http = vendorApiClient({
       baseURL: this.baseUrl,
       timeout: config.SERVICENOW_TIMEOUT_MS,
       headers: {

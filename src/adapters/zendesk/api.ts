@@ -1,10 +1,11 @@
-import axios, { type AxiosInstance } from 'axios';
+import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import type { Attachment, MediaFile } from '../../core/model';
 import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { ZendeskConfig } from './config';
+import { vendorApiClient } from '../shared/api-client';
 
 /** The account's API client (credentials, timeout, JSON); shared by the adapter and `setup.ts`. */
 export function zendeskHttp(config: ZendeskConfig): { http: AxiosInstance; baseUrl: string } {
@@ -12,7 +13,7 @@ export function zendeskHttp(config: ZendeskConfig): { http: AxiosInstance; baseU
     /\/$/,
     '',
   );
-  const http = axios.create({
+  const http = vendorApiClient({
     baseURL: baseUrl,
     timeout: config.ZENDESK_TIMEOUT_MS,
     headers: {
