@@ -2,7 +2,8 @@ import { gcraParams, sleep, type RateLimiter } from '../core/rate-limiter';
 import { RedisScript, type ScriptRedisClient } from './redis-scripts';
 
 // GCRA on the Redis clock (TIME), so instances with skewed clocks share one schedule.
-// KEYS: tat key. ARGV: interval ms, burst ms, take (1/0). Returns the wait in ms (0: allowed, and taken if asked).
+// KEYS: tat key. ARGV: interval ms, burst ms, take (1/0). Returns the wait in ms when the request must wait; else
+// allowed (and taken if asked): minus the burst still free after it, in ms (0 when none is left).
 const GCRA = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -13,14 +14,20 @@ if tat < now then tat = now end
 local wait = tat - now - burst
 if wait > 0 then return math.ceil(wait) end
 if ARGV[3] == '1' then
-  redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.ceil(burst + interval * 2))
+  tat = tat + interval
+  redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(burst + interval * 2))
 end
-return 0
+return -math.max(0, math.floor(burst - (tat - now)))
 `);
+
+/** How long an observation of the free burst counts for `delay()`. */
+const HINT_MS = 1_000;
 
 /** The vendor's request limit shared by every bridge instance on one Redis (one key per vendor). */
 export class RedisRateLimiter implements RateLimiter {
   private readonly params: { intervalMs: number; burstMs: number };
+  /** The free burst (ms of schedule) the last step saw, and when. */
+  private lastSeen = { freeMs: 0, atMs: -Infinity };
 
   constructor(
     private readonly client: () => Promise<ScriptRedisClient>,
@@ -40,16 +47,33 @@ export class RedisRateLimiter implements RateLimiter {
     }
   }
 
+  /**
+   * Answered without Redis while a step less than a second ago saw at least half the burst free: the limit is
+   * far away, and whatever all instances take within a second cannot use that up unless they run near the limit,
+   * when steps see little free and this asks Redis again. `delay()` only decides whether to wait and coalesce;
+   * `acquire()` always asks Redis, so a stale answer here never costs a 429 (one Redis call per message saved).
+   */
   delay(): Promise<number> {
+    const { freeMs, atMs } = this.lastSeen;
+    if (Date.now() - atMs < HINT_MS && freeMs * 2 >= this.params.burstMs && this.params.burstMs > 0) {
+      return Promise.resolve(0);
+    }
     return this.step(false);
   }
 
   private async step(take: boolean): Promise<number> {
-    const wait = await GCRA.run(
-      await this.client(),
-      [this.key],
-      [this.params.intervalMs, this.params.burstMs, take ? 1 : 0],
+    const result = Number(
+      await GCRA.run(
+        await this.client(),
+        [this.key],
+        [this.params.intervalMs, this.params.burstMs, take ? 1 : 0],
+      ),
     );
-    return Number(wait);
+    if (result > 0) {
+      this.lastSeen = { freeMs: 0, atMs: Date.now() };
+      return result;
+    }
+    this.lastSeen = { freeMs: -result, atMs: Date.now() };
+    return 0;
   }
 }

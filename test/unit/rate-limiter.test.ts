@@ -126,4 +126,34 @@ describe('GCRA limiter on Redis', () => {
       await b.store.close();
     }
   });
+
+  it('answers delay() without Redis while the limit is far, and asks Redis again near it', async () => {
+    const { createClient } = await import('@keyv/redis');
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    const scripts = async (): Promise<number> => {
+      const info = await admin.info('commandstats');
+      return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    const state = createState(redis.url, captureLogs().logger);
+    try {
+      const limiter = state.limiter('hinted', 600); // a burst of 30
+      await limiter.acquire();
+      const before = await scripts();
+      for (let i = 0; i < 10; i++) expect(await limiter.delay()).toBe(0);
+      expect((await scripts()) - before).toBe(0);
+      // Use the burst up and then some (the last acquires wait for their slot): delay() has to ask Redis again, and
+      // reports the wait for the next slot.
+      for (let i = 0; i < 34; i++) await limiter.acquire();
+      const near = await scripts();
+      expect(await limiter.delay()).toBeGreaterThan(0);
+      expect((await scripts()) - near).toBe(1);
+    } finally {
+      await state.store.close();
+      await admin.close();
+    }
+  });
 });
