@@ -3,7 +3,6 @@ import { errorCode, errorMessage, PermanentError, UnavailableError } from './err
 import type { DomainEvents } from './events';
 import type { HandoffService } from './handoff';
 import { logTag } from './ids';
-import { runInLane } from './lane-context';
 import type { Logger } from './logger';
 import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
 import type { CustomerLock } from './ports';
@@ -266,7 +265,7 @@ export class Dispatcher {
       ({ run, coalesce } = await this.coalescible(lane, head, redelivered));
     }
     try {
-      const done = await runInLane(lane, () => this.process(run, redelivered, coalesce));
+      const done = await this.process(run, redelivered, coalesce);
       const ids = run.slice(0, done).map((w) => w.id);
       const left = await this.queue.ack(lane, ids);
       this.backoffUntil.delete(lane);
@@ -309,27 +308,33 @@ export class Dispatcher {
 
   /** Runs the work; resolves with how many of `run` (from the first) were done. */
   private async process(run: QueuedWork[], redelivered: boolean, coalesce: boolean): Promise<number> {
-    const item = run[0]!.item;
+    const { item, lane } = run[0]!;
     switch (item.kind) {
       case 'customer-message': {
         const messages = run.map((w) => (w.item as Extract<WorkItem, { kind: 'customer-message' }>).message);
-        return this.service.handleCustomerMessages(item.customer, messages, { redelivered, coalesce });
+        return this.service.handleCustomerMessages(item.customer, messages, {
+          redelivered,
+          coalesce,
+          lane,
+        });
       }
       case 'helpdesk-event': {
         // Queued in its customer's lane when the customer was known: no need to look the ticket up again.
-        const lane = run[0]!.lane;
         const inTicketLane = lane === ticketLane(item.event.ticket.vendor, item.event.ticket.id);
-        await this.service.handleHelpdeskEvent(item.event, inTicketLane ? {} : { customerKey: lane });
+        await this.service.handleHelpdeskEvent(
+          item.event,
+          inTicketLane ? { lane } : { customerKey: lane, lane },
+        );
         return 1;
       }
       case 'delivery-failure':
         await this.service.handleDeliveryFailure(item.customerKey, item.messageId, item.code, item.reason);
         return 1;
       case 'timer':
-        await this.service.handleTimer(item.customerKey, item.timer, item.sessionId);
+        await this.service.handleTimer(item.customerKey, item.timer, item.sessionId, { lane });
         return 1;
       case 'force-close':
-        await this.service.forceClose(item.customerKey, item.reason);
+        await this.service.forceClose(item.customerKey, item.reason, { lane });
         return 1;
     }
   }
