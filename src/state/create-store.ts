@@ -11,6 +11,7 @@ import { RedisRateLimiter } from './redis-rate-limiter';
 import { type QueueRedisClient, RedisWorkQueue } from './redis-work-queue';
 import { KeyvConversationStore } from './keyv-conversation-store';
 import { type LockRedisClient, RedisCustomerLock } from './redis-customer-lock';
+import { deserialize, serialize } from './keyv-serializer';
 
 const NAMESPACE = 'bhb';
 
@@ -41,8 +42,8 @@ export const REDIS_PREFIX = `${NAMESPACE}:`;
 export function createState(redisUrl: string | undefined, logger: Logger): State {
   if (!redisUrl) {
     // Native JSON instead of Keyv's default (a JS-written serializer and a reviving parse, ~4% of the bridge's CPU
-    // in `npm run bench`). Values stay copies, never shared objects. Redis keeps the default: values written by an
-    // earlier version must still read back the same (it escapes strings that start with ':').
+    // in `npm run bench`). Values stay copies, never shared objects. Redis keeps Keyv's format (./keyv-serializer.ts):
+    // values written by an earlier version must still read back the same (it escapes strings that start with ':').
     const keyv = new Keyv({
       namespace: NAMESPACE,
       throwOnErrors: true,
@@ -70,6 +71,9 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
     { namespace: NAMESPACE, throwOnErrors: true, throwOnConnectError: true },
   );
   keyv.throwOnErrors = true;
+  // Keyv's own format, on a fast path (values written by earlier versions read back the same).
+  keyv.serialize = serialize;
+  keyv.deserialize = deserialize;
   keyv.on('error', (err: unknown) => {
     logger.error('state store error', { code: 'STATE_STORE_ERROR', error: errorMessage(err) });
   });
