@@ -136,7 +136,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       reopenWindowMs: config.handoff.reopenWindowMs,
     },
   );
-  const dispatcher = new Dispatcher(queue, lock, service, events, logger, {
+  const dispatcher = new Dispatcher(queue, service, events, logger, {
     concurrency: config.work.concurrency,
     maxAttempts: config.work.maxAttempts,
     backoff: { attempts: config.work.maxAttempts, baseDelayMs: 1_000, maxDelayMs: config.work.retryMaxMs },

@@ -5,10 +5,9 @@ import type { HandoffService } from './handoff';
 import { logTag } from './ids';
 import type { Logger } from './logger';
 import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
-import type { CustomerLock } from './ports';
 import { sleep, type RateLimiter } from './rate-limiter';
 import { backoffDelay, type RetryPolicy } from './retry';
-import { ticketLane, type QueuedWork, type WorkItem, type WorkQueue } from './work';
+import { ticketLane, type LaneLease, type QueuedWork, type WorkItem, type WorkQueue } from './work';
 
 export interface DispatcherOptions {
   /** Lanes (customers) worked on at once by this instance. */
@@ -25,6 +24,11 @@ export interface DispatcherOptions {
   limiter?: RateLimiter;
   /** Wait before retrying work that met an unavailable customer channel (BLiP down); attempts are not used up. */
   unavailableRetryMs: number;
+  /**
+   * How long a lane stays this instance's without a renewal (renewed every third of it while work runs): after a
+   * crash, its lanes wait this long before another instance takes them.
+   */
+  leaseMs: number;
 }
 
 export const defaultDispatcherOptions: DispatcherOptions = {
@@ -34,6 +38,7 @@ export const defaultDispatcherOptions: DispatcherOptions = {
   backoff: { attempts: 8, baseDelayMs: 1_000, maxDelayMs: 60_000 },
   coalesceMax: 20,
   unavailableRetryMs: 1_000,
+  leaseMs: 15_000,
 };
 
 /** Items read when a lane is taken: the head alone (coalescing reads more, only when it happens). */
@@ -44,7 +49,7 @@ const PEEK_MORE = 20;
 /**
  * Takes every unit of work in (a customer message, a helpdesk event, a delivery failure), records it in the
  * durable work queue before the sender is answered, and runs it: one lane per customer, in order, one worker per
- * lane across all instances (the lane lock), lanes in parallel. A failure is retried with backoff, keeping the
+ * lane across all instances (the lane's lease, taken with its first peek), lanes in parallel. A failure is retried with backoff, keeping the
  * lane's order (the items behind wait); after `maxAttempts`, or at once for a permanent failure, the item goes to
  * the dead-letter list, visible and replayable (`npm run bridge -- dlq`), and the lane moves on.
  */
@@ -64,7 +69,6 @@ export class Dispatcher {
 
   constructor(
     private readonly queue: WorkQueue,
-    private readonly lock: CustomerLock,
     private readonly service: HandoffService,
     private readonly events: DomainEvents,
     private readonly logger: Logger,
@@ -219,21 +223,35 @@ export class Dispatcher {
     }
   }
 
-  /** Works through one lane while this instance holds it; another instance's lane is left alone. */
+  /**
+   * Works through one lane while this instance holds its lease; another instance's lane is left alone. The lease
+   * is taken with the first peek and given up with the acknowledgement that empties the lane (no lock round trips
+   * of their own), or when the drain stops for another reason.
+   */
   private async drain(lane: string): Promise<void> {
+    const lease: LaneLease = { token: randomUUID(), ttlMs: this.options.leaseMs };
+    let held = false;
+    const renewal = setInterval(() => {
+      if (held) void this.queue.renew(lane, lease).catch(() => {});
+    }, lease.ttlMs / 3);
+    renewal.unref();
     try {
-      await this.lock.tryRun(`lane:${lane}`, async () => {
-        while (!this.stopping) {
-          const head = await this.queue.peek(lane, PEEK);
-          if (head.length === 0) {
-            if ((await this.queue.ack(lane, [])) === 0) return;
-            continue;
+      while (!this.stopping) {
+        const head = await this.queue.take(lane, PEEK, lease);
+        if (head === 'held') return;
+        held = true;
+        if (head.length === 0) {
+          if ((await this.queue.ack(lane, [], lease)) === 0) {
+            held = false;
+            return;
           }
-          const outcome = await this.work(lane, head);
-          // 'empty': the acknowledgement left the lane empty (and off the due list): nothing to peek for.
-          if (outcome !== 'more') return;
+          continue;
         }
-      });
+        const outcome = await this.work(lane, head, lease);
+        // 'empty': the acknowledgement left the lane empty (off the due list, lease given up): nothing to peek for.
+        if (outcome === 'empty') held = false;
+        if (outcome !== 'more') return;
+      }
     } catch (err) {
       // The queue itself failed (Redis away): the items stay at the head of the lane and are taken up again.
       this.logger.error('work lane interrupted; it will be taken up again', {
@@ -241,6 +259,9 @@ export class Dispatcher {
         code: errorCode(err),
         error: errorMessage(err),
       });
+    } finally {
+      clearInterval(renewal);
+      if (held) await this.queue.release(lane, lease).catch(() => {});
     }
   }
 
@@ -251,6 +272,7 @@ export class Dispatcher {
   private async work(
     lane: string,
     head: Awaited<ReturnType<WorkQueue['peek']>>,
+    lease: LaneLease,
   ): Promise<'more' | 'empty' | 'paused'> {
     const first = head[0]!;
     if ('unreadable' in first) {
@@ -267,7 +289,7 @@ export class Dispatcher {
     try {
       const done = await this.process(run, redelivered, coalesce);
       const ids = run.slice(0, done).map((w) => w.id);
-      const left = await this.queue.ack(lane, ids);
+      const left = await this.queue.ack(lane, ids, lease);
       this.backoffUntil.delete(lane);
       return left > 0 ? 'more' : 'empty';
     } catch (err) {

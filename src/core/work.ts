@@ -52,9 +52,15 @@ export interface DeadLetter {
 /**
  * Durable, per-lane FIFO queue. A lane is one customer (`customer key`), or one ticket whose customer was not
  * known yet (`ticket:<vendor>:<id>`). Lanes proceed in parallel; inside a lane, one worker at a time (the runner
- * holds the lane's lock) takes items from the head. Implemented in `src/state` over Redis (shared by every
+ * holds the lane's lease: `take`) takes items from the head. Implemented in `src/state` over Redis (shared by every
  * instance, survives crashes) or in memory (one instance, lost on restart).
  */
+/** Who works a lane (a random token per drain), and how long the lane stays theirs without a renewal. */
+export interface LaneLease {
+  token: string;
+  ttlMs: number;
+}
+
 export interface WorkQueue {
   /**
    * Appends to the lane's tail; when it resolves, the item is recorded (in Redis: durably). `dueAtMs` is when the
@@ -69,10 +75,25 @@ export interface WorkQueue {
    */
   peek(lane: string, max: number): Promise<Array<QueuedWork | { unreadable: string; id: string }>>;
   /**
-   * Removes the given items from the lane's head, in order, but only while they are still there (a worker
-   * that lost its lane must not remove someone else's items). Returns how many items remain in the lane.
+   * Takes the lane for `lease` (or renews it when the lease already has it), then peeks as `peek` does, in one
+   * step: `'held'` when another holder has the lane. One worker per lane across all instances; a lease not
+   * renewed within its `ttlMs` (its holder died) frees the lane.
    */
-  ack(lane: string, ids: string[]): Promise<number>;
+  take(
+    lane: string,
+    max: number,
+    lease: LaneLease,
+  ): Promise<Array<QueuedWork | { unreadable: string; id: string }> | 'held'>;
+  /** Keeps the lease for another `ttlMs` (long work); false when it was lost. */
+  renew(lane: string, lease: LaneLease): Promise<boolean>;
+  /** Gives the lane up, if `lease` still has it. */
+  release(lane: string, lease: LaneLease): Promise<void>;
+  /**
+   * Removes the given items from the lane's head, in order, but only while they are still there (a worker
+   * that lost its lane must not remove someone else's items). Returns how many items remain in the lane. With
+   * `lease`, the lane is given up in the same step when nothing remains.
+   */
+  ack(lane: string, ids: string[], lease?: LaneLease): Promise<number>;
   /** Records a failed attempt on the head item and keeps the whole lane waiting until `retryAtMs`. */
   retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void>;
   /** Moves the head item to the dead-letter list. */

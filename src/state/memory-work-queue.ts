@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work';
 
 /**
  * The work queue in memory: same contract as the Redis one, for a single instance. Not crash-safe: what is
@@ -14,6 +14,8 @@ export class MemoryWorkQueue implements WorkQueue {
   private readonly timers = new Map<string, { lane: string; item: WorkItem; atMs: number }>();
   /** Lane → id of the head item a peek handed out (cleared when that item leaves the lane). */
   private readonly claims = new Map<string, string>();
+  /** Lane → its lease's token and when it runs out. */
+  private readonly leases = new Map<string, { token: string; untilMs: number }>();
 
   async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
     const work: QueuedWork = {
@@ -51,7 +53,25 @@ export class MemoryWorkQueue implements WorkQueue {
     return items;
   }
 
-  async ack(lane: string, ids: string[]): Promise<number> {
+  async take(lane: string, max: number, lease: LaneLease): Promise<QueuedWork[] | 'held'> {
+    const holder = this.leases.get(lane);
+    if (holder && holder.token !== lease.token && holder.untilMs > Date.now()) return 'held';
+    this.leases.set(lane, { token: lease.token, untilMs: Date.now() + lease.ttlMs });
+    return this.peek(lane, max);
+  }
+
+  async renew(lane: string, lease: LaneLease): Promise<boolean> {
+    const holder = this.leases.get(lane);
+    if (holder?.token !== lease.token) return false;
+    holder.untilMs = Date.now() + lease.ttlMs;
+    return true;
+  }
+
+  async release(lane: string, lease: LaneLease): Promise<void> {
+    if (this.leases.get(lane)?.token === lease.token) this.leases.delete(lane);
+  }
+
+  async ack(lane: string, ids: string[], lease?: LaneLease): Promise<number> {
     const items = this.lanes.get(lane) ?? [];
     for (const id of ids) {
       if (items[0]?.id !== id) break;
@@ -59,7 +79,9 @@ export class MemoryWorkQueue implements WorkQueue {
       this.queued--;
       if (this.claims.get(lane) === id) this.claims.delete(lane);
     }
-    return this.settle(lane, items);
+    const left = this.settle(lane, items);
+    if (left === 0 && lease) await this.release(lane, lease);
+    return left;
   }
 
   async retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void> {

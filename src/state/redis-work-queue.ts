@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work';
 import { RedisScript, type ScriptRedisClient } from './redis-scripts';
 import { decodeDeadLetter, decodeEntry, encodeEntry, type Decoded } from './work-codec';
 
@@ -54,17 +54,50 @@ table.insert(entries, 1, again)
 return entries
 `);
 
-// KEYS: lane list, due zset, count, claims hash. ARGV: lane, ids...
+// The lane's lease: the key the lane lock always used (`lock:lane:<lane>`, RedisCustomerLock's format), so an
+// instance of an earlier version, which takes the lane with that lock, and this one exclude each other.
+// KEYS: lane list, claims hash, lease key. ARGV: lane, max, lease token, lease ms.
+// Returns {-1} when another holder has the lane; else takes (or renews) the lease and peeks like PEEK.
+const TAKE = new RedisScript(`
+local holder = redis.call('GET', KEYS[3])
+if not holder then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+elseif holder ~= ARGV[3] then return {-1}
+else redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+local again = 0
+if #entries > 0 then
+  local head = entries[1]
+  local space = string.find(head, ' ', 1, true)
+  local id = space and string.sub(head, 1, space - 1) or head
+  if redis.call('HGET', KEYS[2], ARGV[1]) == id then again = 1
+  else redis.call('HSET', KEYS[2], ARGV[1], id) end
+end
+table.insert(entries, 1, again)
+return entries
+`);
+
+// KEYS: lane list, due zset, count, claims hash, lease key. ARGV: lane, lease token ('' for none), ids...
+// The lease is given up, in the same step, when the lane is left empty.
 const ACK = new RedisScript(`${HEAD_IS}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if not head_is(KEYS[1], ARGV[i]) then break end
   redis.call('LPOP', KEYS[1])
   redis.call('DECR', KEYS[3])
   if redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[i] then redis.call('HDEL', KEYS[4], ARGV[1]) end
 end
 local left = redis.call('LLEN', KEYS[1])
-if left == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if left == 0 then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  if ARGV[2] ~= '' and redis.call('GET', KEYS[5]) == ARGV[2] then redis.call('DEL', KEYS[5]) end
+end
 return left
+`);
+
+// KEYS: lease key. ARGV: token, lease ms (0: give the lease up). Returns 1 when the lease was (still) this holder's.
+const LEASE = new RedisScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
 `);
 
 // KEYS: lane list, due zset. ARGV: head id, new entry, lane, retry at.
@@ -200,22 +233,37 @@ export class RedisWorkQueue implements WorkQueue {
   }
 
   async peek(lane: string, max: number): Promise<Decoded[]> {
-    const [again, ...entries] = (await PEEK.run(
+    const reply = (await PEEK.run(
       await this.client(),
       [this.laneKey(lane), this.claimsKey],
       [lane, max],
     )) as [number, ...string[]];
-    const items = entries.map(decodeEntry);
-    const head = items[0];
-    if (head && !('unreadable' in head) && Number(again) === 1) head.redelivered = true;
-    return items;
+    return peeked(reply);
   }
 
-  async ack(lane: string, ids: string[]): Promise<number> {
+  async take(lane: string, max: number, lease: LaneLease): Promise<Decoded[] | 'held'> {
+    const reply = (await TAKE.run(
+      await this.client(),
+      [this.laneKey(lane), this.claimsKey, this.leaseKey(lane)],
+      [lane, max, lease.token, lease.ttlMs],
+    )) as [number, ...string[]];
+    return Number(reply[0]) === -1 ? 'held' : peeked(reply);
+  }
+
+  async renew(lane: string, lease: LaneLease): Promise<boolean> {
+    const mine = await LEASE.run(await this.client(), [this.leaseKey(lane)], [lease.token, lease.ttlMs]);
+    return Number(mine) === 1;
+  }
+
+  async release(lane: string, lease: LaneLease): Promise<void> {
+    await LEASE.run(await this.client(), [this.leaseKey(lane)], [lease.token, 0]);
+  }
+
+  async ack(lane: string, ids: string[], lease?: LaneLease): Promise<number> {
     const left = await ACK.run(
       await this.client(),
-      [this.laneKey(lane), this.dueKey, this.countKey, this.claimsKey],
-      [lane, ...ids],
+      [this.laneKey(lane), this.dueKey, this.countKey, this.claimsKey, this.leaseKey(lane)],
+      [lane, lease?.token ?? '', ...ids],
     );
     return Number(left);
   }
@@ -321,6 +369,18 @@ export class RedisWorkQueue implements WorkQueue {
   private laneKey(lane: string): string {
     return `${this.prefix}q:lane:${lane}`;
   }
+
+  private leaseKey(lane: string): string {
+    return `${this.prefix}lock:lane:${lane}`;
+  }
+}
+
+/** A PEEK/TAKE reply (`{again, entries...}`) as items, the head marked when it was handed out before. */
+function peeked([again, ...entries]: [number, ...string[]]): Decoded[] {
+  const items = entries.map(decodeEntry);
+  const head = items[0];
+  if (head && !('unreadable' in head) && Number(again) === 1) head.redelivered = true;
+  return items;
 }
 
 function unreadableItem(): WorkItem {

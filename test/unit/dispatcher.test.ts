@@ -135,7 +135,7 @@ function instance(
     lock,
     retry: { attempts: 1, baseDelayMs: 1, maxDelayMs: 1 },
   });
-  const dispatcher = new Dispatcher(state.queue, lock, service, events, logger, {
+  const dispatcher = new Dispatcher(state.queue, service, events, logger, {
     ...fast,
     ...options,
   });

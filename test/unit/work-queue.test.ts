@@ -138,6 +138,39 @@ describe.each(backends)('work queue (%s)', (backend) => {
     expect(replayed!.redelivered).toBeUndefined();
   });
 
+  it('gives a lane to one lease at a time, until the acknowledgement that empties it, a release or expiry', async () => {
+    const a = { token: 'holder-a', ttlMs: 10_000 };
+    const b = { token: 'holder-b', ttlMs: 10_000 };
+    const { work: first } = await queue.enqueue('ana', message(1));
+    const { work: second } = await queue.enqueue('ana', message(2));
+    const taken = await queue.take('ana', 1, a);
+    expect(taken !== 'held' && taken.map(idOf)).toEqual(['m1']);
+    expect(await queue.take('ana', 1, b)).toBe('held');
+    // The holder takes again (renewing): the head it had is marked as handed out before.
+    const again = await queue.take('ana', 1, a);
+    expect(again !== 'held' && again[0]).toMatchObject({ redelivered: true });
+    // An acknowledgement that leaves items keeps the lane; the one that empties it gives the lane up.
+    expect(await queue.ack('ana', [first.id], a)).toBe(1);
+    expect(await queue.take('ana', 1, b)).toBe('held');
+    expect(await queue.ack('ana', [second.id], a)).toBe(0);
+    expect(await queue.take('ana', 1, b)).toEqual([]);
+    // Renew and release act only for the holder.
+    expect(await queue.renew('ana', a)).toBe(false);
+    expect(await queue.renew('ana', b)).toBe(true);
+    await queue.release('ana', a);
+    expect(await queue.take('ana', 1, a)).toBe('held');
+    await queue.release('ana', b);
+    expect(await queue.take('ana', 1, a)).toEqual([]);
+    await queue.release('ana', a);
+    // A holder that stops renewing (it died) loses the lane when its lease runs out.
+    await queue.enqueue('bia', message(3));
+    expect(await queue.take('bia', 1, { token: 'dies', ttlMs: 150 })).not.toBe('held');
+    expect(await queue.take('bia', 1, b)).toBe('held');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const taken2 = await queue.take('bia', 1, b);
+    expect(taken2 !== 'held' && taken2.map(idOf)).toEqual(['m3']);
+  });
+
   it('does not dead-letter or retry an item that is no longer at the head', async () => {
     const { work } = await queue.enqueue('ana', message(1));
     await queue.ack('ana', [work.id]);
