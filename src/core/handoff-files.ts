@@ -112,7 +112,7 @@ export class HandoffFiles {
         attachments.push({ ...attachment, name: attachment.name ?? file.name, size: file.size, uploadRef });
         this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
       } catch (err) {
-        const reason = notAttachedReason(err, stage, media.maxBytes);
+        const reason = fileReason(err, 'customer', stage, media.maxBytes);
         attachments.push({ ...attachment, notAttached: reason });
         notes.push(notAttachedNote(attachment, reason));
         this.logger.warn('customer file not attached; the agent gets the link instead', {
@@ -147,7 +147,7 @@ export class HandoffFiles {
         await this.call('uploadAttachment', meta, () => this.adapter.uploadAttachment!(file, ticket));
         this.logger.debug('customer file attached to the new ticket', { ...meta, size: file.size });
       } catch (err) {
-        const reason = notAttachedReason(err, 'upload', this.deps.media?.maxBytes ?? file.size);
+        const reason = fileReason(err, 'customer', 'upload', this.deps.media?.maxBytes ?? file.size);
         notes.push(notAttachedNote(attachment, reason));
         failed.push({ ...attachment, notAttached: reason });
         this.logger.warn('customer file not attached; the agent gets the link instead', {
@@ -218,7 +218,7 @@ export class HandoffFiles {
         });
         this.logger.debug('agent file re-hosted for the customer', { ...meta, size: file.size });
       } catch (err) {
-        failed.push({ name, reason: agentFileReason(err, host.maxBytes) });
+        failed.push({ name, reason: fileReason(err, 'agent', 'download', host.maxBytes) });
         this.logger.warn('agent file not delivered to the customer', {
           ...meta,
           code: errorCode(err),
@@ -250,26 +250,46 @@ export class HandoffFiles {
   }
 }
 
-/** What the agent reads in the note of a file that could not be attached. */
-function notAttachedReason(err: unknown, stage: 'download' | 'upload', maxBytes: number): string {
+/** Whose file could not be delivered: the agents' note words some reasons differently for each. */
+type FileOwner = 'customer' | 'agent';
+
+/** A reason's wording: the same for both owners' files, or one for each. `{maxBytes}` and `{code}` are filled in. */
+type Wording = string | Readonly<Record<FileOwner, string>>;
+
+/** Why a file could not be downloaded, by error code, as the agents read it. */
+const DOWNLOAD_REASONS: ReadonlyMap<string, Wording> = new Map<string, Wording>([
+  ['MEDIA_TOO_LARGE', 'larger than {maxBytes}'],
+  ['MEDIA_FORBIDDEN_ADDRESS', 'its address is not allowed'],
+  [
+    'MEDIA_BAD_TYPE',
+    {
+      customer: 'the link did not return a media file',
+      agent: 'the link did not return a file the bridge can serve',
+    },
+  ],
+  ['MEDIA_TIMEOUT', 'the download timed out'],
+]);
+
+/** Any other download failure. */
+const DOWNLOAD_FAILED: Wording = {
+  customer: 'the download failed ({code})',
+  agent: 'the bridge could not download it ({code})',
+};
+
+/**
+ * What the agents read about a file that could not be delivered: a customer's file not attached to the ticket
+ * (at its download or its upload to the helpdesk), or an agent's file that did not reach the customer.
+ */
+function fileReason(err: unknown, owner: FileOwner, stage: 'download' | 'upload', maxBytes: number): string {
   const code = errorCode(err);
   if (stage === 'upload') {
     return err instanceof PermanentError
       ? `the helpdesk refused the file (${code})`
       : `the helpdesk could not take the file now (${code})`;
   }
-  switch (code) {
-    case 'MEDIA_TOO_LARGE':
-      return `larger than ${formatBytes(maxBytes)}`;
-    case 'MEDIA_FORBIDDEN_ADDRESS':
-      return 'its address is not allowed';
-    case 'MEDIA_BAD_TYPE':
-      return 'the link did not return a media file';
-    case 'MEDIA_TIMEOUT':
-      return 'the download timed out';
-    default:
-      return `the download failed (${code})`;
-  }
+  const wording = DOWNLOAD_REASONS.get(code) ?? DOWNLOAD_FAILED;
+  const text = typeof wording === 'string' ? wording : wording[owner];
+  return text.replace('{maxBytes}', () => formatBytes(maxBytes)).replace('{code}', () => code);
 }
 
 /** The line the agent reads in place of a customer file that could not be attached. */
@@ -283,23 +303,6 @@ export function withoutPendingFiles(message: ChatMessage): ChatMessage {
   if (kept.length === (message.attachments ?? []).length) return message;
   const { attachments: _all, ...rest } = message;
   return kept.length ? { ...rest, attachments: kept } : rest;
-}
-
-/** Why an agent's file did not reach the customer, for the agents' note. */
-function agentFileReason(err: unknown, maxBytes: number): string {
-  const code = errorCode(err);
-  switch (code) {
-    case 'MEDIA_TOO_LARGE':
-      return `larger than ${formatBytes(maxBytes)}`;
-    case 'MEDIA_FORBIDDEN_ADDRESS':
-      return 'its address is not allowed';
-    case 'MEDIA_BAD_TYPE':
-      return 'the link did not return a file the bridge can serve';
-    case 'MEDIA_TIMEOUT':
-      return 'the download timed out';
-    default:
-      return `the bridge could not download it (${code})`;
-  }
 }
 
 function mediaKind(mimeType: string): string {

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import type { VendorName } from '../../src/adapters/registry';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { readJsonFixture } from '../helpers/fixtures';
 
@@ -68,9 +69,9 @@ describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s ed
 
   // 401 too: Intercom signs a timestamp inside the body, so a body that does not parse cannot pass the replay check.
   it('answers every signed but malformed webhook with 200, 400 or 401, and keeps serving the customer', async () => {
-    const ana = sandbox.customer('5511944440001@wa.gw.msging.net');
-    sandbox.say(ana, 'oi');
-    const ticket = await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0], 15_000, 'a ticket');
+    const { customer: ana, ticket } = await openFirstTicket(sandbox, '5511944440001@wa.gw.msging.net', 'oi', {
+      timeoutMs: 15_000,
+    });
 
     // Mutations of a fresh, real event body (its signed timestamp is current) reach the parser; the fixture's
     // shape is the same but its time is outside the replay window.

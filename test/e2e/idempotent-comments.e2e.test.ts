@@ -4,9 +4,12 @@
  * looks for it in the ticket's audits.
  */
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
 jest.setTimeout(40_000);
+
+const ORIGINATOR = '5511987654321@wa.gw.msging.net';
 
 describe('customer comments at Zendesk are posted once', () => {
   let sandbox: Sandbox;
@@ -19,11 +22,7 @@ describe('customer comments at Zendesk are posted once', () => {
   afterEach(() => sandbox.stop());
 
   it('does not post again a comment Zendesk applied but answered after the timeout', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    const [ticket] = await sandbox.helpdesk.waitFor(
-      () => sandbox.helpdesk.tickets().length > 0 && sandbox.helpdesk.tickets(),
-    );
+    const { customer: ana, ticket } = await openFirstTicket(sandbox, ORIGINATOR, 'first');
 
     // Applied at once, answered after 1.5 s: the bridge gives up waiting at 400 ms and tries again.
     sandbox.helpdesk.slowNext(1, 1_500, 'late');
@@ -37,16 +36,14 @@ describe('customer comments at Zendesk are posted once', () => {
     expect(lines.some((l) => l.code === 'ZENDESK_UNREACHABLE')).toBe(true);
     expect(lines.some((l) => l.code === 'ZENDESK_COMMENT_ALREADY_APPLIED')).toBe(true);
     // Each comment's audit carries its key.
-    const audits = sandbox.helpdesk.audits.get(Number(ticket!.id)) ?? [];
+    const audits = sandbox.helpdesk.audits.get(Number(ticket.id)) ?? [];
     const keys = audits.map((a) => a.metadata.custom.blip_bridge_key).filter(Boolean);
     expect(keys).toHaveLength(2);
     expect(new Set(keys).size).toBe(2);
   });
 
   it('posts the comment on a retry when the earlier try never reached Zendesk', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
+    const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first');
 
     // Dropped on the way: not applied, the retry finds no audit with the key and posts it.
     sandbox.helpdesk.slowNext(1, 600, 'hang');
@@ -59,12 +56,9 @@ describe('customer comments at Zendesk are posted once', () => {
   });
 
   it('finds the key on any page of a long ticket, and posts a comment whose key is not there', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    const [emulated] = await sandbox.helpdesk.waitFor(
-      () => sandbox.helpdesk.tickets().length > 0 && sandbox.helpdesk.tickets(),
-    );
-    await sandbox.bridge.dispatcher.idle();
+    const { customer: ana, ticket: emulated } = await openFirstTicket(sandbox, ORIGINATOR, 'first', {
+      idle: true,
+    });
     const conversation = await sandbox.bridge.service.getConversation(
       ana.address.split('/')[0]!.toLowerCase(),
     );
@@ -81,6 +75,6 @@ describe('customer comments at Zendesk are posted once', () => {
     // A key no audit has: posted.
     await adapter.appendCustomerMessage(ticket, text(200), 'key-200', { again: true });
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toHaveLength(before + 1);
-    expect(emulated!.id).toBe(ticket.id);
+    expect(emulated.id).toBe(ticket.id);
   });
 });

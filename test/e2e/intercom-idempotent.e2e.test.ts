@@ -9,6 +9,7 @@ import { intercomConfigSchema } from '../../src/adapters/intercom/config';
 import type { ChatMessage, CustomerRef, TicketRef } from '../../src/core/model';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { IntercomEmulator } from '../../sandbox/intercom-emulator';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
 jest.setTimeout(40_000);
@@ -33,12 +34,11 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
 
   /** Opens the conversation with `first` and waits until the bridge has nothing left to do. */
   async function opened(text = 'first') {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, text);
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
-    // The open's own calls (title, team) are done: the next API call is the reply.
-    await sandbox.bridge.dispatcher.idle();
-    return ana;
+    // idle: the open's own calls (title, team) are done, so the next API call is the reply.
+    const { customer } = await openFirstTicket(sandbox, '5511987654321@wa.gw.msging.net', text, {
+      idle: true,
+    });
+    return customer;
   }
 
   it('does not post again a reply Intercom applied but answered after the timeout', async () => {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { EmulatedTicket } from '../../sandbox/zendesk-emulator';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -265,9 +266,12 @@ describe.each(vendors)('files both ways with %s (redis state)', (vendor) => {
   });
 
   it('re-hosts the agent’s file: the customer gets a media link that downloads, and a forged one does not', async () => {
-    const maria = sandbox.customer('5511987654332@wa.gw.msging.net');
-    sandbox.say(maria, 'manda o boleto?');
-    const ticket = await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0], 15_000, 'a ticket');
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654332@wa.gw.msging.net',
+      'manda o boleto?',
+      { timeoutMs: 15_000 },
+    );
     const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(20_000)]);
     await sandbox.helpdesk.agentSendFile(ticket.id, {
       name: 'boleto março.pdf',
@@ -305,9 +309,14 @@ describe('agents’ files that cannot reach the customer (servicenow)', () => {
   async function start(env: Record<string, string>) {
     logs = captureLogs();
     sandbox = await startSandbox({ vendor: 'servicenow', logger: logs.logger, env });
-    const maria = sandbox.customer('5511987654341@wa.gw.msging.net');
-    sandbox.say(maria, 'oi');
-    const ticket = await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0], 15_000, 'a ticket');
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654341@wa.gw.msging.net',
+      'oi',
+      {
+        timeoutMs: 15_000,
+      },
+    );
     return { maria, ticket };
   }
   afterEach(async () => {
@@ -369,9 +378,9 @@ describe('agents’ public links without BRIDGE_PUBLIC_URL (intercom)', () => {
     const logs = captureLogs();
     const sandbox = await startSandbox({ vendor: 'intercom', logger: logs.logger });
     try {
-      const maria = sandbox.customer('5511987654351@wa.gw.msging.net');
-      sandbox.say(maria, 'oi');
-      const ticket = await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0], 15_000, 'a ticket');
+      const { ticket } = await openFirstTicket(sandbox, '5511987654351@wa.gw.msging.net', 'oi', {
+        timeoutMs: 15_000,
+      });
       const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), randomBytes(500)]);
       await sandbox.helpdesk.agentSendFile(
         ticket.id,

@@ -5,6 +5,7 @@
  */
 import { startSandbox, SANDBOX_ACCESS_KEY, SANDBOX_BOT, type Sandbox } from '../../sandbox/harness';
 import { LimeServer } from '../../sandbox/lime-server';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
 jest.setTimeout(40_000);
@@ -38,10 +39,10 @@ describe('BLiP reconnection', () => {
 
   it('is not ready while the LIME server is down, reconnects when it is back, and the loop goes on', async () => {
     const port = sandbox.lime.port;
-    const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(maria, 'before the outage');
-    const [ticket] = await sandbox.helpdesk.waitFor(
-      () => sandbox.helpdesk.tickets().length > 0 && sandbox.helpdesk.tickets(),
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654321@wa.gw.msging.net',
+      'before the outage',
     );
 
     await sandbox.lime.stop();
@@ -69,7 +70,7 @@ describe('BLiP reconnection', () => {
       'before the outage',
       'after the outage',
     ]);
-    await sandbox.helpdesk.agentReply(ticket!.id, 'welcome back');
+    await sandbox.helpdesk.agentReply(ticket.id, 'welcome back');
     const sent = await replacement.waitForSent((s) => s.envelope.content === 'welcome back');
     expect(sent.envelope.to).toBe(maria.address);
   });
@@ -126,13 +127,13 @@ describe('BLiP that does not acknowledge messages', () => {
 
   it('counts a reply as sent after the wait, logs it and counts it in /metrics, and goes on', async () => {
     sandbox.lime.acknowledgeMessages(false);
-    const maria = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(maria, 'hello');
-    const [ticket] = await sandbox.helpdesk.waitFor(
-      () => sandbox.helpdesk.tickets().length > 0 && sandbox.helpdesk.tickets(),
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654321@wa.gw.msging.net',
+      'hello',
     );
-    await sandbox.helpdesk.agentReply(ticket!.id, 'first');
-    await sandbox.helpdesk.agentReply(ticket!.id, 'second');
+    await sandbox.helpdesk.agentReply(ticket.id, 'first');
+    await sandbox.helpdesk.agentReply(ticket.id, 'second');
     await sandbox.lime.waitForSent((s) => s.envelope.content === 'second');
     await until(
       async () => logs.lines().filter((l) => l.code === 'BLIP_SEND_UNCONFIRMED').length >= 2,

@@ -4,11 +4,13 @@
  * the integration user, written since the message arrived.
  */
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
 jest.setTimeout(40_000);
 
 const JOURNAL_READ = /^\/api\/now\/table\/sys_journal_field\?/;
+const ORIGINATOR = '5511987654321@wa.gw.msging.net';
 
 describe('customer comments at ServiceNow are posted once', () => {
   let sandbox: Sandbox<'servicenow'>;
@@ -27,10 +29,7 @@ describe('customer comments at ServiceNow are posted once', () => {
   const messages = () => sandbox.helpdesk.tickets()[0]?.customerMessages ?? [];
 
   it('does not post again a comment ServiceNow applied but answered after the timeout', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
-    await sandbox.bridge.dispatcher.idle();
+    const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
 
     // Applied at once, answered after 1.5 s: the bridge gives up waiting at 400 ms and tries again.
     sandbox.helpdesk.slowNext(1, 1_500, 'late');
@@ -50,10 +49,7 @@ describe('customer comments at ServiceNow are posted once', () => {
   });
 
   it('posts the comment on a retry when the earlier try never reached ServiceNow', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
-    await sandbox.bridge.dispatcher.idle();
+    const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
 
     // Dropped on the way: not applied, the retry finds no such entry in the journal and posts it.
     sandbox.helpdesk.slowNext(1, 600, 'hang');
@@ -69,10 +65,7 @@ describe('customer comments at ServiceNow are posted once', () => {
   });
 
   it('posts both when the customer legitimately sends the same text twice', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
-    await sandbox.bridge.dispatcher.idle();
+    const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
 
     sandbox.say(ana, 'ok');
     await sandbox.helpdesk.waitFor(() => messages().length >= 2);
@@ -88,10 +81,7 @@ describe('customer comments at ServiceNow are posted once', () => {
   });
 
   it('on a repeated try, skips only an identical text written since the message arrived', async () => {
-    const ana = sandbox.customer('5511987654321@wa.gw.msging.net');
-    sandbox.say(ana, 'first');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length > 0);
-    await sandbox.bridge.dispatcher.idle();
+    const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
     const conversation = await sandbox.bridge.service.getConversation(
       ana.address.split('/')[0]!.toLowerCase(),
     );
