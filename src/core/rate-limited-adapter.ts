@@ -22,8 +22,8 @@ export function rateLimited(
         // A method that makes several API calls takes a slot for each (`limits.callsPerMethod`).
         const slots = Math.max(1, adapter.limits.callsPerMethod?.[String(property)] ?? 1);
         wrapped.set(property, async (...args: unknown[]) => {
-          let waited = 0;
-          for (let i = 0; i < slots; i++) waited += await limiter.acquire();
+          // All at once: one round trip to a shared limiter, however many calls the method makes.
+          const waited = await limiter.acquire(slots);
           if (waited > 0) onWait(waited);
           return method.apply(target, args);
         });

@@ -3,8 +3,11 @@
  * on Redis (`src/state/redis-rate-limiter.ts`), per process in memory.
  */
 export interface RateLimiter {
-  /** Takes one request slot, waiting for it when needed. Resolves with how long it waited (ms). */
-  acquire(): Promise<number>;
+  /**
+   * Takes `slots` request slots (default 1) at once, waiting until all are free when needed. Resolves with how long
+   * it waited (ms).
+   */
+  acquire(slots?: number): Promise<number>;
   /** How long a request would have to wait right now (ms), without taking a slot. */
   delay(): Promise<number>;
 }
@@ -31,11 +34,18 @@ export function gcraStep(
   tat: number | undefined,
   nowMs: number,
   params: { intervalMs: number; burstMs: number },
+  slots = 1,
 ): { waitMs: number; tat?: number } {
   const start = Math.max(tat ?? nowMs, nowMs);
-  const waitMs = start - nowMs - params.burstMs;
+  // Every slot taken must be allowed now: the last one is the latest.
+  const waitMs = start + (slots - 1) * params.intervalMs - nowMs - params.burstMs;
   if (waitMs > 0) return { waitMs: Math.ceil(waitMs) };
-  return { waitMs: 0, tat: start + params.intervalMs };
+  return { waitMs: 0, tat: start + slots * params.intervalMs };
+}
+
+/** Whether `slots` can ever be taken at once (the burst holds them); otherwise they are taken one by one. */
+export function fitsBurst(slots: number, params: { intervalMs: number; burstMs: number }): boolean {
+  return (slots - 1) * params.intervalMs <= params.burstMs;
 }
 
 /** GCRA in this process. */
@@ -50,10 +60,15 @@ export class MemoryRateLimiter implements RateLimiter {
     this.params = gcraParams(requestsPerMinute);
   }
 
-  async acquire(): Promise<number> {
+  async acquire(slots = 1): Promise<number> {
+    if (slots > 1 && !fitsBurst(slots, this.params)) {
+      let waited = 0;
+      for (let i = 0; i < slots; i++) waited += await this.acquire(1);
+      return waited;
+    }
     let waited = 0;
     for (;;) {
-      const step = gcraStep(this.tat, this.now(), this.params);
+      const step = gcraStep(this.tat, this.now(), this.params, slots);
       if (step.waitMs === 0) {
         this.tat = step.tat;
         return waited;

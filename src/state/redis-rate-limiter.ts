@@ -1,9 +1,10 @@
-import { gcraParams, sleep, type RateLimiter } from '../core/rate-limiter';
+import { fitsBurst, gcraParams, sleep, type RateLimiter } from '../core/rate-limiter';
 import { RedisScript, type ScriptRedisClient } from './redis-scripts';
 
 // GCRA on the Redis clock (TIME), so instances with skewed clocks share one schedule.
-// KEYS: tat key. ARGV: interval ms, burst ms, take (1/0). Returns the wait in ms when the request must wait; else
-// allowed (and taken if asked): minus the burst still free after it, in ms (0 when none is left).
+// KEYS: tat key. ARGV: interval ms, burst ms, take (1/0), slots (all must be free now). Returns the wait in ms when
+// the request must wait; else allowed (and taken if asked): minus the burst still free after it, in ms (0 when none
+// is left).
 const GCRA = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -11,10 +12,11 @@ local interval = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local wait = tat - now - burst
+local slots = tonumber(ARGV[4] or '1')
+local wait = tat + (slots - 1) * interval - now - burst
 if wait > 0 then return math.ceil(wait) end
 if ARGV[3] == '1' then
-  tat = tat + interval
+  tat = tat + slots * interval
   redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil(burst + interval * 2))
 end
 return -math.max(0, math.floor(burst - (tat - now)))
@@ -37,10 +39,15 @@ export class RedisRateLimiter implements RateLimiter {
     this.params = gcraParams(requestsPerMinute);
   }
 
-  async acquire(): Promise<number> {
+  async acquire(slots = 1): Promise<number> {
+    if (slots > 1 && !fitsBurst(slots, this.params)) {
+      let waited = 0;
+      for (let i = 0; i < slots; i++) waited += await this.acquire(1);
+      return waited;
+    }
     let waited = 0;
     for (;;) {
-      const wait = await this.step(true);
+      const wait = await this.step(true, slots);
       if (wait === 0) return waited;
       waited += wait;
       await sleep(wait);
@@ -61,12 +68,12 @@ export class RedisRateLimiter implements RateLimiter {
     return this.step(false);
   }
 
-  private async step(take: boolean): Promise<number> {
+  private async step(take: boolean, slots = 1): Promise<number> {
     const result = Number(
       await GCRA.run(
         await this.client(),
         [this.key],
-        [this.params.intervalMs, this.params.burstMs, take ? 1 : 0],
+        [this.params.intervalMs, this.params.burstMs, take ? 1 : 0, slots],
       ),
     );
     if (result > 0) {

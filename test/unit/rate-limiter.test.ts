@@ -69,7 +69,7 @@ describe('GCRA limiter', () => {
     expect(waits).toEqual([5, 5]);
   });
 
-  it('takes one slot per API call of a method that declares several (limits.callsPerMethod)', async () => {
+  it('takes one slot per API call of a method that declares several (limits.callsPerMethod), at once', async () => {
     const adapter = {
       name: 'x',
       limits: { requestsPerMinute: 1, callsPerMethod: { openTicket: 2 } },
@@ -77,15 +77,46 @@ describe('GCRA limiter', () => {
       appendCustomerMessage: async () => {},
       closeTicket: async () => {},
     } as HelpdeskAdapter;
-    const limiter = { acquire: jest.fn(async () => 3), delay: async () => 0 };
+    const limiter = { acquire: jest.fn(async (_slots?: number) => 3), delay: async () => 0 };
     const waits: number[] = [];
     const limited = rateLimited(adapter, limiter, (ms) => waits.push(ms));
     await limited.openTicket({} as never, 'k');
-    expect(limiter.acquire).toHaveBeenCalledTimes(2);
+    expect(limiter.acquire.mock.calls).toEqual([[2]]);
     await limited.appendCustomerMessage({ vendor: 'x', id: '1' }, { id: 'm', text: 't', at: '' }, 'k');
-    expect(limiter.acquire).toHaveBeenCalledTimes(3);
-    expect(waits).toEqual([6, 3]);
+    expect(limiter.acquire.mock.calls).toEqual([[2], [1]]);
+    expect(waits).toEqual([3, 3]);
   });
+});
+
+describe('GCRA limiter: several slots at once', () => {
+  it('takes them only when all are free: the burst holds as many slots, taken in pairs or one by one', () => {
+    const params = gcraParams(600); // a burst of 30
+    let tat: number | undefined;
+    let pairs = 0;
+    for (;;) {
+      const step = gcraStep(tat, 0, params, 2);
+      if (step.waitMs > 0) break;
+      tat = step.tat;
+      pairs++;
+    }
+    expect(pairs).toBe(15);
+    // With 29 slots used, one more fits and two do not.
+    const used29 = 29 * params.intervalMs;
+    expect(gcraStep(used29, 0, params, 1).waitMs).toBe(0);
+    expect(gcraStep(used29, 0, params, 2).waitMs).toBe(params.intervalMs);
+  });
+
+  it('takes slots one by one when the burst cannot hold them together', async () => {
+    const limiter = new MemoryRateLimiter(20); // a burst of 1, 3.2 s apart
+    const started = Date.now();
+    // Must not wait forever: 2 slots never fit a burst of 1 at once.
+    const waited = await Promise.race([
+      limiter.acquire(2),
+      new Promise<number>((resolve) => setTimeout(() => resolve(-1), 10_000)),
+    ]);
+    expect(waited).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 15_000);
 });
 
 describe('GCRA limiter on Redis', () => {
@@ -154,6 +185,17 @@ describe('GCRA limiter on Redis', () => {
     } finally {
       await state.store.close();
       await admin.close();
+    }
+  });
+
+  it('takes several slots in one step on Redis too', async () => {
+    const state = createState(redis.url, captureLogs().logger);
+    try {
+      const limiter = state.limiter('pairs', 120); // a burst of 6, 527 ms apart
+      for (let i = 0; i < 3; i++) expect(await limiter.acquire(2)).toBe(0);
+      expect(await limiter.delay()).toBeGreaterThan(0);
+    } finally {
+      await state.store.close();
     }
   });
 });
