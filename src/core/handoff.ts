@@ -539,14 +539,18 @@ export class HandoffService {
       tags: this.options.tags,
       first: message,
     };
-    if (!resumed) await this.store.save(conversation);
+    // Saved once, right before the first call that changes anything at the helpdesk (reopen saves on its own):
+    // with the details and file references gathered by then, in one write instead of three.
+    let unsaved = !resumed;
     const log = {
       customer: logTag(customer.key),
       vendor: this.adapter.name,
       session: conversation.sessionId,
     };
     if (await this.reopen(conversation, message, log, redelivered)) return;
+    const hadDetails = conversation.details !== undefined;
     const details = await this.openingDetails(conversation, log);
+    if (!hadDetails && conversation.details !== undefined) unsaved = true;
     // The files are uploaded once and the references kept with the first message (strings, never bytes), so
     // every retry of the open, in this process or after a crash, sends the same request. An adapter that can add
     // files to an existing ticket only (`uploadNeedsTicket`) gets them right after the open: they are downloaded
@@ -560,8 +564,11 @@ export class HandoffService {
     );
     if (withFiles !== first) {
       first = withFiles;
-      await this.store.save({ ...conversation, first });
+      unsaved = true;
     }
+    // The `opening` state (with its session index) is in the store before the helpdesk can know the ticket: a
+    // webhook for it may come before the create call returns, and a retry after a crash resumes this session.
+    if (unsaved) await this.store.save({ ...conversation, first });
     // Files still to upload are not listed as links on the ticket: they follow as real files.
     const withoutFiles: ChatMessage = afterOpen ? withoutPendingFiles(first) : first;
     // BRIDGE_TRANSCRIPT=comment: the ticket's first comment is the bot conversation, then the customer's message.
@@ -661,7 +668,8 @@ export class HandoffService {
 
   /**
    * The subject, tags, team, priority, contact and transcript the ticket opens with, gathered once per handoff
-   * and kept with the `opening` conversation (a retry sends the same request). Undefined without `details`.
+   * and set on the `opening` conversation, which the caller saves before opening (a retry sends the same request).
+   * Undefined without `details`.
    */
   private async openingDetails(
     conversation: Conversation,
@@ -679,7 +687,6 @@ export class HandoffService {
       tags: gathered.tags,
       customer: { ...conversation.customer, ...(name ? { name } : {}) },
     });
-    await this.store.save(conversation);
     this.logger.debug('ticket details gathered', {
       ...log,
       contact: !!gathered.contact,
