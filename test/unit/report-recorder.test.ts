@@ -205,6 +205,35 @@ describe('SessionRecorder', () => {
     });
   });
 
+  it('lets events of several ticks gather for lingerMs into one transaction, and writes at once without it', async () => {
+    const store = new CallCountingStore();
+    const bus = new DomainEvents();
+    const recorder = new SessionRecorder(Promise.resolve(store), captureLogs().logger, {
+      builder,
+      lingerMs: 300,
+    });
+    recorder.subscribe(bus);
+    for (const event of script) {
+      emit(bus, [event]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await recorder.flush()).toBe(true);
+    expect(store.calls.map((c) => [c.method, c.items.length])).toEqual([['updateMany', script.length]]);
+    expect(store.records.get('rec-1')).toEqual(expected);
+
+    const eager = new CallCountingStore();
+    const now = new SessionRecorder(Promise.resolve(eager), captureLogs().logger, { builder, lingerMs: 0 });
+    now.subscribe(bus);
+    for (const event of script) {
+      emit(bus, [event]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(await now.flush()).toBe(true);
+    expect(eager.calls.length).toBeGreaterThan(1);
+    await recorder.close();
+    await now.close();
+  });
+
   it('takes at most batchSize events per transaction, keeping their order', async () => {
     const store = new CallCountingStore();
     const recorder = new SessionRecorder(Promise.resolve(store), captureLogs().logger, { builder });
