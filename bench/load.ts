@@ -121,6 +121,12 @@ export interface LoadResult {
   /** To the helpdesk, split: each customer's first message (it opens the ticket) and the later ones (comments). */
   toHelpdeskOpening: Percentiles;
   toHelpdeskLater: Percentiles;
+  /**
+   * To the customer, split: the reply to each customer's first message (it waits in the customer's lane while the
+   * bridge finishes opening: transcript note, waiting text) and the later ones. Absent in results written before.
+   */
+  toCustomerFirst?: Percentiles;
+  toCustomerLater?: Percentiles;
   /** CPU seconds of the system under test over the measured part, and per 1,000 messages carried (both ways). */
   cpuSeconds: number;
   cpuSecondsPer1000: number;
@@ -519,6 +525,16 @@ async function drive(
       traffic.latencies(traffic.sentAt, traffic.arrivedAt).filter((_, i) => i % spec.messages !== 0),
     ),
     toCustomer: percentiles(traffic.latencies(traffic.replyPostedAt, traffic.replyArrivedAt)),
+    toCustomerFirst: percentiles(
+      traffic
+        .latencies(traffic.replyPostedAt, traffic.replyArrivedAt)
+        .filter((_, i) => i % spec.messages === 0),
+    ),
+    toCustomerLater: percentiles(
+      traffic
+        .latencies(traffic.replyPostedAt, traffic.replyArrivedAt)
+        .filter((_, i) => i % spec.messages !== 0),
+    ),
     cpuSeconds: round(cpuSeconds, 2),
     cpuSecondsPer1000: carried > 0 ? round((cpuSeconds / carried) * 1000, 3) : NaN,
     ...(redisCpuSeconds !== undefined
