@@ -118,9 +118,33 @@ export class Dispatcher {
     await this.accept(customerKey, { kind: 'force-close', customerKey, reason });
   }
 
+  /**
+   * Records the item; when this instance could work the lane right away, the enqueue also takes the lane's lease
+   * if the lane was empty and free (one round trip instead of enqueue, then take), and the drain starts with it.
+   */
   private async accept(lane: string, item: WorkItem): Promise<void> {
-    const { dueAtMs } = await this.queue.enqueue(lane, item);
+    const lease = this.canStart(lane) ? this.newLease() : undefined;
+    const { dueAtMs, taken } = await this.queue.enqueue(lane, item, lease);
+    if (taken && lease) {
+      if (this.canStart(lane)) return this.launch(lane, lease, taken);
+      // Another drain of this lane began here meanwhile: it must find the lane free.
+      await this.queue.release(lane, lease);
+    }
     if (dueAtMs <= Date.now()) this.kick(lane);
+  }
+
+  /** A drain of `lane` could start here now (none running, a free slot, not in backoff, not stopping). */
+  private canStart(lane: string): boolean {
+    return (
+      !this.stopping &&
+      !this.active.has(lane) &&
+      this.active.size < this.options.concurrency &&
+      (this.backoffUntil.get(lane) ?? 0) <= Date.now()
+    );
+  }
+
+  private newLease(): LaneLease {
+    return { token: randomUUID(), ttlMs: this.options.leaseMs };
   }
 
   // ---- running ----
@@ -181,8 +205,13 @@ export class Dispatcher {
       this.waiting.add(lane);
       return;
     }
+    this.launch(lane);
+  }
+
+  /** Runs a drain of `lane`: with a lease and head the enqueue already took, or taking them itself. */
+  private launch(lane: string, lease?: LaneLease, taken?: QueuedWork[]): void {
     this.active.add(lane);
-    const drain = this.drain(lane).finally(() => {
+    const drain = this.drain(lane, lease, taken).finally(() => {
       this.active.delete(lane);
       this.drains.delete(drain);
       if (this.again.delete(lane)) this.kick(lane);
@@ -228,16 +257,17 @@ export class Dispatcher {
    * is taken with the first peek and given up with the acknowledgement that empties the lane (no lock round trips
    * of their own), or when the drain stops for another reason.
    */
-  private async drain(lane: string): Promise<void> {
-    const lease: LaneLease = { token: randomUUID(), ttlMs: this.options.leaseMs };
-    let held = false;
+  private async drain(lane: string, lease = this.newLease(), taken?: QueuedWork[]): Promise<void> {
+    let held = taken !== undefined;
+    let first = taken;
     const renewal = setInterval(() => {
       if (held) void this.queue.renew(lane, lease).catch(() => {});
     }, lease.ttlMs / 3);
     renewal.unref();
     try {
       while (!this.stopping) {
-        const head = await this.queue.take(lane, PEEK, lease);
+        const head = first ?? (await this.queue.take(lane, PEEK, lease));
+        first = undefined;
         if (head === 'held') return;
         held = true;
         if (head.length === 0) {

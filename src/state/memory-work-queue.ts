@@ -17,7 +17,11 @@ export class MemoryWorkQueue implements WorkQueue {
   /** Lane → its lease's token and when it runs out. */
   private readonly leases = new Map<string, { token: string; untilMs: number }>();
 
-  async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
+  async enqueue(
+    lane: string,
+    item: WorkItem,
+    lease?: LaneLease,
+  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[] }> {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
@@ -32,7 +36,14 @@ export class MemoryWorkQueue implements WorkQueue {
     this.lanes.set(lane, items);
     if (!this.due.has(lane)) this.due.set(lane, Date.now());
     this.queued++;
-    return { work: { ...work }, dueAtMs: this.due.get(lane)! };
+    const dueAtMs = this.due.get(lane)!;
+    const holder = this.leases.get(lane);
+    if (lease && items.length === 1 && dueAtMs <= Date.now() && !(holder && holder.untilMs > Date.now())) {
+      this.leases.set(lane, { token: lease.token, untilMs: Date.now() + lease.ttlMs });
+      this.claims.set(lane, work.id);
+      return { work: { ...work }, dueAtMs, taken: [{ ...work }] };
+    }
+    return { work: { ...work }, dueAtMs };
   }
 
   async dueLanes(nowMs: number, limit: number): Promise<string[]> {

@@ -30,12 +30,21 @@ local function head_is(lane_key, id)
 end
 `;
 
-// KEYS: lane list, due zset, count. ARGV: entry, lane, now.
+// KEYS: lane list, due zset, count, claims hash, lease key. ARGV: entry, lane, now, lease token ('' for none),
+// lease ms, entry id. Returns {due, 1 when the lease was taken with the entry as the lane's head}: only when the
+// lane was empty, is due now, and no one holds it.
 const ENQUEUE = new RedisScript(`
-redis.call('RPUSH', KEYS[1], ARGV[1])
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
 redis.call('INCR', KEYS[3])
-return redis.call('ZSCORE', KEYS[2], ARGV[2])
+local due = redis.call('ZSCORE', KEYS[2], ARGV[2])
+local taken = 0
+if ARGV[4] ~= '' and length == 1 and tonumber(due) <= tonumber(ARGV[3])
+   and redis.call('SET', KEYS[5], ARGV[4], 'NX', 'PX', ARGV[5]) then
+  redis.call('HSET', KEYS[4], ARGV[2], ARGV[6])
+  taken = 1
+end
+return {due, taken}
 `);
 
 // The head's id before its first space. KEYS: lane list, claims hash. ARGV: lane, max.
@@ -210,7 +219,11 @@ export class RedisWorkQueue implements WorkQueue {
     this.claimsKey = `${prefix}q:claims`;
   }
 
-  async enqueue(lane: string, item: WorkItem): Promise<{ work: QueuedWork; dueAtMs: number }> {
+  async enqueue(
+    lane: string,
+    item: WorkItem,
+    lease?: LaneLease,
+  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[] }> {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
@@ -219,12 +232,13 @@ export class RedisWorkQueue implements WorkQueue {
       enqueuedAt: new Date().toISOString(),
     };
     const now = Date.now();
-    const due = await ENQUEUE.run(
+    const [due, taken] = (await ENQUEUE.run(
       await this.client(),
-      [this.laneKey(lane), this.dueKey, this.countKey],
-      [encodeEntry(work), lane, now],
-    );
-    return { work, dueAtMs: Number(due ?? now) };
+      [this.laneKey(lane), this.dueKey, this.countKey, this.claimsKey, this.leaseKey(lane)],
+      [encodeEntry(work), lane, now, lease?.token ?? '', lease?.ttlMs ?? 0, work.id],
+    )) as [string | null, number];
+    const dueAtMs = Number(due ?? now);
+    return Number(taken) === 1 ? { work, dueAtMs, taken: [work] } : { work, dueAtMs };
   }
 
   async dueLanes(nowMs: number, limit: number): Promise<string[]> {

@@ -171,6 +171,24 @@ describe.each(backends)('work queue (%s)', (backend) => {
     expect(taken2 !== 'held' && taken2.map(idOf)).toEqual(['m3']);
   });
 
+  it('takes an empty, free lane with the enqueue when asked, and only then', async () => {
+    const a = { token: 'holder-a', ttlMs: 10_000 };
+    const b = { token: 'holder-b', ttlMs: 10_000 };
+    const first = await queue.enqueue('ana', message(1), a);
+    expect(first.taken?.map(idOf)).toEqual(['m1']);
+    expect(await queue.take('ana', 1, b)).toBe('held');
+    // Handed out with the enqueue: taking it again marks it as handed out before.
+    const again = await queue.take('ana', 1, a);
+    expect(again !== 'held' && again[0]).toMatchObject({ redelivered: true });
+    // Not empty: the enqueue records the item and takes nothing.
+    expect((await queue.enqueue('ana', message(2), b)).taken).toBeUndefined();
+    expect(await queue.ack('ana', [first.work.id], a)).toBe(1);
+    // A lane someone else holds (empty): the enqueue records the item and takes nothing.
+    expect(await queue.take('cid', 1, b)).toEqual([]);
+    expect((await queue.enqueue('cid', message(4), a)).taken).toBeUndefined();
+    expect(await queue.depth()).toMatchObject({ queued: 2 });
+  });
+
   it('does not dead-letter or retry an item that is no longer at the head', async () => {
     const { work } = await queue.enqueue('ana', message(1));
     await queue.ack('ana', [work.id]);
