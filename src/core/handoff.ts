@@ -85,7 +85,7 @@ export type EventOutcome =
 export class HandoffService {
   private readonly mutex: CustomerLock;
   /** Ticket opens in flight in this instance (events for a ticket not indexed yet wait for them). */
-  private readonly opening = new Set<Promise<void>>();
+  private readonly opening = new Set<Promise<unknown>>();
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
   /** Customers' files to the helpdesk, agents' files to the customer. */
@@ -188,12 +188,18 @@ export class HandoffService {
         const opening = this.open(existing, customer, fresh[0]!, redelivered);
         this.opening.add(opening);
         try {
-          await opening;
+          const result = await opening;
+          const opened = result?.opened ?? (await this.store.get(customer.key));
+          // The waiting text goes out while the transcript note is being written (both settle before the lane
+          // moves on; the note never fails, its failures are logged).
+          const [, started] = await Promise.allSettled([
+            result?.note,
+            !existing && opened?.status === 'open' ? this.started(opened) : undefined,
+          ]);
+          if (started.status === 'rejected') throw started.reason;
         } finally {
           this.opening.delete(opening);
         }
-        const opened = await this.store.get(customer.key);
-        if (!existing && opened?.status === 'open') await this.started(opened);
       }
       for (const message of fresh) {
         if (!message.unsupported) continue;
@@ -526,7 +532,7 @@ export class HandoffService {
     customer: CustomerRef,
     message: ChatMessage,
     redelivered: boolean,
-  ): Promise<void> {
+  ): Promise<{ opened: Conversation; note: Promise<void> | undefined } | undefined> {
     // A conversation left in `opening` by a crash is resumed with the same session id, so the helpdesk's
     // idempotency key makes the retry return the ticket the first try created.
     // The first message is kept with it: the retry must send the same request for the key to match.
@@ -547,7 +553,7 @@ export class HandoffService {
       vendor: this.adapter.name,
       session: conversation.sessionId,
     };
-    if (await this.reopen(conversation, message, log, redelivered)) return;
+    if (await this.reopen(conversation, message, log, redelivered)) return undefined;
     const hadDetails = conversation.details !== undefined;
     const details = await this.openingDetails(conversation, log);
     if (!hadDetails && conversation.details !== undefined) unsaved = true;
@@ -610,9 +616,16 @@ export class HandoffService {
     await this.store.save(opened);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });
     this.emitStarted(opened, ticket, first, false);
+    const noted = transcript?.as === 'note' ? transcript.text : undefined;
+    // The common case: the caller gets the conversation as saved, and the note is written alongside the waiting
+    // text (noteForAgents logs a failure and resolves).
+    if (later.length === 0 && first.id === message.id) {
+      return { opened, note: noted === undefined ? undefined : this.noteForAgents(opened, noted) };
+    }
     if (later.length > 0) await this.attachAfterOpen(opened, ticket, first, later, log);
-    if (transcript?.as === 'note') await this.noteForAgents(opened, transcript.text);
+    if (noted !== undefined) await this.noteForAgents(opened, noted);
     await this.appendAfterResumed(opened, ticket, first, message, redelivered);
+    return undefined;
   }
 
   /** The ticket (re)opened: `handoff.started`, and the first message as the customer's. */
