@@ -186,20 +186,23 @@ export class HandoffService {
         // Outside attendance hours and handed back: no ticket.
       } else if (fresh.length > 0) {
         const opening = this.open(existing, customer, fresh[0]!, redelivered);
+        // Tracked until the open returns (the ticket is indexed by then): a webhook for a ticket not known yet
+        // waits for that, not for what follows.
         this.opening.add(opening);
+        let result: Awaited<typeof opening>;
         try {
-          const result = await opening;
-          const opened = result?.opened ?? (await this.store.get(customer.key));
-          // The waiting text goes out while the transcript note is being written (both settle before the lane
-          // moves on; the note never fails, its failures are logged).
-          const [, started] = await Promise.allSettled([
-            result?.note,
-            !existing && opened?.status === 'open' ? this.started(opened) : undefined,
-          ]);
-          if (started.status === 'rejected') throw started.reason;
+          result = await opening;
         } finally {
           this.opening.delete(opening);
         }
+        const opened = result?.opened ?? (await this.store.get(customer.key));
+        // The waiting text goes out while the transcript note is being written (both settle before the lane moves
+        // on; the note never fails, its failures are logged).
+        const [, started] = await Promise.allSettled([
+          result?.note,
+          !existing && opened?.status === 'open' ? this.started(opened) : undefined,
+        ]);
+        if (started.status === 'rejected') throw started.reason;
       }
       for (const message of fresh) {
         if (!message.unsupported) continue;
