@@ -10,7 +10,7 @@
  * create call's response).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import { ClientBuilder, type Client, type LimeMessage } from 'blip-sdk';
@@ -39,6 +39,10 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
     timeout: 30_000,
     // As the bridge's vendor clients (src/adapters/shared/api-client.ts): no redirect following.
     maxRedirects: 0,
+    // A connection pool, as any production client has: 1,000 customers opening tickets at once otherwise open
+    // 1,000 connections, and on a 2-core machine a few of those requests time out after 30 s, lost (no retries).
+    // The bridge never has more calls in flight than WORK_CONCURRENCY (64).
+    httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }),
     headers: {
       Authorization: `Basic ${Buffer.from(`${options.zendesk.email}/token:${options.zendesk.apiToken}`).toString('base64')}`,
       'Content-Type': 'application/json',
@@ -102,8 +106,9 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
     const body = typeof message.content === 'string' ? message.content : JSON.stringify(message.content);
     const tail = (chains.get(address) ?? Promise.resolve())
       .then(() => forward(address, originator, body))
-      .catch(() => {
-        failed++;
+      .catch((err: unknown) => {
+        // The first few, on stderr (the run's log file): a run with failures is reported, and this says why.
+        if (failed++ < 5) process.stderr.write(`raw relay: vendor call failed: ${describe(err)}\n`);
       });
     chains.set(address, tail);
     void tail.then(() => {
@@ -179,4 +184,9 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
       );
     },
   };
+}
+
+function describe(err: unknown): string {
+  const e = err as { config?: { method?: string; url?: string }; message?: string };
+  return `${e.config?.method ?? ''} ${e.config?.url ?? ''}: ${e.message ?? String(err)}`;
 }
