@@ -373,6 +373,17 @@ export class Dispatcher {
       case 'helpdesk-event': {
         // Queued in its customer's lane when the customer was known: no need to look the ticket up again.
         const inTicketLane = lane === ticketLane(item.event.ticket.vendor, item.event.ticket.id);
+        if (inTicketLane) {
+          // The ticket was not indexed at intake (an agent faster than the open). Once the customer is known, the
+          // event moves to the customer's lane, behind what is queued there: handled here, it could run alongside
+          // that lane's work (a close racing the customer's next message). A crash between the two steps queues it
+          // twice; the event's dedupe mark makes the second a no-op.
+          const customerKey = await this.service.customerOf(item.event);
+          if (customerKey) {
+            await this.accept(customerKey, item);
+            return 1;
+          }
+        }
         await this.service.handleHelpdeskEvent(
           item.event,
           inTicketLane ? { lane } : { customerKey: lane, lane },

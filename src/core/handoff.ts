@@ -476,7 +476,7 @@ export class HandoffService {
    * its customer at once (the customer's lock then makes the event wait for the open); without one, the event waits
    * for the opens this instance has in flight, then looks again.
    */
-  private async customerOf(event: HelpdeskEvent): Promise<string | undefined> {
+  async customerOf(event: HelpdeskEvent): Promise<string | undefined> {
     const lookup = () => this.customerKeyOf(event);
     const found = await lookup();
     if (found || this.opening.size === 0) return found;
