@@ -105,7 +105,11 @@ describe.each([['memory'], ['redis']])('analytics hub with %s queues', (mode) =>
 
     // The healthy tool gets everything while the webhook holds its first request and the other answers 500.
     await healthy.waitFor(
-      () => dashbotIds(healthy).length === 2 * N && hub.stats().dashbot!.sent === 2 * N,
+      // Sent is counted when the tool answered; the item leaves the Redis queue a moment later.
+      () =>
+        dashbotIds(healthy).length === 2 * N &&
+        hub.stats().dashbot!.sent === 2 * N &&
+        hub.stats().dashbot!.queueDepth === 0,
       15_000,
       'every event at the healthy tool',
     );
