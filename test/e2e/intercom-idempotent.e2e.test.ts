@@ -12,7 +12,10 @@ import { IntercomEmulator } from '../../sandbox/intercom-emulator';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
-jest.setTimeout(40_000);
+jest.setTimeout(60_000);
+
+/** How long a message whose first try timed out may take to arrive (the retry, after the lane's backoff). */
+const RETRIED_MS = 30_000;
 
 const ALREADY = 'INTERCOM_REPLY_ALREADY_APPLIED';
 const conversationReads = (calls: Array<{ method: string; path: string }>) =>
@@ -48,7 +51,11 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
     sandbox.helpdesk.slowNext(1, 1_500, 'late');
     sandbox.say(ana, 'second');
     sandbox.say(ana, 'third');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 3);
+    // A retry waits out the 400 ms timeout and the lane's backoff: on a loaded CI machine, several seconds.
+    await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 3,
+      RETRIED_MS,
+    );
     await sandbox.bridge.dispatcher.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second', 'third']);
@@ -68,7 +75,10 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
     // Dropped on the way: not applied; the retry reads the conversation, finds no such part and posts it.
     sandbox.helpdesk.slowNext(1, 600, 'hang');
     sandbox.say(ana, 'second');
-    await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 2);
+    await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 2,
+      RETRIED_MS,
+    );
     await sandbox.bridge.dispatcher.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second']);
