@@ -49,7 +49,7 @@ return {due, taken}
 
 // The head's id before its first space. KEYS: lane list, claims hash. ARGV: lane, max.
 // Returns {1 when the head was handed out before (and not acknowledged since), entries...}.
-const PEEK = new RedisScript(`
+const PEEK_BODY = `
 local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 local again = 0
 if #entries > 0 then
@@ -61,7 +61,8 @@ if #entries > 0 then
 end
 table.insert(entries, 1, again)
 return entries
-`);
+`;
+const PEEK = new RedisScript(PEEK_BODY);
 
 // The lane's lease: the key the lane lock always used (`lock:lane:<lane>`, RedisCustomerLock's format), so an
 // instance of an earlier version, which takes the lane with that lock, and this one exclude each other.
@@ -72,18 +73,7 @@ local holder = redis.call('GET', KEYS[3])
 if not holder then redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
 elseif holder ~= ARGV[3] then return {-1}
 else redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
-local entries = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
-local again = 0
-if #entries > 0 then
-  local head = entries[1]
-  local space = string.find(head, ' ', 1, true)
-  local id = space and string.sub(head, 1, space - 1) or head
-  if redis.call('HGET', KEYS[2], ARGV[1]) == id then again = 1
-  else redis.call('HSET', KEYS[2], ARGV[1], id) end
-end
-table.insert(entries, 1, again)
-return entries
-`);
+${PEEK_BODY}`);
 
 // KEYS: lane list, due zset, count, claims hash, lease key. ARGV: lane, lease token ('' for none), ids...
 // The lease is given up, in the same step, when the lane is left empty.
