@@ -407,8 +407,9 @@ export class Dispatcher {
     const message = errorMessage(err);
     const meta = { lane: laneTag(lane), kind: head.item.kind, code };
     if (err instanceof UnavailableError) {
-      // The customer channel is down (BLiP reconnecting): wait for it without using up attempts, order kept.
-      this.logger.warn('work waits for the customer channel', meta);
+      // The customer channel (BLiP reconnecting) or the state store (Redis) is away: wait for it without using up
+      // attempts, order kept.
+      this.logger.warn('work waits for an unavailable service', meta);
       await this.pause(lane, { ...head, lastError: { code, message } }, this.options.unavailableRetryMs);
       return false;
     }

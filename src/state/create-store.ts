@@ -1,6 +1,6 @@
 import KeyvRedis, { createKeyv, type RedisClientType } from '@keyv/redis';
 import Keyv from 'keyv';
-import { errorMessage } from '../core/errors';
+import { errorMessage, UnavailableError } from '../core/errors';
 import { KeyedMutex } from '../core/keyed-mutex';
 import type { Logger } from '../core/logger';
 import type { ConversationStore, CustomerLock } from '../core/ports';
@@ -12,6 +12,7 @@ import { type QueueRedisClient, RedisWorkQueue } from './redis-work-queue';
 import { KeyvConversationStore } from './keyv-conversation-store';
 import { type LockRedisClient, RedisCustomerLock } from './redis-customer-lock';
 import { deserialize, serialize } from './keyv-serializer';
+import { mappingStoreErrors } from './store-errors';
 
 const NAMESPACE = 'bhb';
 
@@ -87,7 +88,9 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('ready', onReady);
-        reject(new Error('Redis is not reachable (not ready within 2 s)'));
+        reject(
+          new UnavailableError('Redis is not reachable (not ready within 2 s)', 'STATE_STORE_UNAVAILABLE'),
+        );
       }, 2_000);
       const onReady = (): void => {
         clearTimeout(timer);
@@ -101,12 +104,13 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
   // name there.
   const client = async () => (await ready()) as unknown as LockRedisClient;
   const scripted = async () => (await ready()) as unknown as QueueRedisClient;
+  // Redis being away reaches the core as `UnavailableError` (STATE_STORE_UNAVAILABLE), not as node-redis' errors.
   return {
-    store: new KeyvConversationStore(keyv, () => keyv.disconnect()),
-    lock: new RedisCustomerLock(client, REDIS_PREFIX),
-    queue: new RedisWorkQueue(scripted, REDIS_PREFIX),
+    store: mappingStoreErrors(new KeyvConversationStore(keyv, () => keyv.disconnect())),
+    lock: mappingStoreErrors(new RedisCustomerLock(client, REDIS_PREFIX)),
+    queue: mappingStoreErrors(new RedisWorkQueue(scripted, REDIS_PREFIX)),
     limiter: (name, requestsPerMinute) =>
-      new RedisRateLimiter(scripted, `${REDIS_PREFIX}rl:${name}`, requestsPerMinute),
+      mappingStoreErrors(new RedisRateLimiter(scripted, `${REDIS_PREFIX}rl:${name}`, requestsPerMinute)),
     redis: ready,
   };
 }
