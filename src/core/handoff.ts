@@ -1002,7 +1002,8 @@ export class HandoffService {
   /**
    * `call` for a write the vendor cannot dedupe by key: `again` tells the adapter that an earlier try may have
    * landed (the unit of work was handed out before, or the previous try here failed in a way that does not say
-   * whether the vendor applied it: a timeout, a lost answer, a 5xx). A 429 says it did not.
+   * whether the vendor applied it: a timeout, a lost answer, a 5xx). A 429 says it did not, and so does the state
+   * store being away (only the rate limiter's slot, taken before the request, touches it).
    */
   private callAgain<T>(
     what: string,
@@ -1015,7 +1016,10 @@ export class HandoffService {
       try {
         return await work(again);
       } catch (err) {
-        if (!(err instanceof RetryableError && err.code.endsWith('_RATE_LIMITED'))) again = true;
+        const notSent =
+          err instanceof RetryableError &&
+          (err.code.endsWith('_RATE_LIMITED') || err.code === 'STATE_STORE_UNAVAILABLE');
+        if (!notSent) again = true;
         throw err;
       }
     });

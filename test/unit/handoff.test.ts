@@ -1,6 +1,6 @@
 import Keyv from 'keyv';
 import type { HelpdeskAdapter } from '../../src/adapters/adapter';
-import { PermanentError, RetryableError } from '../../src/core/errors';
+import { PermanentError, RetryableError, UnavailableError } from '../../src/core/errors';
 import { type DomainEventMap, type DomainEventName, DomainEvents } from '../../src/core/events';
 import { HandoffService, type HandoffOptions } from '../../src/core/handoff';
 import { stableId } from '../../src/core/ids';
@@ -265,7 +265,7 @@ describe('HandoffService: customer messages', () => {
     ]);
   });
 
-  it('tells the adapter an in-call retry may repeat a landed write, except after a 429', async () => {
+  it('tells the adapter an in-call retry may repeat a landed write, except after a 429 or a lost state store', async () => {
     const ctx = setup();
     const who = customer();
     await ctx.service.handleCustomerMessage(who, message('m1'));
@@ -274,7 +274,12 @@ describe('HandoffService: customer messages', () => {
       new RetryableError('timed out', 'FAKEDESK_UNREACHABLE'),
     ];
     await ctx.service.handleCustomerMessage(who, message('m2'));
-    expect(ctx.timeline.of('append').map((a) => a.again)).toEqual([false, false, true]);
+    // The rate limiter's slot could not be taken (Redis away): the request never left.
+    ctx.helpdesk.failures.append = [
+      new UnavailableError('state store (Redis) unavailable', 'STATE_STORE_UNAVAILABLE'),
+    ];
+    await ctx.service.handleCustomerMessage(who, message('m3'));
+    expect(ctx.timeline.of('append').map((a) => a.again)).toEqual([false, false, true, false, false]);
   });
 
   it('posts a message queued twice (a client re-send) once when both copies wait in one batch', async () => {
