@@ -84,12 +84,20 @@ export class Dispatcher {
   }
 
   /**
-   * Events from one webhook delivery or poll, oldest first. Redeliveries of handled events are left out here
-   * (the worker checks again). Resolves with how many were queued.
+   * Events from one webhook delivery or poll, oldest first. Redeliveries of handled events are left out here when
+   * the ticket's owner must be read anyway (the worker checks again). Resolves with how many were queued.
    */
   async acceptHelpdeskEvents(events: HelpdeskEvent[]): Promise<number> {
     let queued = 0;
     for (const event of events) {
+      // A ticket this process knows goes straight to its customer's lane, without reading anything first: the
+      // worker checks for a redelivery and for a ticket no longer open, as it does anyway.
+      const known = this.service.knownCustomerOf(event);
+      if (known) {
+        await this.accept(known, { kind: 'helpdesk-event', event });
+        queued++;
+        continue;
+      }
       // Both reads at once: one round trip to Redis before the webhook can be answered.
       const [duplicate, customerKey] = await Promise.all([
         this.service.isDuplicate(event),

@@ -19,6 +19,7 @@ import type {
 import type { ConversationStore, CustomerChannel, CustomerLock, MediaFetcher, MediaHost } from './ports';
 import type { Lifecycle } from './lifecycle';
 import type { TicketDetails } from './ticket-details';
+import { TicketOwners } from './ticket-owners';
 import { withTranscript } from './transcript';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry';
 import type { TimerKind } from './work';
@@ -86,6 +87,8 @@ export class HandoffService {
   private readonly mutex: CustomerLock;
   /** Ticket opens in flight in this instance (events for a ticket not indexed yet wait for them). */
   private readonly opening = new Set<Promise<unknown>>();
+  /** Ticket → customer of tickets this process has seen, for webhook intake without a store read. */
+  private readonly owners = new TicketOwners();
   private readonly retry: RetryPolicy;
   private readonly now: () => Date;
   /** Customers' files to the helpdesk, agents' files to the customer. */
@@ -355,12 +358,25 @@ export class HandoffService {
 
   /** The customer a helpdesk event is for, from the state alone (no waiting): the work queue's lane. */
   async customerKeyOf(event: HelpdeskEvent): Promise<string | undefined> {
-    const byTicket = () => this.store.customerKeyForTicket(event.ticket.vendor, event.ticket.id);
+    const { vendor, id } = event.ticket;
+    const byTicket = async () => {
+      const found = await this.store.customerKeyForTicket(vendor, id);
+      if (found) this.owners.remember(vendor, id, found);
+      return found;
+    };
     const found = await byTicket();
     if (found || !event.sessionId) return found;
     // The store forgets the session index once the ticket's index is written (after writing it): an open that
     // finished between the two reads is found by reading the ticket's index again (only on this miss path).
     return (await this.store.customerKeyForSession(event.sessionId)) ?? (await byTicket());
+  }
+
+  /**
+   * The customer of a ticket this process has opened or looked up before, without reading the store (see
+   * ./ticket-owners.ts). Undefined when not known here: read with `customerKeyOf`.
+   */
+  knownCustomerOf(event: HelpdeskEvent): string | undefined {
+    return this.owners.get(event.ticket.vendor, event.ticket.id);
   }
 
   /** True when this event was handled already (a vendor's redelivery). */
@@ -617,6 +633,7 @@ export class HandoffService {
       ...(details?.fields?.team ? { team: details.fields.team } : {}),
     };
     await this.store.save(opened);
+    this.owners.remember(ticket.vendor, ticket.id, opened.customer.key);
     this.logger.info('ticket opened', { ...log, ticket: ticket.id });
     this.emitStarted(opened, ticket, first, false);
     const noted = transcript?.as === 'note' ? transcript.text : undefined;
@@ -767,6 +784,7 @@ export class HandoffService {
       reopening: undefined,
     };
     await this.store.save(opened);
+    this.owners.remember(ticket.vendor, ticket.id, key);
     await this.store.forgetClosed(key);
     this.logger.info('previous ticket reopened', meta);
     this.emitStarted(opened, ticket, first, true);
@@ -945,6 +963,7 @@ export class HandoffService {
       ),
     );
     await this.store.remove(conversation);
+    this.owners.forget(ticket.vendor, ticket.id);
     await this.rememberClosed(conversation, closedBy, closedAt, log);
     await this.options.lifecycle?.ended(conversation);
     this.logger.info('customer handed back to the bot', {

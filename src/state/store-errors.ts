@@ -42,12 +42,13 @@ export function storeUnavailable(err: unknown): unknown {
  * lock and the limiter on Redis. Methods run on the target itself (private fields work); plain properties pass.
  */
 export function mappingStoreErrors<T extends object>(target: T): T {
-  const wrapped = new Map<PropertyKey, unknown>();
+  // By function, not by name: a method replaced later (a test's spy) gets a wrapper of its own.
+  const wrapped = new WeakMap<object, unknown>();
   return new Proxy(target, {
     get(object, property) {
       const value: unknown = Reflect.get(object, property, object);
       if (typeof value !== 'function') return value;
-      let wrapper = wrapped.get(property);
+      let wrapper = wrapped.get(value);
       if (!wrapper) {
         const method = value as (...args: unknown[]) => unknown;
         wrapper = (...args: unknown[]): unknown => {
@@ -61,7 +62,7 @@ export function mappingStoreErrors<T extends object>(target: T): T {
             ? result.catch((err: unknown) => Promise.reject(storeUnavailable(err)))
             : result;
         };
-        wrapped.set(property, wrapper);
+        wrapped.set(value, wrapper);
       }
       return wrapper;
     },

@@ -68,7 +68,9 @@ class FakeChannel implements CustomerChannel {
     if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
     this.sent.push({ to: customer.key, text: message.text });
   }
-  async handBack(_handback: Handback): Promise<{ address?: string }> {
+  readonly handedBack: Handback[] = [];
+  async handBack(handback: Handback): Promise<{ address?: string }> {
+    this.handedBack.push(handback);
     return {};
   }
 }
@@ -268,6 +270,36 @@ describe.each(['memory', 'redis'] as const)('Dispatcher (%s)', (backend) => {
     expect(helpdesk.calls).toEqual(['open m1']);
   });
 
+  it('queues a webhook for a ticket it opened without reading the store first, and ignores one for a closed ticket', async () => {
+    await bridge.dispatcher.acceptCustomerMessage(customer(1), msg('m1'));
+    await until(() => helpdesk.tickets.size === 1, 'ticket');
+    await bridge.dispatcher.idle();
+    const ticket = { vendor: VENDOR, id: '1' };
+    const reply = (id: string) => ({
+      kind: 'agent.message' as const,
+      ticket,
+      eventId: id,
+      message: msg(id, `reply ${id}`),
+    });
+    // Counted by hand: jest.spyOn cannot see through the Redis state's error-mapping proxy.
+    const store = bridge.state.store;
+    const calls = { lookups: 0, dedupe: 0 };
+    const lookup = store.customerKeyForTicket.bind(store);
+    const isProcessed = store.isProcessed.bind(store);
+    store.customerKeyForTicket = (...args) => (calls.lookups++, lookup(...args));
+    store.isProcessed = (...args) => (calls.dedupe++, isProcessed(...args));
+    expect(await bridge.dispatcher.acceptHelpdeskEvents([reply('r1')])).toBe(1);
+    await until(() => channel.sent.length === 1, 'reply');
+    // The worker checks for a redelivery once; the intake read nothing.
+    expect(calls).toEqual({ lookups: 0, dedupe: 1 });
+    // Closed since: the worker finds no open ticket of the customer and drops the event.
+    await bridge.dispatcher.acceptHelpdeskEvents([{ kind: 'ticket.closed' as const, ticket, eventId: 'c1' }]);
+    await until(() => channel.handedBack.length === 1, 'hand back');
+    await bridge.dispatcher.acceptHelpdeskEvents([reply('r2')]);
+    await bridge.dispatcher.idle();
+    expect(channel.sent.map((s) => s.text)).toEqual(['reply r1']);
+  });
+
   it('holds agent replies while the customer channel is down, without using up attempts, then sends them in order', async () => {
     await bridge.dispatcher.acceptCustomerMessage(customer(1), msg('m1'));
     await until(() => helpdesk.tickets.size === 1, 'ticket');
@@ -287,8 +319,11 @@ describe.each(['memory', 'redis'] as const)('Dispatcher (%s)', (backend) => {
     channel.down = false;
     await until(() => channel.sent.length === 3, 'three replies');
     expect(channel.sent.map((s) => s.text)).toEqual(['reply r1', 'reply r2', 'reply r3']);
-    // A redelivered webhook is not queued again.
-    expect(await bridge.dispatcher.acceptHelpdeskEvents(replies.slice(0, 1))).toBe(0);
+    // A redelivered webhook is not sent again. This process opened the ticket, so the webhook goes to the customer's
+    // lane without a read, and the worker finds the event handled.
+    expect(await bridge.dispatcher.acceptHelpdeskEvents(replies.slice(0, 1))).toBe(1);
+    await bridge.dispatcher.idle();
+    expect(channel.sent.map((s) => s.text)).toEqual(['reply r1', 'reply r2', 'reply r3']);
   });
 
   it('coalesces the messages that waited behind the rate limit into one comment, in order', async () => {
