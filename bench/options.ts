@@ -9,6 +9,11 @@ export type Scenario = 'throughput' | 'idle' | 'ratelimit';
 export interface BenchOptions {
   full: boolean;
   scenarios: Scenario[];
+  /**
+   * Scenario 1/2: how many times the throughput runs are repeated; the report keeps each system's median round.
+   * Absent in results written before it (one round).
+   */
+  rounds: number;
   /** Scenario 1/2: customers, and messages each sends. */
   customers: number;
   messages: number;
@@ -34,7 +39,7 @@ export interface BenchOptions {
   validate: boolean;
   /** Redis with an append-only file fsynced every second (production), or no persistence. */
   aof: boolean;
-  /** Write a CPU profile of each measured bridge run (and its summary) next to the results. */
+  /** Write a CPU profile of each measured run of round 1 (and its summary) next to the results. */
   profile: boolean;
   /** Give up on a run after this long without any message arriving. */
   stallSeconds: number;
@@ -49,6 +54,7 @@ export interface BenchOptions {
 }
 
 const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' | 'note'> = {
+  rounds: 1,
   customers: 200,
   messages: 5,
   textLength: 80,
@@ -68,6 +74,8 @@ const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' 
 };
 
 const fullSizes: Partial<BenchOptions> = {
+  // On a 2-core machine one run's throughput and p99 vary by up to ±25%: one run would pass or fail by luck.
+  rounds: 3,
   customers: 1_000,
   messages: 10,
   warmupCustomers: 100,
@@ -78,8 +86,10 @@ const fullSizes: Partial<BenchOptions> = {
 
 const HELP = `npm run bench [-- options]
 
-  --full                    issue 9's sizes: 1000 customers x 10 messages, 2-minute rate-limit run
+  --full                    issue 9's sizes: 1000 customers x 10 messages, 2-minute rate-limit run, 3 rounds
   --scenarios LIST          throughput,idle,ratelimit (default: all three; throughput includes the raw relay)
+  --rounds N                throughput: run the raw relay and the bridge N times over and report each one's
+                            median round (quick 1, full 3)
   --customers N             customers in the throughput runs (quick 200, full 1000)
   --messages M              messages per customer (quick 5, full 10)
   --text-length N           characters per message (80)
@@ -92,7 +102,7 @@ const HELP = `npm run bench [-- options]
   --load-factor X           offered load as a multiple of the limit (3)
   --validate                keep the emulator's OpenAPI request validation on
   --no-aof                  Redis without the append-only file
-  --profile                 CPU profile of each measured bridge run, summarised in the results
+  --profile                 CPU profile of each measured run (round 1 only), summarised in the results
   --readme                  also rewrite the figures in README.md's Performance section (all scenarios)
   --note TEXT               a note on the machine's conditions, printed with the results
   --out DIR                 results directory (bench/results)
@@ -134,9 +144,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   for (const s of scenarios) {
     if (!['throughput', 'idle', 'ratelimit'].includes(s)) throw new Error(`unknown scenario ${s}`);
   }
+  const rounds = num('rounds', base.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`--rounds must be a whole number ≥ 1, got ${rounds}`);
   return {
     full,
     scenarios,
+    rounds,
     customers: num('customers', base.customers),
     messages: num('messages', base.messages),
     textLength: num('text-length', base.textLength),

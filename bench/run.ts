@@ -3,6 +3,7 @@
  *
  *   1. throughput and latency, both directions, in memory and on Redis;
  *   2. the same load through a raw relay (./raw-relay.ts), the least work any bridge can do, for the ratios;
+ *      1 and 2 run in rounds (`--rounds`), and each system's median round is the one reported;
  *   3. idle scale: open conversations in Redis, bytes each, and the bridge's RSS as their number grows;
  *   4. the vendor's rate limit: 3× the allowed load against an emulator that answers 429 beyond it.
  *
@@ -23,13 +24,16 @@ import { runRateLimit, type RateLimitResult } from './ratelimit';
 import {
   type BenchResults,
   evaluateTargets,
+  type HalfLoad,
+  halfHeadline,
+  headline,
   type Machine,
   renderMarkdown,
   renderSvg,
   updateReadme,
   type ThroughputResults,
 } from './report';
-import { round } from './stats';
+import { medianIndex, medianPairIndex, round } from './stats';
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -51,20 +55,26 @@ function machine(note: string | undefined): Machine {
 async function throughput(options: BenchOptions, dir: string): Promise<ThroughputResults> {
   const redis = await RedisProcess.start({ aof: options.aof });
   const profiles: ThroughputResults['profiles'] = [];
-  const base = (label: string, file: string): Omit<LoadSpec, 'sut'> => ({
-    label,
-    customers: options.customers,
-    messages: options.messages,
-    replies: 'perMessage',
-    textLength: options.textLength,
-    validate: options.validate,
-    bridgeRequestsPerMinute: 1_000_000,
-    warmupCustomers: options.warmupCustomers,
-    stallTimeoutMs: options.stallSeconds * 1000,
-    logFile: path.join(dir, `${file}.log`),
-    ...(options.profile ? { profileFile: path.join(dir, `${file}.cpuprofile`) } : {}),
-    say,
-  });
+  const rounds = options.rounds;
+  // Files of round r: `max-raw-r2.log`; a single round keeps the names it always had.
+  const base = (label: string, file: string, r: number): Omit<LoadSpec, 'sut'> => {
+    const name = rounds > 1 ? `${file}-r${r}` : file;
+    return {
+      label,
+      customers: options.customers,
+      messages: options.messages,
+      replies: 'perMessage',
+      textLength: options.textLength,
+      validate: options.validate,
+      bridgeRequestsPerMinute: 1_000_000,
+      warmupCustomers: options.warmupCustomers,
+      stallTimeoutMs: options.stallSeconds * 1000,
+      logFile: path.join(dir, `${name}.log`),
+      // Round 1 only: the profiles answer where the CPU goes, which more rounds would not change, only lengthen.
+      ...(options.profile && r === 1 ? { profileFile: path.join(dir, `${name}.cpuprofile`) } : {}),
+      say,
+    };
+  };
   const run = async (spec: LoadSpec): Promise<LoadResult> => {
     if (spec.redis) await flush(redis);
     const result = await runLoad(spec);
@@ -81,33 +91,66 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
     // One entry per vendor call is what the rate-limit scenario needs, not these: kept out of the saved results.
     return { ...result, vendorCalls: { ...result.vendorCalls, timeline: [] } };
   };
+  const roundLine = (r: number): void => {
+    if (rounds > 1) say(`  round ${r} of ${rounds}`);
+  };
   try {
     say('scenarios 1-2: maximum throughput (all messages offered at once)');
-    const raw = await run({ ...base('raw relay, max', 'max-raw'), sut: 'raw' });
-    const memory = await run({ ...base('bridge in memory, max', 'max-memory'), sut: 'bridge' });
-    const onRedis = await run({ ...base('bridge on Redis, max', 'max-redis'), sut: 'bridge', redis });
+    const maxRounds: Array<ThroughputResults['max']> = [];
+    for (let r = 1; r <= rounds; r++) {
+      roundLine(r);
+      const raw = await run({ ...base('raw relay, max', 'max-raw', r), sut: 'raw' });
+      const memory = await run({ ...base('bridge in memory, max', 'max-memory', r), sut: 'bridge' });
+      const onRedis = await run({ ...base('bridge on Redis, max', 'max-redis', r), sut: 'bridge', redis });
+      maxRounds.push({ raw, memory, redis: onRedis });
+    }
+    // Each system's own median round: a noisy round of the raw relay should not drag its bridge runs along.
+    const median = (system: keyof ThroughputResults['max']): LoadResult =>
+      maxRounds[medianIndex(maxRounds, (m) => m[system].customerMessagesPerSecond)]![system];
+    const max = { raw: median('raw'), memory: median('memory'), redis: median('redis') };
+
     say('scenarios 1-2: latency at half of the bridge’s maximum throughput');
-    const half = async (bridgeMax: LoadResult, state: 'memory' | 'redis') => {
-      const rate = Math.max(1, bridgeMax.customerMessagesPerSecond / 2);
+    const half = async (state: 'memory' | 'redis', r: number): Promise<HalfLoad> => {
+      const rate = Math.max(1, max[state].customerMessagesPerSecond / 2);
       const bridge = await run({
-        ...base(`bridge ${state === 'redis' ? 'on Redis' : 'in memory'}, half load`, `half-${state}`),
+        ...base(`bridge ${state === 'redis' ? 'on Redis' : 'in memory'}, half load`, `half-${state}`, r),
         sut: 'bridge',
         rate,
         gapSeconds: options.gapSeconds,
         ...(state === 'redis' ? { redis } : {}),
       });
       const rawHalf = await run({
-        ...base(`raw relay, same load`, `half-raw-${state}`),
+        ...base(`raw relay, same load`, `half-raw-${state}`, r),
         sut: 'raw',
         rate,
         gapSeconds: options.gapSeconds,
       });
       return { rate: round(rate, 1), gapSeconds: options.gapSeconds, bridge, raw: rawHalf };
     };
+    const halfRounds: Record<'memory' | 'redis', HalfLoad[]> = { memory: [], redis: [] };
+    for (let r = 1; r <= rounds; r++) {
+      roundLine(r);
+      halfRounds.memory.push(await half('memory', r));
+      halfRounds.redis.push(await half('redis', r));
+    }
+    const halfLoad = {
+      memory: halfRounds.memory[medianPairIndex(halfRounds.memory)]!,
+      redis: halfRounds.redis[medianPairIndex(halfRounds.redis)]!,
+    };
+    const pairHeadlines = (pairs: HalfLoad[]) =>
+      pairs.map((p) => ({ bridge: halfHeadline(p.bridge), raw: halfHeadline(p.raw) }));
     return {
-      max: { raw, memory, redis: onRedis },
-      halfLoad: { memory: await half(memory, 'memory'), redis: await half(onRedis, 'redis') },
+      max,
+      halfLoad,
       profiles,
+      rounds: {
+        max: maxRounds.map((m) => ({
+          raw: headline(m.raw),
+          memory: headline(m.memory),
+          redis: headline(m.redis),
+        })),
+        halfLoad: { memory: pairHeadlines(halfRounds.memory), redis: pairHeadlines(halfRounds.redis) },
+      },
     };
   } finally {
     await redis.stop();
@@ -202,6 +245,7 @@ async function render(file: string, options: BenchOptions): Promise<void> {
   const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
   results.targets = evaluateTargets(results);
   const outDir = path.resolve(options.outDir);
+  mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'latest.md'), renderMarkdown(results));
   writeFileSync(path.join(outDir, 'latest.svg'), renderSvg(results));
   if (options.writeReadme) await updateReadme(path.resolve(__dirname, '../README.md'), results);
