@@ -43,6 +43,8 @@ export const defaultDispatcherOptions: DispatcherOptions = {
 
 /** Items read when a lane is taken: the head alone (coalescing reads more, only when it happens). */
 const PEEK = 1;
+/** What a peek or take hands out: items, or an entry that cannot be read back. */
+type Peeked = Awaited<ReturnType<WorkQueue['peek']>>;
 /** Items read when the head's neighbours are wanted (coalescing, a redelivered batch). */
 const PEEK_MORE = 20;
 
@@ -267,7 +269,7 @@ export class Dispatcher {
    */
   private async drain(lane: string, lease = this.newLease(), taken?: QueuedWork[]): Promise<void> {
     let held = taken !== undefined;
-    let first = taken;
+    let first: Peeked | undefined = taken;
     const renewal = setInterval(() => {
       if (held) void this.queue.renew(lane, lease).catch(() => {});
     }, lease.ttlMs / 3);
@@ -285,10 +287,16 @@ export class Dispatcher {
           }
           continue;
         }
-        const outcome = await this.work(lane, head, lease);
+        const { outcome, next } = await this.work(lane, head, lease);
         // 'empty': the acknowledgement left the lane empty (off the due list, lease given up): nothing to peek for.
         if (outcome === 'empty') held = false;
         if (outcome !== 'more') return;
+        // The acknowledgement already took the next head (one round trip), or the loop takes it.
+        if (next === 'held') {
+          held = false;
+          return;
+        }
+        first = next;
       }
     } catch (err) {
       // The queue itself failed (Redis away): the items stay at the head of the lane and are taken up again.
@@ -309,13 +317,13 @@ export class Dispatcher {
    */
   private async work(
     lane: string,
-    head: Awaited<ReturnType<WorkQueue['peek']>>,
+    head: Peeked,
     lease: LaneLease,
-  ): Promise<'more' | 'empty' | 'paused'> {
+  ): Promise<{ outcome: 'more' | 'empty' | 'paused'; next?: Peeked | 'held' }> {
     const first = head[0]!;
     if ('unreadable' in first) {
       await this.bury(lane, undefined, first.id, 'UNREADABLE_WORK', first.unreadable, 0);
-      return 'more';
+      return { outcome: 'more' };
     }
     // The flag of the drain's first peek: coalescing peeks the same head again.
     const redelivered = first.redelivered === true;
@@ -327,11 +335,14 @@ export class Dispatcher {
     try {
       const done = await this.process(run, redelivered, coalesce);
       const ids = run.slice(0, done).map((w) => w.id);
-      const left = await this.queue.ack(lane, ids, lease);
+      // Stopping: acknowledged only, so the next head is not marked as handed out (it would count as redelivered).
+      const { left, next } = this.stopping
+        ? { left: await this.queue.ack(lane, ids, lease), next: undefined }
+        : await this.queue.ackAndTake(lane, ids, lease, PEEK);
       this.backoffUntil.delete(lane);
-      return left > 0 ? 'more' : 'empty';
+      return left > 0 ? { outcome: 'more', next } : { outcome: 'empty' };
     } catch (err) {
-      return (await this.failed(lane, first, err)) ? 'more' : 'paused';
+      return { outcome: (await this.failed(lane, first, err)) ? 'more' : 'paused' };
     }
   }
 

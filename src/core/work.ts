@@ -100,6 +100,16 @@ export interface WorkQueue {
    * `lease`, the lane is given up in the same step when nothing remains.
    */
   ack(lane: string, ids: string[], lease?: LaneLease): Promise<number>;
+  /**
+   * `ack` with `lease`, then, when items are left, `take` of up to `max` items for the same lease, in one step:
+   * `next` is what `take` would return (absent when the lane was left empty and given up).
+   */
+  ackAndTake(
+    lane: string,
+    ids: string[],
+    lease: LaneLease,
+    max: number,
+  ): Promise<{ left: number; next?: Array<QueuedWork | { unreadable: string; id: string }> | 'held' }>;
   /** Records a failed attempt on the head item and keeps the whole lane waiting until `retryAtMs`. */
   retryLater(lane: string, head: QueuedWork, retryAtMs: number): Promise<void>;
   /** Moves the head item to the dead-letter list. */

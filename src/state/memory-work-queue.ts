@@ -82,6 +82,16 @@ export class MemoryWorkQueue implements WorkQueue {
     if (this.leases.get(lane)?.token === lease.token) this.leases.delete(lane);
   }
 
+  async ackAndTake(
+    lane: string,
+    ids: string[],
+    lease: LaneLease,
+    max: number,
+  ): Promise<{ left: number; next?: QueuedWork[] | 'held' }> {
+    const left = await this.ack(lane, ids, lease);
+    return left === 0 ? { left } : { left, next: await this.take(lane, max, lease) };
+  }
+
   async ack(lane: string, ids: string[], lease?: LaneLease): Promise<number> {
     const items = this.lanes.get(lane) ?? [];
     for (const id of ids) {

@@ -171,6 +171,35 @@ describe.each(backends)('work queue (%s)', (backend) => {
     expect(taken2 !== 'held' && taken2.map(idOf)).toEqual(['m3']);
   });
 
+  it('acknowledges and takes the next head in one step, for the holder only', async () => {
+    const a = { token: 'holder-a', ttlMs: 10_000 };
+    const b = { token: 'holder-b', ttlMs: 10_000 };
+    const { work: first } = await queue.enqueue('ana', message(1));
+    const { work: second } = await queue.enqueue('ana', message(2));
+    await queue.enqueue('ana', message(3));
+    const taken = await queue.take('ana', 1, a);
+    expect(taken !== 'held' && taken.map(idOf)).toEqual(['m1']);
+    // The next head comes back with the acknowledgement, handed out for the first time.
+    const step = await queue.ackAndTake('ana', [first.id], a, 1);
+    expect(step.left).toBe(2);
+    expect(step.next !== 'held' && step.next?.map(idOf)).toEqual(['m2']);
+    expect(step.next !== 'held' && step.next?.[0]).not.toHaveProperty('redelivered');
+    expect(await queue.take('ana', 1, b)).toBe('held');
+    // Taken again by the same holder (a retry): it was handed out before.
+    const again = await queue.take('ana', 1, a);
+    expect(again !== 'held' && again[0]).toMatchObject({ redelivered: true });
+    // Another holder's lane: acknowledged (the items are still the head) but not taken.
+    await queue.release('ana', a);
+    expect(await queue.take('ana', 1, b)).not.toBe('held');
+    expect(await queue.ackAndTake('ana', [second.id], a, 1)).toEqual({ left: 1, next: 'held' });
+    // The acknowledgement that empties the lane gives it up and takes nothing.
+    const last = await queue.take('ana', 1, b);
+    const lastId = last !== 'held' && last[0] && !('unreadable' in last[0]) ? last[0].id : '';
+    expect(await queue.ackAndTake('ana', [lastId], b, 1)).toEqual({ left: 0 });
+    expect(await queue.take('ana', 1, a)).toEqual([]);
+    expect(await queue.depth()).toMatchObject({ queued: 0 });
+  });
+
   it('takes an empty, free lane with the enqueue when asked, and only then', async () => {
     const a = { token: 'holder-a', ttlMs: 10_000 };
     const b = { token: 'holder-b', ttlMs: 10_000 };
