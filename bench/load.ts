@@ -12,7 +12,7 @@
  * So each latency is the whole time the system under test held the message, plus two loopback hops and the
  * sandbox's own handling, which are the same for the bridge and the raw relay.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -141,6 +141,11 @@ export interface LoadResult {
   /** The sandbox and load generator (this process): CPU seconds and event-loop utilisation over the run. */
   sandboxCpuSeconds: number;
   sandboxEventLoopUtilisation: number;
+  /**
+   * Share of the machine's CPU time the hypervisor gave to others over the run (`steal` in /proc/stat; absent where
+   * there is no /proc): a run with much of it was slowed by something outside the benchmark.
+   */
+  stolenShare?: number;
   /** The system under test's event-loop utilisation over the run (1 = saturated). */
   sutEventLoopUtilisation: number;
   peakRssBytes: number;
@@ -432,6 +437,7 @@ async function drive(
   const commandsBefore = await spec.redis?.commandStats();
   const before = await sut.stats();
   const redisBefore = spec.redis?.cpuSeconds();
+  const stealBefore = cpuSteal();
   const mainCpuBefore = process.cpuUsage();
   const mainEluBefore = performance.eventLoopUtilization();
   const startedAt = performance.now();
@@ -476,6 +482,7 @@ async function drive(
   const redisAfter = spec.redis?.cpuSeconds();
   const commandsAfter = await spec.redis?.commandStats();
   const mainCpu = process.cpuUsage(mainCpuBefore);
+  const stealAfter = cpuSteal();
   const mainElu = performance.eventLoopUtilization(mainEluBefore);
   if (spec.profileFile) await sut.profileStop(spec.profileFile);
   const endGc = await sut.statsAfterGc();
@@ -548,6 +555,14 @@ async function drive(
       : {}),
     sandboxCpuSeconds: round((mainCpu.user + mainCpu.system) / 1e6, 2),
     sandboxEventLoopUtilisation: round(mainElu.utilization, 2),
+    ...(stealBefore && stealAfter && stealAfter.total > stealBefore.total
+      ? {
+          stolenShare: round(
+            (stealAfter.steal - stealBefore.steal) / (stealAfter.total - stealBefore.total),
+            3,
+          ),
+        }
+      : {}),
     sutEventLoopUtilisation: round(
       (after.stats.eluActiveMs - before.stats.eluActiveMs) /
         (after.stats.eluActiveMs - before.stats.eluActiveMs + after.stats.eluIdleMs - before.stats.eluIdleMs),
@@ -663,4 +678,17 @@ export function staggered(
       schedule.push({ i, m, atMs: i * startEveryMs + m * gapSeconds * 1000 });
   }
   return schedule.sort((a, b) => a.atMs - b.atMs || a.i - b.i);
+}
+
+/** The machine's CPU time so far, in clock ticks: all of it and the part stolen by the hypervisor (Linux only). */
+function cpuSteal(): { steal: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user already)
+    const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (ticks.length < 8 || ticks.some((t) => !Number.isFinite(t))) return undefined;
+    return { steal: ticks[7]!, total: ticks.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
 }

@@ -168,6 +168,9 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
       }
     });
   });
+  // Fastify's keep-alive (the bridge's HTTP server), not Node's 5 s: with Node's, the sandbox's pooled webhook sockets
+  // sometimes met a connection the relay had just closed (ECONNRESET), and a reply was lost in the raw relay's runs.
+  server.keepAliveTimeout = 72_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   await client.connect();
 

@@ -90,7 +90,7 @@ export interface BenchResults {
   targets: Target[];
 }
 
-const pct = (ratio: number): string => `${Math.round(ratio * 100)}%`;
+const pct = (ratio: number, digits = 0): string => `${round(ratio * 100, digits)}%`;
 const ms = (value: number): string =>
   !Number.isFinite(value) ? '–' : value >= 1000 ? `${round(value / 1000, 2)} s` : `${round(value, 1)} ms`;
 const num = (value: number): string => (Number.isFinite(value) ? value.toLocaleString('en-US') : '–');
@@ -451,6 +451,16 @@ export function renderMarkdown(r: BenchResults): string {
         'with its reply, if the process had a core to itself.',
       '',
     );
+    const shown = [t.max.raw, t.max.memory, t.max.redis, t.halfLoad.memory.bridge, t.halfLoad.memory.raw];
+    shown.push(t.halfLoad.redis.bridge, t.halfLoad.redis.raw);
+    const stolen = shown.filter((r) => r.stolenShare !== undefined);
+    if (stolen.length > 0) {
+      lines.push(
+        `CPU time the hypervisor gave to other tenants during the runs above (steal): ` +
+          `${stolen.map((r) => `${r.label}: ${pct(r.stolenShare!, 1)}`).join('; ')}.`,
+        '',
+      );
+    }
     const commands = t.max.redis.redisCommands;
     if (commands) {
       lines.push(
