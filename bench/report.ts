@@ -332,7 +332,7 @@ function latencyRow(run: LoadResult): string {
   return `| ${run.label} | ${run.offeredRate ?? '–'} | ${p(run.toHelpdesk)} | ${split} | ${p(run.toCustomer)} | ${run.cpuSecondsPer1000} |`;
 }
 
-/** Rounds whose runs did not all arrive once and in order, e.g. "round 2 (memory)"; the targets see only medians. */
+/** Rounds whose runs did not all arrive once and in order, e.g. "round 2 (memory)" (the raw relay's included). */
 function unsoundRounds(rounds: Array<Record<string, { sound: boolean }>>): string {
   const bad = rounds.flatMap((runs, i) =>
     Object.entries(runs)
