@@ -298,6 +298,7 @@ export class BlipConnection {
       .withTransportFactory(transportFactory)
       .build();
     built.client = client;
+    guardNotifications(client, this.logger);
     if (transport) this.transports.set(client, transport as unknown as { close(): unknown });
     // Registered before connect(): messages can arrive before connect() resolves.
     client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
@@ -435,4 +436,25 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
+}
+
+/**
+ * The SDK sends each message's `consumed` (and `failed`) notification itself once the receivers are done, inside a
+ * promise chain nobody observes: when the socket dropped while a receiver ran, the send throws ("The connection is
+ * not open") and surfaced as an unhandled rejection (chaos suite). The notification is lost either way; the
+ * customer's client may send the message again, and the dedupe mark makes that a no-op. Logged as what it is.
+ */
+export function guardNotifications(client: Pick<Client, 'sendNotification'>, logger: Logger): void {
+  const send = client.sendNotification.bind(client);
+  client.sendNotification = (notification) => {
+    try {
+      send(notification);
+    } catch (err) {
+      logger.warn('BLiP notification not sent: the connection is closed', {
+        code: 'BLIP_NOTIFICATION_LOST',
+        event: notification.event,
+        error: reasonOf(err),
+      });
+    }
+  };
 }
