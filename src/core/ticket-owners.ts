@@ -27,10 +27,6 @@ export class TicketOwners {
   forget(vendor: string, ticketId: string): void {
     this.owners.delete(key(vendor, ticketId));
   }
-
-  get size(): number {
-    return this.owners.size;
-  }
 }
 
 function key(vendor: string, ticketId: string): string {
