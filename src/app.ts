@@ -1,30 +1,28 @@
 import type { AddressInfo } from 'node:net';
 import type { AdapterModule, HelpdeskAdapter } from './adapters/adapter';
-import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { adapterModules } from './adapters/registry';
+import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
 import { BlipCustomerDirectory } from './blip/directory';
 import { createInboundHandlers } from './blip/inbound';
 import type { Config } from './config';
+import { assembleCore } from './core/assemble';
 import { errorMessage } from './core/errors';
-import { Dispatcher } from './core/dispatcher';
-import { Lifecycle } from './core/lifecycle';
 import { DomainEvents } from './core/events';
-import { HandoffService } from './core/handoff';
-import { Poller } from './core/poller';
-import { TicketDetails } from './core/ticket-details';
-import { rateLimited } from './core/rate-limited-adapter';
+import { TicketDetails } from './core/handoff/details';
+import { Lifecycle } from './core/handoff/lifecycle';
 import type { Logger } from './core/logger';
+import type { ConversationStore } from './core/ports';
+import { Routing } from './core/routing';
+import { VendorGateway, VendorGateways } from './core/vendor-gateway';
+import type { Intake } from './core/work/intake';
+import type { LaneRunner } from './core/work/runner';
+import { Poller } from './core/work/poller';
 import { buildHttpServer, type ReadinessReport } from './http/server';
-import {
-  type BlobRedisClient,
-  HttpMediaFetcher,
-  MemoryBlobStore,
-  RedisBlobStore,
-  SignedMediaHost,
-} from './media';
+import { HttpMediaFetcher } from './media';
 import { type Reports, startReports } from './reports';
+import { createMediaHost } from './media/create-host';
 import { createState, REDIS_PREFIX } from './state/create-store';
 import { registerBridgeMetrics } from './telemetry/bridge-metrics';
 import { Metrics } from './telemetry/metrics';
@@ -33,10 +31,16 @@ export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
   readonly url: string;
   readonly events: DomainEvents;
-  readonly service: HandoffService;
-  /** Records and runs the work (customer messages, helpdesk events) in order per customer. */
-  readonly dispatcher: Dispatcher;
+  /** Records every unit of work in its lane (customer messages, helpdesk events, operators' closes). */
+  readonly intake: Intake;
+  /** Runs the work queue; `runner.idle()` resolves when no lane has work due (tests, demo). */
+  readonly runner: LaneRunner;
+  /** The conversations in progress (state store). */
+  readonly store: ConversationStore;
+  /** The default helpdesk's adapter (the first of `BRIDGE_VENDORS`). */
   readonly adapter: HelpdeskAdapter;
+  /** Every enabled helpdesk's adapter, by name. */
+  readonly adapters: ReadonlyMap<string, HelpdeskAdapter>;
   /** Broadcasts the domain events to the enabled analytics tools (`ANALYTICS_*`); `analytics.stats()` per sink. */
   readonly analytics: AnalyticsHub;
   /** The Prometheus registry behind `GET /metrics`; add metrics with `metrics.counter(...)` etc. */
@@ -48,36 +52,19 @@ export interface Bridge {
   stop(): Promise<void>;
 }
 
-/** The composition root: wires the BLiP edge, the core, the adapter, the state store and the HTTP edge. */
+/**
+ * The composition root: wires the BLiP edge, the core (intake, lane runner, failure policy, the handoff's handlers,
+ * one vendor gateway per enabled helpdesk, routing), the state store and the HTTP edge. docs/architecture.md walks
+ * through what it builds.
+ */
 export async function startBridge(config: Config, logger: Logger): Promise<Bridge> {
-  const { store, lock, queue, limiter: limiterFor, redis } = createState(config.redisUrl, logger);
+  const { store, queue, limiter: limiterFor, redis } = createState(config.redisUrl, logger);
   await withTimeout(store.ping(), 10_000, 'no answer within 10 s').catch((err: unknown) => {
     void store.close().catch(() => {}); // stop the client's reconnecting
     throw new Error(
       `State store unreachable (${config.redisUrl ? 'Redis' : 'memory'}): ${errorMessage(err)}`,
     );
   });
-
-  // The settings were parsed with this module's own schema in loadConfig, so the erased type is safe here.
-  const module: AdapterModule = adapterModules[config.vendor.name];
-  const adapter = module.create(config.vendor.settings, { logger });
-  // Every vendor API call takes a slot of the vendor's limit, shared by all instances on Redis.
-  const limiter = limiterFor(adapter.name, adapter.limits.requestsPerMinute);
-
-  // Agents' files re-hosted for customers, bytes in the state backend: only with a public URL to serve them at.
-  const mediaHost = config.media.publicUrl
-    ? new SignedMediaHost(
-        redis
-          ? new RedisBlobStore(async () => (await redis()) as unknown as BlobRedisClient, REDIS_PREFIX)
-          : new MemoryBlobStore(),
-        {
-          publicUrl: config.media.publicUrl,
-          secret: config.media.urlSecret,
-          ttlMs: config.media.linkTtlMs,
-          maxBytes: config.media.maxBytes,
-        },
-      )
-    : undefined;
 
   const connection = new BlipConnection(config.blip, logger);
   const events = new DomainEvents((event, err) =>
@@ -100,50 +87,64 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const bridgeMetrics = registerBridgeMetrics(metrics, {
     events,
     queue,
-    vendor: adapter.name,
     blipConnected: () => connection.isConnected(),
   });
   connection.onUnconfirmedSend = bridgeMetrics.onUnacknowledgedSend;
-  const limitedAdapter = rateLimited(bridgeMetrics.instrument(adapter), limiter, (ms) => {
-    bridgeMetrics.onRateLimitWait(ms);
-    logger.debug('waited for the vendor rate limit', { vendor: adapter.name, waitedMs: ms });
-  });
+
+  // The enabled helpdesks. The settings were parsed with each module's own schema in loadConfig, so the erased type
+  // is safe here. Every call to a vendor goes through its gateway: its rate limit (shared by all instances on
+  // Redis), its metrics.
+  const adapters = new Map<string, HelpdeskAdapter>();
+  for (const vendor of config.vendors) {
+    const module: AdapterModule = adapterModules[vendor.name];
+    adapters.set(vendor.name, module.create(vendor.settings, { logger }));
+  }
+  const gateways = new VendorGateways(
+    [...adapters.values()].map(
+      (adapter) =>
+        new VendorGateway(
+          adapter,
+          limiterFor(adapter.name, adapter.limits.requestsPerMinute),
+          bridgeMetrics.gatewayObserver,
+        ),
+    ),
+  );
+  const lifecycle = new Lifecycle(config.lifecycle, queue);
   // Session reports: listeners only enqueue; the store opens in the background and never holds up the start.
   const reports = startReports(config.reports, events, logger);
-  const service = new HandoffService(
+  const mediaHost = createMediaHost(config.media, redis, REDIS_PREFIX);
+
+  const { intake, runner } = assembleCore({
+    queue,
     store,
-    limitedAdapter,
-    new BlipCustomerChannel(connection, config.blip.mainService, config.bridge.maxMessageLength),
+    vendors: gateways,
+    routing: new Routing(config.routing.vendors[0]!, config.routing.rules, (at) => lifecycle.admits(at).open),
+    channel: new BlipCustomerChannel(connection, config.blip.mainService, config.bridge.maxMessageLength),
     events,
     logger,
-    {
+    settings: {
       tags: config.bridge.ticketTags,
       closingText: config.bridge.closingText,
       agentSignature: config.bridge.agentSignature,
       dedupeTtlMs: config.bridge.dedupeTtlMs,
-      lock,
-      media: new HttpMediaFetcher(config.media),
-      mediaHost,
       fileNotDeliveredText: config.bridge.fileNotDeliveredText,
-      // Timers live in the work queue: they survive restarts and fire once across instances.
-      lifecycle: new Lifecycle(config.lifecycle, queue),
-      // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).
-      details: new TicketDetails(
-        { tags: config.bridge.ticketTags, ...config.handoff, timeoutMs: config.handoff.directoryTimeoutMs },
-        logger,
-        new BlipCustomerDirectory(connection, config.blip.domain),
-      ),
       reopenWindowMs: config.handoff.reopenWindowMs,
+      coalesceMax: config.work.coalesceMax,
     },
-  );
-  const dispatcher = new Dispatcher(queue, service, events, logger, {
-    concurrency: config.work.concurrency,
-    maxAttempts: config.work.maxAttempts,
-    backoff: { attempts: config.work.maxAttempts, baseDelayMs: 1_000, maxDelayMs: config.work.retryMaxMs },
-    coalesceMax: config.work.coalesceMax,
-    limiter,
+    // Timers live in the work queue: they survive restarts and fire once across instances.
+    lifecycle,
+    // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).
+    details: new TicketDetails(
+      { tags: config.bridge.ticketTags, ...config.handoff, timeoutMs: config.handoff.directoryTimeoutMs },
+      logger,
+      new BlipCustomerDirectory(connection, config.blip.domain),
+    ),
+    media: new HttpMediaFetcher(config.media),
+    mediaHost,
+    failures: { maxAttempts: config.work.maxAttempts, maxDelayMs: config.work.retryMaxMs },
+    lanes: { concurrency: config.work.concurrency },
   });
-  const inbound = createInboundHandlers(dispatcher, events, connection.identity, logger);
+  const inbound = createInboundHandlers(intake, events, connection.identity, logger);
   connection.onMessage(inbound.onMessage);
   connection.onNotification(inbound.onNotification);
 
@@ -159,17 +160,17 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   };
 
   const http = buildHttpServer({
-    adapters: [adapter],
-    intake: dispatcher,
+    adapters: [...adapters.values()],
+    intake,
     media: mediaHost,
     reports: reports && { reports, adminToken: config.adminToken },
     admin: {
       queue,
       adminToken: config.adminToken,
       conversations: {
-        list: (limit) => service.listConversations(limit),
-        get: (customerKey) => service.getConversation(customerKey),
-        close: (customerKey, reason) => dispatcher.acceptForceClose(customerKey, reason),
+        list: (limit) => store.list(limit),
+        get: (customerKey) => store.get(customerKey),
+        close: (customerKey, reason) => intake.acceptOperatorClose(customerKey, reason),
       },
     },
     logger,
@@ -179,19 +180,19 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     metrics,
   });
 
-  const poll = limitedAdapter.poll?.bind(limitedAdapter);
-  const poller = poll
-    ? new Poller({ name: adapter.name, poll }, dispatcher, store, logger, config.bridge.pollIntervalMs)
-    : undefined;
+  const pollers = gateways
+    .all()
+    .filter((g) => g.polls)
+    .map((g) => new Poller(g, intake, store, logger, config.bridge.pollIntervalMs));
 
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     await connection.connect();
-    dispatcher.start();
-    poller?.start();
+    runner.start();
+    for (const poller of pollers) poller.start();
   } catch (err) {
     await http.close().catch(() => {});
-    await dispatcher.stop(1_000);
+    await runner.stop(1_000);
     await connection.close();
     await analytics.stop();
     await reports?.close();
@@ -202,7 +203,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host;
   const url = `http://${host}:${address.port}`;
   logger.info('bridge started', {
-    vendor: adapter.name,
+    vendors: gateways.all().map((g) => g.name),
     http: url,
     state: config.redisUrl ? 'redis' : 'memory',
     blip: `${config.blip.scheme}://${config.blip.host}:${config.blip.port}`,
@@ -212,13 +213,13 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      await poller?.stop();
+      await Promise.all(pollers.map((p) => p.stop()));
       // Budget (main.ts exits after 20 s): HTTP 3 s, in-flight work 8 s, analytics flush 3 s, then closes.
       await closeHttp(http, 3_000).catch((err: unknown) =>
         logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
       );
       // In memory the queue dies with the process: finish it first. On Redis, only the items in progress.
-      await dispatcher.stop(8_000, { finishQueued: !config.redisUrl });
+      await runner.stop(8_000, { finishQueued: !config.redisUrl });
       await connection.close();
       // After everything that emits events; before the store, whose Redis connection the analytics queues use.
       await analytics.stop();
@@ -231,7 +232,20 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       logger.info('bridge stopped');
     })());
 
-  return { url, events, service, dispatcher, adapter, readiness, stop, analytics, metrics, reports };
+  return {
+    url,
+    events,
+    intake,
+    runner,
+    store,
+    adapter: adapters.get(config.routing.vendors[0]!)!,
+    adapters,
+    readiness,
+    stop,
+    analytics,
+    metrics,
+    reports,
+  };
 }
 
 /**

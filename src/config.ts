@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adapterModules, type VendorName, vendorNames } from './adapters/registry';
+import { adapterModules, type VendorName } from './adapters/registry';
 import { type AnalyticsConfig, analyticsConfigKeys, parseAnalyticsConfig } from './analytics/config';
 import {
   adminTokenSchema,
@@ -9,7 +9,7 @@ import {
   reportsConfigShape,
   type ReportsConfig,
 } from './reports/config';
-import type { LifecycleOptions } from './core/lifecycle';
+import type { LifecycleOptions } from './core/handoff/lifecycle';
 import {
   lifecycleConfigFrom,
   lifecycleConfigProblems,
@@ -17,6 +17,7 @@ import {
   lifecycleEmptyIsMeaningful,
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
+import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -63,7 +64,7 @@ export const baseConfigSchema = z.object({
     .default(10_000),
   BLIP_MAIN_SERVICE: z.string().optional(),
 
-  BRIDGE_VENDOR: z.enum(vendorNames).default('zendesk'),
+  ...routingConfigShape,
   BRIDGE_LOCALE: z.enum(['pt-BR', 'en']).default('pt-BR'),
   BRIDGE_CLOSING_MESSAGE: z.string().optional(),
   BRIDGE_TICKET_TAGS: z
@@ -199,7 +200,17 @@ export interface Config {
   /** The analytics hub (src/analytics): its enabled sinks, queues and privacy options (`ANALYTICS_*`). */
   analytics: AnalyticsConfig;
   log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'json' | 'pretty' };
-  vendor: { name: VendorName; settings: Record<string, unknown> };
+  /** The default helpdesk (the first of `vendors`). */
+  vendor: VendorConfig;
+  /** Every enabled helpdesk, the default first (`BRIDGE_VENDORS`), each with its own `<VENDOR>_*` settings. */
+  vendors: VendorConfig[];
+  /** Which helpdesk a new handoff goes to (`BRIDGE_ROUTES`). */
+  routing: RoutingConfig;
+}
+
+export interface VendorConfig {
+  name: VendorName;
+  settings: Record<string, unknown>;
 }
 
 export class ConfigError extends Error {
@@ -232,17 +243,27 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
   const base = baseConfigSchema.safeParse(input);
   if (!base.success) problems.push(...describe(base.error, input));
 
-  const vendorName = (base.success ? base.data.BRIDGE_VENDOR : input.BRIDGE_VENDOR) as VendorName | undefined;
-  const module =
-    vendorName && vendorName in adapterModules ? adapterModules[vendorName] : adapterModules.zendesk;
-  const vendor = module.configSchema.safeParse(input);
-  if (!vendor.success) problems.push(...describe(vendor.error, input));
+  const routing = base.success ? routingConfigFrom(base.data) : undefined;
+  problems.push(...(routing?.problems ?? []));
+  // Each enabled vendor's own keys (`<VENDOR>_*`); before the base parsed, the default vendor's.
+  const names = routing?.config?.vendors ?? [
+    ((input.BRIDGE_VENDOR ?? 'zendesk') in adapterModules
+      ? (input.BRIDGE_VENDOR ?? 'zendesk')
+      : 'zendesk') as VendorName,
+  ];
+  const vendors: VendorConfig[] = [];
+  for (const name of names) {
+    const parsed = adapterModules[name].configSchema.safeParse(input);
+    if (parsed.success) vendors.push({ name, settings: parsed.data as Record<string, unknown> });
+    else problems.push(...describe(parsed.error, input));
+  }
   const analytics = parseAnalyticsConfig(input);
   problems.push(...analytics.problems);
 
   if (base.success) problems.push(...reportsConfigProblems(base.data));
   if (base.success) problems.push(...lifecycleConfigProblems(base.data));
-  if (!base.success || !vendor.success || problems.length) throw new ConfigError(problems.sort());
+  if (!base.success || !routing?.config || problems.length)
+    throw new ConfigError([...new Set(problems)].sort());
   if (!analytics.config) throw new ConfigError(problems.sort());
   const c = base.data;
   return {
@@ -295,7 +316,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       level: c.LOG_LEVEL,
       format: c.LOG_FORMAT ?? (isTty && env.NODE_ENV !== 'production' ? 'pretty' : 'json'),
     },
-    vendor: { name: c.BRIDGE_VENDOR, settings: vendor.data as Record<string, unknown> },
+    vendor: vendors[0]!,
+    vendors,
+    routing: routing.config,
   };
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_SUBJECT_TEMPLATE, SUBJECT_PLACEHOLDERS } from './core/ticket-details';
+import { DEFAULT_SUBJECT_TEMPLATE, SUBJECT_PLACEHOLDERS } from './core/handoff/details';
 import type { TicketPriority } from './core/model';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { LifecycleOptions } from './core/lifecycle';
-import { OfficeHoursError, parseOfficeHours } from './core/office-hours';
+import type { LifecycleOptions } from './core/handoff/lifecycle';
+import { OfficeHoursError, parseOfficeHours } from './core/handoff/office-hours';
 
 type Locale = 'pt-BR' | 'en';
 

@@ -1,6 +1,8 @@
 /**
  * The helpdesk adapter contract: what one vendor folder under `src/adapters/<vendor>/` implements.
- * It imports only core model types; it is the one file under `adapters/` the core may import.
+ * It is the one file under `adapters/` the core may import, and the one file outside `adapters/` a vendor folder
+ * imports: it re-exports the model, the error classes, the logger type and the helpers adapters need (lint enforces
+ * both directions: eslint.config.mjs).
  *
  * What an adapter does NOT do, because the core does it for every vendor: dedupe events, keep per-customer
  * order, retry, enforce webhook timestamp windows, reject unverified webhooks, keep state.
@@ -8,6 +10,19 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../core/logger';
+
+export type * from '../core/model';
+export { type Logger, silentLogger } from '../core/logger';
+export {
+  BridgeError,
+  errorCode,
+  errorMessage,
+  PermanentError,
+  RetryableError,
+  SecurityError,
+  UnavailableError,
+} from '../core/errors';
+export { retryAfterMs } from '../core/retry-after';
 import type {
   AgentMessageEvent,
   Attachment,

@@ -1,5 +1,5 @@
 import axios, { isAxiosError } from 'axios';
-import { retryAfterMs } from '../adapters/shared/http-errors';
+import { retryAfterMs } from '../core/retry-after';
 import { PermanentError, RetryableError } from '../core/errors';
 
 export interface PostOptions {

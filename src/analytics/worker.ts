@@ -1,6 +1,6 @@
 import { errorCode, errorMessage, PermanentError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { backoffDelay } from '../core/retry';
+import { backoffDelay } from '../core/work/failure-policy';
 import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './circuit-breaker';
 import type { AnalyticsEvent } from './event';
 import type { SinkQueue } from './queue';
@@ -190,7 +190,7 @@ export class SinkWorker {
         if (this.draining && !this.queue.volatile) return 'aborted'; // kept in Redis for the next start
         this.counts.retried += batch.length;
         const delay = Math.max(
-          backoffDelay({ attempts: Infinity, ...this.options.retry }, attempt, err),
+          backoffDelay(this.options.retry, attempt, err),
           this.draining ? 0 : this.breaker.waitMs(),
         );
         const log = attempt === 1 || opened ? this.options.logger.warn : this.options.logger.debug;

@@ -1,3 +1,4 @@
+import { channelOf } from './channels';
 import { z } from 'zod';
 import type { CustomerRef } from '../core/model';
 
@@ -60,11 +61,14 @@ export function customerFromMessage(message: InboundMessage): CustomerRef {
   const meta = message.metadata ?? {};
   const originator = meta['#tunnel.originator'] ?? undefined;
   const owner = meta['#tunnel.owner'] ?? undefined;
+  const key = identityOf(message.from);
+  const channel = channelOf(originator ?? key).channel;
   return {
-    key: identityOf(message.from),
+    key,
     address: message.from,
     ...(originator ? { originator: identityOf(originator) } : {}),
     ...(owner ? { owner: identityOf(owner) } : {}),
+    ...(channel ? { channel } : {}),
   };
 }
 

@@ -1,9 +1,9 @@
 import type { LimeMessage, LimeNotification } from 'blip-sdk';
 import { errorCode, errorMessage } from '../core/errors';
-import type { Dispatcher } from '../core/dispatcher';
 import type { DomainEvents } from '../core/events';
 import { logTag } from '../core/ids';
 import type { Logger } from '../core/logger';
+import type { Intake as CoreIntake } from '../core/work/intake';
 import { limeToChatMessage } from './content';
 import {
   customerFromMessage,
@@ -13,49 +13,22 @@ import {
   limeNotificationSchema,
 } from './envelope';
 
-/** Where the BLiP edge hands work to: the dispatcher records it durably before the handler resolves. */
-export type Intake = Pick<Dispatcher, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
-
-export interface InboundOptions {
-  /** How long to keep trying to record a message while the work queue (Redis) cannot be reached. */
-  recordForMs: number;
-}
+/** Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. */
+export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
 
 /**
  * The BLiP edge's receivers: validate each envelope, record it as work, and never throw.
  * Resolving late is deliberate: the SDK sends `consumed` only after the handler finished, so it means "recorded".
- * BLiP does not deliver a message twice, so while the queue cannot be reached the message is held here and
- * recording is retried (bounded); only then is it reported as lost, loudly.
+ * BLiP does not deliver a message twice, so while the queue cannot be reached the intake holds the message and
+ * tries again (bounded, by the core's failure policy); only then is it reported as lost, loudly.
  */
 export function createInboundHandlers(
   intake: Intake,
   events: DomainEvents,
   botIdentity: string,
   logger: Logger,
-  options: InboundOptions = { recordForMs: 60_000 },
 ) {
   const self = botIdentity.toLowerCase();
-
-  async function record(what: () => Promise<void>, meta: Record<string, unknown>): Promise<void> {
-    const deadline = Date.now() + options.recordForMs;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await what();
-        return;
-      } catch (err) {
-        if (Date.now() >= deadline) throw err;
-        const delayMs = Math.min(5_000, 100 * 2 ** attempt);
-        logger.warn('could not record incoming LIME work; retrying', {
-          ...meta,
-          attempt,
-          delayMs,
-          code: errorCode(err),
-          error: errorMessage(err),
-        });
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-      }
-    }
-  }
 
   async function onMessage(raw: LimeMessage): Promise<void> {
     const parsed = limeMessageSchema.safeParse(raw);
@@ -88,7 +61,7 @@ export function createInboundHandlers(
     }
     const meta = { customer: logTag(customer.key), messageId: message.id };
     try {
-      await record(() => intake.acceptCustomerMessage(customer, rendered.message), meta);
+      await intake.acceptCustomerMessage(customer, rendered.message);
     } catch (err) {
       logger.error('customer message LOST: it could not be recorded (work queue unreachable)', {
         ...meta,
@@ -118,23 +91,21 @@ export function createInboundHandlers(
     const n = parsed.data;
     if (n.event !== 'failed') return;
     const customerKey = identityOf(n.from);
-    await record(
-      () =>
-        intake.acceptDeliveryFailure(
-          customerKey,
-          n.id,
-          String(n.reason?.code ?? 'unknown'),
-          n.reason?.description ?? 'no reason given',
-        ),
-      { customer: logTag(customerKey), messageId: n.id },
-    ).catch((err: unknown) =>
-      logger.error('LIME failed notification could not be recorded; the agent will not be told', {
-        customer: logTag(customerKey),
-        messageId: n.id,
-        code: errorCode(err),
-        error: errorMessage(err),
-      }),
-    );
+    await intake
+      .acceptDeliveryFailure(
+        customerKey,
+        n.id,
+        String(n.reason?.code ?? 'unknown'),
+        n.reason?.description ?? 'no reason given',
+      )
+      .catch((err: unknown) =>
+        logger.error('LIME failed notification could not be recorded; the agent will not be told', {
+          customer: logTag(customerKey),
+          messageId: n.id,
+          code: errorCode(err),
+          error: errorMessage(err),
+        }),
+      );
   }
 
   return { onMessage, onNotification };

@@ -8,7 +8,7 @@ import { errorMessage } from '../core/errors';
 import { createState } from '../state/create-store';
 import { createLogger } from '../telemetry/logger';
 import { runCheck } from './check';
-import { DeadLetterAdmin } from './dead-letters';
+import { DeadLetterAdmin } from '../core/work/dead-letters';
 import { runSetup, SETUP_USAGE } from './setup';
 
 const USAGE = `Usage: npm run bridge -- <command>

@@ -14,6 +14,11 @@ export interface CustomerRef {
   owner?: string;
   /** Display name, when known. */
   name?: string;
+  /**
+   * The channel the real customer writes from (`WhatsApp`, `Instagram`, `BLiP Chat`…), named by the edge that
+   * received the message (the core knows no channel addresses): ticket subjects and routing rules use it.
+   */
+  channel?: string;
 }
 
 export interface Attachment {
@@ -208,6 +213,8 @@ export interface Conversation {
   team?: string;
   /** While `opening`: the closed ticket this handoff reopens (reopen policy). */
   reopening?: TicketRef;
+  /** The waiting text of this handoff was sent (it goes once, before the first helpdesk call). */
+  waitingSent?: boolean;
 }
 
 /** What the core gathered for a ticket about to open (`src/core/ticket-details.ts`). */

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { DeadLetterAdmin } from '../cli/dead-letters';
+import { DeadLetterAdmin } from '../core/work/dead-letters';
 import type { Logger } from '../core/logger';
 import type { Conversation } from '../core/model';
-import type { WorkQueue } from '../core/work';
+import type { WorkQueue } from '../core/work/queue';
 import { adminGuard } from './admin-auth';
 
 export interface AdminRoutesOptions {

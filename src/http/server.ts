@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { HelpdeskAdapter, RawRequest, WebhookHandler } from '../adapters/adapter';
 import { errorCode, errorMessage, PermanentError } from '../core/errors';
-import type { Dispatcher } from '../core/dispatcher';
+import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../telemetry/metrics';
 import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
@@ -16,7 +16,7 @@ export interface ReadinessReport {
 export interface HttpServerOptions {
   adapters: HelpdeskAdapter[];
   /** Records webhook events as work (durably) before the webhook is answered. */
-  intake: Pick<Dispatcher, 'acceptHelpdeskEvents'>;
+  intake: Pick<Intake, 'acceptHelpdeskEvents'>;
   logger: Logger;
   bodyLimitBytes: number;
   /** Replay window for signed webhooks, unless the adapter declares its own. */

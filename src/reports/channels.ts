@@ -1,2 +1,2 @@
-/** The channel of a customer identity: the map lives in the core (the ticket subject template uses it too). */
-export { type Channel, channelOf } from '../core/channels';
+/** The channel of a customer identity: the map lives in the BLiP edge, which also names each customer's channel for the core. */
+export { type Channel, channelOf } from '../blip/channels';

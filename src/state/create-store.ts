@@ -1,30 +1,27 @@
 import KeyvRedis, { createKeyv, type RedisClientType } from '@keyv/redis';
 import Keyv from 'keyv';
 import { errorMessage, UnavailableError } from '../core/errors';
-import { KeyedMutex } from '../core/keyed-mutex';
 import type { Logger } from '../core/logger';
-import type { ConversationStore, CustomerLock } from '../core/ports';
+import type { ConversationStore } from '../core/ports';
 import { MemoryRateLimiter, type RateLimiter } from '../core/rate-limiter';
-import type { WorkQueue } from '../core/work';
+import type { WorkQueue } from '../core/work/queue';
 import { MemoryWorkQueue } from './memory-work-queue';
 import { RedisRateLimiter } from './redis-rate-limiter';
 import { type QueueRedisClient, RedisWorkQueue } from './redis-work-queue';
 import { KeyvConversationStore } from './keyv-conversation-store';
-import { type LockRedisClient, RedisCustomerLock } from './redis-customer-lock';
 import { deserialize, serialize } from './keyv-serializer';
-import { mappingStoreErrors } from './store-errors';
+import { storeCall } from './store-errors';
 
 const NAMESPACE = 'bhb';
 
 export interface State {
   store: ConversationStore;
-  lock: CustomerLock;
   /** The durable work queue (Redis) or its single-instance stand-in (memory). */
   queue: WorkQueue;
   /** A rate limiter for `name` (a vendor), shared by every instance on Redis. */
   limiter(name: string, requestsPerMinute: number): RateLimiter;
   /**
-   * The one Redis connection (node-redis v5), for the Redis-backed parts (work queue, rate limiter, analytics
+   * The one Redis connection (node-redis v5), for the Redis-backed parts (work queue, rate limiters, analytics
    * queues) under the `bhb:` prefix; absent in memory mode. Closed by `store.close()`.
    */
   redis?: () => Promise<RedisClientType>;
@@ -35,8 +32,8 @@ export const REDIS_PREFIX = `${NAMESPACE}:`;
 
 /**
  * In memory when no Redis URL is given (one instance, state lost on restart),
- * else on Redis through @keyv/redis (shared by every instance, survives restarts), with a per-customer lock
- * shared by the instances.
+ * else on Redis through @keyv/redis (shared by every instance, survives restarts). One worker per customer is the
+ * work queue's lane lease; there is no other lock.
  * Errors are thrown, never swallowed: a store that cannot answer must not look like "no conversation",
  * or the bridge would open a second ticket.
  */
@@ -53,7 +50,6 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
     });
     return {
       store: new KeyvConversationStore(keyv),
-      lock: new KeyedMutex(),
       queue: new MemoryWorkQueue(),
       limiter: (_name, requestsPerMinute) => new MemoryRateLimiter(requestsPerMinute),
     };
@@ -81,11 +77,13 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
   const redis = keyv.store as KeyvRedis<unknown>;
   // @keyv/redis is built with a single-node URL here, so its client is a RedisClientType. Its getClient() returns
   // the client as soon as the socket is opening; without an offline queue a command sent then fails ("The client
-  // is offline"), so commands of our own wait (briefly) for the client to be ready.
+  // is offline"), so commands of our own wait (briefly) for the client to be ready: one wait shared by every caller
+  // (hundreds of lanes may be waiting while Redis restarts).
+  let becomingReady: Promise<void> | undefined;
   const ready = async (): Promise<RedisClientType> => {
-    const client = (await redis.getClient()) as RedisClientType;
+    const client = (await storeCall(() => redis.getClient())) as RedisClientType;
     if (client.isReady) return client;
-    await new Promise<void>((resolve, reject) => {
+    becomingReady ??= new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('ready', onReady);
         reject(
@@ -97,20 +95,20 @@ export function createState(redisUrl: string | undefined, logger: Logger): State
         resolve();
       };
       client.once('ready', onReady);
-    });
+    }).finally(() => (becomingReady = undefined));
+    await becomingReady;
     return client;
   };
-  // node-redis' client satisfies the commands the lock, queue and limiter use; its generic types are too wide to
-  // name there.
-  const client = async () => (await ready()) as unknown as LockRedisClient;
+  // node-redis' client satisfies the commands the queue and limiter use; its generic types are too wide to name
+  // there.
   const scripted = async () => (await ready()) as unknown as QueueRedisClient;
-  // Redis being away reaches the core as `UnavailableError` (STATE_STORE_UNAVAILABLE), not as node-redis' errors.
+  // Redis being away reaches the core as `UnavailableError` (STATE_STORE_UNAVAILABLE), not as node-redis' errors:
+  // each of these maps its own calls (`storeCall`, `RedisScript.run`).
   return {
-    store: mappingStoreErrors(new KeyvConversationStore(keyv, () => keyv.disconnect())),
-    lock: mappingStoreErrors(new RedisCustomerLock(client, REDIS_PREFIX)),
-    queue: mappingStoreErrors(new RedisWorkQueue(scripted, REDIS_PREFIX)),
+    store: new KeyvConversationStore(keyv, () => keyv.disconnect()),
+    queue: new RedisWorkQueue(scripted, REDIS_PREFIX),
     limiter: (name, requestsPerMinute) =>
-      mappingStoreErrors(new RedisRateLimiter(scripted, `${REDIS_PREFIX}rl:${name}`, requestsPerMinute)),
+      new RedisRateLimiter(scripted, `${REDIS_PREFIX}rl:${name}`, requestsPerMinute),
     redis: ready,
   };
 }

@@ -1,6 +1,7 @@
 import Keyv from 'keyv';
 import type { ClosedHandoff, Conversation } from '../core/model';
 import type { ConversationStore } from '../core/ports';
+import { storeCall } from './store-errors';
 
 /**
  * The conversation store over one Keyv instance (memory or Redis):
@@ -17,17 +18,30 @@ export class KeyvConversationStore implements ConversationStore {
     private readonly onClose: () => Promise<void> = async () => {},
   ) {}
 
+  // Every read and write goes through these three: Redis being away becomes UnavailableError (storeCall).
+  private read<T>(key: string): Promise<T | undefined> {
+    return storeCall(async () => (await this.keyv.get<T>(key)) ?? undefined);
+  }
+
+  private write(key: string, value: unknown, ttlMs?: number): Promise<unknown> {
+    return storeCall(() => this.keyv.set(key, value, ttlMs));
+  }
+
+  private delete(key: string): Promise<unknown> {
+    return storeCall(() => this.keyv.delete(key));
+  }
+
   async get(customerKey: string): Promise<Conversation | undefined> {
-    return (await this.keyv.get<Conversation>(`conv:${customerKey}`)) ?? undefined;
+    return this.read<Conversation>(`conv:${customerKey}`);
   }
 
   async save(conversation: Conversation): Promise<void> {
-    await this.keyv.set(`conv:${conversation.customer.key}`, stripUndefined(conversation));
+    await this.write(`conv:${conversation.customer.key}`, stripUndefined(conversation));
     if (conversation.status === 'opening') {
-      await this.keyv.set(`session:${conversation.sessionId}`, conversation.customer.key);
+      await this.write(`session:${conversation.sessionId}`, conversation.customer.key);
     }
     if (conversation.ticket) {
-      await this.keyv.set(
+      await this.write(
         ticketKey(conversation.ticket.vendor, conversation.ticket.id),
         conversation.customer.key,
       );
@@ -36,20 +50,19 @@ export class KeyvConversationStore implements ConversationStore {
       // Once the ticket is indexed, the index finds the customer: the session index (for events that arrive while
       // the ticket is being opened) would be dead weight for the rest of the handoff (184 B of Redis per open
       // conversation: npm run bench, scenario 3). Deleted after the ticket's index is written, never before: a
-      // lookup that misses both reads the ticket's index again (HandoffService.customerKeyOf).
-      await this.keyv.delete(`session:${conversation.sessionId}`);
+      // lookup that misses both reads the ticket's index again (TicketIndex.lookup).
+      await this.delete(`session:${conversation.sessionId}`);
     }
   }
 
   async remove(conversation: Conversation): Promise<void> {
-    if (conversation.ticket)
-      await this.keyv.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
-    await this.keyv.delete(`session:${conversation.sessionId}`);
-    await this.keyv.delete(`conv:${conversation.customer.key}`);
+    if (conversation.ticket) await this.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
+    await this.delete(`session:${conversation.sessionId}`);
+    await this.delete(`conv:${conversation.customer.key}`);
   }
 
   async customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined> {
-    return (await this.keyv.get<string>(ticketKey(vendor, ticketId))) ?? undefined;
+    return this.read<string>(ticketKey(vendor, ticketId));
   }
 
   /**
@@ -66,7 +79,7 @@ export class KeyvConversationStore implements ConversationStore {
     const found: Conversation[] = [];
     for await (const key of this.keys()) {
       if (!key.startsWith('conv:')) continue;
-      const value = await this.keyv.get<Conversation>(key);
+      const value = await this.read<Conversation>(key);
       if (!value || typeof value !== 'object' || typeof value.openedAt !== 'string') continue;
       found.push(value);
       if (found.length >= limit) break;
@@ -92,39 +105,39 @@ export class KeyvConversationStore implements ConversationStore {
   }
 
   async customerKeyForSession(sessionId: string): Promise<string | undefined> {
-    return (await this.keyv.get<string>(`session:${sessionId}`)) ?? undefined;
+    return this.read<string>(`session:${sessionId}`);
   }
 
   async isProcessed(key: string): Promise<boolean> {
-    return (await this.keyv.get(`done:${key}`)) !== undefined;
+    return (await this.read(`done:${key}`)) !== undefined;
   }
 
   async markProcessed(key: string, ttlMs: number): Promise<void> {
-    await this.keyv.set(`done:${key}`, 1, ttlMs);
+    await this.write(`done:${key}`, 1, ttlMs);
   }
 
   async getCursor(name: string): Promise<string | undefined> {
-    return (await this.keyv.get<string>(`cursor:${name}`)) ?? undefined;
+    return this.read<string>(`cursor:${name}`);
   }
 
   async setCursor(name: string, value: string): Promise<void> {
-    await this.keyv.set(`cursor:${name}`, value);
+    await this.write(`cursor:${name}`, value);
   }
 
   async rememberClosed(closed: ClosedHandoff, ttlMs: number): Promise<void> {
-    await this.keyv.set(`closed:${closed.customerKey}`, stripUndefined(closed), ttlMs);
+    await this.write(`closed:${closed.customerKey}`, stripUndefined(closed), ttlMs);
   }
 
   async lastClosed(customerKey: string): Promise<ClosedHandoff | undefined> {
-    return (await this.keyv.get<ClosedHandoff>(`closed:${customerKey}`)) ?? undefined;
+    return this.read<ClosedHandoff>(`closed:${customerKey}`);
   }
 
   async forgetClosed(customerKey: string): Promise<void> {
-    await this.keyv.delete(`closed:${customerKey}`);
+    await this.delete(`closed:${customerKey}`);
   }
 
   async ping(): Promise<void> {
-    await this.keyv.get('ping');
+    await this.read('ping');
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work/queue';
 
 /**
  * The work queue in memory: same contract as the Redis one, for a single instance. Not crash-safe: what is

@@ -1,4 +1,12 @@
-import { fitsBurst, gcraParams, sleep, type RateLimiter } from '../core/rate-limiter';
+import {
+  type CallPriority,
+  fitsBurst,
+  type GcraParams,
+  gcraParams,
+  paramsFor,
+  sleep,
+  type RateLimiter,
+} from '../core/rate-limiter';
 import { RedisScript, type ScriptRedisClient } from './redis-scripts';
 
 // GCRA on the Redis clock (TIME), so instances with skewed clocks share one schedule.
@@ -27,8 +35,8 @@ const HINT_MS = 1_000;
 
 /** The vendor's request limit shared by every bridge instance on one Redis (one key per vendor). */
 export class RedisRateLimiter implements RateLimiter {
-  private readonly params: { intervalMs: number; burstMs: number };
-  /** The free burst (ms of schedule) the last step saw, and when. */
+  private readonly params: GcraParams;
+  /** The free burst (ms of schedule) the last step saw (at high priority), and when. */
   private lastSeen = { freeMs: 0, atMs: -Infinity };
 
   constructor(
@@ -39,15 +47,16 @@ export class RedisRateLimiter implements RateLimiter {
     this.params = gcraParams(requestsPerMinute);
   }
 
-  async acquire(slots = 1): Promise<number> {
-    if (slots > 1 && !fitsBurst(slots, this.params)) {
+  async acquire(slots = 1, priority: CallPriority = 'high'): Promise<number> {
+    const params = paramsFor(this.params, priority);
+    if (slots > 1 && !fitsBurst(slots, params)) {
       let waited = 0;
-      for (let i = 0; i < slots; i++) waited += await this.acquire(1);
+      for (let i = 0; i < slots; i++) waited += await this.acquire(1, priority);
       return waited;
     }
     let waited = 0;
     for (;;) {
-      const wait = await this.step(true, slots);
+      const wait = await this.step(true, params, slots);
       if (wait === 0) return waited;
       waited += wait;
       await sleep(wait);
@@ -60,27 +69,29 @@ export class RedisRateLimiter implements RateLimiter {
    * when steps see little free and this asks Redis again. `delay()` only decides whether to wait and coalesce;
    * `acquire()` always asks Redis, so a stale answer here never costs a 429 (one Redis call per message saved).
    */
-  delay(): Promise<number> {
+  delay(priority: CallPriority = 'high'): Promise<number> {
     const { freeMs, atMs } = this.lastSeen;
     if (Date.now() - atMs < HINT_MS && freeMs * 2 >= this.params.burstMs && this.params.burstMs > 0) {
       return Promise.resolve(0);
     }
-    return this.step(false);
+    return this.step(false, paramsFor(this.params, priority));
   }
 
-  private async step(take: boolean, slots = 1): Promise<number> {
+  private async step(take: boolean, params: GcraParams, slots = 1): Promise<number> {
     const result = Number(
       await GCRA.run(
         await this.client(),
         [this.key],
-        [this.params.intervalMs, this.params.burstMs, take ? 1 : 0, slots],
+        [params.intervalMs, params.burstMs, take ? 1 : 0, slots],
       ),
     );
+    // What is free of the whole burst (the reserve included), whatever the priority asked.
+    const reserveMs = this.params.burstMs - params.burstMs;
     if (result > 0) {
       this.lastSeen = { freeMs: 0, atMs: Date.now() };
       return result;
     }
-    this.lastSeen = { freeMs: -result, atMs: Date.now() };
+    this.lastSeen = { freeMs: -result + reserveMs, atMs: Date.now() };
     return 0;
   }
 }

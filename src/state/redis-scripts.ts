@@ -1,3 +1,5 @@
+import { storeCall } from './store-errors';
+
 /** The Redis command the Lua-scripted parts of the bridge need (node-redis v5). */
 export interface ScriptRedisClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
@@ -12,7 +14,8 @@ export interface ScriptRedisClient {
 export class RedisScript {
   constructor(private readonly source: string) {}
 
+  /** Runs the script; Redis being away rejects with `UnavailableError` (STATE_STORE_UNAVAILABLE). */
   run(client: ScriptRedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
-    return client.eval(this.source, { keys, arguments: args.map(String) });
+    return storeCall(() => client.eval(this.source, { keys, arguments: args.map(String) }));
   }
 }

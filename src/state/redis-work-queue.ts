@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work';
+import type { DeadLetter, LaneLease, QueuedWork, WorkItem, WorkQueue } from '../core/work/queue';
+import { storeCall } from './store-errors';
 import { RedisScript, type ScriptRedisClient } from './redis-scripts';
 import { decodeDeadLetter, decodeEntry, encodeEntry, type Decoded } from './work-codec';
 
@@ -80,8 +81,8 @@ end
 const PEEK = new RedisScript(`${PEEK_FN}
 return peek(KEYS[1], KEYS[2], ARGV[1], ARGV[2])`);
 
-// The lane's lease: the key the lane lock always used (`lock:lane:<lane>`, RedisCustomerLock's format), so an
-// instance of an earlier version, which takes the lane with that lock, and this one exclude each other.
+// The lane's lease: the key the lane lock of earlier versions used (`lock:lane:<lane>`), so an instance of an
+// earlier version, which takes the lane with that lock, and this one exclude each other during a rolling update.
 // KEYS: lane list, claims hash, lease key. ARGV: lane, max, lease token, lease ms.
 // Returns {-1} when another holder has the lane; else takes (or renews) the lease and peeks like PEEK.
 const TAKE = new RedisScript(`${PEEK_FN}${TAKE_LEASE_FN}
@@ -259,7 +260,9 @@ export class RedisWorkQueue implements WorkQueue {
 
   async dueLanes(nowMs: number, limit: number): Promise<string[]> {
     const redis = await this.client();
-    return redis.zRangeByScore(this.dueKey, '-inf', nowMs, { LIMIT: { offset: 0, count: limit } });
+    return storeCall(() =>
+      redis.zRangeByScore(this.dueKey, '-inf', nowMs, { LIMIT: { offset: 0, count: limit } }),
+    );
   }
 
   async peek(lane: string, max: number): Promise<Decoded[]> {
@@ -332,9 +335,9 @@ export class RedisWorkQueue implements WorkQueue {
 
   async deadLetters(limit = 1000): Promise<DeadLetter[]> {
     const redis = await this.client();
-    const ids = await redis.zRange(this.dlqOrderKey, 0, limit - 1);
+    const ids = await storeCall(() => redis.zRange(this.dlqOrderKey, 0, limit - 1));
     if (ids.length === 0) return [];
-    const values = await redis.hmGet(this.dlqKey, ids);
+    const values = await storeCall(() => redis.hmGet(this.dlqKey, ids));
     return values.flatMap((json, i) => {
       if (!json) return [];
       return [
@@ -352,7 +355,7 @@ export class RedisWorkQueue implements WorkQueue {
 
   async replay(deadLetterId: string): Promise<boolean> {
     const redis = await this.client();
-    const json = await redis.hGet(this.dlqKey, deadLetterId);
+    const json = await storeCall(() => redis.hGet(this.dlqKey, deadLetterId));
     const letter = json ? decodeDeadLetter(json) : undefined;
     if (!letter) return false;
     const work: QueuedWork = {
@@ -404,11 +407,9 @@ export class RedisWorkQueue implements WorkQueue {
 
   async depth(): Promise<{ queued: number; lanes: number; deadLetters: number }> {
     const redis = await this.client();
-    const [count, lanes, deadLetters] = await Promise.all([
-      redis.get(this.countKey),
-      redis.zCard(this.dueKey),
-      redis.hLen(this.dlqKey),
-    ]);
+    const [count, lanes, deadLetters] = await storeCall(() =>
+      Promise.all([redis.get(this.countKey), redis.zCard(this.dueKey), redis.hLen(this.dlqKey)]),
+    );
     return { queued: Math.max(0, Number(count ?? 0)), lanes, deadLetters };
   }
 

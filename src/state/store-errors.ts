@@ -38,33 +38,13 @@ export function storeUnavailable(err: unknown): unknown {
 }
 
 /**
- * `target` with every method's failure passed through `storeUnavailable`: one place for the store, the queue, the
- * lock and the limiter on Redis. Methods run on the target itself (private fields work); plain properties pass.
+ * Runs one state-store operation with its failure passed through `storeUnavailable`: the Redis-backed store, queue
+ * and limiter call it around each of their Redis round trips (`RedisScript.run` does it for every script).
  */
-export function mappingStoreErrors<T extends object>(target: T): T {
-  // By function, not by name: a method replaced later (a test's spy) gets a wrapper of its own.
-  const wrapped = new WeakMap<object, unknown>();
-  return new Proxy(target, {
-    get(object, property) {
-      const value: unknown = Reflect.get(object, property, object);
-      if (typeof value !== 'function') return value;
-      let wrapper = wrapped.get(value);
-      if (!wrapper) {
-        const method = value as (...args: unknown[]) => unknown;
-        wrapper = (...args: unknown[]): unknown => {
-          let result: unknown;
-          try {
-            result = method.apply(object, args);
-          } catch (err) {
-            throw storeUnavailable(err);
-          }
-          return result instanceof Promise
-            ? result.catch((err: unknown) => Promise.reject(storeUnavailable(err)))
-            : result;
-        };
-        wrapped.set(value, wrapper);
-      }
-      return wrapper;
-    },
-  });
+export async function storeCall<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw storeUnavailable(err);
+  }
 }

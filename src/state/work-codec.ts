@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { DeadLetter, QueuedWork, WorkItem } from '../core/work';
+import type { DeadLetter, QueuedWork, WorkItem } from '../core/work/queue';
 
 // What is read back from storage is checked at the top level: the bridge wrote it, but a corrupt entry or one
 // from an incompatible version must become a dead letter, not a crash that blocks the lane.

@@ -1,23 +1,22 @@
-import type { HelpdeskAdapter } from '../adapters/adapter';
-import { errorCode } from '../core/errors';
 import type { DomainEvents } from '../core/events';
-import type { WorkQueue } from '../core/work';
+import type { GatewayObserver } from '../core/vendor-gateway';
+import type { WorkQueue } from '../core/work/queue';
 import type { Metrics } from './metrics';
 
 export interface BridgeMetricsSources {
   events: DomainEvents;
   queue: WorkQueue;
-  vendor: string;
   blipConnected: () => boolean;
 }
 
 /**
  * The bridge's own metrics: messages by direction, handoffs, dead letters, delivery failures (from the domain
  * events), and, read at each scrape, the work queue and the BLiP connection. Labels are low-cardinality only.
- * Returns the hooks the composition root gives the rate limiter and the adapter wrapper.
+ * Returns the hooks the composition root gives the BLiP connection and the vendor gateways. The `vendor` label is
+ * the helpdesk of each conversation (several can be enabled at once).
  */
 export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSources) {
-  const { events, queue, vendor } = sources;
+  const { events, queue } = sources;
   const messages = metrics.counter({
     name: 'bhb_messages_total',
     help: 'Messages carried, by direction (to-helpdesk, to-customer, automatic) and vendor.',
@@ -99,47 +98,23 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
     },
   });
 
-  events.on('customer.message', () => messages.inc({ direction: 'to-helpdesk', vendor }));
-  events.on('agent.message', () => messages.inc({ direction: 'to-customer', vendor }));
-  events.on('automatic.message', () => messages.inc({ direction: 'automatic', vendor }));
-  events.on('handoff.started', () => handoffs.inc({ vendor }));
-  events.on('ticket.closed', (e) => closed.inc({ vendor, closed_by: e.closedBy }));
+  events.on('customer.message', (e) => messages.inc({ direction: 'to-helpdesk', vendor: e.ticket.vendor }));
+  events.on('agent.message', (e) => messages.inc({ direction: 'to-customer', vendor: e.ticket.vendor }));
+  events.on('automatic.message', (e) =>
+    messages.inc({ direction: 'automatic', vendor: e.ticket?.vendor ?? 'none' }),
+  );
+  events.on('handoff.started', (e) => handoffs.inc({ vendor: e.vendor }));
+  events.on('ticket.closed', (e) => closed.inc({ vendor: e.ticket.vendor, closed_by: e.closedBy }));
   events.on('work.dead-lettered', (e) => deadLetters.inc({ kind: e.kind, code: e.code }));
   events.on('delivery.failed', (e) => deliveryFailures.inc({ direction: e.direction }));
 
-  return {
-    onRateLimitWait: (ms: number) => rateLimitWait.inc({ vendor }, ms / 1000),
-    onUnacknowledgedSend: () => unconfirmedSends.inc(),
-    /** The adapter with each API call timed (method, outcome). */
-    instrument: (adapter: HelpdeskAdapter): HelpdeskAdapter => timed(adapter, vendorLatency),
+  const gatewayObserver: GatewayObserver = {
+    onRateLimitWait: (vendor, ms) => rateLimitWait.inc({ vendor }, ms / 1000),
+    onCall: (vendor, method, outcome, seconds) => vendorLatency.observe({ vendor, method, outcome }, seconds),
   };
-}
-
-function timed(
-  adapter: HelpdeskAdapter,
-  histogram: { observe(labels: Record<string, string>, value: number): void },
-): HelpdeskAdapter {
-  return new Proxy(adapter, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || typeof property !== 'string') return value;
-      const method = value as (...args: unknown[]) => Promise<unknown>;
-      return async (...args: unknown[]) => {
-        const started = process.hrtime.bigint();
-        const observe = (outcome: string) =>
-          histogram.observe(
-            { vendor: adapter.name, method: property, outcome },
-            Number(process.hrtime.bigint() - started) / 1e9,
-          );
-        try {
-          const result = await method.apply(target, args);
-          observe('ok');
-          return result;
-        } catch (err) {
-          observe(errorCode(err));
-          throw err;
-        }
-      };
-    },
-  });
+  return {
+    onUnacknowledgedSend: () => unconfirmedSends.inc(),
+    /** Rate-limit waits and each vendor call's duration (method, outcome), from every vendor gateway. */
+    gatewayObserver,
+  };
 }

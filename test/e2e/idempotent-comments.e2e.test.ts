@@ -29,7 +29,7 @@ describe('customer comments at Zendesk are posted once', () => {
     sandbox.say(ana, 'second');
     sandbox.say(ana, 'third');
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 3);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second', 'third']);
     const lines = logs.lines();
@@ -49,7 +49,7 @@ describe('customer comments at Zendesk are posted once', () => {
     sandbox.helpdesk.slowNext(1, 600, 'hang');
     sandbox.say(ana, 'second');
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 2);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second']);
     expect(logs.lines().some((l) => l.code === 'ZENDESK_COMMENT_ALREADY_APPLIED')).toBe(false);
@@ -59,7 +59,7 @@ describe('customer comments at Zendesk are posted once', () => {
     const { customer: ana, ticket: emulated } = await openFirstTicket(sandbox, ORIGINATOR, 'first', {
       idle: true,
     });
-    const conversation = await sandbox.bridge.service.getConversation(
+    const conversation = await sandbox.bridge.store.get(
       ana.address.split('/')[0]!.toLowerCase(),
     );
     const ticket = conversation!.ticket!;

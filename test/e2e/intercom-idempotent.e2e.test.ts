@@ -56,7 +56,7 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
       () => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 3,
       RETRIED_MS,
     );
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second', 'third']);
     expect(sandbox.helpdesk.faultCounts()).toEqual({ late: 1 });
@@ -79,7 +79,7 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
       () => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 2,
       RETRIED_MS,
     );
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'second']);
     expect(sandbox.helpdesk.faultCounts()).toEqual({ hang: 1 });
@@ -94,7 +94,7 @@ describe('customer replies at Intercom are posted once (through the bridge)', ()
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 2);
     sandbox.say(ana, 'ok');
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets()[0]!.customerMessages.length >= 3);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['first', 'ok', 'ok']);
     // Without a failure nothing is looked up (and so nothing can be skipped).

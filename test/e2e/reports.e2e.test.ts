@@ -95,12 +95,12 @@ describe.each([['sqlite'], ['postgres']])('session reports with %s', (backend) =
     await sandbox.helpdesk.agentReply(ticket.id, 'Olá Maria, vou corrigir.');
     await sandbox.lime.waitForSent((s) => s.envelope.content === 'Olá Maria, vou corrigir.');
     // The reply counts as delivered once BLiP acknowledged it, a moment after the server has it.
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
     const tReplied = Date.now();
     const tSolve = Date.now();
     await sandbox.helpdesk.solve(ticket.id);
     await sandbox.lime.waitForSent((s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
     const tDone = Date.now();
 
     const row = await until(

@@ -36,7 +36,7 @@ describe('customer comments at ServiceNow are posted once', () => {
     sandbox.say(ana, 'second');
     sandbox.say(ana, 'third');
     await sandbox.helpdesk.waitFor(() => messages().length >= 3);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(messages()).toEqual(['first', 'second', 'third']);
     expect(sandbox.helpdesk.faultCounts().late).toBe(1);
@@ -55,7 +55,7 @@ describe('customer comments at ServiceNow are posted once', () => {
     sandbox.helpdesk.slowNext(1, 600, 'hang');
     sandbox.say(ana, 'second');
     await sandbox.helpdesk.waitFor(() => messages().length >= 2);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(messages()).toEqual(['first', 'second']);
     expect(sandbox.helpdesk.faultCounts().hang).toBe(1);
@@ -69,10 +69,10 @@ describe('customer comments at ServiceNow are posted once', () => {
 
     sandbox.say(ana, 'ok');
     await sandbox.helpdesk.waitFor(() => messages().length >= 2);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
     sandbox.say(ana, 'ok');
     await sandbox.helpdesk.waitFor(() => messages().length >= 3);
-    await sandbox.bridge.dispatcher.idle();
+    await sandbox.bridge.runner.idle();
 
     expect(messages()).toEqual(['first', 'ok', 'ok']);
     // A first try looks nothing up: only a repeated one does.
@@ -82,7 +82,7 @@ describe('customer comments at ServiceNow are posted once', () => {
 
   it('on a repeated try, skips only an identical text written since the message arrived', async () => {
     const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
-    const conversation = await sandbox.bridge.service.getConversation(
+    const conversation = await sandbox.bridge.store.get(
       ana.address.split('/')[0]!.toLowerCase(),
     );
     const ticket = conversation!.ticket!;

@@ -27,6 +27,6 @@ export async function openFirstTicket(
     options.timeoutMs ?? 10_000,
     'a ticket',
   );
-  if (options.idle) await sandbox.bridge.dispatcher.idle();
+  if (options.idle) await sandbox.bridge.runner.idle();
   return { customer, ticket };
 }

@@ -37,19 +37,18 @@ describe.each(['memory', 'redis'] as const)('conversation list (%s)', (backend) 
   it('lists the open conversations oldest first, whatever else the namespace holds', async () => {
     await state.store.save(conversation(2, '2026-11-25T12:00:02.000Z'));
     await state.store.save(conversation(1, '2026-11-25T12:00:01.000Z'));
-    // A lane being worked (its lock token is not JSON), the queue's counter, a dedupe mark.
-    await state.lock.tryRun('lane:c1@tunnel.msging.net', async () => {
-      await state.queue.enqueue('c1@tunnel.msging.net', {
-        kind: 'force-close',
-        customerKey: 'c1@tunnel.msging.net',
-        reason: 'x',
-      });
-      await state.store.markProcessed('in:c1:m1', 60_000);
-      // On Redis, a value Keyv cannot read (as a key deleted between SCAN and MGET reads: null) must not stop the list.
-      if (state.redis) await (await state.redis()).set('bhb::stray', 'not json');
-      const listed = await state.store.list(100);
-      expect(listed.map((c) => c.sessionId)).toEqual(['s1', 's2']);
+    // A lane being worked (its lease token is not JSON), the queue's counter, a dedupe mark.
+    await state.queue.enqueue('c1@tunnel.msging.net', {
+      kind: 'force-close',
+      customerKey: 'c1@tunnel.msging.net',
+      reason: 'x',
     });
+    expect(await state.queue.take('c1@tunnel.msging.net', 1, { token: 'worker-1', ttlMs: 60_000 })).toHaveLength(1);
+    await state.store.markProcessed('in:c1:m1', 60_000);
+    // On Redis, a value Keyv cannot read (as a key deleted between SCAN and MGET reads: null) must not stop the list.
+    if (state.redis) await (await state.redis()).set('bhb::stray', 'not json');
+    const listed = await state.store.list(100);
+    expect(listed.map((c) => c.sessionId)).toEqual(['s1', 's2']);
     expect((await state.store.list(1)).length).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { AxiosError, AxiosHeaders, type InternalAxiosRequestConfig } from 'axios';
-import { retryAfterMs, toBridgeError } from '../../src/adapters/shared/http-errors';
+import { toBridgeError } from '../../src/adapters/shared/http-errors';
+import { retryAfterMs } from '../../src/core/retry-after';
 import { PermanentError, RetryableError } from '../../src/core/errors';
 
 const SENT_BODY_MARKER = 'customer-text-7f3c9e2a';

@@ -1,4 +1,4 @@
-import { isOpen, OfficeHoursError, parseOfficeHours } from '../../src/core/office-hours';
+import { isOpen, OfficeHoursError, parseOfficeHours } from '../../src/core/handoff/office-hours';
 
 describe('office hours', () => {
   const hours = parseOfficeHours('mon-fri 09:00-12:00, 13:00-18:00; sat 09:00-13:00', 'America/Sao_Paulo', [

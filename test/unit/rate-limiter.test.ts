@@ -1,6 +1,4 @@
 import { gcraParams, gcraStep, MemoryRateLimiter } from '../../src/core/rate-limiter';
-import { rateLimited } from '../../src/core/rate-limited-adapter';
-import type { HelpdeskAdapter } from '../../src/adapters/adapter';
 import { createState } from '../../src/state/create-store';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
@@ -45,46 +43,22 @@ describe('GCRA limiter', () => {
     expect(await limiter.delay()).toBe(0);
   });
 
-  it('makes every adapter method take a slot, and leaves properties and the webhook alone', async () => {
-    const calls: string[] = [];
-    const webhook = { verify: () => ({ ok: true as const }), parse: () => [] };
-    const adapter = {
-      name: 'x',
-      limits: { requestsPerMinute: 1 },
-      webhook,
-      openTicket: async () => (calls.push('open'), { vendor: 'x', id: '1' }),
-      appendCustomerMessage: async () => void calls.push('append'),
-      closeTicket: async () => void calls.push('close'),
-      somethingNew: async (n: number) => (calls.push(`new ${n}`), n * 2),
-    } as HelpdeskAdapter & { somethingNew(n: number): Promise<number> };
-    const limiter = { acquire: jest.fn(async () => 5), delay: async () => 0 };
-    const waits: number[] = [];
-    const limited = rateLimited(adapter, limiter, (ms) => waits.push(ms)) as typeof adapter;
-    expect(limited.name).toBe('x');
-    expect(limited.webhook).toBe(webhook);
-    await limited.openTicket({} as never, 'k');
-    expect(await limited.somethingNew(21)).toBe(42);
-    expect(calls).toEqual(['open', 'new 21']);
-    expect(limiter.acquire).toHaveBeenCalledTimes(2);
-    expect(waits).toEqual([5, 5]);
-  });
-
-  it('takes one slot per API call of a method that declares several (limits.callsPerMethod), at once', async () => {
-    const adapter = {
-      name: 'x',
-      limits: { requestsPerMinute: 1, callsPerMethod: { openTicket: 2 } },
-      openTicket: async () => ({ vendor: 'x', id: '1' }),
-      appendCustomerMessage: async () => {},
-      closeTicket: async () => {},
-    } as HelpdeskAdapter;
-    const limiter = { acquire: jest.fn(async (_slots?: number) => 3), delay: async () => 0 };
-    const waits: number[] = [];
-    const limited = rateLimited(adapter, limiter, (ms) => waits.push(ms));
-    await limited.openTicket({} as never, 'k');
-    expect(limiter.acquire.mock.calls).toEqual([[2]]);
-    await limited.appendCustomerMessage({ vendor: 'x', id: '1' }, { id: 'm', text: 't', at: '' }, 'k');
-    expect(limiter.acquire.mock.calls).toEqual([[2], [1]]);
-    expect(waits).toEqual([3, 3]);
+  it('keeps a quarter of the burst for high-priority calls: ticket opens pass comments that wait', async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(600, () => now); // burst 30, a reserve of 7 for high priority
+    let normal = 0;
+    while ((await limiter.delay('normal')) === 0) {
+      await limiter.acquire(1, 'normal');
+      normal++;
+    }
+    expect(normal).toBe(23);
+    // Comments must wait now; an open does not, for the reserve's 7 slots.
+    expect(await limiter.delay('normal')).toBeGreaterThan(0);
+    for (let i = 0; i < 7; i++) expect(await limiter.acquire(1, 'high')).toBe(0);
+    expect(await limiter.delay('high')).toBeGreaterThan(0);
+    // Over a minute the two together never take more than the limit.
+    now += 60_000;
+    expect(await limiter.delay('normal')).toBe(0);
   });
 });
 
@@ -126,6 +100,31 @@ describe('GCRA limiter on Redis', () => {
   }, 20_000);
   afterAll(async () => {
     await redis.stop();
+  });
+
+  it('keeps the reserve for high-priority calls under a saturated limit (shared by every instance)', async () => {
+    const a = createState(redis.url, captureLogs().logger);
+    const b = createState(redis.url, captureLogs().logger);
+    try {
+      const comments = a.limiter('priority', 600); // burst 30, a reserve of 7
+      const opens = b.limiter('priority', 600);
+      let normal = 0;
+      const started = Date.now();
+      while ((await comments.delay('normal')) === 0 && normal < 100) {
+        await comments.acquire(1, 'normal');
+        normal++;
+      }
+      // 23 of the burst, plus what refilled while the loop ran on a loaded machine.
+      const refilled = Math.ceil((Date.now() - started) / gcraParams(600).intervalMs) + 1;
+      expect(normal).toBeGreaterThanOrEqual(23);
+      expect(normal).toBeLessThanOrEqual(23 + refilled);
+      // The other instance's opens take the reserve without waiting.
+      for (let i = 0; i < 7; i++) expect(await opens.acquire(1, 'high')).toBe(0);
+      expect(await comments.delay('normal')).toBeGreaterThan(0);
+    } finally {
+      await a.store.close();
+      await b.store.close();
+    }
   });
 
   it('is one limit for every instance', async () => {

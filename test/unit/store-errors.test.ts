@@ -1,6 +1,6 @@
 import { UnavailableError, errorCode } from '../../src/core/errors';
 import { createState, type State } from '../../src/state/create-store';
-import { mappingStoreErrors, storeUnavailable } from '../../src/state/store-errors';
+import { storeCall, storeUnavailable } from '../../src/state/store-errors';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 
@@ -24,26 +24,19 @@ describe('storeUnavailable', () => {
     expect(storeUnavailable('text')).toBe('text');
   });
 
-  it('maps rejections and throws of wrapped methods, and keeps the methods bound to the object', async () => {
-    class Thing {
-      #calls = 0;
-      flag = 'x';
-      async fails(): Promise<void> {
-        this.#calls++;
+  it('storeCall maps a rejection of the store operation and passes results through', async () => {
+    await expect(storeCall(async () => 42)).resolves.toBe(42);
+    await expect(
+      storeCall(async () => {
         throw new ClientOfflineError('The client is offline');
-      }
-      throws(): void {
-        throw Object.assign(new Error('reset'), { code: 'ECONNRESET' });
-      }
-      calls(): number {
-        return this.#calls;
-      }
-    }
-    const thing = mappingStoreErrors(new Thing());
-    await expect(thing.fails()).rejects.toBeInstanceOf(UnavailableError);
-    expect(() => thing.throws()).toThrow(UnavailableError);
-    expect(thing.calls()).toBe(1);
-    expect(thing.flag).toBe('x');
+      }),
+    ).rejects.toBeInstanceOf(UnavailableError);
+    const bug = new Error('ERR Error running script');
+    await expect(
+      storeCall(async () => {
+        throw bug;
+      }),
+    ).rejects.toBe(bug);
   });
 });
 
@@ -65,7 +58,10 @@ describe('the Redis state with Redis gone', () => {
     const codes = await Promise.all(
       [
         state.store.get('c1@tunnel.msging.net'),
+        state.store.markProcessed('in:c1:m1', 1_000),
         state.queue.depth(),
+        state.queue.dueLanes(Date.now(), 10),
+        state.queue.enqueue('c1@tunnel.msging.net', { kind: 'force-close', customerKey: 'c1', reason: 'x' }),
         state.limiter('zendesk', 700).acquire(),
       ].map((p) =>
         p.then(
@@ -74,6 +70,6 @@ describe('the Redis state with Redis gone', () => {
         ),
       ),
     );
-    expect(codes).toEqual(['STATE_STORE_UNAVAILABLE', 'STATE_STORE_UNAVAILABLE', 'STATE_STORE_UNAVAILABLE']);
+    expect(codes).toEqual(Array(6).fill('STATE_STORE_UNAVAILABLE'));
   }, 20_000);
 });

@@ -9,8 +9,8 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { silentLogger, type Logger } from '../../src/core/logger';
 import type { ChatMessage, CustomerRef, HistoryEntry, OpenTicketRequest } from '../../src/core/model';
 import type { CustomerDirectory } from '../../src/core/ports';
-import { TicketDetails } from '../../src/core/ticket-details';
-import { renderTranscript } from '../../src/core/transcript';
+import { TicketDetails } from '../../src/core/handoff/details';
+import { renderTranscript } from '../../src/core/handoff/transcript';
 import { applyEvent } from '../../src/reports/record';
 import { readJsonFixture } from '../helpers/fixtures';
 

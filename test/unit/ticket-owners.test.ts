@@ -1,4 +1,4 @@
-import { TicketOwners } from '../../src/core/ticket-owners';
+import { TicketOwners } from '../../src/core/handoff/ticket-owners';
 
 describe('TicketOwners', () => {
   it('keeps the most recent tickets up to its bound, per vendor, and forgets on request', () => {

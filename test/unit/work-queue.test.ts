@@ -1,5 +1,5 @@
 import { createState, type State } from '../../src/state/create-store';
-import type { WorkItem, WorkQueue } from '../../src/core/work';
+import type { WorkItem, WorkQueue } from '../../src/core/work/queue';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 

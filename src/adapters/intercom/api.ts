@@ -1,7 +1,6 @@
 import { type AxiosInstance, isAxiosError } from 'axios';
 import { z } from 'zod';
-import { PermanentError, RetryableError } from '../../core/errors';
-import type { MediaFile } from '../../core/model';
+import { PermanentError, RetryableError, type MediaFile } from '../adapter';
 import { toBridgeError } from '../shared/http-errors';
 import { parseVendorResponse } from '../shared/response';
 import { INTERCOM_HOSTS, type IntercomConfig } from './config';

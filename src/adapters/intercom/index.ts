@@ -1,14 +1,19 @@
-import { errorCode, errorMessage, PermanentError } from '../../core/errors';
-import type { Logger } from '../../core/logger';
-import type {
-  AgentMessageEvent,
-  ChatMessage,
-  ClosedBy,
-  MediaFile,
-  OpenTicketRequest,
-  TicketRef,
-} from '../../core/model';
-import type { AdapterContext, AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
+import {
+  errorCode,
+  errorMessage,
+  PermanentError,
+  type AdapterContext,
+  type AdapterModule,
+  type AgentMessageEvent,
+  type ChatMessage,
+  type ClosedBy,
+  type HelpdeskAdapter,
+  type Logger,
+  type MediaFile,
+  type OpenTicketRequest,
+  type TicketRef,
+  type WriteOptions,
+} from '../adapter';
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { type ContactDetails, type IntercomContact, IntercomApi, type PartContent } from './api';
 import { type IntercomConfig, intercomConfigSchema } from './config';

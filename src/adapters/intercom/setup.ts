@@ -3,7 +3,7 @@
  * Intercom's REST API (they live in the Developer Hub, per app), so the command prints exactly what to enter, then
  * checks through the API what it can: the access token, and the teammate the bridge acts as (INTERCOM_ADMIN_ID).
  */
-import { errorMessage } from '../../core/errors';
+import { errorMessage } from '../adapter';
 import type { CheckResult, SetupStep } from '../shared/setup';
 import { IntercomApi } from './api';
 import type { IntercomConfig } from './config';

@@ -1,16 +1,19 @@
-import { PermanentError } from '../../core/errors';
-import type { Logger } from '../../core/logger';
-import type {
-  AgentMessageEvent,
-  Attachment,
-  ChatMessage,
-  ClosedBy,
-  HelpdeskEvent,
-  MediaFile,
-  OpenTicketRequest,
-  TicketRef,
-} from '../../core/model';
-import type { AdapterContext, AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
+import {
+  PermanentError,
+  type AdapterContext,
+  type AdapterModule,
+  type AgentMessageEvent,
+  type Attachment,
+  type ChatMessage,
+  type ClosedBy,
+  type HelpdeskAdapter,
+  type HelpdeskEvent,
+  type Logger,
+  type MediaFile,
+  type OpenTicketRequest,
+  type TicketRef,
+  type WriteOptions,
+} from '../adapter';
 import { sameOrigin } from '../shared/download';
 import { mappedValues, teamId } from '../shared/field-map';
 import { ServiceNowApi } from './api';

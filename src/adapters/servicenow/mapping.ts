@@ -1,4 +1,4 @@
-import type { AgentMessageEvent, HelpdeskEvent, TicketRef } from '../../core/model';
+import type { AgentMessageEvent, HelpdeskEvent, TicketRef } from '../adapter';
 
 /**
  * What push (webhook.ts) and poll (poll.ts) share, so both report the same journal entry or state change with

@@ -1,5 +1,4 @@
-import type { Logger } from '../../core/logger';
-import type { HelpdeskEvent, TicketClosedEvent } from '../../core/model';
+import type { HelpdeskEvent, Logger, TicketClosedEvent } from '../adapter';
 import type { Row, TableReader } from './api';
 import {
   attachmentEvent,

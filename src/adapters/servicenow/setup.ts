@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { errorMessage } from '../../core/errors';
+import { errorMessage } from '../adapter';
 import type { CheckResult, SetupStep } from '../shared/setup';
 import { ServiceNowApi } from './api';
 import { integrationUser, type ServiceNowConfig } from './config';

@@ -1,8 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { PermanentError } from '../../core/errors';
-import type { HelpdeskEvent } from '../../core/model';
-import type { RawRequest, Verification, WebhookHandler } from '../adapter';
+import {
+  PermanentError,
+  type HelpdeskEvent,
+  type RawRequest,
+  type Verification,
+  type WebhookHandler,
+} from '../adapter';
 import { attachmentEvent, closeReason, commentEvent, stateEventId, ticketRef, withSession } from './mapping';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';

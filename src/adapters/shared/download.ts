@@ -1,6 +1,5 @@
 import { type AxiosInstance, isAxiosError } from 'axios';
-import { PermanentError } from '../../core/errors';
-import type { Attachment, MediaFile } from '../../core/model';
+import { PermanentError, type Attachment, type MediaFile } from '../adapter';
 import { toBridgeError } from './http-errors';
 
 /**

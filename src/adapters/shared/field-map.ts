@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { OpenTicketRequest } from '../../core/model';
+import type { OpenTicketRequest } from '../adapter';
 
 /**
  * Where each piece of the customer's data goes in a vendor: `<VENDOR>_CONTACT_FIELDS` is a comma-separated list

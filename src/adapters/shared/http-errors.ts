@@ -1,5 +1,5 @@
 import { isAxiosError } from 'axios';
-import { PermanentError, RetryableError } from '../../core/errors';
+import { PermanentError, RetryableError, retryAfterMs } from '../adapter';
 
 /**
  * Maps an HTTP failure onto the core's error classes:
@@ -40,28 +40,6 @@ export function toBridgeError(err: unknown, vendor: string, call: string): Error
   return new PermanentError(`${vendor} ${call}: HTTP ${status}${detail}`, `${code}_HTTP_${status}`, {
     cause: err,
   });
-}
-
-/** `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset` / `X-Rate-Limit-Reset` (unix seconds). */
-export function retryAfterMs(
-  headers: Record<string, unknown> | undefined,
-  now = Date.now(),
-): number | undefined {
-  if (!headers) return undefined;
-  const get = (name: string): string | undefined => {
-    const v = headers[name] ?? headers[name.toLowerCase()];
-    return v === undefined || v === null ? undefined : String(v);
-  };
-  const retryAfter = get('retry-after');
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-    const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, date - now);
-  }
-  const reset = get('x-ratelimit-reset') ?? get('x-rate-limit-reset');
-  if (reset !== undefined && Number.isFinite(Number(reset))) return Math.max(0, Number(reset) * 1000 - now);
-  return undefined;
 }
 
 /** A short, safe description of a vendor error body (its error/description fields only). */

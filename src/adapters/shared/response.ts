@@ -1,6 +1,6 @@
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import type { z } from 'zod';
-import { PermanentError } from '../../core/errors';
+import { PermanentError } from '../adapter';
 
 /**
  * Validates a vendor's response body at the edge: the parsed value, or a PermanentError

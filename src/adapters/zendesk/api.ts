@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
-import type { Attachment, MediaFile } from '../../core/model';
+import type { Attachment, MediaFile } from '../adapter';
 import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';

@@ -1,15 +1,19 @@
-import { errorCode, PermanentError } from '../../core/errors';
-import { type Logger, silentLogger } from '../../core/logger';
-import type {
-  AgentMessageEvent,
-  Attachment,
-  ChatMessage,
-  ClosedBy,
-  MediaFile,
-  OpenTicketRequest,
-  TicketRef,
-} from '../../core/model';
-import type { AdapterModule, HelpdeskAdapter, WriteOptions } from '../adapter';
+import {
+  errorCode,
+  PermanentError,
+  silentLogger,
+  type AdapterModule,
+  type AgentMessageEvent,
+  type Attachment,
+  type ChatMessage,
+  type ClosedBy,
+  type HelpdeskAdapter,
+  type Logger,
+  type MediaFile,
+  type OpenTicketRequest,
+  type TicketRef,
+  type WriteOptions,
+} from '../adapter';
 import { sameOrigin } from '../shared/download';
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { ZendeskApi } from './api';

@@ -7,7 +7,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { z } from 'zod';
-import { errorMessage } from '../../core/errors';
+import { errorMessage } from '../adapter';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
 import type { CheckResult, SetupStep } from '../shared/setup';

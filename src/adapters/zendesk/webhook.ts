@@ -1,8 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { PermanentError } from '../../core/errors';
-import type { Attachment, HelpdeskEvent, TicketRef } from '../../core/model';
-import type { RawRequest, Verification, WebhookHandler } from '../adapter';
+import {
+  PermanentError,
+  type Attachment,
+  type HelpdeskEvent,
+  type RawRequest,
+  type TicketRef,
+  type Verification,
+  type WebhookHandler,
+} from '../adapter';
 import { sessionIdFrom } from './external-id';
 
 /**

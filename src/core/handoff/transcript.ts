@@ -1,4 +1,4 @@
-import type { HistoryEntry } from './model';
+import type { HistoryEntry } from '../model';
 
 /** The longest transcript the bridge puts on a ticket (characters); older lines are dropped first. */
 export const TRANSCRIPT_MAX_CHARS = 30_000;

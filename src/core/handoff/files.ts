@@ -1,33 +1,27 @@
-import type { HelpdeskAdapter } from '../adapters/adapter';
-import { errorCode, errorMessage, PermanentError } from './errors';
-import { stableId } from './ids';
-import type { Logger } from './logger';
-import type { AgentMessageEvent, Attachment, ChatMessage, MediaFile, TicketRef } from './model';
-import type { MediaFetcher, MediaHost } from './ports';
-import { withRetry, type RetryPolicy } from './retry';
+import { errorCode, errorMessage, PermanentError, RetryableError, UnavailableError } from '../errors';
+import { stableId } from '../ids';
+import type { Logger } from '../logger';
+import type { AgentMessageEvent, Attachment, ChatMessage, MediaFile, TicketRef } from '../model';
+import type { MediaFetcher, MediaHost } from '../ports';
+import type { VendorGateway } from '../vendor-gateway';
 
-/** One external call with the core's retry policy and a clear log line per failed attempt (`HandoffService.call`). */
-export type CallWithRetry = <T>(
-  what: string,
-  log: Record<string, unknown>,
-  work: () => Promise<T>,
-) => Promise<T>;
-
-/** What the file handling needs from the HandoffService that builds it. */
+/** What the file handling needs. */
 export interface HandoffFilesDeps {
-  adapter: HelpdeskAdapter;
   logger: Logger;
-  retry: RetryPolicy;
-  /** `HandoffOptions.media`: downloads customer files (and agents' public links). */
+  /** Downloads customer files (and agents' public links). */
   media?: MediaFetcher | undefined;
-  /** `HandoffOptions.mediaHost`: re-hosts agents' files for the customer. */
+  /** Re-hosts agents' files for the customer. */
   mediaHost?: MediaHost | undefined;
-  /** `HandoffOptions.fileNotDeliveredText`. */
+  /** `HandoffSettings.fileNotDeliveredText`. */
   fileNotDeliveredText?: string | undefined;
-  call: CallWithRetry;
-  /** The ticket of the conversation that owns `log.ticket` (`HandoffService.ticketNamed`). */
-  ticketNamed: (log: Record<string, unknown>) => Promise<TicketRef | undefined>;
 }
+
+/**
+ * How a transfer that failed for a passing reason is treated: `retry` throws it, so the unit of work is tried again
+ * by its lane (the failure policy); `settle` gives up on the file and notes its link instead. Handlers retry files
+ * on the first attempt of a unit of work only, so a broken link holds the customer's lane for one retry at most.
+ */
+export type FileFailures = 'retry' | 'settle';
 
 /** A customer file downloaded before its ticket existed, to upload once it does (in memory only). */
 export interface PendingFile {
@@ -41,16 +35,10 @@ export interface PendingFile {
  * be delivered becomes a note. Uploads and downloads run outside the retried vendor calls that carry them.
  */
 export class HandoffFiles {
-  private readonly adapter: HelpdeskAdapter;
   private readonly logger: Logger;
-  private readonly retry: RetryPolicy;
-  private readonly call: CallWithRetry;
 
   constructor(private readonly deps: HandoffFilesDeps) {
-    this.adapter = deps.adapter;
     this.logger = deps.logger;
-    this.retry = deps.retry;
-    this.call = deps.call;
   }
 
   /**
@@ -58,16 +46,16 @@ export class HandoffFiles {
    * A file that cannot be attached (too large, forbidden address, not a media file, the helpdesk refused it...)
    * keeps its link, marked `notAttached`, and a note with the link is added to the text: never dropped.
    * Attachments already uploaded or noted (a resumed open) are left as they are. Returns `message` itself when
-   * there was nothing to do. `ticket` is the ticket the message goes to (needed by `uploadNeedsTicket` adapters);
-   * when a caller does not pass it, the ticket named by `log.ticket` is looked up in the state.
+   * there was nothing to do. `ticket` is the ticket the message goes to.
    */
   async attachFiles(
     message: ChatMessage,
     log: Record<string, unknown>,
-    ticket?: TicketRef,
+    vendor: VendorGateway,
+    ticket: TicketRef,
+    failures: FileFailures,
   ): Promise<ChatMessage> {
-    const target = ticket ?? (this.adapter.uploadNeedsTicket ? await this.deps.ticketNamed(log) : undefined);
-    return (await this.prepareFiles(message, log, target)).message;
+    return (await this.prepareFiles(message, log, vendor, ticket, failures)).message;
   }
 
   /**
@@ -77,12 +65,13 @@ export class HandoffFiles {
   async prepareFiles(
     message: ChatMessage,
     log: Record<string, unknown>,
+    vendor: VendorGateway,
     ticket: TicketRef | 'after-open' | undefined,
+    failures: FileFailures,
   ): Promise<{ message: ChatMessage; later: PendingFile[] }> {
     const media = this.deps.media;
-    const adapter = this.adapter;
     const pending = (message.attachments ?? []).filter((a) => !a.uploadRef && !a.notAttached);
-    if (!media || !adapter.uploadAttachment || pending.length === 0) return { message, later: [] };
+    if (!media || !vendor.takesFiles || pending.length === 0) return { message, later: [] };
     const notes: string[] = [];
     const attachments: Attachment[] = [];
     const later: PendingFile[] = [];
@@ -99,19 +88,26 @@ export class HandoffFiles {
       };
       let stage: 'download' | 'upload' = 'download';
       try {
-        const file = await this.download(() => media.fetch(attachment), meta);
+        const file = await media.fetch(attachment);
         if (ticket === 'after-open') {
           later.push({ attachment, file });
           attachments.push(attachment);
           continue;
         }
         stage = 'upload';
-        const uploadRef = await this.call('uploadAttachment', meta, () =>
-          ticket ? adapter.uploadAttachment!(file, ticket) : adapter.uploadAttachment!(file),
-        );
+        const uploadRef = await vendor.uploadAttachment(file, ticket);
         attachments.push({ ...attachment, name: attachment.name ?? file.name, size: file.size, uploadRef });
         this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
       } catch (err) {
+        if (throwsOn(err, failures)) {
+          this.logger.warn(`customer file ${stage} failed; the work is tried again`, {
+            ...meta,
+            stage,
+            code: errorCode(err),
+            error: errorMessage(err),
+          });
+          throw err;
+        }
         const reason = fileReason(err, 'customer', stage, media.maxBytes);
         attachments.push({ ...attachment, notAttached: reason });
         notes.push(notAttachedNote(attachment, reason));
@@ -134,6 +130,7 @@ export class HandoffFiles {
    * note; undefined when every file was attached. Never throws.
    */
   async uploadAfterOpen(
+    vendor: VendorGateway,
     ticket: TicketRef,
     first: ChatMessage,
     files: PendingFile[],
@@ -144,7 +141,7 @@ export class HandoffFiles {
     for (const { attachment, file } of files) {
       const meta = { ...log, ticket: ticket.id, messageId: first.id, mimeType: attachment.mimeType };
       try {
-        await this.call('uploadAttachment', meta, () => this.adapter.uploadAttachment!(file, ticket));
+        await vendor.uploadAttachment(file, ticket);
         this.logger.debug('customer file attached to the new ticket', { ...meta, size: file.size });
       } catch (err) {
         const reason = fileReason(err, 'customer', 'upload', this.deps.media?.maxBytes ?? file.size);
@@ -181,6 +178,8 @@ export class HandoffFiles {
     event: AgentMessageEvent,
     eventKey: string,
     log: Record<string, unknown>,
+    vendor: VendorGateway,
+    failures: FileFailures,
   ): Promise<{ message: ChatMessage; failed: Array<{ name: string; reason: string }> }> {
     const given = message.attachments ?? [];
     if (given.length === 0) return { message, failed: [] };
@@ -208,7 +207,7 @@ export class HandoffFiles {
         continue;
       }
       try {
-        const file = await this.download(() => this.downloadAgentFile(attachment, host.maxBytes), meta);
+        const file = await this.downloadAgentFile(vendor, attachment, host.maxBytes);
         const url = await host.publish(stableId(`agent-file:${eventKey}:${index}`), file);
         attachments.push({
           url,
@@ -218,6 +217,14 @@ export class HandoffFiles {
         });
         this.logger.debug('agent file re-hosted for the customer', { ...meta, size: file.size });
       } catch (err) {
+        if (throwsOn(err, failures)) {
+          this.logger.warn('agent file download failed; the work is tried again', {
+            ...meta,
+            code: errorCode(err),
+            error: errorMessage(err),
+          });
+          throw err;
+        }
         failed.push({ name, reason: fileReason(err, 'agent', 'download', host.maxBytes) });
         this.logger.warn('agent file not delivered to the customer', {
           ...meta,
@@ -233,21 +240,26 @@ export class HandoffFiles {
     return { message: { ...message, text, attachments }, failed };
   }
 
-  /** With the adapter's credentials when the link is the vendor's own; else as a public link (SSRF-checked). */
-  private async downloadAgentFile(attachment: Attachment, maxBytes: number): Promise<MediaFile> {
-    const own = await this.adapter.downloadAttachment?.(attachment, maxBytes);
+  /** With the vendor's credentials when the link is the vendor's own; else as a public link (SSRF-checked). */
+  private async downloadAgentFile(
+    vendor: VendorGateway,
+    attachment: Attachment,
+    maxBytes: number,
+  ): Promise<MediaFile> {
+    const own = await vendor.downloadAttachment(attachment, maxBytes);
     if (own) return own;
     if (this.deps.media) return this.deps.media.fetch(attachment);
     throw new PermanentError('no media downloader is configured', 'MEDIA_NO_DOWNLOADER');
   }
+}
 
-  /** A download with one retry at most: each may take the whole media timeout while the customer's lock is held. */
-  private download(work: () => Promise<MediaFile>, meta: Record<string, unknown>): Promise<MediaFile> {
-    const retry = { ...this.retry, attempts: Math.min(this.retry.attempts, 2) };
-    return withRetry(work, retry, (err, attempt, delayMs) =>
-      this.logger.warn('media download failed; retrying', { ...meta, attempt, delayMs, code: err.code }),
-    );
-  }
+/**
+ * Whether a file transfer's failure fails the unit of work (to be tried again by its lane) instead of being settled
+ * with a note: a service that is away always does; a passing failure does while `failures` is `retry`.
+ */
+function throwsOn(err: unknown, failures: FileFailures): boolean {
+  if (err instanceof UnavailableError) return true;
+  return failures === 'retry' && err instanceof RetryableError;
 }
 
 /** Whose file could not be delivered: the agents' note words some reasons differently for each. */

@@ -1,4 +1,4 @@
-import type { DeadLetter, WorkQueue } from '../core/work';
+import type { DeadLetter, WorkQueue } from './queue';
 
 /** One line per dead letter, for people: no message text (that is in `show`). */
 export interface DeadLetterSummary {

@@ -1,7 +1,6 @@
-import { channelOf } from './channels';
-import { errorCode, errorMessage } from './errors';
-import { logTag } from './ids';
-import type { Logger } from './logger';
+import { errorCode, errorMessage } from '../errors';
+import { logTag } from '../ids';
+import type { Logger } from '../logger';
 import type {
   ChatMessage,
   ContactInfo,
@@ -10,8 +9,8 @@ import type {
   OpeningDetails,
   TicketFields,
   TicketPriority,
-} from './model';
-import type { CustomerDirectory } from './ports';
+} from '../model';
+import type { CustomerDirectory } from '../ports';
 import { renderTranscript } from './transcript';
 
 /** The placeholders `BRIDGE_SUBJECT_TEMPLATE` may use. */
@@ -116,7 +115,7 @@ export class TicketDetails {
   ): string {
     const values: Record<(typeof SUBJECT_PLACEHOLDERS)[number], string> = {
       name: contact?.name ?? customer.name ?? customer.originator ?? customer.key,
-      channel: channelOf(customer.originator ?? customer.key).channel ?? 'BLiP',
+      channel: customer.channel ?? 'BLiP',
       phone: contact?.phone ?? '',
       email: contact?.email ?? '',
       customer: customer.originator ?? customer.key,

@@ -1,6 +1,6 @@
-import type { ChatMessage, Conversation } from './model';
+import type { ChatMessage, Conversation } from '../model';
 import { isOpen, type OfficeHours } from './office-hours';
-import type { TimerKind, WorkQueue } from './work';
+import type { TimerKind, WorkQueue } from '../work/queue';
 
 /**
  * What bot owners configure about an attendance's life, on top of "open on the first message, hand back on close"

@@ -1,8 +1,8 @@
-import type { HelpdeskAdapter } from '../adapters/adapter';
-import { errorCode, errorMessage } from './errors';
-import type { Dispatcher } from './dispatcher';
-import type { Logger } from './logger';
-import type { ConversationStore } from './ports';
+import { errorCode, errorMessage } from '../errors';
+import type { Logger } from '../logger';
+import type { ConversationStore } from '../ports';
+import type { VendorGateway } from '../vendor-gateway';
+import type { Intake } from './intake';
 
 /**
  * Drives an adapter that must be polled (a vendor without webhooks, or as a safety net beside them):
@@ -16,8 +16,8 @@ export class Poller {
   private stopped = false;
 
   constructor(
-    private readonly adapter: Pick<HelpdeskAdapter, 'name'> & Required<Pick<HelpdeskAdapter, 'poll'>>,
-    private readonly intake: Pick<Dispatcher, 'acceptHelpdeskEvents'>,
+    private readonly adapter: Pick<VendorGateway, 'name' | 'poll'>,
+    private readonly intake: Pick<Intake, 'acceptHelpdeskEvents'>,
     private readonly store: ConversationStore,
     private readonly logger: Logger,
     private readonly intervalMs: number,

@@ -1,4 +1,4 @@
-import type { ChatMessage, CustomerRef, HelpdeskEvent } from './model';
+import type { ChatMessage, CustomerRef, HelpdeskEvent } from '../model';
 
 /**
  * A unit of work the bridge accepted and must finish: recorded durably before the sender is answered

@@ -1,0 +1,113 @@
+import { errorCode, errorMessage } from '../errors';
+import { conversationEventBase } from '../events';
+import { stableId } from '../ids';
+import type { ClosedBy, Conversation, TicketRef } from '../model';
+import { deliverAgentMessage } from './agent-message';
+import { conversationLog, eventDedupeKey, type Handoff } from './context';
+
+/** The bridge closes the ticket on its side (the customer ended it, a timer, an operator), then hands back. */
+export async function endHandoff(
+  h: Handoff,
+  conversation: Conversation,
+  closedBy: ClosedBy,
+  reason: string,
+): Promise<void> {
+  const ticket = conversation.ticket as TicketRef;
+  const vendor = h.vendorOf(ticket);
+  await h.step('closeTicket', conversationLog(conversation), () => vendor.closeTicket(ticket, closedBy));
+  await handBack(h, conversation, closedBy, reason);
+}
+
+/**
+ * The end of a handoff: the agent's last replies that have not reached the customer yet, the closing text, the
+ * Redirect that hands the customer back to the bot (with the ticket, as BLiP Desk does), then the state is cleared.
+ * Every step is safe to repeat (stable LIME ids, dedupe marks), so a failure anywhere runs it all again.
+ */
+export async function handBack(
+  h: Handoff,
+  conversation: Conversation,
+  closedBy: ClosedBy,
+  reason?: string,
+): Promise<void> {
+  const ticket = conversation.ticket as TicketRef;
+  const log = conversationLog(conversation);
+  const vendor = h.vendorOf(ticket);
+
+  // The agent's last reply and the close often arrive in either order: deliver any reply we have not
+  // delivered yet before the customer leaves (peers lost "the agent's last comment at solved").
+  const recent = await h.step('recentAgentMessages', log, () => vendor.recentAgentMessages(ticket));
+  for (const event of recent) {
+    const key = eventDedupeKey(event);
+    if (await h.isProcessed(key)) continue;
+    await deliverAgentMessage(h, conversation, event, 'settle');
+    await h.markProcessed(key);
+  }
+
+  const closedAt = h.now().toISOString();
+  const closing = h.settings.closingText;
+  if (closing) await h.sendAutomatic(conversation, 'closing', closing);
+  h.events.emit('ticket.closed', {
+    ...conversationEventBase(conversation),
+    ticket,
+    closedBy,
+    reason,
+    agentId: conversation.agent?.id,
+    agentName: conversation.agent?.name,
+    at: closedAt,
+  });
+  const { address } = await h.step('send redirect', log, () =>
+    h.channel.handBack(
+      { conversation, closedBy, closedAt, reason },
+      stableId(`redirect:${conversation.sessionId}`),
+    ),
+  );
+  await h.store.remove(conversation);
+  h.index.forget(ticket);
+  await rememberClosed(h, conversation, closedBy, closedAt, log);
+  await h.lifecycle?.ended(conversation);
+  h.logger.info('customer handed back to the bot', {
+    ...log,
+    closedBy,
+    redirectTo: address ?? '(router default)',
+  });
+  h.events.emit('redirect.sent', {
+    ...conversationEventBase(conversation),
+    ticket,
+    address,
+    at: h.now().toISOString(),
+  });
+}
+
+/** Reopen policy: the closed handoff is remembered for the window, so the customer's return can reopen it. */
+async function rememberClosed(
+  h: Handoff,
+  conversation: Conversation,
+  closedBy: ClosedBy,
+  closedAt: string,
+  log: Record<string, unknown>,
+): Promise<void> {
+  const windowMs = h.settings.reopenWindowMs ?? 0;
+  const ticket = conversation.ticket;
+  if (windowMs <= 0 || !ticket || !h.vendorOf(ticket).reopens) return;
+  await h.store
+    .rememberClosed(
+      {
+        customerKey: conversation.customer.key,
+        sessionId: conversation.sessionId,
+        ticket,
+        closedBy,
+        closedAt,
+        tags: conversation.tags,
+        ...(conversation.team ? { team: conversation.team } : {}),
+      },
+      windowMs,
+    )
+    .catch((err: unknown) =>
+      // The hand-back is done; a customer who comes back then gets a new ticket.
+      h.logger.warn('could not remember the closed ticket for the reopen window', {
+        ...log,
+        code: errorCode(err),
+        error: errorMessage(err),
+      }),
+    );
+}

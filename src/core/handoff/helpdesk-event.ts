@@ -1,0 +1,141 @@
+import { conversationEventBase } from '../events';
+import { logTag } from '../ids';
+import type { AgentMessageEvent, Conversation, HelpdeskEvent, TicketAssignedEvent } from '../model';
+import { ticketLane, type WorkItem } from '../work/queue';
+import type { WorkRun } from '../work/runner';
+import { deliverAgentMessage } from './agent-message';
+import { eventDedupeKey, type Handoff } from './context';
+import { handBack } from './hand-back';
+
+type EventItem = Extract<WorkItem, { kind: 'helpdesk-event' }>;
+
+/** What became of one helpdesk event (logs, tests). */
+export type EventOutcome =
+  'delivered' | 'assigned' | 'closed' | 'duplicate' | 'unknown-ticket' | 'stale-ticket' | 'placed';
+
+/**
+ * A helpdesk event at the head of its lane. In a customer's lane: the one dedupe check and the conversation, read
+ * together, then the event's own step (an agent's reply, an assignment, the close). In a ticket's lane (the ticket
+ * was not indexed when the event came in): the event is placed in its customer's lane once the customer is known.
+ */
+export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutcome> {
+  const { event } = run.head.item as EventItem;
+  if (run.lane === ticketLane(event.ticket.vendor, event.ticket.id)) return place(h, event, run.head.item);
+  const customerKey = run.lane;
+  const meta = {
+    vendor: event.ticket.vendor,
+    ticket: event.ticket.id,
+    eventId: event.eventId,
+    kind: event.kind,
+    customer: logTag(customerKey),
+  };
+  const dedupeKey = eventDedupeKey(event);
+  const [done, conversation] = await Promise.all([h.isProcessed(dedupeKey), h.store.get(customerKey)]);
+  if (done) {
+    h.logger.debug('duplicate helpdesk event ignored', meta);
+    return 'duplicate';
+  }
+  const ticket = conversation?.ticket;
+  if (!conversation || ticket?.id !== event.ticket.id || ticket.vendor !== event.ticket.vendor) {
+    h.logger.warn('helpdesk event for a ticket that is no longer open; ignored', {
+      ...meta,
+      code: 'STALE_TICKET',
+    });
+    return 'stale-ticket';
+  }
+  const outcome = await handle(h, conversation, event, run);
+  await h.markProcessed(dedupeKey);
+  return outcome;
+}
+
+/** The event's own step, by kind. */
+async function handle(
+  h: Handoff,
+  conversation: Conversation,
+  event: HelpdeskEvent,
+  run: WorkRun,
+): Promise<EventOutcome> {
+  switch (event.kind) {
+    case 'agent.message':
+      await agentMessage(h, conversation, event, run.head.attempts === 0 && !run.lastAttempt);
+      return 'delivered';
+    case 'ticket.assigned':
+      await assigned(h, conversation, event);
+      return 'assigned';
+    case 'ticket.closed':
+      await handBack(h, { ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
+      return 'closed';
+  }
+}
+
+/**
+ * An event for a ticket no index knew at intake (an agent faster than the open's bookkeeping, or a ticket the
+ * bridge does not track at all): once its customer is known it moves to the customer's lane, behind what is queued
+ * there, so it never runs beside that lane's work. A crash between the two steps queues it twice; the event's dedupe
+ * mark makes the second a no-op.
+ */
+async function place(h: Handoff, event: HelpdeskEvent, item: WorkItem): Promise<EventOutcome> {
+  const customerKey = await h.index.lookupAfterOpens(event);
+  const meta = {
+    vendor: event.ticket.vendor,
+    ticket: event.ticket.id,
+    eventId: event.eventId,
+    kind: event.kind,
+  };
+  if (customerKey) {
+    await h.deps.submit(customerKey, item);
+    return 'placed';
+  }
+  // A redelivery for a handoff that has ended is common and harmless; a ticket never tracked is worth a warning.
+  if (await h.isProcessed(eventDedupeKey(event))) {
+    h.logger.debug('duplicate helpdesk event ignored', meta);
+    return 'duplicate';
+  }
+  h.logger.warn('helpdesk event for a ticket the bridge does not track; ignored', {
+    ...meta,
+    code: 'UNKNOWN_TICKET',
+  });
+  return 'unknown-ticket';
+}
+
+async function agentMessage(
+  h: Handoff,
+  conversation: Conversation,
+  event: AgentMessageEvent,
+  retryFiles: boolean,
+): Promise<void> {
+  await deliverAgentMessage(h, conversation, event, retryFiles ? 'retry' : 'settle');
+  const agent = event.agent && event.agent.id !== conversation.agent?.id ? event.agent : undefined;
+  if (agent || !conversation.firstAgentReplyAt) {
+    await h.store.save({
+      ...conversation,
+      ...(agent ? { agent } : {}),
+      firstAgentReplyAt: conversation.firstAgentReplyAt ?? h.now().toISOString(),
+    });
+  }
+  await h.lifecycle?.agentAnswered(conversation, h.now());
+}
+
+/** An agent took the ticket: remembered, the "joined" text once per agent, and nobody waits for a pick-up. */
+async function assigned(h: Handoff, conversation: Conversation, event: TicketAssignedEvent): Promise<void> {
+  await h.store.save({ ...conversation, agent: event.agent });
+  const lifecycle = h.lifecycle;
+  const assignedText = lifecycle?.options.assignedText;
+  if (assignedText && event.agent.id !== conversation.agent?.id) {
+    const name = event.agent.name?.trim() || lifecycle?.options.unnamedAgent || 'An agent';
+    await h.sendAutomatic(
+      conversation,
+      'assigned',
+      assignedText.replace(/\{agent\}/g, () => name),
+      `assigned:${event.agent.id}`,
+    );
+  }
+  await lifecycle?.pickedUp(conversation);
+  h.events.emit('ticket.assigned', {
+    ...conversationEventBase(conversation),
+    ticket: event.ticket,
+    agentId: event.agent.id,
+    agentName: event.agent.name,
+    at: h.now().toISOString(),
+  });
+}

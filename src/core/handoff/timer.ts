@@ -1,0 +1,38 @@
+import { logTag } from '../ids';
+import type { WorkItem } from '../work/queue';
+import type { WorkRun } from '../work/runner';
+import type { Handoff } from './context';
+import { endHandoff } from './hand-back';
+
+type TimerItem = Extract<WorkItem, { kind: 'timer' }>;
+
+/**
+ * A timer of the handoff came due (`inactivity`, `no-agent`; armed by the lifecycle in the work queue). Ignored when
+ * it is stale: another handoff of the customer, or the condition no longer holds (an agent picked it up).
+ */
+export async function timer(h: Handoff, run: WorkRun): Promise<void> {
+  const { customerKey, timer: kind, sessionId } = run.head.item as TimerItem;
+  const lifecycle = h.lifecycle;
+  const conversation = await h.store.get(customerKey);
+  const log = { customer: logTag(customerKey), timer: kind, session: sessionId };
+  if (!lifecycle || conversation?.sessionId !== sessionId || conversation.status !== 'open') {
+    h.logger.debug('stale handoff timer ignored', log);
+    return;
+  }
+  if (kind === 'inactivity') {
+    const text = lifecycle.options.inactivity?.text;
+    if (text) await h.sendAutomatic(conversation, 'inactivity', text);
+    h.logger.info('customer inactive: closing the attendance', log);
+    await endHandoff(h, conversation, 'expired', 'the customer stopped answering');
+    return;
+  }
+  const noAgent = lifecycle.options.noAgent;
+  if (!noAgent || conversation.agent || conversation.firstAgentReplyAt) return;
+  if (noAgent.action === 'message') {
+    if (noAgent.text) await h.sendAutomatic(conversation, 'no_agent', noAgent.text);
+    return;
+  }
+  h.logger.info('no agent picked the attendance up in time: handing back', log);
+  if (noAgent.text) await h.sendAutomatic(conversation, 'no_agent', noAgent.text);
+  await endHandoff(h, conversation, 'expired', 'no agent picked the attendance up in time');
+}

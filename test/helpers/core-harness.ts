@@ -1,0 +1,337 @@
+/**
+ * The core as production builds it (`assembleCore`: intake, lanes, failure policy, the handoff's handlers, vendor
+ * gateways) over a fake helpdesk and a fake customer channel, on the memory state or a real Redis. Tests feed work in
+ * through the intake and wait for the lanes to be idle: the path production takes.
+ */
+import type { HelpdeskAdapter } from '../../src/adapters/adapter';
+import { assembleCore, type Core } from '../../src/core/assemble';
+import { type DomainEventMap, type DomainEventName, DomainEvents } from '../../src/core/events';
+import type { HandoffSettings } from '../../src/core/handoff/context';
+import type { TicketDetails } from '../../src/core/handoff/details';
+import { Lifecycle, type LifecycleOptions } from '../../src/core/handoff/lifecycle';
+import type { Logger } from '../../src/core/logger';
+import type {
+  AgentMessageEvent,
+  Attachment,
+  ChatMessage,
+  ClosedBy,
+  CustomerRef,
+  Handback,
+  HelpdeskEvent,
+  MediaFile,
+  OpenTicketRequest,
+  TicketRef,
+} from '../../src/core/model';
+import type { CustomerChannel, MediaFetcher, MediaHost } from '../../src/core/ports';
+import { MemoryRateLimiter, type RateLimiter } from '../../src/core/rate-limiter';
+import { Routing, type RoutingRule } from '../../src/core/routing';
+import { VendorGateway, VendorGateways } from '../../src/core/vendor-gateway';
+import type { FailurePolicyOptions } from '../../src/core/work/failure-policy';
+import type { DeadLetter } from '../../src/core/work/queue';
+import type { LaneRunnerOptions } from '../../src/core/work/runner';
+import { createState, type State } from '../../src/state/create-store';
+import { captureLogs } from './log-capture';
+
+export type Step =
+  | { what: 'openTicket'; vendor: string; key: string; req: OpenTicketRequest }
+  | { what: 'append'; vendor: string; ticket: TicketRef; message: ChatMessage; key: string; again: boolean }
+  | { what: 'reopen'; vendor: string; ticket: TicketRef; message: ChatMessage; key: string; again: boolean }
+  | { what: 'note'; vendor: string; ticket: TicketRef; text: string }
+  | { what: 'upload'; vendor: string; file: MediaFile; ticket?: TicketRef }
+  | { what: 'closeTicket'; vendor: string; ticket: TicketRef; closedBy: ClosedBy }
+  | { what: 'send'; to: string; text: string; attachments?: Attachment[]; messageId: string }
+  | { what: 'handBack'; handback: Handback; messageId: string };
+
+/** Everything that reached the helpdesks and the customer, in order. */
+export class Timeline {
+  readonly steps: Step[] = [];
+  of<W extends Step['what']>(what: W): Extract<Step, { what: W }>[] {
+    return this.steps.filter((s): s is Extract<Step, { what: W }> => s.what === what);
+  }
+}
+
+type Method = 'openTicket' | 'append' | 'reopen' | 'recent' | 'note' | 'upload' | 'close';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A helpdesk in memory: numbered tickets (one per idempotency key), comments in order, failures on demand per
+ * method, an optional gate that holds a customer's calls. Optional abilities (reopen, notes, uploads) are on unless
+ * turned off in the constructor.
+ */
+export class FakeHelpdesk implements HelpdeskAdapter {
+  readonly limits: { requestsPerMinute: number; callsPerMethod?: Partial<Record<string, number>> } = {
+    requestsPerMinute: 100_000,
+  };
+  /** Errors thrown by the next calls of each method, in order. */
+  readonly failures: Partial<Record<Method, unknown[]>> = {};
+  /** What `recentAgentMessages` returns. */
+  recent: AgentMessageEvent[] = [];
+  /** Resolves before each call when set (holds one customer). */
+  gate?: (customerKey: string) => Promise<void>;
+  readonly tickets = new Map<string, { customer: string; comments: string[]; status: 'open' | 'closed' }>();
+  private readonly byKey = new Map<string, TicketRef>();
+  private next = 1000;
+  reopenTicket?: HelpdeskAdapter['reopenTicket'];
+  addInternalNote?: HelpdeskAdapter['addInternalNote'];
+  uploadAttachment?: HelpdeskAdapter['uploadAttachment'];
+  uploadNeedsTicket?: boolean;
+
+  constructor(
+    readonly timeline: Timeline,
+    readonly name = 'fakedesk',
+    abilities: { reopen?: boolean; notes?: boolean; uploads?: boolean; uploadNeedsTicket?: boolean } = {},
+  ) {
+    if (abilities.reopen !== false) {
+      this.reopenTicket = async (ticket, message, key, options) => {
+        this.timeline.steps.push({
+          what: 'reopen',
+          vendor: this.name,
+          ticket,
+          message,
+          key,
+          again: !!options?.again,
+        });
+        await this.fail('reopen');
+        const t = this.tickets.get(ticket.id);
+        if (t) {
+          t.status = 'open';
+          t.comments.push(message.text);
+        }
+      };
+    }
+    if (abilities.notes !== false) {
+      this.addInternalNote = async (ticket, text) => {
+        this.timeline.steps.push({ what: 'note', vendor: this.name, ticket, text });
+        await this.fail('note');
+      };
+    }
+    if (abilities.uploads) {
+      this.uploadAttachment = async (file, ticket) => {
+        this.timeline.steps.push({ what: 'upload', vendor: this.name, file, ...(ticket ? { ticket } : {}) });
+        await this.fail('upload');
+        return `upload:${file.name}`;
+      };
+      this.uploadNeedsTicket = abilities.uploadNeedsTicket;
+    }
+  }
+
+  async openTicket(req: OpenTicketRequest, key: string): Promise<TicketRef> {
+    await this.gate?.(req.customer.key);
+    this.timeline.steps.push({ what: 'openTicket', vendor: this.name, key, req });
+    await this.fail('openTicket');
+    let ticket = this.byKey.get(key);
+    if (!ticket) {
+      ticket = { vendor: this.name, id: String(++this.next), requesterId: `req-${req.customer.key}` };
+      this.byKey.set(key, ticket);
+      this.tickets.set(ticket.id, { customer: req.customer.key, comments: [req.first.text], status: 'open' });
+    }
+    return ticket;
+  }
+
+  async appendCustomerMessage(
+    ticket: TicketRef,
+    message: ChatMessage,
+    key: string,
+    options?: { again?: boolean },
+  ): Promise<void> {
+    const t = this.tickets.get(ticket.id);
+    if (t) await this.gate?.(t.customer);
+    this.timeline.steps.push({
+      what: 'append',
+      vendor: this.name,
+      ticket,
+      message,
+      key,
+      again: !!options?.again,
+    });
+    await this.fail('append');
+    t?.comments.push(message.text);
+  }
+
+  async closeTicket(ticket: TicketRef, closedBy: ClosedBy): Promise<void> {
+    this.timeline.steps.push({ what: 'closeTicket', vendor: this.name, ticket, closedBy });
+    await this.fail('close');
+    const t = this.tickets.get(ticket.id);
+    if (t) t.status = 'closed';
+  }
+
+  async recentAgentMessages(): Promise<AgentMessageEvent[]> {
+    await this.fail('recent');
+    return this.recent;
+  }
+
+  /** The comments of every ticket of a customer, in order (the opening message first). */
+  commentsOf(customerKey: string): string[] {
+    return [...this.tickets.values()].filter((t) => t.customer === customerKey).flatMap((t) => t.comments);
+  }
+
+  private async fail(method: Method): Promise<void> {
+    await tick();
+    const failures = this.failures[method];
+    if (failures?.length) throw failures.shift();
+  }
+}
+
+/** The customer's side: every message and hand-back, in the shared timeline; `down` plays BLiP disconnected. */
+export class FakeChannel implements CustomerChannel {
+  /** Errors thrown by the next sends, in order. */
+  readonly failures: unknown[] = [];
+  constructor(private readonly timeline: Timeline) {}
+
+  async send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string) {
+    await tick();
+    if (this.failures.length) throw this.failures.shift();
+    this.timeline.steps.push({
+      what: 'send',
+      to: customer.address,
+      text: message.text,
+      ...(message.attachments ? { attachments: message.attachments } : {}),
+      messageId,
+    });
+  }
+
+  async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
+    await tick();
+    if (this.failures.length) throw this.failures.shift();
+    this.timeline.steps.push({ what: 'handBack', handback, messageId });
+    return {};
+  }
+}
+
+export interface CoreHarnessOptions {
+  redisUrl?: string;
+  /** The helpdesks (default: one FakeHelpdesk named `fakedesk`); the first is the default route. */
+  helpdesks?: (timeline: Timeline) => HelpdeskAdapter[];
+  rules?: RoutingRule[];
+  settings?: Partial<HandoffSettings>;
+  lifecycle?: LifecycleOptions;
+  details?: TicketDetails;
+  media?: MediaFetcher;
+  mediaHost?: MediaHost;
+  now?: () => Date;
+  failures?: Partial<FailurePolicyOptions>;
+  lanes?: Partial<LaneRunnerOptions>;
+  /** A rate limiter per vendor (default: none that waits). */
+  limiter?: (vendor: string) => RateLimiter;
+  logger?: Logger;
+  /** Do not start the lanes (a test that starts them itself). */
+  paused?: boolean;
+}
+
+export interface CoreHarness {
+  core: Core;
+  state: State;
+  timeline: Timeline;
+  /** The first helpdesk, as a FakeHelpdesk when it is one. */
+  helpdesk: FakeHelpdesk;
+  helpdesks: HelpdeskAdapter[];
+  channel: FakeChannel;
+  emitted: Array<{ name: DomainEventName; payload: DomainEventMap[DomainEventName] }>;
+  /** Records the customer's message (as the BLiP edge does), without waiting for the work. */
+  accept(customer: CustomerRef, message: ChatMessage): Promise<void>;
+  /** Records the customer's message and waits until every lane is idle. */
+  write(customer: CustomerRef, message: ChatMessage): Promise<void>;
+  /** Records helpdesk events (as a webhook does) and waits until every lane is idle. */
+  helpdeskSends(...events: HelpdeskEvent[]): Promise<void>;
+  idle(timeoutMs?: number): Promise<void>;
+  deadLetters(): Promise<DeadLetter[]>;
+  stop(): Promise<void>;
+}
+
+const ALL_EVENTS: DomainEventName[] = [
+  'handoff.started',
+  'customer.message',
+  'agent.message',
+  'automatic.message',
+  'ticket.assigned',
+  'ticket.closed',
+  'redirect.sent',
+  'delivery.failed',
+  'work.dead-lettered',
+];
+
+/** Fast retries: a test waits milliseconds, not seconds, for the failure policy. */
+export const FAST_FAILURES: Partial<FailurePolicyOptions> = {
+  maxAttempts: 4,
+  baseDelayMs: 2,
+  maxDelayMs: 10,
+  unavailableRetryMs: 5,
+  recordForMs: 200,
+};
+
+export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
+  const timeline = new Timeline();
+  const logger = options.logger ?? captureLogs().logger;
+  const state = createState(options.redisUrl, logger);
+  const helpdesks = options.helpdesks?.(timeline) ?? [new FakeHelpdesk(timeline)];
+  const channel = new FakeChannel(timeline);
+  const events = new DomainEvents((event, err) => {
+    throw new Error(`listener of ${event} failed: ${String(err)}`);
+  });
+  const emitted: CoreHarness['emitted'] = [];
+  for (const name of ALL_EVENTS) events.on(name, (payload) => void emitted.push({ name, payload }));
+  const limiter =
+    options.limiter ??
+    ((vendor: string) =>
+      new MemoryRateLimiter(helpdesks.find((h) => h.name === vendor)!.limits.requestsPerMinute));
+  const gateways = new VendorGateways(helpdesks.map((h) => new VendorGateway(h, limiter(h.name))));
+  const lifecycle = options.lifecycle ? new Lifecycle(options.lifecycle, state.queue) : undefined;
+  const core = assembleCore({
+    queue: state.queue,
+    store: state.store,
+    vendors: gateways,
+    routing: new Routing(helpdesks[0]!.name, options.rules ?? [], (at) => lifecycle?.admits(at).open ?? true),
+    channel,
+    events,
+    logger,
+    settings: {
+      tags: ['blip_bridge'],
+      closingText: 'Atendimento encerrado. Obrigado!',
+      dedupeTtlMs: 60_000,
+      ...options.settings,
+    },
+    ...(lifecycle ? { lifecycle } : {}),
+    ...(options.details ? { details: options.details } : {}),
+    ...(options.media ? { media: options.media } : {}),
+    ...(options.mediaHost ? { mediaHost: options.mediaHost } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    failures: { ...FAST_FAILURES, ...options.failures },
+    lanes: { scanIntervalMs: 5, ...options.lanes },
+  });
+  if (!options.paused) core.runner.start();
+  // Idle: no lane has work, not even work waiting for a retry (the runner's own `idle` looks at due work only).
+  const idle = async (timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await core.runner.idle(Math.max(1, deadline - Date.now()));
+      if ((await state.queue.depth()).queued === 0) return;
+      if (Date.now() > deadline) throw new Error('the lanes did not become idle in time');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  return {
+    core,
+    state,
+    timeline,
+    helpdesk: helpdesks[0] as FakeHelpdesk,
+    helpdesks,
+    channel,
+    emitted,
+    accept: (customer, message) => core.intake.acceptCustomerMessage(customer, message),
+    write: async (customer, message) => {
+      await core.intake.acceptCustomerMessage(customer, message);
+      await idle();
+    },
+    helpdeskSends: async (...sent) => {
+      await core.intake.acceptHelpdeskEvents(sent);
+      await idle();
+    },
+    idle,
+    deadLetters: () => state.queue.deadLetters(),
+    stop: async () => {
+      await core.runner.stop(2_000);
+      await state.store.close();
+    },
+  };
+}
