@@ -59,9 +59,7 @@ describe('customer comments at Zendesk are posted once', () => {
     const { customer: ana, ticket: emulated } = await openFirstTicket(sandbox, ORIGINATOR, 'first', {
       idle: true,
     });
-    const conversation = await sandbox.bridge.store.get(
-      ana.address.split('/')[0]!.toLowerCase(),
-    );
+    const conversation = await sandbox.bridge.store.get(ana.address.split('/')[0]!.toLowerCase());
     const ticket = conversation!.ticket!;
     const adapter = sandbox.bridge.adapter;
     const text = (n: number) => ({ id: `x${n}`, text: `comment ${n}`, at: new Date().toISOString() });

@@ -82,9 +82,7 @@ describe('customer comments at ServiceNow are posted once', () => {
 
   it('on a repeated try, skips only an identical text written since the message arrived', async () => {
     const { customer: ana } = await openFirstTicket(sandbox, ORIGINATOR, 'first', { idle: true });
-    const conversation = await sandbox.bridge.store.get(
-      ana.address.split('/')[0]!.toLowerCase(),
-    );
+    const conversation = await sandbox.bridge.store.get(ana.address.split('/')[0]!.toLowerCase());
     const ticket = conversation!.ticket!;
     const adapter = sandbox.bridge.adapter;
     const received = new Date().toISOString();

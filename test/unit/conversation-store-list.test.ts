@@ -43,7 +43,9 @@ describe.each(['memory', 'redis'] as const)('conversation list (%s)', (backend) 
       customerKey: 'c1@tunnel.msging.net',
       reason: 'x',
     });
-    expect(await state.queue.take('c1@tunnel.msging.net', 1, { token: 'worker-1', ttlMs: 60_000 })).toHaveLength(1);
+    expect(
+      await state.queue.take('c1@tunnel.msging.net', 1, { token: 'worker-1', ttlMs: 60_000 }),
+    ).toHaveLength(1);
     await state.store.markProcessed('in:c1:m1', 60_000);
     // On Redis, a value Keyv cannot read (as a key deleted between SCAN and MGET reads: null) must not stop the list.
     if (state.redis) await (await state.redis()).set('bhb::stray', 'not json');
