@@ -5,6 +5,10 @@ import type { AgentMessageEvent, Attachment, ChatMessage, MediaFile, TicketRef }
 import type { MediaFetcher, MediaHost } from '../ports';
 import type { VendorGateway } from '../vendor-gateway';
 
+/** Downloaded files kept for a retry of their upload: how many, and for how long. */
+const HELD_MAX = 20;
+const HELD_MS = 5 * 60_000;
+
 /** What the file handling needs. */
 export interface HandoffFilesDeps {
   logger: Logger;
@@ -37,8 +41,31 @@ export interface PendingFile {
 export class HandoffFiles {
   private readonly logger: Logger;
 
+  /**
+   * Customer files downloaded by an attempt whose upload then failed for a passing reason, kept for the retry of the
+   * same work (by link) so it does not download them again: bounded (`HELD_MAX` files, `HELD_MS` each), in memory
+   * only (a retry on another instance downloads again).
+   */
+  private readonly held = new Map<string, { file: MediaFile; until: number }>();
+
   constructor(private readonly deps: HandoffFilesDeps) {
     this.logger = deps.logger;
+  }
+
+  private async download(media: MediaFetcher, attachment: Attachment): Promise<MediaFile> {
+    const now = Date.now();
+    for (const [url, held] of this.held) if (held.until <= now) this.held.delete(url);
+    const held = this.held.get(attachment.url);
+    if (held) {
+      this.held.delete(attachment.url);
+      return held.file;
+    }
+    return media.fetch(attachment);
+  }
+
+  private hold(attachment: Attachment, file: MediaFile): void {
+    this.held.set(attachment.url, { file, until: Date.now() + HELD_MS });
+    if (this.held.size > HELD_MAX) this.held.delete(this.held.keys().next().value!);
   }
 
   /**
@@ -87,8 +114,9 @@ export class HandoffFiles {
         mediaHost: hostOf(attachment.url),
       };
       let stage: 'download' | 'upload' = 'download';
+      let file: MediaFile | undefined;
       try {
-        const file = await media.fetch(attachment);
+        file = await this.download(media, attachment);
         if (ticket === 'after-open') {
           later.push({ attachment, file });
           attachments.push(attachment);
@@ -100,6 +128,7 @@ export class HandoffFiles {
         this.logger.debug('customer file uploaded to the helpdesk', { ...meta, size: file.size });
       } catch (err) {
         if (throwsOn(err, failures)) {
+          if (file) this.hold(attachment, file);
           this.logger.warn(`customer file ${stage} failed; the work is tried again`, {
             ...meta,
             stage,
