@@ -6,7 +6,9 @@ import type { VendorName } from '../src/adapters/registry';
 import { startBridge, type Bridge } from '../src/app';
 import { loadConfig, type Config } from '../src/config';
 import type { Logger } from '../src/core/logger';
+import { randomUUID } from 'node:crypto';
 import { emulatorFactories, type EmulatorFor } from './emulators';
+import type { VendorEmulator } from './vendor-emulator';
 import { LimeServer, type SandboxCustomer } from './lime-server';
 import { MediaServer } from './media-server';
 
@@ -17,8 +19,10 @@ export interface Sandbox<V extends VendorName = 'zendesk'> {
   lime: LimeServer;
   /** Serves the files customers send (on 127.0.0.1, which the sandbox's BRIDGE_MEDIA_ALLOWED_HOSTS allows). */
   media: MediaServer;
-  /** The vendor emulator: the helpdesk and its agent. */
+  /** The vendor emulator: the helpdesk and its agent (the first, default one when several are enabled). */
   helpdesk: EmulatorFor<V>;
+  /** Every enabled helpdesk's emulator, by vendor name (`vendors`). */
+  helpdesks: Partial<Record<VendorName, VendorEmulator>>;
   bridge: Bridge;
   config: Config;
   /** The bot's identity on the LIME server. */
@@ -27,6 +31,11 @@ export interface Sandbox<V extends VendorName = 'zendesk'> {
   customer(originator: string): SandboxCustomer;
   /** The customer writes a text message. */
   say(customer: SandboxCustomer, text: string, id?: string): string;
+  /**
+   * The router's bot hands the customer over with a JSON Redirect context (`{"team":"billing"}`…): BLiP delivers
+   * it as a `context:` message from the customer's tunnel.
+   */
+  handOver(customer: SandboxCustomer, context: Record<string, unknown>): string;
   /** The customer sends a media link (`application/vnd.lime.media-link+json`, as BLiP forwards a photo). */
   sendMedia(customer: SandboxCustomer, media: SandboxMediaLink, id?: string): string;
   /** Starts another bridge instance on the same LIME server, emulator and state (multi-instance tests). */
@@ -46,6 +55,11 @@ export interface SandboxMediaLink {
 export interface SandboxOptions<V extends VendorName> {
   /** Which helpdesk the bridge serves (default zendesk). */
   vendor?: V;
+  /**
+   * Several helpdesks at once (`BRIDGE_VENDORS`; the first is the default route and must be `vendor` when both are
+   * given). Routing rules come through `env.BRIDGE_ROUTES`.
+   */
+  vendors?: VendorName[];
   redisUrl?: string;
   logger: Logger;
   /** Extra environment for the bridge (BRIDGE_CLOSING_MESSAGE, BLIP_MAIN_SERVICE...). */
@@ -55,20 +69,26 @@ export interface SandboxOptions<V extends VendorName> {
 export async function startSandbox<V extends VendorName = 'zendesk'>(
   options: SandboxOptions<V>,
 ): Promise<Sandbox<V>> {
-  const vendor = (options.vendor ?? 'zendesk') as V;
+  const vendors: VendorName[] = options.vendors ?? [options.vendor ?? 'zendesk'];
+  const vendor = vendors[0] as V;
   const media = await MediaServer.start();
   const lime = await LimeServer.start({
     accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
     router: 'acmerouter@msging.net',
   });
-  const helpdesk = (await emulatorFactories[vendor]()) as EmulatorFor<V>;
+  const emulators: VendorEmulator[] = [];
+  for (const name of vendors) emulators.push(await emulatorFactories[name]());
+  const helpdesk = emulators[0] as EmulatorFor<V>;
+  const helpdesks = Object.fromEntries(vendors.map((name, i) => [name, emulators[i]!]));
   const env = {
     BLIP_IDENTIFIER: SANDBOX_BOT,
     BLIP_ACCESS_KEY: SANDBOX_ACCESS_KEY,
     BLIP_SCHEME: 'ws',
     BLIP_HOST: '127.0.0.1',
     BLIP_PORT: String(lime.port),
-    ...helpdesk.bridgeEnv(),
+    ...Object.assign({}, ...emulators.map((e) => e.bridgeEnv())),
+    BRIDGE_VENDOR: vendor,
+    ...(vendors.length > 1 ? { BRIDGE_VENDORS: vendors.join(',') } : {}),
     HTTP_HOST: '127.0.0.1',
     HTTP_PORT: '0',
     LOG_LEVEL: 'warn',
@@ -97,22 +117,28 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     bridge = await startBridge(config, options.logger);
     bridges.push(bridge);
   } catch (err) {
-    await Promise.allSettled([lime.stop(), helpdesk.stop(), media.stop()]);
+    await Promise.allSettled([lime.stop(), media.stop(), ...emulators.map((e) => e.stop())]);
     throw err;
   }
-  helpdesk.setWebhookTarget(`${bridge.url}/webhooks/${vendor}`);
+  for (const [i, name] of vendors.entries()) emulators[i]!.setWebhookTarget(`${bridge.url}/webhooks/${name}`);
   const bot = `${SANDBOX_BOT}@${config.blip.domain}`;
 
   return {
     lime,
     media,
     helpdesk,
+    helpdesks,
     bridge,
     config,
     bot,
     customer: (originator) => lime.customer(originator, bot),
     say: (customer, text, id) =>
       String(lime.sendFromCustomer(bot, customer, 'text/plain', text, id ? { id } : {}).id),
+    handOver: (customer, context) =>
+      String(
+        lime.sendFromCustomer(bot, customer, 'application/json', context, { id: `context:${randomUUID()}` })
+          .id,
+      ),
     sendMedia: (customer, content, id) =>
       String(
         lime.sendFromCustomer(
@@ -130,7 +156,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     },
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
-      await Promise.allSettled([lime.stop(), helpdesk.stop(), media.stop()]);
+      await Promise.allSettled([lime.stop(), media.stop(), ...emulators.map((e) => e.stop())]);
     },
   };
 }
