@@ -6,6 +6,7 @@ import type { ChatMessage, Conversation, CustomerRef, HelpdeskEvent, TicketRef }
 import type { ConversationStore, CustomerChannel, MediaFetcher, MediaHost } from '../ports';
 import type { Routing } from '../routing';
 import type { VendorGateway, VendorGateways } from '../vendor-gateway';
+import { annotateFailure } from '../work/failure-policy';
 import type { WorkItem } from '../work/queue';
 import type { TicketDetails } from './details';
 import { HandoffFiles } from './files';
@@ -106,14 +107,14 @@ export class Handoff {
   }
 
   /**
-   * One external step (a vendor call, a message to the customer): a failure is logged with what failed and where,
-   * then thrown for the failure policy to decide on. Never retried here.
+   * One external step (a vendor call, a message to the customer). A failure is thrown for the failure policy to
+   * decide on, marked with what failed and where, so its one log line says so. Never retried here.
    */
   async step<T>(what: string, log: Record<string, unknown>, work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (err) {
-      this.logger.warn(`${what} failed`, { ...log, code: errorCode(err), error: errorMessage(err) });
+      annotateFailure(err, what, log);
       throw err;
     }
   }
@@ -160,11 +161,14 @@ export class Handoff {
     if (!ticket || !this.vendors.has(ticket.vendor)) return;
     const vendor = this.vendors.get(ticket.vendor);
     if (!vendor.takesNotes) return;
-    await this.step('add internal note', conversationLog(conversation), () =>
-      vendor.addInternalNote(ticket, text),
-    ).catch(() => {
-      // already logged; a lost note must not fail the customer's message
-    });
+    await vendor.addInternalNote(ticket, text).catch((err: unknown) =>
+      // A lost note must not fail the customer's message.
+      this.logger.warn('internal note for the agents not written', {
+        ...conversationLog(conversation),
+        code: errorCode(err),
+        error: errorMessage(err),
+      }),
+    );
   }
 
   isProcessed(key: string): Promise<boolean> {

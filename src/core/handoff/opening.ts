@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PermanentError } from '../errors';
+import { errorCode, errorMessage, PermanentError } from '../errors';
 import { logTag } from '../ids';
 import type { ChatMessage, Conversation, CustomerRef, OpeningDetails, TicketRef } from '../model';
 import type { VendorGateway } from '../vendor-gateway';
@@ -207,11 +207,19 @@ async function attachAfterOpen(
 ): Promise<void> {
   const followUp = await h.files.uploadAfterOpen(vendor, ticket, first, files, log);
   if (!followUp) return;
-  await h
-    .step('appendCustomerMessage', conversationLog(conversation), () =>
-      vendor.appendCustomerMessage(ticket, followUp, `msg:${conversation.sessionId}:${followUp.id}`),
-    )
-    .catch(() => h.noteForAgents(conversation, followUp.text));
+  await vendor
+    .appendCustomerMessage(ticket, followUp, `msg:${conversation.sessionId}:${followUp.id}`)
+    .catch((err: unknown) => {
+      h.logger.warn(
+        'the note about files not attached could not be appended; writing it as an internal note',
+        {
+          ...conversationLog(conversation),
+          code: errorCode(err),
+          error: errorMessage(err),
+        },
+      );
+      return h.noteForAgents(conversation, followUp.text);
+    });
 }
 
 function subjectFor(customer: CustomerRef): string {

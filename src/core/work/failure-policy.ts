@@ -46,6 +46,22 @@ export function backoffDelay(
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
+/** Where a failure happened (the step and its log fields), attached by the step that saw it. */
+const failureSites = new WeakMap<object, { what: string; meta: Record<string, unknown> }>();
+
+/**
+ * Records which step failed and its log fields (customer tag, vendor, ticket) on the error, so the failure policy's
+ * one line about it says where it happened. The first step to annotate an error wins (the innermost).
+ */
+export function annotateFailure(err: unknown, what: string, meta: Record<string, unknown>): void {
+  if (typeof err === 'object' && err !== null && !failureSites.has(err))
+    failureSites.set(err, { what, meta });
+}
+
+function siteOf(err: unknown): { what?: string; meta: Record<string, unknown> } {
+  return (typeof err === 'object' && err !== null && failureSites.get(err)) || { meta: {} };
+}
+
 /** What became of a failed head: it waits in its lane (`paused`) or it went to the dead-letter list (`buried`). */
 export type FailureOutcome = 'paused' | 'buried';
 
@@ -86,25 +102,23 @@ export class FailurePolicy {
   ): Promise<{ outcome: FailureOutcome; retryAtMs?: number }> {
     const code = errorCode(err);
     const message = errorMessage(err);
-    const meta = { lane: laneTag(lane), kind: head.item.kind, code };
+    const site = siteOf(err);
+    const what = site.what ? `${site.what} failed` : 'work failed';
+    const meta = { ...site.meta, lane: laneTag(lane), kind: head.item.kind, code, error: message };
     if (err instanceof UnavailableError) {
-      this.logger.warn('work waits for an unavailable service', meta);
+      this.logger.warn(`${what}; the work waits for an unavailable service`, meta);
       const retryAtMs = Date.now() + this.options.unavailableRetryMs;
       await this.queue.retryLater(lane, { ...head, lastError: { code, message } }, retryAtMs);
       return { outcome: 'paused', retryAtMs };
     }
     const attempts = head.attempts + 1;
     if (err instanceof PermanentError || attempts >= this.options.maxAttempts) {
+      this.logger.error(`${what}; giving up`, { ...meta, attempts });
       await this.bury(lane, head, code, message, attempts);
       return { outcome: 'buried' };
     }
     const delay = backoffDelay(this.options, attempts, err);
-    this.logger.warn('work failed; the lane retries later', {
-      ...meta,
-      attempts,
-      retryInMs: delay,
-      error: message,
-    });
+    this.logger.warn(`${what}; the lane retries later`, { ...meta, attempts, delayMs: delay });
     const retryAtMs = Date.now() + delay;
     await this.queue.retryLater(lane, { ...head, attempts, lastError: { code, message } }, retryAtMs);
     return { outcome: 'paused', retryAtMs };
