@@ -4,22 +4,11 @@
  * agent, and the real bridge (real blip-sdk client, real HTTP, real signed webhooks) sits between them.
  * Exits 0 when the loop completed, 1 with the reason when it did not.
  */
+import { parseArgs } from 'node:util';
+import { type VendorName, vendorNames } from '../src/adapters/registry';
 import { createLogger } from '../src/telemetry/logger';
+import { describeSent, line, oneHelpdesk, STEP_TIMEOUT_MS, twoHelpdesks } from './demo-stories';
 import { startSandbox, type Sandbox } from './harness';
-import type { SentByBot } from './lime-server';
-
-const STEP_TIMEOUT_MS = 15_000;
-
-function line(actor: string, text: string): void {
-  const time = new Date().toISOString().slice(11, 23);
-  console.log(`${time}  ${actor.padEnd(9)} ${text}`);
-}
-
-function describeSent(s: SentByBot): string {
-  const { type, content } = s.envelope;
-  if (type === 'text/plain') return `"${String(content)}"`;
-  return `${type} ${JSON.stringify(content)}`;
-}
 
 async function run(sandbox: Sandbox): Promise<void> {
   const { lime, helpdesk: zendesk } = sandbox;
@@ -171,23 +160,72 @@ function demoPhoto(): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), body, Buffer.from([0xff, 0xd9])]);
 }
 
+const USAGE = `usage: npm run demo [-- --vendor <name> | --vendors <a>,<b>]
+  (no option)          the detailed Zendesk story
+  --vendor <name>      the whole loop with one helpdesk: ${vendorNames.join(', ')}
+  --vendors <a>,<b>    two helpdesks in one bridge, customers routed by the bot's Redirect context`;
+
+/** The demo's choice of helpdesks; exits 2 with the usage on an unknown option or vendor. */
+function chosenVendors(): VendorName[] | undefined {
+  let values: { vendor?: string; vendors?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { vendor: { type: 'string' }, vendors: { type: 'string' }, help: { type: 'boolean' } },
+    }));
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const names = values.vendors
+    ? values.vendors.split(',').map((v) => v.trim())
+    : values.vendor
+      ? [values.vendor]
+      : [];
+  const unknown = names.filter((n) => !(vendorNames as string[]).includes(n));
+  if (unknown.length || names.length > 2 || (values.vendors && names.length !== 2)) {
+    console.error(
+      `${unknown.length ? `unknown helpdesk: ${unknown.join(', ')} (known: ${vendorNames.join(', ')})` : '--vendors takes two helpdesks'}\n${USAGE}`,
+    );
+    process.exit(2);
+  }
+  return names.length ? (names as VendorName[]) : undefined;
+}
+
 async function main(): Promise<void> {
+  const vendors = chosenVendors();
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'warn', format: 'pretty' });
+  const story = vendors?.join(' + ') ?? 'Zendesk';
   console.log(
-    'blip-helpdesk-bridge demo: customer -> BLiP -> bridge -> Zendesk -> agent -> back to the bot\n',
+    `blip-helpdesk-bridge demo: customer -> BLiP -> bridge -> ${story} -> agent -> back to the bot\n`,
   );
   let sandbox: Sandbox | undefined;
   try {
     sandbox = await startSandbox({
       logger,
+      ...(vendors ? { vendors } : {}),
       // The harness turns these off for tests; the demo shows them.
       env: {
         BRIDGE_WAITING_MESSAGE: 'Você está na fila para falar com um atendente. Já vamos te atender.',
         BRIDGE_TRANSCRIPT: 'note',
         BRIDGE_TRANSCRIPT_MESSAGES: '10',
+        ...(vendors?.length === 2
+          ? {
+              BRIDGE_ROUTES: JSON.stringify([{ team: 'financeiro', vendor: vendors[1] }]),
+              // The team "financeiro" as each helpdesk knows it (a group, a team, an assignment group).
+              ZENDESK_GROUPS: 'financeiro:20001',
+              INTERCOM_TEAMS: 'financeiro:5017691',
+              SERVICENOW_ASSIGNMENT_GROUPS: 'financeiro:8a5055c9c61122780043563ef53438e3',
+            }
+          : {}),
       },
     });
-    await run(sandbox);
+    if (vendors?.length === 2) await twoHelpdesks(sandbox, [vendors[0]!, vendors[1]!]);
+    else if (vendors && vendors[0] !== 'zendesk') await oneHelpdesk(sandbox, vendors[0]!);
+    else await run(sandbox);
     console.log('\nThe handoff loop completed.');
     process.exitCode = 0;
   } catch (err) {
