@@ -18,11 +18,17 @@ export const routingConfigShape = {
         .map((name) => name.trim().toLowerCase())
         .filter(Boolean),
     )
-    .pipe(
-      z
-        .array(z.enum(vendorNames, { error: `each must be one of ${vendorNames.join(', ')}` }))
-        .min(1, 'must name at least one helpdesk'),
-    )
+    .superRefine((names, ctx) => {
+      const unknown = names.filter((n) => !(vendorNames as string[]).includes(n));
+      if (unknown.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `names an unknown helpdesk (${unknown.join(', ')}); known: ${vendorNames.join(', ')}`,
+        });
+      } else if (names.length === 0)
+        ctx.addIssue({ code: 'custom', message: 'must name at least one helpdesk' });
+    })
+    .transform((names) => names as VendorName[])
     .optional(),
   BRIDGE_ROUTES: z.string().optional(),
 };

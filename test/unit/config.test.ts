@@ -334,3 +334,70 @@ describe('loadConfig: session reports and the admin token', () => {
     expect(problemKeys(err)).toEqual(['REPORTS_TEXT_KEY']);
   });
 });
+
+describe('loadConfig: several helpdesks (BRIDGE_VENDORS, BRIDGE_ROUTES)', () => {
+  const servicenow = {
+    SERVICENOW_INSTANCE: 'acme',
+    SERVICENOW_USERNAME: 'blip.integration',
+    SERVICENOW_PASSWORD: 'servicenow-password-value',
+    SERVICENOW_PUSH_SECRET: 'servicenow-push-secret-value',
+  };
+
+  it('enables BRIDGE_VENDOR alone by default', () => {
+    const config = loadConfig(minimalEnv);
+    expect(config.vendors.map((v) => v.name)).toEqual(['zendesk']);
+    expect(config.vendor).toBe(config.vendors[0]);
+    expect(config.routing).toEqual({ vendors: ['zendesk'], rules: [] });
+  });
+
+  it('enables every listed helpdesk with its own settings, the first as the default, and reads the rules', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      ...servicenow,
+      BRIDGE_VENDORS: ' ServiceNow , zendesk ',
+      BRIDGE_ROUTES:
+        '[{"team":"billing","vendor":"zendesk"},{"channel":"Instagram","hours":"closed","vendor":"zendesk"}]',
+    });
+    expect(config.vendors.map((v) => v.name)).toEqual(['servicenow', 'zendesk']);
+    expect(config.vendor.name).toBe('servicenow');
+    expect(config.vendors[0]!.settings).toMatchObject({ SERVICENOW_INSTANCE: 'acme' });
+    expect(config.vendors[1]!.settings).toMatchObject({ ZENDESK_SUBDOMAIN: 'acme-suporte' });
+    expect(config.routing.rules).toEqual([
+      { team: 'billing', vendor: 'zendesk' },
+      { channel: 'Instagram', hours: 'closed', vendor: 'zendesk' },
+    ]);
+  });
+
+  it("requires each enabled helpdesk's own keys", () => {
+    const err = configError({ ...minimalEnv, BRIDGE_VENDORS: 'zendesk,servicenow' });
+    expect(problemKeys(err).sort()).toEqual([
+      'SERVICENOW_INSTANCE',
+      'SERVICENOW_PASSWORD',
+      'SERVICENOW_USERNAME',
+    ]);
+  });
+
+  it.each([
+    ['an unknown helpdesk', { BRIDGE_VENDORS: 'zendesk,freshdesk' }, 'BRIDGE_VENDORS'],
+    ['rules that are not JSON', { BRIDGE_ROUTES: '{team: billing}' }, 'BRIDGE_ROUTES'],
+    [
+      'a rule for a helpdesk not enabled',
+      { BRIDGE_ROUTES: '[{"team":"x","vendor":"intercom"}]' },
+      'BRIDGE_ROUTES[0].vendor',
+    ],
+    ['a rule without a condition', { BRIDGE_ROUTES: '[{"vendor":"zendesk"}]' }, 'BRIDGE_ROUTES[0]'],
+    [
+      'a rule with an unknown condition',
+      { BRIDGE_ROUTES: '[{"vendor":"zendesk","tier":"gold"}]' },
+      'BRIDGE_ROUTES[0]',
+    ],
+    [
+      'a bad hours condition',
+      { BRIDGE_ROUTES: '[{"vendor":"zendesk","hours":"night"}]' },
+      'BRIDGE_ROUTES[0].hours',
+    ],
+  ])('refuses %s, naming the key', (_what, env, key) => {
+    const err = configError({ ...minimalEnv, ...env });
+    expect(problemKeys(err)).toEqual([key]);
+  });
+});
