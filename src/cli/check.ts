@@ -39,9 +39,15 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
         sessionFailures.push(meta.reason);
     },
   };
-  const vendor = config.vendor.name as VendorName;
+  const vendors = config.vendors.map((v) => v.name as VendorName);
   const checks: Check[] = [
-    { name: 'configuration', run: async () => ({ ok: true, detail: `valid (vendor ${vendor})` }) },
+    {
+      name: 'configuration',
+      run: async () => ({
+        ok: true,
+        detail: `valid (${vendors.length > 1 ? 'vendors' : 'vendor'} ${vendors.join(', ')})`,
+      }),
+    },
     {
       name: 'blip',
       async run() {
@@ -67,14 +73,15 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
         }
       },
     },
-    {
-      name: vendor,
+    // Each enabled helpdesk's credentials, one line each.
+    ...config.vendors.map((vendor): Check => ({
+      name: vendor.name,
       run: async () =>
-        vendorSetups[vendor]?.check(config.vendor.settings) ?? {
+        vendorSetups[vendor.name as VendorName]?.check(vendor.settings) ?? {
           ok: true,
           detail: 'no check for this vendor',
         },
-    },
+    })),
     {
       name: 'redis',
       async run() {
