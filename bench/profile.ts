@@ -33,7 +33,7 @@ export interface ProfileSummary {
 const ROOT = path.resolve(__dirname, '..');
 const BUILT = '/node_modules/.cache/bhb-bench/';
 
-/** `src/core/dispatcher.ts`, `npm:@redis/client`, `node:internal`, `(gc)`, `(program)`. */
+/** `src/core/work/runner.ts`, `npm:@redis/client`, `node:internal`, `(gc)`, `(program)`. */
 export function areaOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const file = url.startsWith('file://') ? url.slice('file://'.length) : url;
@@ -109,12 +109,14 @@ if (require.main === module) {
     process.exit(2);
   }
   const summary = summariseProfile(file, Number(top ?? 25), [
-    'src/core/dispatcher.ts',
-    'src/core/handoff.ts',
+    'src/core/work/runner.ts',
+    'src/core/work/intake.ts',
+    'src/core/handoff/customer-message.ts',
+    'src/core/handoff/helpdesk-event.ts',
+    'src/core/vendor-gateway.ts',
     'src/state/redis-work-queue.ts',
     'src/state/keyv-conversation-store.ts',
-    'src/state/redis-customer-lock.ts',
-    'src/blip/inbound.ts',
+      'src/blip/inbound.ts',
     'src/http/server.ts',
     'npm:@redis/client',
     'npm:keyv',

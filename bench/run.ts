@@ -158,12 +158,14 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
 }
 
 const PROFILED_AREAS = [
-  'src/core/dispatcher.ts',
-  'src/core/handoff.ts',
+  'src/core/work/runner.ts',
+  'src/core/work/intake.ts',
+  'src/core/handoff/customer-message.ts',
+  'src/core/handoff/helpdesk-event.ts',
+  'src/core/vendor-gateway.ts',
   'src/state/redis-work-queue.ts',
   'src/state/memory-work-queue.ts',
   'src/state/keyv-conversation-store.ts',
-  'src/state/redis-customer-lock.ts',
   'src/blip/inbound.ts',
   'src/http/server.ts',
   'src/reports/recorder.ts',
