@@ -117,7 +117,7 @@ export const baseConfigSchema = z.object({
   ...lifecycleConfigShape,
   ...handoffConfigShape,
   WORK_CONCURRENCY: positive(64),
-  WORK_MAX_ATTEMPTS: positive(8),
+  WORK_MAX_ATTEMPTS: positive(12),
   WORK_RETRY_MAX_SECONDS: positive(60),
   WORK_COALESCE_MAX: positive(20),
 
