@@ -5,6 +5,7 @@
  */
 import type { HelpdeskAdapter } from '../../src/adapters/adapter';
 import { assembleCore, type Core } from '../../src/core/assemble';
+import { UnavailableError } from '../../src/core/errors';
 import { type DomainEventMap, type DomainEventName, DomainEvents } from '../../src/core/events';
 import type { HandoffSettings } from '../../src/core/handoff/context';
 import type { TicketDetails } from '../../src/core/handoff/details';
@@ -25,12 +26,12 @@ import type {
 import type { CustomerChannel, MediaFetcher, MediaHost } from '../../src/core/ports';
 import { MemoryRateLimiter, type RateLimiter } from '../../src/core/rate-limiter';
 import { Routing, type RoutingRule } from '../../src/core/routing';
-import { VendorGateway, VendorGateways } from '../../src/core/vendor-gateway';
+import { type GatewayObserver, VendorGateway, VendorGateways } from '../../src/core/vendor-gateway';
 import type { FailurePolicyOptions } from '../../src/core/work/failure-policy';
 import type { DeadLetter } from '../../src/core/work/queue';
 import type { LaneRunnerOptions } from '../../src/core/work/runner';
 import { createState, type State } from '../../src/state/create-store';
-import { captureLogs } from './log-capture';
+import { captureLogs, type CapturedLogs } from './log-capture';
 
 export type Step =
   | { what: 'openTicket'; vendor: string; key: string; req: OpenTicketRequest }
@@ -175,12 +176,17 @@ export class FakeHelpdesk implements HelpdeskAdapter {
 
 /** The customer's side: every message and hand-back, in the shared timeline; `down` plays BLiP disconnected. */
 export class FakeChannel implements CustomerChannel {
-  /** Errors thrown by the next sends, in order. */
+  /** Errors thrown by the next sends (and hand-backs, while `handBackFailures` is empty), in order. */
   readonly failures: unknown[] = [];
+  /** Errors thrown by the next hand-backs only, in order. */
+  readonly handBackFailures: unknown[] = [];
+  /** While set, every send and hand-back fails as the BLiP edge does while its session is down. */
+  down = false;
   constructor(private readonly timeline: Timeline) {}
 
   async send(customer: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>, messageId: string) {
     await tick();
+    if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
     if (this.failures.length) throw this.failures.shift();
     this.timeline.steps.push({
       what: 'send',
@@ -193,6 +199,8 @@ export class FakeChannel implements CustomerChannel {
 
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
     await tick();
+    if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    if (this.handBackFailures.length) throw this.handBackFailures.shift();
     if (this.failures.length) throw this.failures.shift();
     this.timeline.steps.push({ what: 'handBack', handback, messageId });
     return {};
@@ -201,6 +209,8 @@ export class FakeChannel implements CustomerChannel {
 
 export interface CoreHarnessOptions {
   redisUrl?: string;
+  /** Shared with another core (two instances on one Redis write to one timeline). */
+  timeline?: Timeline;
   /** The helpdesks (default: one FakeHelpdesk named `fakedesk`); the first is the default route. */
   helpdesks?: (timeline: Timeline) => HelpdeskAdapter[];
   rules?: RoutingRule[];
@@ -214,7 +224,10 @@ export interface CoreHarnessOptions {
   lanes?: Partial<LaneRunnerOptions>;
   /** A rate limiter per vendor (default: none that waits). */
   limiter?: (vendor: string) => RateLimiter;
-  logger?: Logger;
+  /** Metrics of the vendor calls. */
+  observer?: GatewayObserver;
+  /** Where the core logs (default: a captured JSON logger at debug level, `CoreHarness.logs`). */
+  logs?: CapturedLogs;
   /** Do not start the lanes (a test that starts them itself). */
   paused?: boolean;
 }
@@ -227,6 +240,8 @@ export interface CoreHarness {
   helpdesk: FakeHelpdesk;
   helpdesks: HelpdeskAdapter[];
   channel: FakeChannel;
+  /** What the core logged (a real winston logger, JSON, debug level). */
+  logs: CapturedLogs;
   emitted: Array<{ name: DomainEventName; payload: DomainEventMap[DomainEventName] }>;
   /** Records the customer's message (as the BLiP edge does), without waiting for the work. */
   accept(customer: CustomerRef, message: ChatMessage): Promise<void>;
@@ -261,8 +276,9 @@ export const FAST_FAILURES: Partial<FailurePolicyOptions> = {
 };
 
 export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
-  const timeline = new Timeline();
-  const logger = options.logger ?? captureLogs().logger;
+  const timeline = options.timeline ?? new Timeline();
+  const logs = options.logs ?? captureLogs();
+  const logger: Logger = logs.logger;
   const state = createState(options.redisUrl, logger);
   const helpdesks = options.helpdesks?.(timeline) ?? [new FakeHelpdesk(timeline)];
   const channel = new FakeChannel(timeline);
@@ -275,7 +291,9 @@ export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
     options.limiter ??
     ((vendor: string) =>
       new MemoryRateLimiter(helpdesks.find((h) => h.name === vendor)!.limits.requestsPerMinute));
-  const gateways = new VendorGateways(helpdesks.map((h) => new VendorGateway(h, limiter(h.name))));
+  const gateways = new VendorGateways(
+    helpdesks.map((h) => new VendorGateway(h, limiter(h.name), options.observer)),
+  );
   const lifecycle = options.lifecycle ? new Lifecycle(options.lifecycle, state.queue) : undefined;
   const core = assembleCore({
     queue: state.queue,
@@ -317,6 +335,7 @@ export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
     helpdesk: helpdesks[0] as FakeHelpdesk,
     helpdesks,
     channel,
+    logs,
     emitted,
     accept: (customer, message) => core.intake.acceptCustomerMessage(customer, message),
     write: async (customer, message) => {
@@ -334,4 +353,17 @@ export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
       await state.store.close();
     },
   };
+}
+
+/** Waits until `check` holds (polling every few ms), or fails naming `what`. */
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
