@@ -298,7 +298,9 @@ export class LaneRunner {
       },
     };
     try {
-      const done = Math.max(1, Math.min(items.length, await this.handler(run)));
+      // The handler first: `more` may have read further items meanwhile (`items` must be read after it).
+      const finished = await this.handler(run);
+      const done = Math.max(1, Math.min(items.length, finished));
       const ids = items.slice(0, done).map((w) => w.id);
       // Stopping: acknowledged only, so the next head is not marked as handed out (it would count as redelivered).
       const { left, next } = this.stopping
