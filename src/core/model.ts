@@ -200,6 +200,12 @@ export interface Conversation {
    * call so a retry after a crash sends the same comment with the same idempotency key.
    */
   pendingBatch?: string[];
+  /**
+   * Customer messages as the last comment with files went out (upload references, notes), recorded before the call:
+   * a retry of that comment sends them as they are instead of uploading the files again (a helpdesk that attaches
+   * uploads to the ticket would show them twice). Replaced by the next comment with files.
+   */
+  prepared?: ChatMessage[];
   /** The customer message the ticket was opened with: done, even if a crash kept it from being marked so. */
   openedWith?: string;
   /** When the first agent reply reached the customer (no-agent timer, reports). */

@@ -73,6 +73,7 @@ export class FakeHelpdesk implements HelpdeskAdapter {
   readonly tickets = new Map<string, { customer: string; comments: string[]; status: 'open' | 'closed' }>();
   private readonly byKey = new Map<string, TicketRef>();
   private next = 1000;
+  private uploaded = 0;
   reopenTicket?: HelpdeskAdapter['reopenTicket'];
   addInternalNote?: HelpdeskAdapter['addInternalNote'];
   uploadAttachment?: HelpdeskAdapter['uploadAttachment'];
@@ -111,7 +112,7 @@ export class FakeHelpdesk implements HelpdeskAdapter {
       this.uploadAttachment = async (file, ticket) => {
         this.timeline.steps.push({ what: 'upload', vendor: this.name, file, ...(ticket ? { ticket } : {}) });
         await this.fail('upload');
-        return `upload:${file.name}`;
+        return `upload-${++this.uploaded}:${file.name}`;
       };
       this.uploadNeedsTicket = abilities.uploadNeedsTicket;
     }

@@ -1,15 +1,11 @@
 /**
- * HandoffService and files, beyond the Zendesk-shaped upload (test/unit/handoff-media.test.ts):
- *  - adapters that can add a file to an existing ticket only (`uploadNeedsTicket`: ServiceNow, Intercom);
+ * Files through the lanes, beyond the Zendesk-shaped upload (test/unit/handoff-media.test.ts):
+ *  - helpdesks that can add a file to an existing ticket only (`uploadNeedsTicket`: ServiceNow, Intercom);
  *  - agents' files re-hosted for the customer (a media host), downloaded with the adapter's credentials, and what
  *    the customer and the agents are told when a file cannot be delivered.
  */
-import Keyv from 'keyv';
 import type { HelpdeskAdapter } from '../../src/adapters/adapter';
 import { PermanentError, RetryableError } from '../../src/core/errors';
-import { DomainEvents } from '../../src/core/events';
-import { HandoffService } from '../../src/core/handoff';
-import { silentLogger } from '../../src/core/logger';
 import type {
   AgentMessageEvent,
   Attachment,
@@ -19,8 +15,8 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../src/core/model';
-import type { CustomerChannel, MediaFetcher, MediaHost } from '../../src/core/ports';
-import { KeyvConversationStore } from '../../src/state/keyv-conversation-store';
+import type { MediaFetcher, MediaHost } from '../../src/core/ports';
+import { type CoreHarness, startCore } from '../helpers/core-harness';
 
 const MEDIA = 'https://blipmediastore.blob.core.windows.net/secure-medias/Media_1?sv=1&sig=SECRET';
 const at = '2026-11-03T14:00:00.000Z';
@@ -40,7 +36,7 @@ class FakeFetcher implements MediaFetcher {
 /** A helpdesk whose files go onto an existing ticket (ServiceNow/Intercom-like), with private agent links. */
 class TicketBoundHelpdesk implements HelpdeskAdapter {
   readonly name = 'boundesk';
-  readonly limits = { requestsPerMinute: 1_000 };
+  readonly limits = { requestsPerMinute: 100_000 };
   readonly uploadNeedsTicket = true;
   readonly log: string[] = [];
   readonly opened: OpenTicketRequest[] = [];
@@ -49,6 +45,7 @@ class TicketBoundHelpdesk implements HelpdeskAdapter {
   readonly uploads: Array<{ file: MediaFile; ticket?: TicketRef }> = [];
   readonly downloads: Attachment[] = [];
   failUpload: Error[] = [];
+  failAppend: Error[] = [];
   failDownload?: Error;
   async openTicket(req: OpenTicketRequest): Promise<TicketRef> {
     this.opened.push(req);
@@ -64,6 +61,8 @@ class TicketBoundHelpdesk implements HelpdeskAdapter {
   }
   async appendCustomerMessage(_ticket: TicketRef, message: ChatMessage): Promise<void> {
     this.log.push('append');
+    const err = this.failAppend.shift();
+    if (err) throw err;
     this.appended.push(message);
   }
   async addInternalNote(_ticket: TicketRef, text: string): Promise<void> {
@@ -89,40 +88,31 @@ class RecordingHost implements MediaHost {
   }
 }
 
-class RecordingChannel implements CustomerChannel {
-  readonly sent: Array<Pick<ChatMessage, 'text' | 'attachments'>> = [];
-  failures = 0;
-  async send(_c: CustomerRef, message: Pick<ChatMessage, 'text' | 'attachments'>): Promise<void> {
-    if (this.failures-- > 0) throw new RetryableError('BLiP not connected', 'LIME_NOT_CONNECTED');
-    this.sent.push({ text: message.text, attachments: message.attachments });
-  }
-  async handBack(): Promise<{ address?: string }> {
-    return {};
-  }
-}
-
 const customer: CustomerRef = {
   key: '8c1e5f7a@tunnel.msging.net',
   address: '8c1e5f7a@tunnel.msging.net',
   originator: '5511987654321@wa.gw.msging.net',
 };
 
+const started: CoreHarness[] = [];
 function setup(options: { host?: boolean } = {}) {
   const helpdesk = new TicketBoundHelpdesk();
   const media = new FakeFetcher();
   const host = options.host === false ? undefined : new RecordingHost();
-  const channel = new RecordingChannel();
-  const store = new KeyvConversationStore(new Keyv());
-  const service = new HandoffService(store, helpdesk, channel, new DomainEvents(), silentLogger, {
-    tags: [],
-    dedupeTtlMs: 60_000,
-    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+  const h = startCore({
+    helpdesks: () => [helpdesk],
     media,
     ...(host ? { mediaHost: host } : {}),
-    fileNotDeliveredText: '[arquivo {file} não entregue]',
+    settings: { fileNotDeliveredText: '[arquivo {file} não entregue]' },
   });
-  return { service, helpdesk, media, host, channel, store };
+  started.push(h);
+  /** What the customer received: text and files. */
+  const sent = () => h.timeline.of('send').map((s) => ({ text: s.text, attachments: s.attachments }));
+  return { h, helpdesk, media, host, sent };
 }
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((h) => h.stop()));
+});
 
 const photo = (id: string, text = 'Foto do boleto'): ChatMessage => ({
   id,
@@ -132,20 +122,24 @@ const photo = (id: string, text = 'Foto do boleto'): ChatMessage => ({
   at,
 });
 
-function agentFiles(attachments: Attachment[], text = 'Segue o boleto'): AgentMessageEvent {
+function agentFiles(
+  attachments: Attachment[],
+  text = 'Segue o boleto',
+  eventId = 'part:77',
+): AgentMessageEvent {
   return {
     kind: 'agent.message',
     ticket: { vendor: 'boundesk', id: 'INC1' },
-    eventId: 'part:77',
+    eventId,
     agent: { id: 'ana', name: 'Ana' },
-    message: { id: '77', text, attachments, at },
+    message: { id: eventId, text, attachments, at },
   };
 }
 
-describe('HandoffService: a helpdesk that attaches files to an existing ticket', () => {
+describe('a helpdesk that attaches files to an existing ticket', () => {
   it('opens with the text only, then uploads the first message’s file to the new ticket, downloaded once', async () => {
-    const { service, helpdesk, media } = setup();
-    await service.handleCustomerMessage(customer, photo('m1'));
+    const { h, helpdesk, media } = setup();
+    await h.write(customer, photo('m1'));
     expect(helpdesk.log).toEqual(['open', 'upload image.jpg']);
     expect(helpdesk.opened[0]!.first).toEqual({
       id: 'm1',
@@ -164,11 +158,11 @@ describe('HandoffService: a helpdesk that attaches files to an existing ticket',
   });
 
   it('gives the agent the link with a note, in a follow-up message, when the new ticket refuses the file', async () => {
-    const { service, helpdesk } = setup();
+    const { h, helpdesk } = setup();
     helpdesk.failUpload.push(
       new PermanentError('servicenow upload attachment: HTTP 413', 'BOUNDESK_HTTP_413'),
     );
-    await service.handleCustomerMessage(customer, photo('m1'));
+    await h.write(customer, photo('m1'));
     expect(helpdesk.log).toEqual(['open', 'upload image.jpg', 'append']);
     expect(helpdesk.appended).toEqual([
       expect.objectContaining({
@@ -186,9 +180,9 @@ describe('HandoffService: a helpdesk that attaches files to an existing ticket',
   });
 
   it('notes a download that failed in the text the ticket opens with (nothing is left to upload)', async () => {
-    const { service, helpdesk, media } = setup();
+    const { h, helpdesk, media } = setup();
     media.failure = new PermanentError('too large', 'MEDIA_TOO_LARGE');
-    await service.handleCustomerMessage(customer, photo('m1'));
+    await h.write(customer, photo('m1'));
     expect(helpdesk.log).toEqual(['open']);
     expect(helpdesk.opened[0]!.first.text).toBe(
       `Foto do boleto\n[image not attached: larger than 10 KB] ${MEDIA}`,
@@ -199,26 +193,39 @@ describe('HandoffService: a helpdesk that attaches files to an existing ticket',
   });
 
   it('uploads a later file to the open ticket (with its contact) before the comment that names it', async () => {
-    const { service, helpdesk } = setup();
-    await service.handleCustomerMessage(customer, { id: 'm1', text: 'oi', at });
-    await service.handleCustomerMessage(customer, photo('m2', 'segue'));
+    const { h, helpdesk } = setup();
+    await h.write(customer, { id: 'm1', text: 'oi', at });
+    await h.write(customer, photo('m2', 'segue'));
     expect(helpdesk.log).toEqual(['open', 'upload image.jpg', 'append']);
     expect(helpdesk.uploads[0]!.ticket).toEqual({ vendor: 'boundesk', id: 'INC1', requesterId: 'contact-7' });
     expect(helpdesk.appended[0]!.attachments).toEqual([
       expect.objectContaining({ url: MEDIA, name: 'image.jpg', uploadRef: 'att-1' }),
     ]);
   });
+
+  it('attaches a later file once when the comment that names it fails and the lane tries again', async () => {
+    const { h, helpdesk, media } = setup();
+    await h.write(customer, { id: 'm1', text: 'oi', at });
+    helpdesk.failAppend.push(new RetryableError('servicenow: HTTP 503', 'BOUNDESK_HTTP_503'));
+    await h.write(customer, photo('m2', 'segue'));
+    // The file went onto the ticket with the first try: the retry sends the comment alone, naming the same file.
+    expect(helpdesk.log).toEqual(['open', 'upload image.jpg', 'append', 'append']);
+    expect(media.calls).toHaveLength(1);
+    expect(helpdesk.appended).toEqual([
+      expect.objectContaining({ id: 'm2', attachments: [expect.objectContaining({ uploadRef: 'att-1' })] }),
+    ]);
+  });
 });
 
-describe('HandoffService: agents’ files for the customer', () => {
+describe('agents’ files for the customer', () => {
   async function opened(options: { host?: boolean } = {}) {
     const env = setup(options);
-    await env.service.handleCustomerMessage(customer, { id: 'm1', text: 'oi', at });
+    await env.h.write(customer, { id: 'm1', text: 'oi', at });
     return env;
   }
 
   it('re-hosts a private file downloaded with the adapter’s credentials: the link, type, size and title', async () => {
-    const { service, helpdesk, host, channel } = await opened();
+    const { h, helpdesk, host, sent } = await opened();
     const file = {
       url: 'https://desk.example/api/now/attachment/a1/file',
       mimeType: 'application/pdf',
@@ -226,11 +233,11 @@ describe('HandoffService: agents’ files for the customer', () => {
       size: 500,
       needsAuth: true,
     };
-    expect(await service.handleHelpdeskEvent(agentFiles([file]))).toBe('delivered');
+    await h.helpdeskSends(agentFiles([file]));
     expect(helpdesk.downloads).toEqual([file]);
     expect(host!.published).toHaveLength(1);
     const [published] = host!.published;
-    expect(channel.sent).toEqual([
+    expect(sent()).toEqual([
       {
         text: 'Segue o boleto',
         attachments: [
@@ -247,44 +254,42 @@ describe('HandoffService: agents’ files for the customer', () => {
   });
 
   it('downloads a link that is not the vendor’s own with the SSRF-safe fetcher, never with credentials', async () => {
-    const { service, helpdesk, media, host, channel } = await opened();
+    const { h, helpdesk, media, host, sent } = await opened();
     const file = {
       url: 'https://cdn.example/i/o/1/comprovante.png?expires=1&signature=x',
       mimeType: 'image/png',
     };
-    await service.handleHelpdeskEvent(agentFiles([file], ''));
+    await h.helpdeskSends(agentFiles([file], ''));
     expect(helpdesk.downloads).toEqual([]);
-    expect(media.calls).toEqual([file]);
+    expect(media.calls.filter((a) => a.url !== MEDIA)).toEqual([file]);
     expect(host!.published[0]!.file.mimeType).toBe('image/png');
-    expect(channel.sent[0]!.attachments?.[0]).toMatchObject({ mimeType: 'image/png', name: 'image.jpg' });
+    expect(sent()[0]!.attachments?.[0]).toMatchObject({ mimeType: 'image/png', name: 'image.jpg' });
   });
 
   it('publishes under an id stable per event and file, so a retried event replaces the file, not copies it', async () => {
-    const { service, host, channel } = await opened();
+    const { h, host, sent } = await opened();
     const file = { url: 'https://desk.example/f/1', mimeType: 'application/pdf', name: 'a.pdf' };
-    channel.failures = 3; // every attempt of the first try
-    await expect(service.handleHelpdeskEvent(agentFiles([file]))).rejects.toBeInstanceOf(RetryableError);
-    expect(await service.handleHelpdeskEvent(agentFiles([file]))).toBe('delivered');
-    await service.handleHelpdeskEvent({ ...agentFiles([file]), eventId: 'part:78' });
+    h.channel.failures.push(new RetryableError('BLiP not connected', 'LIME_NOT_CONNECTED'));
+    await h.helpdeskSends(agentFiles([file]));
+    await h.helpdeskSends(agentFiles([file], 'Outro', 'part:78'));
     const [first, retried, other] = host!.published.map((p) => p.id);
+    expect(host!.published).toHaveLength(3);
     expect(first).toMatch(/^[0-9a-f-]{36}$/);
     expect(retried).toBe(first);
     expect(other).not.toBe(first);
-    expect(channel.sent).toHaveLength(2);
+    expect(sent()).toHaveLength(2);
   });
 
   it('tells the customer (text plus a note) and the agents (internal note) when a file cannot be fetched', async () => {
-    const { service, helpdesk, channel } = await opened();
+    const { h, helpdesk, sent } = await opened();
     helpdesk.failDownload = new RetryableError(
       'servicenow download attachment: HTTP 503',
       'BOUNDESK_HTTP_503',
     );
     const file = { url: 'https://desk.example/f/2', mimeType: 'application/pdf', name: 'boleto.pdf' };
-    expect(await service.handleHelpdeskEvent(agentFiles([file]))).toBe('delivered');
-    expect(helpdesk.downloads).toHaveLength(2); // one retry, then the note
-    expect(channel.sent).toEqual([
-      { text: 'Segue o boleto\n[arquivo boleto.pdf não entregue]', attachments: [] },
-    ]);
+    await h.helpdeskSends(agentFiles([file]));
+    expect(helpdesk.downloads).toHaveLength(2); // the lane's one retry, then the note
+    expect(sent()).toEqual([{ text: 'Segue o boleto\n[arquivo boleto.pdf não entregue]', attachments: [] }]);
     expect(helpdesk.notes).toEqual([
       'A file you sent did not reach the customer: "boleto.pdf" (the bridge could not download it ' +
         '(BOUNDESK_HTTP_503)). The customer was told; please send it another way (for example a public link).',
@@ -292,15 +297,15 @@ describe('HandoffService: agents’ files for the customer', () => {
   });
 
   it('names the cap when the file is too large to re-host', async () => {
-    const { service, helpdesk, channel } = await opened();
+    const { h, helpdesk, sent } = await opened();
     const file = { url: 'https://desk.example/f/3', mimeType: 'video/mp4', size: 50_000 };
-    await service.handleHelpdeskEvent(agentFiles([file], ''));
-    expect(channel.sent).toEqual([{ text: '[arquivo video não entregue]', attachments: [] }]);
+    await h.helpdeskSends(agentFiles([file], ''));
+    expect(sent()).toEqual([{ text: '[arquivo video não entregue]', attachments: [] }]);
     expect(helpdesk.notes[0]).toContain('"video" (larger than 10 KB)');
   });
 
   it('without a media host: passes public links through unchanged, and notes the ones that need a login', async () => {
-    const { service, helpdesk, channel, media } = await opened({ host: false });
+    const { h, helpdesk, media, sent } = await opened({ host: false });
     const open = { url: 'https://cdn.example/a.png', mimeType: 'image/png', name: 'a.png', size: 10 };
     const locked = {
       url: 'https://desk.example/f/4',
@@ -308,14 +313,12 @@ describe('HandoffService: agents’ files for the customer', () => {
       name: 'b.pdf',
       needsAuth: true,
     };
-    await service.handleHelpdeskEvent(agentFiles([open, locked]));
-    expect(channel.sent).toEqual([
-      { text: 'Segue o boleto\n[arquivo b.pdf não entregue]', attachments: [open] },
-    ]);
+    await h.helpdeskSends(agentFiles([open, locked]));
+    expect(sent()).toEqual([{ text: 'Segue o boleto\n[arquivo b.pdf não entregue]', attachments: [open] }]);
     expect(helpdesk.notes[0]).toContain(
       '"b.pdf" (its link needs the helpdesk login, and BRIDGE_PUBLIC_URL is not set)',
     );
-    expect(media.calls.filter((a) => a.url !== MEDIA)).toEqual([]);
+    expect(media.calls).toEqual([]);
     expect(helpdesk.downloads).toEqual([]);
   });
 });

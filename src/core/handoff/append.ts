@@ -5,9 +5,10 @@ import type { FileFailures } from './files';
 
 /**
  * Appends one or more customer messages to the conversation's ticket as ONE comment, in order, authored by the
- * customer. Files are uploaded first (outside the comment, so a retry of the comment reuses them). A batch of
- * several is recorded (`pendingBatch`) before the call, so a retry after a crash sends the same comment under the
- * same idempotency key. `redelivered`: an earlier attempt may have posted it (the vendor is asked first).
+ * customer. Files are uploaded first, and the messages with their upload references recorded (`prepared`) before
+ * the call, so a retry of the comment (the lane's, after a failure or a crash) reuses them instead of uploading
+ * again. A batch of several is recorded (`pendingBatch`) likewise, so a retry sends the same comment under the same
+ * idempotency key. `redelivered`: an earlier attempt may have posted it (the vendor is asked first).
  */
 export async function appendMessages(
   h: Handoff,
@@ -19,12 +20,22 @@ export async function appendMessages(
   const ticket = conversation.ticket as TicketRef;
   const vendor = h.vendorOf(ticket);
   const log = conversationLog(conversation);
+  const earlier = new Map((conversation.prepared ?? []).map((m) => [m.id, m]));
   const prepared: ChatMessage[] = [];
-  for (const message of messages)
-    prepared.push(await h.files.attachFiles(message, log, vendor, ticket, files));
+  let uploaded = false;
+  for (const message of messages) {
+    const reused = earlier.get(message.id);
+    const ready = reused ?? (await h.files.attachFiles(message, log, vendor, ticket, files));
+    if (!reused && ready !== message) uploaded = true;
+    prepared.push(ready);
+  }
   const comment = mergeMessages(prepared);
-  if (messages.length > 1) {
-    await h.store.save({ ...conversation, pendingBatch: messages.map((m) => m.id) });
+  if (messages.length > 1 || uploaded) {
+    await h.store.save({
+      ...conversation,
+      ...(messages.length > 1 ? { pendingBatch: messages.map((m) => m.id) } : {}),
+      ...(uploaded ? { prepared: prepared.filter((m, i) => m !== messages[i]) } : {}),
+    });
   }
   await h.step('appendCustomerMessage', log, () =>
     vendor.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`, {

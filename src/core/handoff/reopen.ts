@@ -57,7 +57,11 @@ export async function reopen(
     ticket: ticket.id,
   };
   if (unsaved) await h.store.save(conversation);
-  const first = await h.files.attachFiles(conversation.first ?? message, log, vendor, ticket, files);
+  const given = conversation.first ?? message;
+  const first = await h.files.attachFiles(given, log, vendor, ticket, files);
+  // With the upload references (strings, never bytes) before the call: a retry sends the same request instead of
+  // uploading the files again. (A refused reopen falls back to the message as given: the new ticket needs them.)
+  if (first !== given) await h.store.save({ ...conversation, first });
   try {
     await h.step('reopenTicket', log, () =>
       vendor.reopenTicket(ticket, first, `reopen:${conversation.sessionId}`, {
