@@ -83,6 +83,8 @@ export async function reopen(
     ticket,
     first: undefined,
     reopening: undefined,
+    // Saved with the open state: a failure before the message is marked done must not post it again as a comment.
+    openedWith: first.id,
   };
   await h.store.save(opened);
   h.index.remember(ticket, key);
