@@ -65,43 +65,21 @@ async function open(
     session: conversation.sessionId,
   };
   const files: FileFailures = run.head.attempts === 0 && !run.lastAttempt ? 'retry' : 'settle';
-  // The conversation is saved once, right before the first helpdesk call that changes anything, with everything
-  // gathered by then (waiting text sent, details, file references): a retry resumes it and sends the same request.
-  let unsaved = isNew;
   const waitingBefore = conversation.waitingSent;
-  const [, target] = await Promise.all([
-    sendWaitingText(h, conversation),
-    reopenTarget(h, conversation, vendor),
-  ]);
-  if (conversation.waitingSent !== waitingBefore) unsaved = true;
-  if (target) {
-    if (target !== conversation.reopening) unsaved = true;
-    const reopened = await reopen(h, conversation, target, message, run, unsaved, files);
-    if (reopened) return reopened;
-    unsaved = false; // the refused reopen saved the conversation without its target
-  }
-  const hadDetails = conversation.details !== undefined;
-  const details = await openingDetails(h, conversation, vendor, log);
-  if (!hadDetails && conversation.details !== undefined) unsaved = true;
-  // The files are uploaded once and the references kept with the first message (strings, never bytes), so every
-  // retry of the open sends the same request. A vendor that can add files to an existing ticket only
-  // (`uploadNeedsTicket`) gets them right after the open: downloaded now, held in memory meanwhile.
-  let first = conversation.first ?? message;
-  const afterOpen = vendor.uploadNeedsTicket;
-  const { message: withFiles, later } = await h.files.prepareFiles(
-    first,
-    log,
-    vendor,
-    afterOpen ? 'after-open' : undefined,
-    files,
+  const prepared = await prepareOpen(h, conversation, isNew, message, run, vendor, log, files).catch(
+    async (err: unknown) => {
+      // The waiting text went out but a step before the save failed (a download or an upload, the details, the
+      // state store): the handoff is saved now, so the retry resumes this session instead of starting another and
+      // sending the text again. Best effort: with the store away too, the customer may read it twice.
+      if (conversation.waitingSent && !waitingBefore && !(err instanceof PermanentError)) {
+        await h.store.save(conversation).catch(() => {});
+      }
+      throw err;
+    },
   );
-  if (withFiles !== first) {
-    first = withFiles;
-    unsaved = true;
-  }
-  // The `opening` state (with its session index) is in the store before the helpdesk can know the ticket: a webhook
-  // for it may come before the create call returns, and a retry after a crash resumes this session.
-  if (unsaved) await h.store.save({ ...conversation, first });
+  if ('reopened' in prepared) return prepared.reopened;
+  const { details, first, later } = prepared;
+  const afterOpen = vendor.uploadNeedsTicket;
   // Files still to upload are not listed as links on the ticket: they follow as real files.
   const withoutFiles: ChatMessage = afterOpen ? withoutPendingFiles(first) : first;
   // BRIDGE_TRANSCRIPT=comment: the ticket's first comment is the bot conversation, then the customer's message.
@@ -142,20 +120,79 @@ async function open(
     openedWith: first.id,
     ...(details?.fields?.team ? { team: details.fields.team } : {}),
   };
+  // The no-agent timer before the open state is saved: once it is saved, a retry finds the message done and would
+  // not arm it. Armed by whichever attempt completes the open (arming again replaces it); one that fires while the
+  // handoff is still `opening` is ignored, and the retry arms it again.
+  await h.lifecycle?.opened(opened, h.now());
   await h.store.save(opened);
   h.index.remember(ticket, opened.customer.key);
   h.logger.info('ticket opened', { ...log, ticket: ticket.id });
   emitStarted(h, opened, ticket, first, false);
-  const noted = transcript?.as === 'note' ? transcript.text : undefined;
-  // The no-agent timer (idempotent: armed again by whichever attempt completes the open) and the transcript note
-  // (which never fails; its failures are logged) together.
-  await Promise.all([
-    h.lifecycle?.opened(opened, h.now()),
-    noted === undefined ? undefined : h.noteForAgents(opened, noted),
-  ]);
+  // The transcript note never fails (its failures are logged).
+  if (transcript?.as === 'note') await h.noteForAgents(opened, transcript.text);
   if (later.length > 0) await attachAfterOpen(h, vendor, opened, ticket, first, later, log);
   await appendAfterResumed(h, opened, first, message, run, files);
   return opened;
+}
+
+/**
+ * Everything before the open call: the waiting text (before any helpdesk call), the reopen policy (which may
+ * finish the handoff itself), the details and the files, then the `opening` conversation saved once, right before
+ * the first helpdesk call that changes anything, with everything gathered by then: a retry resumes it and sends the
+ * same request.
+ */
+async function prepareOpen(
+  h: Handoff,
+  conversation: Conversation,
+  isNew: boolean,
+  message: ChatMessage,
+  run: WorkRun,
+  vendor: VendorGateway,
+  log: Record<string, unknown>,
+  files: FileFailures,
+): Promise<
+  | { reopened: Conversation }
+  | { details: OpeningDetails | undefined; first: ChatMessage; later: PendingFile[] }
+> {
+  let unsaved = isNew;
+  const waitingBefore = conversation.waitingSent;
+  // Both settle before a failure is thrown: a waiting text that went out is known to the caller.
+  const [waiting, targetOf] = await Promise.allSettled([
+    sendWaitingText(h, conversation),
+    reopenTarget(h, conversation, vendor),
+  ]);
+  if (waiting.status === 'rejected') throw waiting.reason;
+  if (targetOf.status === 'rejected') throw targetOf.reason;
+  const target = targetOf.value;
+  if (conversation.waitingSent !== waitingBefore) unsaved = true;
+  if (target) {
+    if (target !== conversation.reopening) unsaved = true;
+    const reopened = await reopen(h, conversation, target, message, run, unsaved, files);
+    if (reopened) return { reopened };
+    unsaved = false; // the refused reopen saved the conversation without its target
+  }
+  const hadDetails = conversation.details !== undefined;
+  const details = await openingDetails(h, conversation, vendor, log);
+  if (!hadDetails && conversation.details !== undefined) unsaved = true;
+  // The files are uploaded once and the references kept with the first message (strings, never bytes), so every
+  // retry of the open sends the same request. A vendor that can add files to an existing ticket only
+  // (`uploadNeedsTicket`) gets them right after the open: downloaded now, held in memory meanwhile.
+  let first = conversation.first ?? message;
+  const { message: withFiles, later } = await h.files.prepareFiles(
+    first,
+    log,
+    vendor,
+    vendor.uploadNeedsTicket ? 'after-open' : undefined,
+    files,
+  );
+  if (withFiles !== first) {
+    first = withFiles;
+    unsaved = true;
+  }
+  // The `opening` state (with its session index) is in the store before the helpdesk can know the ticket: a webhook
+  // for it may come before the create call returns, and a retry after a crash resumes this session.
+  if (unsaved) await h.store.save({ ...conversation, first });
+  return { details, first, later };
 }
 
 /**

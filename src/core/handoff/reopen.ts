@@ -86,12 +86,13 @@ export async function reopen(
     // Saved with the open state: a failure before the message is marked done must not post it again as a comment.
     openedWith: first.id,
   };
+  // The no-agent timer before the open state is saved (see opening.ts).
+  await h.lifecycle?.opened(opened, h.now());
   await h.store.save(opened);
   h.index.remember(ticket, key);
   await h.store.forgetClosed(key);
   h.logger.info('previous ticket reopened', log);
   emitStarted(h, opened, ticket, first, true);
-  await h.lifecycle?.opened(opened, h.now());
   await appendAfterResumed(h, opened, first, message, run, files);
   return opened;
 }
