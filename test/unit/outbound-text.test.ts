@@ -1,12 +1,6 @@
-import Keyv from 'keyv';
-import type { HelpdeskAdapter } from '../../src/adapters/adapter';
 import { chatMessageToLime, splitText } from '../../src/blip/content';
-import { DomainEvents } from '../../src/core/events';
-import { HandoffService } from '../../src/core/handoff';
-import { silentLogger } from '../../src/core/logger';
-import type { ChatMessage, CustomerRef, TicketRef } from '../../src/core/model';
-import type { CustomerChannel } from '../../src/core/ports';
-import { KeyvConversationStore } from '../../src/state/keyv-conversation-store';
+import type { CustomerRef } from '../../src/core/model';
+import { startCore } from '../helpers/core-harness';
 
 describe('splitText', () => {
   it('keeps a short text whole and drops whitespace-only text', () => {
@@ -53,38 +47,23 @@ describe('splitText', () => {
 describe('agent signature', () => {
   const customer: CustomerRef = { key: 'c@tunnel.msging.net', address: 'c@tunnel.msging.net' };
 
+  /** What the customer reads of an agent's reply, through the lanes. */
   async function deliver(signature: string | undefined, agentName: string | undefined, text: string) {
-    const sent: string[] = [];
-    const adapter: HelpdeskAdapter = {
-      name: 'fake',
-      limits: { requestsPerMinute: 100 },
-      openTicket: async () => ({ vendor: 'fake', id: 't1' }),
-      appendCustomerMessage: async () => {},
-      closeTicket: async () => {},
-    };
-    const channel: CustomerChannel = {
-      send: async (_c, m) => void sent.push(m.text),
-      handBack: async () => ({}),
-    };
-    const service = new HandoffService(
-      new KeyvConversationStore(new Keyv()),
-      adapter,
-      channel,
-      new DomainEvents(),
-      silentLogger,
-      { tags: [], dedupeTtlMs: 1000, agentSignature: signature },
-    );
-    const first: ChatMessage = { id: 'm1', text: 'oi', at: new Date().toISOString() };
-    await service.handleCustomerMessage(customer, first);
-    const ticket: TicketRef = { vendor: 'fake', id: 't1' };
-    await service.handleHelpdeskEvent({
-      kind: 'agent.message',
-      ticket,
-      eventId: 'e1',
-      ...(agentName ? { agent: { id: 'a1', name: agentName } } : {}),
-      message: { id: 'c1', text, at: new Date().toISOString() },
-    });
-    return sent;
+    const h = startCore({ settings: { agentSignature: signature } });
+    try {
+      await h.write(customer, { id: 'm1', text: 'oi', at: new Date().toISOString() });
+      const ticket = (await h.state.store.get(customer.key))!.ticket!;
+      await h.helpdeskSends({
+        kind: 'agent.message',
+        ticket,
+        eventId: 'e1',
+        ...(agentName ? { agent: { id: 'a1', name: agentName } } : {}),
+        message: { id: 'c1', text, at: new Date().toISOString() },
+      });
+      return h.timeline.of('send').map((s) => s.text);
+    } finally {
+      await h.stop();
+    }
   }
 
   it('signs the text with the agent name when a template is set', async () => {
