@@ -252,13 +252,15 @@ describe('thread items of 20b', () => {
 });
 
 describe('customerFromMessage', () => {
-  it('keys the customer by the tunnel identity, replies to the exact from, keeps originator and owner', () => {
+  it('keys the customer by the tunnel identity, replies to the exact from, keeps originator, owner and channel', () => {
     const message = parsed('01');
     expect(customerFromMessage(message)).toEqual({
       key: TUNNEL,
       address: TUNNEL,
       originator: '5511987654321@wa.gw.msging.net',
       owner: 'acmerouter@msging.net',
+      // Named by the edge after the originator's domain (routing rules and ticket subjects use it).
+      channel: 'WhatsApp',
     });
   });
 
@@ -267,7 +269,8 @@ describe('customerFromMessage', () => {
     const customer = customerFromMessage(
       limeMessageSchema.parse({ from, type: 'text/plain', content: 'oi' }),
     );
-    expect(customer).toEqual({ key: TUNNEL, address: from });
+    // Without an originator the channel is named after the sender's own domain.
+    expect(customer).toEqual({ key: TUNNEL, address: from, channel: 'tunnel.msging.net' });
   });
 
   it('leaves out originator and owner when the metadata has null values for them', () => {

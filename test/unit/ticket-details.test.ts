@@ -18,6 +18,8 @@ const MARIA: CustomerRef = {
   key: '8c1e5f7a@tunnel.msging.net',
   address: '8c1e5f7a@tunnel.msging.net',
   originator: '5511987654321@wa.gw.msging.net',
+  // Named by the BLiP edge (the core knows no channel addresses).
+  channel: 'WhatsApp',
 };
 const FIRST: ChatMessage = {
   id: 'm-now',
