@@ -5,14 +5,19 @@ import type { Handoff } from './context';
 /**
  * The waiting text ("you are in the queue") of a handoff, once: before the first helpdesk call, so neither a slow
  * helpdesk nor its rate limit delays it, and skipped by every later attempt (`conversation.waitingSent`, saved with
- * the `opening` conversation before that call). A crash between the send and that save sends it again on the
- * retry, under a new session id: the one case where a customer can read it twice.
+ * the `opening` conversation before that call). A new handoff is saved before the send, so a crash between the send
+ * and the flag's save sends it again under the same LIME id: the one case where a customer can read it twice.
  */
 export async function sendWaitingText(h: Handoff, conversation: Conversation): Promise<void> {
   const text = h.lifecycle?.options.waitingText;
-  if (!text || conversation.waitingSent) return;
+  if (!text || !waitingTextDue(h, conversation)) return;
   await h.sendAutomatic(conversation, 'waiting', text);
   conversation.waitingSent = true;
+}
+
+/** The handoff's waiting text is configured and has not gone out yet. */
+export function waitingTextDue(h: Handoff, conversation: Conversation): boolean {
+  return !!h.lifecycle?.options.waitingText && !conversation.waitingSent;
 }
 
 /**

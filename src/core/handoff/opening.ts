@@ -4,7 +4,7 @@ import { logTag } from '../ids';
 import type { ChatMessage, Conversation, CustomerRef, OpeningDetails, TicketRef } from '../model';
 import type { VendorGateway } from '../vendor-gateway';
 import type { WorkRun } from '../work/runner';
-import { admitted, sendWaitingText } from './automatic-texts';
+import { admitted, sendWaitingText, waitingTextDue } from './automatic-texts';
 import { conversationLog, type Handoff } from './context';
 import { withoutPendingFiles, type FileFailures, type PendingFile } from './files';
 import { reopen, reopenTarget } from './reopen';
@@ -156,6 +156,9 @@ async function prepareOpen(
 > {
   let unsaved = isNew;
   const waitingBefore = conversation.waitingSent;
+  // A new handoff that will send the waiting text is saved first: a crash (kill -9) right after the send resumes this
+  // session, so the text, should it go again, goes with the same LIME id (one more write per handoff).
+  if (isNew && waitingTextDue(h, conversation)) await h.store.save(conversation);
   // Both settle before a failure is thrown: a waiting text that went out is known to the caller.
   const [waiting, targetOf] = await Promise.allSettled([
     sendWaitingText(h, conversation),
