@@ -116,7 +116,7 @@ if (require.main === module) {
     'src/core/vendor-gateway.ts',
     'src/state/redis-work-queue.ts',
     'src/state/keyv-conversation-store.ts',
-      'src/blip/inbound.ts',
+    'src/blip/inbound.ts',
     'src/http/server.ts',
     'npm:@redis/client',
     'npm:keyv',
