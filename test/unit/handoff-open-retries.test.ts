@@ -140,14 +140,10 @@ describe('an open resumed by a second instance on Redis', () => {
   it('does not send the waiting text again, and the instance that completes the open arms the timer', async () => {
     const helpdesk = new FakeHelpdesk(new Timeline());
     const shared = { redisUrl: redis.url, timeline: helpdesk.timeline, helpdesks: () => [helpdesk] };
-    // The first instance retries no sooner than 100 ms: it is gone by then.
-    const first = core({
-      ...shared,
-      lifecycle: lifecycle(100),
-      failures: { baseDelayMs: 200, maxDelayMs: 200 },
-    });
+    const first = core({ ...shared, lifecycle: lifecycle(100), failures: { maxDelayMs: 1_000 } });
     const firstTimers = armed(first);
-    helpdesk.failures.openTicket = [new RetryableError('fakedesk: HTTP 503', 'FAKEDESK_HTTP_503')];
+    // The helpdesk asks for 500 ms: the first instance is gone by then.
+    helpdesk.failures.openTicket = [new RetryableError('fakedesk: HTTP 503', 'FAKEDESK_HTTP_503', 500)];
     await first.accept(customer(), message('m1'));
     await until(
       () => logged(first, 'openTicket failed; the lane retries later').length === 1,
