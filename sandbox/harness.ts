@@ -43,7 +43,7 @@ export interface Sandbox<V extends VendorName = 'zendesk'> {
   stop(): Promise<void>;
 }
 
-/** The content of a LIME media link, as in ../shared/fixtures/lime/02-inbound-media-image.json. */
+/** The content of a LIME media link, as in test/fixtures/lime/02-inbound-media-image.json. */
 export interface SandboxMediaLink {
   type: string;
   uri: string;

@@ -1,12 +1,12 @@
 /**
  * A local Intercom (REST API 2.15): the endpoints the adapter calls, an admin (teammate) who replies, writes notes,
- * assigns and closes, and real signed webhooks shaped like ../shared/fixtures/vendors/intercom-*.json
+ * assigns and closes, and real signed webhooks shaped like test/fixtures/vendors/intercom-*.json
  * (notification_event envelope, `data.item` = the conversation with only the new part in `conversation_parts`).
  * Like real Intercom, the bridge's own API actions come back as webhooks too: the customer's replies as
  * `conversation.user.replied` (with `app_package_code` set), its close as `conversation.admin.closed`.
  *
  * Every API request is validated against the official OpenAPI file
- * (../shared/reference/openapi/intercom-2.15.yaml) when it is present. That file has two known gaps
+ * (sandbox/openapi/intercom-2.15.yaml, kept in the repository). That file has two known gaps
  * (reference/vendors.md), relaxed on the parsed object before it reaches the validator:
  *  - 19 schemas carry `nullable` without `type`, which Ajv refuses to compile ("nullable cannot be used without
  *    type"): `nullable` is dropped there;
@@ -14,7 +14,7 @@
  *    `format` is dropped where `maxLength` is 24.
  */
 import { createHmac, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -42,10 +42,7 @@ import {
   waitUntil,
 } from './vendor-emulator';
 
-export const DEFAULT_INTERCOM_SPEC = path.resolve(
-  __dirname,
-  '../../shared/reference/openapi/intercom-2.15.yaml',
-);
+export const DEFAULT_INTERCOM_SPEC = path.resolve(__dirname, 'openapi/intercom-2.15.yaml');
 
 export interface IntercomAdmin {
   id: string;
@@ -61,7 +58,7 @@ export interface IntercomEmulatorOptions {
   apiVersion?: string;
   /** Where webhooks go (the bridge's `/webhooks/intercom`); can be set later with setWebhookTarget. */
   webhookUrl?: string;
-  /** OpenAPI file to validate requests against; validation is on when the file exists. */
+  /** OpenAPI file to validate requests against (default: the repository's copy). */
   specPath?: string;
   /** The teammate who answers in the inbox. */
   agent?: IntercomAdmin;
@@ -167,7 +164,7 @@ export class IntercomEmulator implements VendorEmulator {
     };
     this.nextConversationId = options.firstConversationId ?? 215_472_899_104_387;
     this.specPath = options.specPath ?? DEFAULT_INTERCOM_SPEC;
-    this.validating = existsSync(this.specPath);
+    this.validating = true;
   }
 
   static async start(options: IntercomEmulatorOptions): Promise<IntercomEmulator> {

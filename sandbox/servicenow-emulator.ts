@@ -2,7 +2,7 @@
  * A local ServiceNow instance: the Table API endpoints the adapter calls (`/api/now/table/<table>` for the incident
  * table and a read-only `sys_journal_field`), an agent who comments, writes work notes and resolves, and the
  * after-update Business Rule of `src/adapters/servicenow/business-rule.js`, which pushes signed
- * `blip-helpdesk-bridge/servicenow-push/v1` bodies (shaped like ../shared/fixtures/vendors/servicenow-push-*.json)
+ * `blip-helpdesk-bridge/servicenow-push/v1` bodies (shaped like test/fixtures/vendors/servicenow-push-*.json)
  * to the bridge.
  *
  * There is no public ServiceNow OpenAPI file (reference/vendors.md), so nothing is validated against one

@@ -1,6 +1,6 @@
 /**
  * The admin side of the local Zendesk, for `npm run bridge -- setup zendesk` and `check`: webhooks
- * (`/api/v2/webhooks`, validated against ../shared/reference/openapi/zendesk-webhooks.yaml when present), triggers
+ * (`/api/v2/webhooks`, validated against sandbox/openapi/zendesk-webhooks.yaml), triggers
  * (`/api/v2/triggers`) and the current user (`/api/v2/users/me`), the last two validated by the emulator's own
  * zendesk-support.yaml validator (they are mounted after it).
  *
@@ -9,16 +9,13 @@
  * keeps a secret given by the client: the emulator keeps it (what the bridge's setup relies on, and says so).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import yaml from 'js-yaml';
 
-export const DEFAULT_ZENDESK_WEBHOOKS_SPEC = path.resolve(
-  __dirname,
-  '../../shared/reference/openapi/zendesk-webhooks.yaml',
-);
+export const DEFAULT_ZENDESK_WEBHOOKS_SPEC = path.resolve(__dirname, 'openapi/zendesk-webhooks.yaml');
 
 export interface EmulatedWebhook {
   id: string;
@@ -57,7 +54,7 @@ export class ZendeskAdmin {
     private readonly specPath = DEFAULT_ZENDESK_WEBHOOKS_SPEC,
     validate = true,
   ) {
-    this.validating = validate && existsSync(specPath);
+    this.validating = validate;
   }
 
   /** `/api/v2/webhooks…`: mount after the credentials check, before the Support API validator. */

@@ -1,9 +1,9 @@
 /**
  * A local Zendesk Support: the API endpoints the adapter calls, an agent who replies and solves, and real
- * signed webhooks (event subscriptions, shaped like ../shared/fixtures/vendors/zendesk-event-*.json).
+ * signed webhooks (event subscriptions, shaped like test/fixtures/vendors/zendesk-event-*.json).
  *
- * Every API request is validated against the official OpenAPI file (../shared/reference/openapi/zendesk-support.yaml)
- * when it is present, so the adapter cannot drift from the real API. Known gaps of that file, allowed here:
+ * Every API request is validated against the official OpenAPI file (sandbox/openapi/zendesk-support.yaml, kept in
+ * the repository), so the adapter cannot drift from the real API. Known gaps of that file, allowed here:
  *  - only basicAuth is declared (we do not validate security; the emulator checks credentials itself);
  *  - `Idempotency-Key` is not declared (unknown headers are accepted anyway);
  *  - sorting/pagination query parameters are documented in prose only (unknown query parameters are allowed);
@@ -15,7 +15,7 @@
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, type Server } from 'node:http';
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -47,10 +47,7 @@ import { ZendeskAdmin } from './zendesk-admin';
 /** The user behind the API token (an agent): authors comments sent without author_id. */
 const API_USER_ID = 30764500000001;
 
-export const DEFAULT_ZENDESK_SPEC = path.resolve(
-  __dirname,
-  '../../shared/reference/openapi/zendesk-support.yaml',
-);
+export const DEFAULT_ZENDESK_SPEC = path.resolve(__dirname, 'openapi/zendesk-support.yaml');
 
 export interface ZendeskEmulatorOptions {
   port?: number;
@@ -59,7 +56,7 @@ export interface ZendeskEmulatorOptions {
   webhookSecret: string;
   /** Where webhooks go (the bridge's `/webhooks/zendesk`); can be set later with setWebhookTarget. */
   webhookUrl?: string;
-  /** OpenAPI file to validate requests against; validation is on when the file exists. */
+  /** OpenAPI file to validate requests against (default: the repository's copy). */
   specPath?: string;
   /** First ticket number. */
   firstTicketId?: number;
@@ -184,8 +181,7 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     this.agent = options.agent ?? { id: 30764510028417, name: 'Ana Souza' };
     this.users.set(this.agent.id, { id: this.agent.id, name: this.agent.name, role: 'agent' });
     this.users.set(API_USER_ID, { id: API_USER_ID, name: options.email, role: 'agent' });
-    this.validating =
-      options.validateRequests !== false && existsSync(options.specPath ?? DEFAULT_ZENDESK_SPEC);
+    this.validating = options.validateRequests !== false;
     if (options.rateLimit) this.limit = new RequestLimit(options.rateLimit.requestsPerMinute);
     this.admin = new ZendeskAdmin(
       () => ({ id: API_USER_ID, name: options.email, email: options.email, role: 'admin' }),
