@@ -149,7 +149,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['jest.config.js'],
+    files: ['jest.config.js', 'test/helpers/skip-reporter.js'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -2,6 +2,8 @@
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 
 module.exports = {
+  // One summary line for the tests skipped because a server is missing (and a failed run under CI=true).
+  reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js'],
   projects: [
     {
       displayName: 'unit',

@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -25,7 +26,7 @@ const cases = vendorNames.flatMap((vendor) =>
   states.map((state) => [vendor, state] as [VendorName, (typeof states)[number]]),
 );
 
-describe.each(cases)('adapter contract: %s (%s state)', (vendor, state) => {
+describeEachState(cases)('adapter contract: %s (%s state)', (vendor, state) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox<VendorName>;
   let logs: CapturedLogs;

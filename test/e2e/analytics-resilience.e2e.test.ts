@@ -11,6 +11,7 @@ import { createState, REDIS_PREFIX, type State } from '../../src/state/create-st
 import { analyticsConfig, fastTuning, handoffEvents as h } from '../helpers/analytics-fixtures';
 import { AnalyticsReceiver } from '../helpers/analytics-receiver';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -38,7 +39,7 @@ const segmentIds = (r: AnalyticsReceiver) =>
 const unique = (xs: string[]) => [...new Set(xs)];
 const expected = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `m-${from + i}`);
 
-describe.each([['memory'], ['redis']])('analytics hub with %s queues', (mode) => {
+describeEachState([['memory'], ['redis']])('analytics hub with %s queues', (mode) => {
   let redis: RedisServer | undefined;
   let state: State | undefined;
   const hubs: AnalyticsHub[] = [];

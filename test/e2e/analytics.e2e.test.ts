@@ -8,6 +8,7 @@ import { verifyWebhookSignature } from '../../src/analytics/sinks/webhook';
 import { AnalyticsReceiver } from '../helpers/analytics-receiver';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -40,7 +41,7 @@ const atSegment = (r: AnalyticsReceiver): Seen =>
     ).batch.map((t) => ({ id: t.messageId, type: t.properties.eventType, user: t.userId })),
   );
 
-describe.each([['memory'], ['redis']])('analytics hub in the bridge, %s state', (mode) => {
+describeEachState([['memory'], ['redis']])('analytics hub in the bridge, %s state', (mode) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox | undefined;
   let webhook: AnalyticsReceiver;

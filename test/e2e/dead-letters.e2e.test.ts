@@ -8,12 +8,13 @@ import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { runBridgeCli } from '../../src/cli/bridge';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
 const ADMIN_TOKEN = 'admin-token-for-the-dead-letter-test';
 
-describe('dead letters', () => {
+describeWithRedis('dead letters', () => {
   let redis: RedisServer;
   let sandbox: Sandbox;
 

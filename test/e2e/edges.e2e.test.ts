@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { captureLogs } from '../helpers/log-capture';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { itWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -31,25 +32,28 @@ describe('edges', () => {
     await sandbox.helpdesk.waitFor(() => sandbox!.helpdesk.tickets().length === 1);
   });
 
-  it('reports not ready when Redis goes away, and a webhook then gets 503 so the vendor retries', async () => {
-    redis = await startRedisServer();
-    const logs = captureLogs();
-    sandbox = await startSandbox({ logger: logs.logger, redisUrl: redis.url });
-    const c = sandbox.customer('5511900000011@wa.gw.msging.net');
-    sandbox.say(c, 'hello');
-    const [ticket] = await sandbox.helpdesk.waitFor(
-      () => sandbox!.helpdesk.tickets().length === 1 && sandbox!.helpdesk.tickets(),
-    );
+  itWithRedis(
+    'reports not ready when Redis goes away, and a webhook then gets 503 so the vendor retries',
+    async () => {
+      redis = await startRedisServer();
+      const logs = captureLogs();
+      sandbox = await startSandbox({ logger: logs.logger, redisUrl: redis.url });
+      const c = sandbox.customer('5511900000011@wa.gw.msging.net');
+      sandbox.say(c, 'hello');
+      const [ticket] = await sandbox.helpdesk.waitFor(
+        () => sandbox!.helpdesk.tickets().length === 1 && sandbox!.helpdesk.tickets(),
+      );
 
-    await redis.stop();
-    const ready = await fetch(`${sandbox.bridge.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(((await ready.json()) as { checks: { state: string } }).checks.state).not.toBe('ok');
+      await redis.stop();
+      const ready = await fetch(`${sandbox.bridge.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { checks: { state: string } }).checks.state).not.toBe('ok');
 
-    const delivery = await sandbox.helpdesk.agentReply(ticket!.id, 'while redis is down');
-    expect(delivery.status).toBe(503);
-    expect(sandbox.lime.sent).toHaveLength(0);
-  });
+      const delivery = await sandbox.helpdesk.agentReply(ticket!.id, 'while redis is down');
+      expect(delivery.status).toBe(503);
+      expect(sandbox.lime.sent).toHaveLength(0);
+    },
+  );
 
   it('refuses to start, with a clear error, when Redis is unreachable', async () => {
     const port = await freePort();

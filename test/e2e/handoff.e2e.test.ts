@@ -8,12 +8,13 @@ import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
 const REDIRECT = 'application/vnd.lime.redirect+json';
 
-describe.each([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
+describeEachState([['memory'], ['redis']])('handoff loop with %s state', (mode) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox;
   let logs: CapturedLogs;

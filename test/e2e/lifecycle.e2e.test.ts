@@ -9,6 +9,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { itWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
@@ -60,7 +61,7 @@ async function firstTicket(s: Sandbox<VendorName>) {
   return s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 15_000, 'a ticket');
 }
 
-it('tells the customer they are in the queue, then who joined (Intercom assignment)', async () => {
+itWithRedis('tells the customer they are in the queue, then who joined (Intercom assignment)', async () => {
   const s = await start(
     {
       BRIDGE_WAITING_MESSAGE: 'Você está na fila.',
@@ -84,40 +85,46 @@ it('tells the customer they are in the queue, then who joined (Intercom assignme
   expect(texts(s, ana)).toEqual(['Você está na fila.', joined.envelope.content]);
 });
 
-it('lets the customer end the attendance with a keyword: the ticket closes and the bot gets ClosedClient', async () => {
-  const s = await start({ BRIDGE_END_KEYWORDS: '#sair, encerrar' });
-  const bia = s.customer('5511933330002@wa.gw.msging.net');
-  s.say(bia, 'oi');
-  const ticket = await firstTicket(s);
-  s.say(bia, '  ENCERRAR ');
-  const redirect = await redirectOf(s, bia);
-  expect(redirect).toMatchObject({ status: 'ClosedClient', endedBy: 'customer', externalId: ticket.id });
-  await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0]?.closed, 10_000, 'the ticket closed');
-  // The agent sees why it ended: the keyword is on the ticket.
-  expect(s.helpdesk.tickets()[0]!.customerMessages).toEqual(['oi', '  ENCERRAR ']);
-});
+itWithRedis(
+  'lets the customer end the attendance with a keyword: the ticket closes and the bot gets ClosedClient',
+  async () => {
+    const s = await start({ BRIDGE_END_KEYWORDS: '#sair, encerrar' });
+    const bia = s.customer('5511933330002@wa.gw.msging.net');
+    s.say(bia, 'oi');
+    const ticket = await firstTicket(s);
+    s.say(bia, '  ENCERRAR ');
+    const redirect = await redirectOf(s, bia);
+    expect(redirect).toMatchObject({ status: 'ClosedClient', endedBy: 'customer', externalId: ticket.id });
+    await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0]?.closed, 10_000, 'the ticket closed');
+    // The agent sees why it ended: the keyword is on the ticket.
+    expect(s.helpdesk.tickets()[0]!.customerMessages).toEqual(['oi', '  ENCERRAR ']);
+  },
+);
 
-it('closes an attendance whose customer went silent while the agent waited, even across a restart', async () => {
-  const s = await start({
-    BRIDGE_INACTIVITY_MINUTES: '0.05',
-    BRIDGE_INACTIVITY_MESSAGE: 'Encerrado por inatividade.',
-  });
-  const caio = s.customer('5511933330003@wa.gw.msging.net');
-  s.say(caio, 'oi');
-  const ticket = await firstTicket(s);
-  await s.helpdesk.agentReply(ticket.id, 'Olá! Pode me passar o número do pedido?');
-  await s.lime.waitForSent((m) => m.envelope.to === caio.address, 10_000, 'the agent reply');
-  // The instance that armed the timer goes away; another one, on the same Redis, fires it.
-  const other = await s.startAnotherBridge();
-  s.helpdesk.setWebhookTarget(`${other.url}/webhooks/zendesk`);
-  await s.bridge.stop();
-  const redirect = await redirectOf(s, caio);
-  expect(redirect).toMatchObject({ status: 'ClosedClientInactivity', endedBy: 'expired' });
-  expect(texts(s, caio)).toContain('Encerrado por inatividade.');
-  await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0]?.closed, 10_000, 'the ticket closed');
-});
+itWithRedis(
+  'closes an attendance whose customer went silent while the agent waited, even across a restart',
+  async () => {
+    const s = await start({
+      BRIDGE_INACTIVITY_MINUTES: '0.05',
+      BRIDGE_INACTIVITY_MESSAGE: 'Encerrado por inatividade.',
+    });
+    const caio = s.customer('5511933330003@wa.gw.msging.net');
+    s.say(caio, 'oi');
+    const ticket = await firstTicket(s);
+    await s.helpdesk.agentReply(ticket.id, 'Olá! Pode me passar o número do pedido?');
+    await s.lime.waitForSent((m) => m.envelope.to === caio.address, 10_000, 'the agent reply');
+    // The instance that armed the timer goes away; another one, on the same Redis, fires it.
+    const other = await s.startAnotherBridge();
+    s.helpdesk.setWebhookTarget(`${other.url}/webhooks/zendesk`);
+    await s.bridge.stop();
+    const redirect = await redirectOf(s, caio);
+    expect(redirect).toMatchObject({ status: 'ClosedClientInactivity', endedBy: 'expired' });
+    expect(texts(s, caio)).toContain('Encerrado por inatividade.');
+    await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0]?.closed, 10_000, 'the ticket closed');
+  },
+);
 
-it('keeps a customer who answers the agent', async () => {
+itWithRedis('keeps a customer who answers the agent', async () => {
   const s = await start({ BRIDGE_INACTIVITY_MINUTES: '0.05' });
   const dani = s.customer('5511933330004@wa.gw.msging.net');
   s.say(dani, 'oi');
@@ -131,7 +138,7 @@ it('keeps a customer who answers the agent', async () => {
   expect(s.helpdesk.tickets()[0]!.closed).toBe(false);
 });
 
-it('hands back an attendance nobody picked up in time, when configured to', async () => {
+itWithRedis('hands back an attendance nobody picked up in time, when configured to', async () => {
   const s = await start({
     BRIDGE_NO_AGENT_MINUTES: '0.05',
     BRIDGE_NO_AGENT_ACTION: 'redirect',
@@ -144,7 +151,7 @@ it('hands back an attendance nobody picked up in time, when configured to', asyn
   expect(texts(s, edu)).toContain('Ninguém disponível agora.');
 });
 
-it('outside attendance hours, tells the customer and hands back without a ticket', async () => {
+itWithRedis('outside attendance hours, tells the customer and hands back without a ticket', async () => {
   const today = new Date().toISOString().slice(0, 10);
   const s = await start({
     BRIDGE_OFFICE_HOURS: 'sun-sat 00:00-24:00',
@@ -160,22 +167,25 @@ it('outside attendance hours, tells the customer and hands back without a ticket
   expect(s.helpdesk.tickets()).toHaveLength(0);
 });
 
-it('outside attendance hours with action "open", tells the customer and opens the ticket anyway', async () => {
-  const today = new Date().toISOString().slice(0, 10);
-  const s = await start({
-    BRIDGE_OFFICE_HOURS: 'sun-sat 00:00-24:00',
-    BRIDGE_TIMEZONE: 'UTC',
-    BRIDGE_HOLIDAYS: today,
-    BRIDGE_OUT_OF_HOURS_ACTION: 'open',
-    BRIDGE_OUT_OF_HOURS_MESSAGE: 'Fora do horário; respondemos amanhã.',
-  });
-  const gil = s.customer('5511933330007@wa.gw.msging.net');
-  s.say(gil, 'oi');
-  await firstTicket(s);
-  expect(texts(s, gil)).toEqual(['Fora do horário; respondemos amanhã.']);
-});
+itWithRedis(
+  'outside attendance hours with action "open", tells the customer and opens the ticket anyway',
+  async () => {
+    const today = new Date().toISOString().slice(0, 10);
+    const s = await start({
+      BRIDGE_OFFICE_HOURS: 'sun-sat 00:00-24:00',
+      BRIDGE_TIMEZONE: 'UTC',
+      BRIDGE_HOLIDAYS: today,
+      BRIDGE_OUT_OF_HOURS_ACTION: 'open',
+      BRIDGE_OUT_OF_HOURS_MESSAGE: 'Fora do horário; respondemos amanhã.',
+    });
+    const gil = s.customer('5511933330007@wa.gw.msging.net');
+    s.say(gil, 'oi');
+    await firstTicket(s);
+    expect(texts(s, gil)).toEqual(['Fora do horário; respondemos amanhã.']);
+  },
+);
 
-it('lets an operator list attendances and close one', async () => {
+itWithRedis('lets an operator list attendances and close one', async () => {
   const s = await start({ ADMIN_TOKEN });
   const hugo = s.customer('5511933330008@wa.gw.msging.net');
   s.say(hugo, 'oi');

@@ -10,6 +10,7 @@ import type { EmulatedTicket } from '../../sandbox/zendesk-emulator';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { REDIS, describeEachNeeding, describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -20,7 +21,7 @@ function jpeg(size: number): Buffer {
   return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(size - 4)]);
 }
 
-describe.each([['memory'], ['redis']])('customer media with %s state', (mode) => {
+describeEachState([['memory'], ['redis']])('customer media with %s state', (mode) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox;
   let logs: CapturedLogs;
@@ -188,7 +189,7 @@ function fileCalls(sandbox: Sandbox<Vendor>): Array<{ path: string; type: unknow
     .map((c) => ({ path: c.path, type: c.headers['content-type'], body: c.body }));
 }
 
-describe.each(vendors)('files both ways with %s (redis state)', (vendor) => {
+describeEachNeeding(vendors, () => REDIS)('files both ways with %s (redis state)', (vendor) => {
   let redis: RedisServer;
   let sandbox: Sandbox<Vendor>;
   let logs: CapturedLogs;

@@ -5,10 +5,11 @@
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(40_000);
 
-describe('two instances on one Redis', () => {
+describeWithRedis('two instances on one Redis', () => {
   let redis: RedisServer;
   let sandbox: Sandbox;
 

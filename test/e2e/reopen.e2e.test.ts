@@ -13,6 +13,7 @@ import type { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
 import type { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { itWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(90_000);
 
@@ -79,38 +80,41 @@ function nextStart(s: Sandbox<VendorName>): Promise<DomainEventMap['handoff.star
   });
 }
 
-it('Zendesk: a solved ticket is reopened with the customer’s message; a closed one gives a new ticket', async () => {
-  const s = await start('zendesk');
-  const zendesk = s.helpdesk as ZendeskEmulator;
-  const maria = s.customer('5511987654321@wa.gw.msging.net');
-  const id = await firstAttendance(s, maria);
+itWithRedis(
+  'Zendesk: a solved ticket is reopened with the customer’s message; a closed one gives a new ticket',
+  async () => {
+    const s = await start('zendesk');
+    const zendesk = s.helpdesk as ZendeskEmulator;
+    const maria = s.customer('5511987654321@wa.gw.msging.net');
+    const id = await firstAttendance(s, maria);
 
-  const reopened = nextStart(s);
-  s.say(maria, 'voltei, ainda tenho uma dúvida');
-  const ticket = zendesk.ticketsById.get(Number(id))!;
-  await zendesk.waitFor(() => ticket.status === 'open', 20_000, 'the ticket reopened');
-  expect(await reopened).toMatchObject({ ticket: { id }, reopened: true });
-  expect(zendesk.tickets()).toHaveLength(1);
-  expect(zendesk.tickets()[0]!.customerMessages).toEqual([
-    'primeira conversa',
-    'voltei, ainda tenho uma dúvida',
-  ]);
-  await agentAnswers(s, maria, id);
+    const reopened = nextStart(s);
+    s.say(maria, 'voltei, ainda tenho uma dúvida');
+    const ticket = zendesk.ticketsById.get(Number(id))!;
+    await zendesk.waitFor(() => ticket.status === 'open', 20_000, 'the ticket reopened');
+    expect(await reopened).toMatchObject({ ticket: { id }, reopened: true });
+    expect(zendesk.tickets()).toHaveLength(1);
+    expect(zendesk.tickets()[0]!.customerMessages).toEqual([
+      'primeira conversa',
+      'voltei, ainda tenho uma dúvida',
+    ]);
+    await agentAnswers(s, maria, id);
 
-  // Closed for good (Zendesk closes solved tickets after some days): the next return opens a new ticket.
-  await zendesk.solve(id);
-  await zendesk.waitFor(() => redirects(s, maria) === 2, 20_000, 'the second hand-back');
-  zendesk.closeForGood(id);
-  s.say(maria, 'mais uma coisa');
-  const fresh = await zendesk.waitFor(
-    () => zendesk.tickets().find((t) => t.id !== id),
-    20_000,
-    'a new ticket after the closed one',
-  );
-  expect(fresh.customerMessages).toEqual(['mais uma coisa']);
-});
+    // Closed for good (Zendesk closes solved tickets after some days): the next return opens a new ticket.
+    await zendesk.solve(id);
+    await zendesk.waitFor(() => redirects(s, maria) === 2, 20_000, 'the second hand-back');
+    zendesk.closeForGood(id);
+    s.say(maria, 'mais uma coisa');
+    const fresh = await zendesk.waitFor(
+      () => zendesk.tickets().find((t) => t.id !== id),
+      20_000,
+      'a new ticket after the closed one',
+    );
+    expect(fresh.customerMessages).toEqual(['mais uma coisa']);
+  },
+);
 
-it('Intercom: the closed conversation is opened again and the customer’s reply added', async () => {
+itWithRedis('Intercom: the closed conversation is opened again and the customer’s reply added', async () => {
   const s = await start('intercom');
   const intercom = s.helpdesk as IntercomEmulator;
   const maria = s.customer('5511987654321@wa.gw.msging.net');
@@ -127,7 +131,7 @@ it('Intercom: the closed conversation is opened again and the customer’s reply
   await agentAnswers(s, maria, id);
 });
 
-it('ServiceNow: the resolved record goes back to In Progress with the comment', async () => {
+itWithRedis('ServiceNow: the resolved record goes back to In Progress with the comment', async () => {
   const s = await start('servicenow');
   const sn = s.helpdesk as ServiceNowEmulator;
   const maria = s.customer('5511987654321@wa.gw.msging.net');
@@ -142,7 +146,7 @@ it('ServiceNow: the resolved record goes back to In Progress with the comment', 
   await agentAnswers(s, maria, id);
 });
 
-it('opens a new ticket outside the window (and with the policy off)', async () => {
+itWithRedis('opens a new ticket outside the window (and with the policy off)', async () => {
   const s = await start('zendesk', { BRIDGE_REOPEN_WINDOW_MINUTES: '0.0005' }); // 30 ms
   const zendesk = s.helpdesk as ZendeskEmulator;
   const maria = s.customer('5511987654321@wa.gw.msging.net');

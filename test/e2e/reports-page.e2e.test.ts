@@ -1,10 +1,10 @@
 /**
- * The report page in a real browser: Debian's headless Chromium (/usr/bin/chromium) driven by playwright-core (no
- * browser download). Sessions are recorded the real way (domain events → recorder → SQLite), the page is served by
+ * The report page in a real browser: headless Chromium from the npm registry (@sparticuz/chromium, else Debian's;
+ * see test/helpers/chromium.ts) driven by playwright-core (no browser download). Sessions are recorded the real way (domain events → recorder → SQLite), the page is served by
  * the real routes, and the test checks that every chart drew the aggregates' numbers: bars exist, have the values,
  * and their on-screen sizes are proportional to them. A screenshot goes to test-output/ (not in the repository).
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -15,17 +15,18 @@ import type { Aggregates } from '../../src/reports/aggregates';
 import { Reports } from '../../src/reports/index';
 import { computeAggregates } from '../../src/reports/queries';
 import { parseRange } from '../../src/reports/time';
+import { chromiumLaunch } from '../helpers/chromium';
 import { captureLogs } from '../helpers/log-capture';
 import { scriptedEvents, type ScriptedSession } from '../helpers/report-events';
+import { CHROMIUM, describeNeeding } from '../helpers/requirements';
 
 jest.setTimeout(90_000);
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_TOKEN = 'page-test-admin-token-0123456789';
 const XSS_NAME = '<img src=x onerror="window.__xss=1">Zé';
 const OUTPUT = path.resolve(__dirname, '../../test-output');
 
-describe('report page in headless Chromium', () => {
+describeNeeding(CHROMIUM)('report page in headless Chromium', () => {
   let dir: string;
   let reports: Reports;
   let app: FastifyInstance;
@@ -37,8 +38,6 @@ describe('report page in headless Chromium', () => {
   const dialogs: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`${CHROMIUM} not found; install it with: apt-get install -y chromium`);
     dir = mkdtempSync(path.join(tmpdir(), 'bhb-reports-page-'));
     const logs = captureLogs('warn');
     reports = new Reports(
@@ -136,19 +135,11 @@ describe('report page in headless Chromium', () => {
       'America/Sao_Paulo',
     );
 
+    const { source, ...browser } = await chromiumLaunch();
+    process.stdout.write(`report page test: Chromium from ${source}\n`);
     context = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-      executablePath: CHROMIUM,
+      ...browser,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
       // The browser answers the page's Basic challenge with the token as the password, as a person would.
       httpCredentials: { username: 'admin', password: ADMIN_TOKEN },
       viewport: { width: 1280, height: 900 },

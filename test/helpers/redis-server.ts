@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import { REDIS } from './requirements';
 
 /** A free TCP port on loopback. */
 export async function freePort(): Promise<number> {
@@ -21,11 +22,15 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** Starts a throw-away `redis-server` (from the Debian package) on a free port, without persistence. */
+/**
+ * Starts a throw-away `redis-server` (found on the PATH or at REDIS_SERVER_BIN, see ./requirements) on a free port,
+ * without persistence.
+ */
 export async function startRedisServer(): Promise<RedisServer> {
+  if (!REDIS.found) throw new Error(`redis-server ${REDIS.missing}; install it: ${REDIS.install}`);
   const port = await freePort();
   const child: ChildProcess = spawn(
-    'redis-server',
+    REDIS.found,
     [
       '--port',
       String(port),
@@ -57,7 +62,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     child.stderr?.on('data', onData);
     child.once('error', (err) => {
       clearTimeout(timer);
-      reject(new Error(`could not run redis-server (apt-get install -y redis-server): ${err.message}`));
+      reject(new Error(`could not run ${REDIS.found} (${REDIS.install}): ${err.message}`));
     });
     child.once('exit', (code) => {
       clearTimeout(timer);

@@ -2,6 +2,7 @@ import type { Conversation } from '../../src/core/model';
 import { createState, type State } from '../../src/state/create-store';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 function conversation(n: number, openedAt: string): Conversation {
   const key = `c${n}@tunnel.msging.net`;
@@ -16,7 +17,7 @@ function conversation(n: number, openedAt: string): Conversation {
   };
 }
 
-describe.each(['memory', 'redis'] as const)('conversation list (%s)', (backend) => {
+describeEachState(['memory', 'redis'] as const)('conversation list (%s)', (backend) => {
   let redis: RedisServer | undefined;
   let state: State;
 

@@ -2,6 +2,7 @@ import { gcraParams, gcraStep, MemoryRateLimiter } from '../../src/core/rate-lim
 import { createState } from '../../src/state/create-store';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 /** Simulates a caller that sends as fast as the limiter lets it, and returns the send times. */
 function simulate(requestsPerMinute: number, durationMs: number): number[] {
@@ -93,7 +94,7 @@ describe('GCRA limiter: several slots at once', () => {
   }, 15_000);
 });
 
-describe('GCRA limiter on Redis', () => {
+describeWithRedis('GCRA limiter on Redis', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedisServer();

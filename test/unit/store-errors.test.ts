@@ -3,6 +3,7 @@ import { createState, type State } from '../../src/state/create-store';
 import { storeCall, storeUnavailable } from '../../src/state/store-errors';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 class ClientOfflineError extends Error {}
 
@@ -40,7 +41,7 @@ describe('storeUnavailable', () => {
   });
 });
 
-describe('the Redis state with Redis gone', () => {
+describeWithRedis('the Redis state with Redis gone', () => {
   let redis: RedisServer;
   let state: State;
 

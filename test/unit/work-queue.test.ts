@@ -2,6 +2,7 @@ import { createState, type State } from '../../src/state/create-store';
 import type { WorkItem, WorkQueue } from '../../src/core/work/queue';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState, describeWithRedis } from '../helpers/requirements';
 
 /** One suite, every backend (like Keyv's adapter tests): the queue's contract. */
 const backends = ['memory', 'redis'] as const;
@@ -19,7 +20,7 @@ function idOf(w: Awaited<ReturnType<WorkQueue['peek']>>[number]): string {
   return w.item.kind === 'customer-message' ? w.item.message.id : w.item.kind;
 }
 
-describe.each(backends)('work queue (%s)', (backend) => {
+describeEachState(backends)('work queue (%s)', (backend) => {
   let redis: RedisServer | undefined;
   let state: State;
   let queue: WorkQueue;
@@ -230,7 +231,7 @@ describe.each(backends)('work queue (%s)', (backend) => {
   });
 });
 
-describe('work queue (redis): what only Redis can get wrong', () => {
+describeWithRedis('work queue (redis): what only Redis can get wrong', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedisServer();
