@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
+import { REDIS } from '../helpers/requirements';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -51,7 +52,7 @@ export class AofRedis {
   async start(): Promise<void> {
     mark(this.log, 'start');
     const child = spawn(
-      'redis-server',
+      REDIS.found ?? 'redis-server',
       [
         '--port',
         String(this.port),
@@ -89,7 +90,7 @@ export class AofRedis {
       child.stderr?.on('data', onData);
       child.once('error', (err) => {
         clearTimeout(timer);
-        reject(new Error(`could not run redis-server (apt-get install -y redis-server): ${err.message}`));
+        reject(new Error(`could not run redis-server (${REDIS.install}): ${err.message}`));
       });
       child.once('exit', (code) => {
         clearTimeout(timer);

@@ -9,6 +9,7 @@ import { runChaos } from '../chaos/driver';
 import { defaultChaosOptions } from '../chaos/options';
 import { formatTable } from '../chaos/report';
 import { compareSequence, type Observed, type ScriptedCustomer, verify } from '../chaos/verify';
+import { describeWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(240_000);
 
@@ -100,7 +101,7 @@ describe('the chaos checker', () => {
   });
 });
 
-describe('the bridge under faults (short form)', () => {
+describeWithRedis('the bridge under faults (short form)', () => {
   it('loses, doubles, reorders and misroutes nothing', async () => {
     const report = await runChaos({
       ...defaultChaosOptions,

@@ -29,7 +29,7 @@ class SkipReporter {
     if (byNeed.size > 0) {
       const parts = [...byNeed].map(
         ([need, e]) =>
-          `${e.tests} test${e.tests === 1 ? '' : 's'} in ${e.files.size} file${e.files.size === 1 ? '' : 's'} need ${need} (${e.detail})`,
+          `${e.tests} test${e.tests === 1 ? '' : 's'} in ${e.files.size} file${e.files.size === 1 ? '' : 's'} ${e.tests === 1 ? 'needs' : 'need'} ${need} (${e.detail})`,
       );
       const color = process.stderr.isTTY ? ['\u001b[1;33m', '\u001b[0m'] : ['', ''];
       const line = `${color[0]}SKIPPED: ${parts.join('; ')}. Install it and run again; CI=true fails instead of skipping.${color[1]}`;
