@@ -149,7 +149,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['jest.config.js', 'test/helpers/skip-reporter.js'],
+    files: ['jest.config.js', 'test/helpers/skip-reporter.js', 'bin/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -40,11 +40,11 @@ const optionalUrl = (protocols: string[]) =>
     .optional();
 
 const whole = (what: string) => z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`);
-const port = (fallback: number) =>
+const portNumber = () =>
   whole('a port number (0-65535)')
     .min(0, 'must be a port number (0-65535)')
-    .max(65_535, 'must be a port number (0-65535)')
-    .default(fallback);
+    .max(65_535, 'must be a port number (0-65535)');
+const port = (fallback: number) => portNumber().default(fallback);
 const positive = (fallback: number) =>
   whole('a positive whole number').positive('must be a positive whole number').default(fallback);
 
@@ -107,7 +107,9 @@ export const baseConfigSchema = z.object({
   BRIDGE_FILE_NOT_DELIVERED_MESSAGE: z.string().optional(),
 
   HTTP_HOST: z.string().default('0.0.0.0'),
-  HTTP_PORT: port(3000),
+  // HTTP_PORT, else PORT (what container platforms set), else 3000.
+  HTTP_PORT: portNumber().optional(),
+  PORT: portNumber().optional(),
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
@@ -298,7 +300,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       linkTtlMs: c.BRIDGE_MEDIA_LINK_TTL_HOURS * 3_600_000,
       urlSecret: c.BRIDGE_MEDIA_URL_SECRET ?? c.BLIP_ACCESS_KEY,
     },
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
+    http: { host: c.HTTP_HOST, port: c.HTTP_PORT ?? c.PORT ?? 3000, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,
     adminToken: c.ADMIN_TOKEN,

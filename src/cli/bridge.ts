@@ -1,17 +1,19 @@
 /**
- * Operator commands on the shared state (REDIS_URL): `npm run bridge -- <command>`. Reads `.env` when present.
- * In memory mode the state lives inside the running bridge: use its admin API (ADMIN_TOKEN) instead.
+ * Operator commands on the shared state (REDIS_URL): `blip-helpdesk-bridge <command>` (or `npm run bridge --
+ * <command>` in a checkout). Reads `.env` when present. In memory mode the state lives inside the running bridge:
+ * use its admin API (ADMIN_TOKEN) instead.
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { errorMessage } from '../core/errors';
-import { createState } from '../state/create-store';
+import { conversationView } from '../http/admin-routes';
+import { createState, type State } from '../state/create-store';
 import { createLogger } from '../telemetry/logger';
 import { runCheck } from './check';
 import { DeadLetterAdmin } from '../core/work/dead-letters';
 import { runSetup, SETUP_USAGE } from './setup';
 
-const USAGE = `Usage: npm run bridge -- <command>
+const USAGE = `Usage: blip-helpdesk-bridge <command>   (in a checkout: npm run bridge -- <command>)
 
 Vendor setup and checks (read .env; exit status 0 ready, 1 something failed, 2 bad settings or usage):
 ${SETUP_USAGE}
@@ -23,6 +25,10 @@ Dead letters (work that failed for good: after WORK_MAX_ATTEMPTS, or refused by 
   dlq replay <id>…|all  Puts it back at the end of its customer's queue; the bridge works it again.
   dlq drop <id>…        Deletes it for good.
   queue                 Work waiting: items, customers, dead letters.
+
+Attendances in progress (to close one, POST /admin/conversations/<customer>/close on a running bridge):
+  conversations [list] [<limit>]  One line each: customer, vendor, status, ticket, agent, opened at, age.
+  conversations show <customer>   One conversation as JSON (no message text).
 
 Needs REDIS_URL (the bridge's shared state). Exit status: 0 ok, 1 something not found or failed, 2 usage.`;
 
@@ -56,6 +62,7 @@ export async function runBridgeCli(
       out(JSON.stringify(await state.queue.depth()));
       return 0;
     }
+    if (command === 'conversations') return await conversations(state, sub, args, out, err);
     if (command !== 'dlq') {
       err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
@@ -108,6 +115,42 @@ export async function runBridgeCli(
   } finally {
     await state.store.close().catch(() => {});
   }
+}
+
+const limitArg = z.coerce.number().int().positive().max(10_000);
+
+async function conversations(
+  state: State,
+  sub: string | undefined,
+  args: string[],
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  if (sub === 'show') {
+    const conversation = args[0] ? await state.store.get(args[0]) : undefined;
+    if (!conversation) {
+      err(args[0] ? `no conversation for ${args[0]}` : 'conversations show needs a customer identity');
+      return args[0] ? 1 : 2;
+    }
+    out(JSON.stringify(conversationView(conversation, Date.now()), null, 2));
+    return 0;
+  }
+  const limitText = sub === 'list' ? args[0] : sub;
+  const limit = limitArg.safeParse(limitText ?? 1000);
+  if (!limit.success) {
+    err(`conversations [list] [<limit>]: the limit is a whole number up to 10000, not "${limitText}"`);
+    return 2;
+  }
+  const now = Date.now();
+  const list = await state.store.list(limit.data);
+  if (list.length === 0) out('no conversations in progress');
+  for (const c of list) {
+    const v = conversationView(c, now);
+    const ticket = v.ticket ? (v.ticket.number ?? v.ticket.id) : '-';
+    const agent = v.agent ? (v.agent.name ?? v.agent.id) : '-';
+    out([v.customer, v.vendor, v.status, ticket, agent, v.openedAt, `${v.ageSeconds}s`].join('\t'));
+  }
+  return 0;
 }
 
 if (require.main === module) {

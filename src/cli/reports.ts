@@ -1,6 +1,6 @@
 /**
  * The session reports from the command line, against the same store the bridge writes (DATABASE_URL, else the
- * SQLite file REPORTS_SQLITE_PATH). Reads `.env` when present, like the bridge. `npm run reports -- help`.
+ * SQLite file REPORTS_SQLITE_PATH). Reads `.env` when present, like the bridge. `blip-helpdesk-bridge reports help`.
  */
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { allSessions, type ReportStore } from '../reports/store';
 import { parseRange, ReportRangeError } from '../reports/time';
 import { createLogger } from '../telemetry/logger';
 
-const USAGE = `Usage: npm run reports -- <command> [options]
+const USAGE = `Usage: blip-helpdesk-bridge reports <command> [options]   (in a checkout: npm run reports -- …)
 
 Commands:
   export      --from <date|timestamp> --to <date|timestamp> [--format csv|ndjson] [--out <file>]

@@ -45,7 +45,11 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
     const query = listQuery.safeParse(request.query);
     if (!query.success) return reply.status(400).send({ error: 'limit must be a whole number up to 10000' });
     const now = Date.now();
-    return { conversations: (await options.conversations.list(query.data.limit)).map((c) => view(c, now)) };
+    return {
+      conversations: (await options.conversations.list(query.data.limit)).map((c) =>
+        conversationView(c, now),
+      ),
+    };
   });
 
   app.get('/admin/conversations/:customer', { onRequest }, async (request, reply) => {
@@ -53,7 +57,7 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
     if (!customer) return reply.status(400).send({ error: 'bad customer identity' });
     const conversation = await options.conversations.get(customer);
     if (!conversation) return reply.status(404).send({ error: `no conversation for ${customer}` });
-    return view(conversation, Date.now());
+    return conversationView(conversation, Date.now());
   });
 
   app.post('/admin/conversations/:customer/close', { onRequest }, async (request, reply) => {
@@ -130,8 +134,8 @@ function parseJson(body: unknown): unknown {
   }
 }
 
-/** What an operator sees of a conversation (no message text). */
-function view(c: Conversation, now: number) {
+/** What an operator sees of a conversation (no message text); also the CLI's `conversations`. */
+export function conversationView(c: Conversation, now: number) {
   return {
     customer: c.customer.key,
     originator: c.customer.originator,

@@ -115,6 +115,28 @@ describeWithRedis('dead letters', () => {
     expect((await admin('delete', `/admin/dlq/${letter.id}`)).status).toBe(404);
     expect((await cli('queue')).out).toContain('"deadLetters":0');
   });
+
+  it('lists the attendances in progress and shows one (the conversations command)', async () => {
+    expect((await cli('conversations')).out).toContain('no conversations in progress');
+    const ana = sandbox.customer('5511933330000@wa.gw.msging.net');
+    sandbox.say(ana, 'preciso de ajuda');
+    const [ticket] = await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets().length === 1 && sandbox.helpdesk.tickets(),
+    );
+    const listed = await until(async () => {
+      const { out } = await cli('conversations', 'list');
+      return out.includes('\topen\t') && out;
+    }, 'the open conversation in the list');
+    const [customer, vendor, status, number] = listed.trim().split('\t');
+    expect([vendor, status]).toEqual(['zendesk', 'open']);
+    expect(number).toBe(ticket!.id);
+    const shown = await cli('conversations', 'show', customer!);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.out)).toMatchObject({ customer, vendor: 'zendesk', status: 'open' });
+    expect(shown.out).not.toContain('preciso de ajuda'); // no message text
+    expect(await cli('conversations', 'show', 'nobody@tunnel.msging.net')).toMatchObject({ code: 1 });
+    expect(await cli('conversations', 'list', 'many')).toMatchObject({ code: 2 });
+  });
 });
 
 describe('the bridge CLI', () => {

@@ -117,7 +117,7 @@ describe('reports CLI', () => {
     ).toEqual(['customer', 'agent', 'automatic']);
     const bad = await cli(['export', '--from', 'yesterday'], env);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('Usage: npm run reports');
+    expect(bad.stderr).toContain('Usage: blip-helpdesk-bridge reports');
     const badKey = await cli(['export'], { ...env, REPORTS_STORE_TEXT: 'true' });
     expect(badKey.code).toBe(2);
     expect(badKey.stderr).toContain('REPORTS_TEXT_KEY');

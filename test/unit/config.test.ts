@@ -24,6 +24,13 @@ function problemKeys(err: ConfigError): string[] {
 }
 
 describe('loadConfig', () => {
+  it('listens on HTTP_PORT, else on PORT (set by container platforms), else on 3000', () => {
+    expect(loadConfig(minimalEnv).http.port).toBe(3000);
+    expect(loadConfig({ ...minimalEnv, PORT: '8080' }).http.port).toBe(8080);
+    expect(loadConfig({ ...minimalEnv, PORT: '8080', HTTP_PORT: '9090' }).http.port).toBe(9090);
+    expect(problemKeys(configError({ ...minimalEnv, PORT: 'http' }))).toEqual(['PORT']);
+  });
+
   it('accepts a minimal environment and fills the documented defaults', () => {
     const config = loadConfig(minimalEnv);
     expect(config.blip).toEqual({
