@@ -19,7 +19,7 @@ import { VendorGateway, VendorGateways } from './core/vendor-gateway';
 import type { Intake } from './core/work/intake';
 import type { LaneRunner } from './core/work/runner';
 import { Poller } from './core/work/poller';
-import { buildHttpServer, type ReadinessReport } from './http/server';
+import { buildHttpServer, buildMetricsServer, type ReadinessReport } from './http/server';
 import { HttpMediaFetcher } from './media';
 import { type Reports, startReports } from './reports';
 import { createMediaHost } from './media/create-host';
@@ -177,8 +177,12 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     bodyLimitBytes: config.http.bodyLimitBytes,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
     readiness,
-    metrics,
+    // METRICS_PORT moves /metrics to a listener of its own.
+    metrics: config.metrics.port === undefined ? metrics : undefined,
+    metricsToken: config.metrics.token,
   });
+  const metricsServer =
+    config.metrics.port === undefined ? undefined : buildMetricsServer(metrics, logger, config.metrics.token);
 
   const pollers = gateways
     .all()
@@ -187,11 +191,13 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
 
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
+    await metricsServer?.listen({ host: config.http.host, port: config.metrics.port });
     await connection.connect();
     runner.start();
     for (const poller of pollers) poller.start();
   } catch (err) {
     await http.close().catch(() => {});
+    await metricsServer?.close().catch(() => {});
     await runner.stop(1_000);
     await connection.close();
     await analytics.stop();
@@ -208,6 +214,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     state: config.redisUrl ? 'redis' : 'memory',
     blip: `${config.blip.scheme}://${config.blip.host}:${config.blip.port}`,
     bot: connection.identity,
+    metrics: `${config.metrics.port === undefined ? 'main port' : `port ${config.metrics.port}`}${config.metrics.token ? ', token' : ''}`,
   });
 
   let stopping: Promise<void> | undefined;
@@ -229,6 +236,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
         .catch((err: unknown) =>
           logger.warn('state store did not close cleanly', { error: errorMessage(err) }),
         );
+      await metricsServer?.close().catch(() => {});
       logger.info('bridge stopped');
     })());
 

@@ -110,6 +110,10 @@ export const baseConfigSchema = z.object({
   // HTTP_PORT, else PORT (what container platforms set), else 3000.
   HTTP_PORT: portNumber().optional(),
   PORT: portNumber().optional(),
+  // GET /metrics: on its own port (not on the main one) when METRICS_PORT is set; behind a bearer token when
+  // METRICS_TOKEN is set; open on the main port when neither is (the default, as before).
+  METRICS_PORT: portNumber().optional(),
+  METRICS_TOKEN: adminTokenSchema,
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
@@ -181,6 +185,8 @@ export interface Config {
     urlSecret: string;
   };
   http: { host: string; port: number; bodyLimitBytes: number };
+  /** GET /metrics: its own port (then not on the main one) and/or a bearer token; neither = open on the main port. */
+  metrics: { port?: number; token?: string };
   redisUrl?: string;
   /** PostgreSQL (session reports); undefined = the reports use their SQLite file. */
   databaseUrl?: string;
@@ -301,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       urlSecret: c.BRIDGE_MEDIA_URL_SECRET ?? c.BLIP_ACCESS_KEY,
     },
     http: { host: c.HTTP_HOST, port: c.HTTP_PORT ?? c.PORT ?? 3000, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
+    metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,
     adminToken: c.ADMIN_TOKEN,

@@ -4,6 +4,7 @@ import { errorCode, errorMessage, PermanentError } from '../core/errors';
 import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../telemetry/metrics';
+import { adminGuard } from './admin-auth';
 import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
@@ -24,6 +25,8 @@ export interface HttpServerOptions {
   readiness: () => Promise<ReadinessReport>;
   /** `GET /metrics` (Prometheus text format) when given. */
   metrics?: Metrics;
+  /** METRICS_TOKEN: `/metrics` answers only `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** Agents' files re-hosted for customers (`GET /media/<token>`); absent without `BRIDGE_PUBLIC_URL`. */
   media?: MediaSource;
   /** Operators' API (`/admin`, admin token): work queue and dead letters. */
@@ -66,13 +69,7 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   if (options.reports) registerReportsRoutes(app, options.reports, logger);
   if (options.admin) registerAdminRoutes(app, options.admin, logger);
 
-  const metrics = options.metrics;
-  if (metrics) {
-    app.get('/metrics', async (_request, reply) => {
-      const { contentType, body } = await metrics.render();
-      return reply.type(contentType).send(body);
-    });
-  }
+  if (options.metrics) registerMetricsRoute(app, options.metrics, logger, options.metricsToken);
 
   app.get('/readyz', async (_request, reply) => {
     const report = await options.readiness();
@@ -132,6 +129,22 @@ function verify(
       return { ok: false, reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)` };
   }
   return { ok: true };
+}
+
+/** `GET /metrics` (Prometheus text format), behind a bearer token when one is given. */
+function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, logger: Logger, token?: string): void {
+  const route = token ? { onRequest: adminGuard(token, logger, 'metrics') } : {};
+  app.get('/metrics', route, async (_request, reply) => {
+    const { contentType, body } = await metrics.render();
+    return reply.type(contentType).send(body);
+  });
+}
+
+/** METRICS_PORT: a listener of its own that serves `/metrics` only (the main port then does not). */
+export function buildMetricsServer(metrics: Metrics, logger: Logger, token?: string): FastifyInstance {
+  const app = Fastify({ logger: false });
+  registerMetricsRoute(app, metrics, logger, token);
+  return app;
 }
 
 function toRawRequest(request: FastifyRequest, receivedAt: Date): RawRequest {

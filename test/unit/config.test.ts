@@ -31,6 +31,16 @@ describe('loadConfig', () => {
     expect(problemKeys(configError({ ...minimalEnv, PORT: 'http' }))).toEqual(['PORT']);
   });
 
+  it('reads where /metrics is served: open on the main port by default, METRICS_PORT, METRICS_TOKEN (24+)', () => {
+    expect(loadConfig(minimalEnv).metrics).toEqual({ port: undefined, token: undefined });
+    const token = 'metrics-token-0123456789abcdef';
+    expect(loadConfig({ ...minimalEnv, METRICS_PORT: '9464', METRICS_TOKEN: token }).metrics).toEqual({
+      port: 9464,
+      token,
+    });
+    expect(problemKeys(configError({ ...minimalEnv, METRICS_TOKEN: 'short' }))).toEqual(['METRICS_TOKEN']);
+  });
+
   it('accepts a minimal environment and fills the documented defaults', () => {
     const config = loadConfig(minimalEnv);
     expect(config.blip).toEqual({
