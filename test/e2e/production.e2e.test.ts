@@ -144,6 +144,8 @@ describe('production install', () => {
       redis = await startComposeRedis(redisCommand, path.join(work, 'redis'));
 
       const port = await freePort();
+      const metricsPort = await freePort();
+      expect(bridgeEnv.METRICS_PORT).toBeDefined();
       const env: Record<string, string> = {
         PATH: process.env.PATH ?? '',
         ...image.env,
@@ -154,6 +156,7 @@ describe('production install', () => {
         // What Docker's networking does: the service name "redis" and the published port.
         REDIS_URL: redis.url,
         HTTP_PORT: String(port),
+        METRICS_PORT: String(metricsPort),
       };
       expect(bridgeEnv.REDIS_URL).toBe('redis://redis:6379');
       const [node, ...args] = image.cmd;
@@ -162,6 +165,8 @@ describe('production install', () => {
       processes.push(bridge);
       await bridge.waitFor(`http://127.0.0.1:${port}/healthz`);
       await bridge.waitFor(`http://127.0.0.1:${port}/readyz`);
+      await bridge.waitFor(`http://127.0.0.1:${metricsPort}/metrics`);
+      await bridge.waitFor(`http://127.0.0.1:${port}/metrics`, 404); // not next to the webhooks
 
       const [hcNode, ...hcArgs] = image.healthcheck;
       expect(hcNode).toBe('node');
