@@ -9,12 +9,13 @@ import type { SandboxCustomer } from '../../sandbox/lime-server';
 import type { VendorEmulator } from '../../sandbox/vendor-emulator';
 import { captureLogs } from '../helpers/log-capture';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 jest.setTimeout(60_000);
 
 const REDIRECT = 'application/vnd.lime.redirect+json';
 
-describe.each([['memory'], ['redis']])('two helpdesks in one process with %s state', (mode) => {
+describeEachState([['memory'], ['redis']])('two helpdesks in one process with %s state', (mode) => {
   let redis: RedisServer | undefined;
   let sandbox: Sandbox;
   let zendesk: VendorEmulator;

@@ -17,6 +17,7 @@ import {
 } from '../helpers/core-harness';
 import { customer, logged, message } from '../helpers/handoff-fixtures';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 const WAITING = 'Você está na fila. Um atendente já vai falar com você.';
 const NO_AGENT = 'Ainda estamos procurando um atendente.';
@@ -128,7 +129,7 @@ describe('the waiting text and the no-agent timer of an open tried more than onc
   });
 });
 
-describe('an open resumed by a second instance on Redis', () => {
+describeWithRedis('an open resumed by a second instance on Redis', () => {
   let redis: RedisServer;
   beforeAll(async () => {
     redis = await startRedisServer();

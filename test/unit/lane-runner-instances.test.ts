@@ -13,6 +13,7 @@ import {
   until,
 } from '../helpers/core-harness';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 function customer(n: number): CustomerRef {
   return { key: `c${n}@tunnel.msging.net`, address: `c${n}@tunnel.msging.net/r` };
@@ -22,7 +23,7 @@ function msg(id: string, text = id): ChatMessage {
   return { id, text, at: '2026-11-25T12:00:00.000Z' };
 }
 
-describe('lanes: two instances on one Redis', () => {
+describeWithRedis('lanes: two instances on one Redis', () => {
   let redis: RedisServer;
   const started: CoreHarness[] = [];
 

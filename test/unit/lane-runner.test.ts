@@ -10,6 +10,7 @@ import type { RateLimiter } from '../../src/core/rate-limiter';
 import { type CoreHarness, type CoreHarnessOptions, startCore, until } from '../helpers/core-harness';
 import { logged } from '../helpers/handoff-fixtures';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 const VENDOR = 'fakedesk';
 
@@ -37,7 +38,7 @@ function failureEvents(h: CoreHarness): string[] {
     .map((e) => e.name);
 }
 
-describe.each(['memory', 'redis'] as const)('lanes (%s)', (backend) => {
+describeEachState(['memory', 'redis'] as const)('lanes (%s)', (backend) => {
   let redis: RedisServer | undefined;
   const started: CoreHarness[] = [];
 

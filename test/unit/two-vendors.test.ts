@@ -8,10 +8,11 @@ import type { GatewayObserver } from '../../src/core/vendor-gateway';
 import { type CoreHarness, FakeHelpdesk, startCore, until } from '../helpers/core-harness';
 import { agentMessage, closed, customer, logged, message } from '../helpers/handoff-fixtures';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeEachState } from '../helpers/requirements';
 
 const billing = (id: string, text?: string) => ({ ...message(id, text), handoff: { team: 'billing' } });
 
-describe.each(['memory', 'redis'] as const)('two helpdesks in one core (%s)', (backend) => {
+describeEachState(['memory', 'redis'] as const)('two helpdesks in one core (%s)', (backend) => {
   let redis: RedisServer | undefined;
   let h: CoreHarness;
   let zendesk: FakeHelpdesk;
