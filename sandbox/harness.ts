@@ -72,9 +72,11 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
   const vendors: VendorName[] = options.vendors ?? [options.vendor ?? 'zendesk'];
   const vendor = vendors[0] as V;
   const media = await MediaServer.start();
+  // Strict like a real BLiP: a frame the bridge sends that a real server would refuse ends the session and is logged.
   const lime = await LimeServer.start({
     accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
     router: 'acmerouter@msging.net',
+    logger: options.logger,
   });
   const emulators: VendorEmulator[] = [];
   for (const name of vendors) emulators.push(await emulatorFactories[name]());

@@ -29,7 +29,7 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
     }
     throw e;
   }
-  // The session's own failure reason (a wrong key: "13 The authentication failed") is logged, not thrown: keep it
+  // The session's own failure reason (a wrong key: "1 The session authentication failed") is logged, not thrown: keep it
   // for the report instead of printing it.
   const sessionFailures: string[] = [];
   const blipLogger: Logger = {
