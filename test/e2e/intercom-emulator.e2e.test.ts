@@ -245,7 +245,8 @@ describe('Intercom adapter against the emulator', () => {
       message_type: 'comment',
       type: 'user',
       intercom_user_id: ticket.requesterId,
-      body: 'segue o comprovante\ncomprovante.pdf: https://media.msging.net/comprovante.pdf',
+      // Intercom bodies are HTML: the text escaped, its line breaks as <br> (issue 17.7).
+      body: '<p>segue o comprovante<br>comprovante.pdf: https://media.msging.net/comprovante.pdf</p>',
       attachment_urls: ['https://media.msging.net/comprovante.pdf'],
     });
 

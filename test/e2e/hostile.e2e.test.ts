@@ -1,0 +1,101 @@
+/**
+ * Hostile input through the real path (issue 17): what a customer types reaches the helpdesk as text, never as markup
+ * the agent's inbox would render. Real bridge, real blip-sdk against the sandbox LIME server, real HTTP to the vendor
+ * emulators, which record every request body they receive.
+ */
+import { startSandbox, type Sandbox } from '../../sandbox/harness';
+import type { SandboxCustomer } from '../../sandbox/lime-server';
+import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
+
+jest.setTimeout(60_000);
+
+/** What the hostile-input campaign sent: a link, a tracking pixel, a script, an event handler, on several lines. */
+const MARKUP = [
+  'Olá <a href="https://evil.example/login">clique aqui</a> para ver o boleto',
+  '<img src="https://track.example/p.gif?u=1" width=1 height=1>',
+  '<script>alert(document.cookie)</script> & <b onmouseover="x()">negrito</b>',
+  '',
+  'segundo parágrafo com \'aspas\' e "aspas" e &lt;entidade&gt;',
+].join('\n');
+
+const NAME_WITH_MARKUP = 'Maria <img src=x onerror=alert(1)>';
+
+let sandbox: Sandbox<'intercom'> | Sandbox<'servicenow'> | undefined;
+let logs: CapturedLogs;
+
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+
+/** The conversation with the bot before the handoff (for the transcript), with markup in it too. */
+function seedConversation(s: Sandbox<'intercom'> | Sandbox<'servicenow'>, c: SandboxCustomer): void {
+  s.lime.seedThread(c, [
+    { from: 'customer', content: 'quero <a href="https://evil.example">falar</a> com alguém' },
+    { from: 'bot', content: 'Vou te transferir.' },
+  ]);
+}
+
+/** Every tag in an HTML body; the bridge may only write paragraphs and line breaks. */
+function tags(html: string): string[] {
+  return [...html.matchAll(/<\/?[^>]*>?/g)].map((m) => m[0]);
+}
+
+describe('Intercom bodies are HTML: customer text is escaped, line breaks become <p> and <br> (issue 17.7)', () => {
+  it("sends no markup of the customer in the conversation, the replies, the transcript note or a file's name", async () => {
+    logs = captureLogs();
+    const s = await startSandbox({
+      vendor: 'intercom',
+      logger: logs.logger,
+      env: { BRIDGE_TRANSCRIPT: 'note', BRIDGE_TRANSCRIPT_MESSAGES: '5' },
+    });
+    sandbox = s;
+    const maria = s.customer('5511955550001@wa.gw.msging.net');
+    s.lime.setContact(maria, { name: NAME_WITH_MARKUP, email: 'maria@example.com' });
+    seedConversation(s, maria);
+    s.say(maria, MARKUP);
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'a conversation');
+    await s.helpdesk.waitFor(
+      () => s.helpdesk.tickets()[0]?.bridgeNotes.length,
+      10_000,
+      'the transcript note',
+    );
+    s.say(maria, 'linha 1\nlinha <i>2</i>');
+    // A file: its name (the customer's title) is the body of the part that carries it.
+    s.sendMedia(maria, {
+      type: 'application/pdf',
+      uri: s.media.add({ data: Buffer.from('%PDF-1.4 boleto'), contentType: 'application/pdf' }),
+      title: "boleto & 'março' <1>.pdf",
+      text: 'segue <u>o</u> arquivo',
+    });
+    await s.helpdesk.waitFor(
+      () => (s.helpdesk.tickets()[0]?.customerMessages.length ?? 0) >= 4,
+      15_000,
+      'the two later messages and the file',
+    );
+    await s.bridge.runner.idle();
+
+    const bodies = s.helpdesk
+      .apiCalls()
+      .map((call) => (call.body as { body?: unknown } | undefined)?.body)
+      .filter((body): body is string => typeof body === 'string');
+    expect(bodies.length).toBeGreaterThanOrEqual(4);
+    for (const body of bodies) {
+      expect(tags(body).filter((t) => !['<p>', '</p>', '<br>'].includes(t))).toEqual([]);
+    }
+    // The agent reads exactly what the customer typed, line breaks included.
+    const view = s.helpdesk.tickets().find((t) => t.id === ticket.id)!;
+    expect(view.customerMessages[0]).toBe(MARKUP);
+    expect(view.customerMessages[1]).toBe('linha 1\nlinha <i>2</i>');
+    expect(view.bridgeNotes[0]).toContain('quero <a href="https://evil.example">falar</a> com alguém');
+    const first = bodies.find((b) => b.includes('clique aqui'))!;
+    expect(first).toContain(
+      '<p>Olá &lt;a href=&quot;https://evil.example/login&quot;&gt;clique aqui&lt;/a&gt;',
+    );
+    expect(first).toContain('<br>&lt;img src=');
+    expect(first).toContain('</p><p>segundo parágrafo com &#39;aspas&#39;');
+    expect(first).toContain('&amp;lt;entidade&amp;gt;');
+    expect(bodies).toContain('<p>boleto &amp; &#39;março&#39; _1_.pdf</p>');
+    expect(view.customerFiles.map((f) => f.name)).toEqual(["boleto & 'março' _1_.pdf"]);
+  });
+});
