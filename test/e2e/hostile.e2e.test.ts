@@ -99,3 +99,63 @@ describe('Intercom bodies are HTML: customer text is escaped, line breaks become
     expect(view.customerFiles.map((f) => f.name)).toEqual(["boleto & 'março' _1_.pdf"]);
   });
 });
+
+/** `[code]`, `[/code]` in any case and spacing: what an instance with glide.ui.security.allow_codetag renders as HTML. */
+const CODE_TAG = /\[\s*\/?\s*code\s*\]/i;
+
+/** Every string in a JSON value. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
+}
+
+describe('ServiceNow journal fields: [code] tags in customer text are neutralised (issue 17.8)', () => {
+  it('writes no [code] tag in short_description, description, comments or work notes', async () => {
+    logs = captureLogs();
+    const s = await startSandbox({
+      vendor: 'servicenow',
+      logger: logs.logger,
+      env: {
+        BRIDGE_TRANSCRIPT: 'note',
+        BRIDGE_TRANSCRIPT_MESSAGES: '5',
+        BRIDGE_SUBJECT_TEMPLATE: 'BLiP chat: {name} {text}',
+      },
+    });
+    sandbox = s;
+    const ana = s.customer('5511955550002@wa.gw.msging.net');
+    s.lime.setContact(ana, { name: 'Ana [CODE]<b>x</b>[/CODE]', email: 'ana@example.com' });
+    s.lime.seedThread(ana, [
+      { from: 'customer', content: 'antes [code]<img src=x onerror=alert(1)>[/code]' },
+      { from: 'bot', content: 'Vou te transferir.' },
+    ]);
+    const first = '[code]<a href="https://evil.example">boleto</a><img src="https://t.example/p.gif">[/code]';
+    s.say(ana, first);
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'a record');
+    await s.helpdesk.waitFor(
+      () => s.helpdesk.tickets()[0]?.bridgeNotes.length,
+      10_000,
+      'the transcript note',
+    );
+    s.say(ana, 'e [ Code ]<script>x()</script>[/ code ] e [code ]<i>y</i>[ /CODE]');
+    await s.helpdesk.waitFor(
+      () => (s.helpdesk.tickets()[0]?.customerMessages.length ?? 0) >= 2,
+      10_000,
+      'the second message',
+    );
+    await s.bridge.runner.idle();
+
+    const written = s.helpdesk
+      .apiCalls()
+      .filter((call) => call.method === 'POST' || call.method === 'PATCH')
+      .flatMap((call) => strings(call.body));
+    expect(written.some((v) => v.includes('evil.example'))).toBe(true);
+    expect(written.filter((v) => CODE_TAG.test(v))).toEqual([]);
+    // The agent still reads what the customer wrote, brackets shown as look-alikes.
+    const view = s.helpdesk.tickets().find((t) => t.id === ticket.id)!;
+    expect(view.customerMessages[0]).toContain('<a href="https://evil.example">boleto</a>');
+    expect(view.customerMessages[0]).toMatch(/code.*boleto.*code/i);
+    expect(view.customerMessages[1]).toContain('<script>x()</script>');
+  });
+});
