@@ -26,6 +26,7 @@ import { createMediaHost } from './media/create-host';
 import { createState, REDIS_PREFIX } from './state/create-store';
 import { registerBridgeMetrics } from './telemetry/bridge-metrics';
 import { Metrics } from './telemetry/metrics';
+import { RefusalLog } from './telemetry/refusals';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
@@ -159,7 +160,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     return { ready: Object.values(checks).every((v) => v === 'ok'), checks };
   };
 
+  // Refused requests, logged in aggregate and counted (bhb_requests_refused_total): shared by every edge that refuses.
+  const refusals = new RefusalLog(logger, { metrics });
   const http = buildHttpServer({
+    refusals,
     adapters: [...adapters.values()],
     intake,
     media: mediaHost,

@@ -159,3 +159,74 @@ describe('ServiceNow journal fields: [code] tags in customer text are neutralise
     expect(view.customerMessages[1]).toContain('<script>x()</script>');
   });
 });
+
+const ADMIN_TOKEN = 'hostile-test-admin-token-0123456789';
+
+/** `count` requests, `concurrency` at a time; resolves with the statuses. */
+async function hammer(count: number, concurrency: number, send: () => Promise<Response>): Promise<number[]> {
+  const statuses: number[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        const response = await send();
+        await response.arrayBuffer();
+        statuses.push(response.status);
+      }
+    }),
+  );
+  return statuses;
+}
+
+/** The value of one series of `bhb_requests_refused_total` on GET /metrics. */
+async function refusedCount(url: string, route: string, reason: string): Promise<number> {
+  const body = await (await fetch(`${url}/metrics`)).text();
+  const line = body
+    .split('\n')
+    .find((l) => l.startsWith(`bhb_requests_refused_total{route="${route}",reason="${reason}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+describe('refused requests are counted one by one and logged in aggregate (issue 17.11)', () => {
+  it('1,000 forged webhooks and 1,000 admin requests without the token write a few lines; /metrics counts them all', async () => {
+    logs = captureLogs('info');
+    const s = await startSandbox({ logger: logs.logger, env: { ADMIN_TOKEN, LOG_LEVEL: 'info' } });
+    sandbox = s as never;
+    const url = s.bridge.url;
+    const forged = await hammer(1_000, 20, () =>
+      fetch(`${url}/webhooks/zendesk`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-zendesk-webhook-signature': 'Zm9yZ2Vk',
+          'x-zendesk-webhook-signature-timestamp': new Date().toISOString(),
+        },
+        body: '{"type":"zen:event-type:ticket.comment_added"}',
+      }),
+    );
+    const anonymous = await hammer(1_000, 20, () =>
+      fetch(`${url}/admin/dlq`, { headers: { authorization: 'Bearer wrong' } }),
+    );
+    expect(new Set(forged)).toEqual(new Set([401]));
+    expect(new Set(anonymous)).toEqual(new Set([401]));
+
+    expect(await refusedCount(url, '/webhooks/zendesk', 'bad-signature')).toBe(1_000);
+    expect(await refusedCount(url, '/admin/dlq', 'unauthenticated')).toBe(1_000);
+    const refusedLines = () =>
+      logs
+        .lines()
+        .filter((l) => ['WEBHOOK_UNAUTHENTICATED', 'ADMIN_UNAUTHENTICATED'].includes(String(l.code)));
+    expect(refusedLines()).toHaveLength(2);
+    expect(refusedLines()[0]).toMatchObject({
+      route: '/webhooks/zendesk',
+      reason: 'bad-signature',
+      ip: '127.0.0.1',
+    });
+
+    // At shutdown the pending counts are written: nothing is lost, it is only summed up.
+    await s.stop();
+    sandbox = undefined;
+    expect(refusedLines().map((l) => l.repeated)).toEqual([undefined, undefined, 999, 999]);
+  });
+});
