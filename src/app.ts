@@ -179,6 +179,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     },
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
     readiness,
     metrics,

@@ -18,6 +18,7 @@ import {
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
+import { trustProxySetting, type TrustProxy } from './http/trust-proxy';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -109,6 +110,7 @@ export const baseConfigSchema = z.object({
   HTTP_HOST: z.string().default('0.0.0.0'),
   HTTP_PORT: port(3000),
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
+  HTTP_TRUST_PROXY: trustProxySetting,
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   DATABASE_URL: databaseUrlSchema,
@@ -178,7 +180,8 @@ export interface Config {
     /** Key material for the links' signatures (BRIDGE_MEDIA_URL_SECRET, else the BLiP access key). */
     urlSecret: string;
   };
-  http: { host: string; port: number; bodyLimitBytes: number };
+  /** `trustProxy`: whose X-Forwarded-For is believed for the logged client address (none by default). */
+  http: { host: string; port: number; bodyLimitBytes: number; trustProxy: TrustProxy };
   redisUrl?: string;
   /** PostgreSQL (session reports); undefined = the reports use their SQLite file. */
   databaseUrl?: string;
@@ -298,7 +301,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       linkTtlMs: c.BRIDGE_MEDIA_LINK_TTL_HOURS * 3_600_000,
       urlSecret: c.BRIDGE_MEDIA_URL_SECRET ?? c.BLIP_ACCESS_KEY,
     },
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
+    http: {
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT,
+      bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES,
+      trustProxy: c.HTTP_TRUST_PROXY,
+    },
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,
     adminToken: c.ADMIN_TOKEN,

@@ -8,6 +8,7 @@ import { RefusalLog } from '../telemetry/refusals';
 import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -20,6 +21,8 @@ export interface HttpServerOptions {
   intake: Pick<Intake, 'acceptHelpdeskEvents'>;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Whose `X-Forwarded-For` is believed for `request.ip` (HTTP_TRUST_PROXY); default none. */
+  trustProxy?: TrustProxy;
   /** Replay window for signed webhooks, unless the adapter declares its own. */
   maxSkewSeconds: number;
   readiness: () => Promise<ReadinessReport>;
@@ -48,7 +51,12 @@ export interface HttpServerOptions {
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const { logger } = options;
   const now = options.now ?? (() => new Date());
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes, trustProxy: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes,
+    // The `ip` of log lines: the connection's, unless HTTP_TRUST_PROXY names the proxies in front (issue 17.10).
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
+  });
   const refusals = options.refusals ?? new RefusalLog(logger, { metrics: options.metrics });
   app.addHook('onClose', async () => refusals.flush());
 

@@ -230,3 +230,39 @@ describe('refused requests are counted one by one and logged in aggregate (issue
     expect(refusedLines().map((l) => l.repeated)).toEqual([undefined, undefined, 999, 999]);
   });
 });
+
+describe('the logged client address cannot be spoofed with X-Forwarded-For (issue 17.10, HTTP_TRUST_PROXY)', () => {
+  /** A forged webhook through a "proxy" that says the client was `forwardedFor`; the address the bridge logged. */
+  async function loggedAddress(env: Record<string, string>, forwardedFor: string): Promise<unknown> {
+    logs = captureLogs('info');
+    const s = await startSandbox({ logger: logs.logger, env });
+    sandbox = s as never;
+    const response = await fetch(`${s.bridge.url}/webhooks/zendesk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+      body: '{}',
+    });
+    expect(response.status).toBe(401);
+    await s.stop();
+    sandbox = undefined;
+    return logs.lines().find((l) => l.code === 'WEBHOOK_UNAUTHENTICATED')?.ip;
+  }
+
+  it('by default trusts no proxy: the address is the connection’s', async () => {
+    expect(await loggedAddress({}, '198.51.100.66')).toBe('127.0.0.1');
+  });
+
+  it('trusts X-Forwarded-For from a listed proxy address or range', async () => {
+    expect(await loggedAddress({ HTTP_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }, '198.51.100.66')).toBe(
+      '198.51.100.66',
+    );
+    // Only the hops the listed proxies added: the caller's own entry before them is not believed.
+    expect(await loggedAddress({ HTTP_TRUST_PROXY: '127.0.0.0/8' }, '6.6.6.6, 198.51.100.66')).toBe(
+      '198.51.100.66',
+    );
+  });
+
+  it('with a hop count, takes the address that many hops back', async () => {
+    expect(await loggedAddress({ HTTP_TRUST_PROXY: '1' }, '6.6.6.6, 198.51.100.66')).toBe('198.51.100.66');
+  });
+});
