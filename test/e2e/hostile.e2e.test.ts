@@ -266,3 +266,31 @@ describe('the logged client address cannot be spoofed with X-Forwarded-For (issu
     expect(await loggedAddress({ HTTP_TRUST_PROXY: '1' }, '6.6.6.6, 198.51.100.66')).toBe('198.51.100.66');
   });
 });
+
+describe('replay windows per vendor (issue 17.14): documented in each adapter README and .env.example', () => {
+  it.each([
+    ['zendesk', {}, 300],
+    ['intercom', {}, 300],
+    ['servicenow', {}, 900],
+    ['zendesk', { BRIDGE_WEBHOOK_MAX_SKEW_SECONDS: '120' }, 120],
+    ['servicenow', { SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: '120' }, 120],
+  ] as const)(
+    '%s with %j: a delivery signed %i s ago (less a minute) passes, one a minute older is a replay',
+    async (vendor, env, window) => {
+      logs = captureLogs('info');
+      const s = await startSandbox({ vendor, logger: logs.logger, env });
+      sandbox = s as never;
+      const body = s.helpdesk.agentReplyBodyForUnknownTicket('replay window');
+      const at = (secondsAgo: number) =>
+        s.helpdesk.signedDeliveryAt(body, new Date(Date.now() - secondsAgo * 1000));
+      const inside = at(window - 60);
+      expect((await s.helpdesk.deliverRaw(inside.body, inside.headers)).status).toBe(200);
+      const outside = at(window + 60);
+      expect((await s.helpdesk.deliverRaw(outside.body, outside.headers)).status).toBe(401);
+      expect(logs.lines().find((l) => l.code === 'WEBHOOK_UNAUTHENTICATED')).toMatchObject({
+        reason: 'replay-window',
+        detail: expect.stringContaining(`(max ${window} s)`),
+      });
+    },
+  );
+});

@@ -235,6 +235,18 @@ describe('ServiceNow configuration', () => {
     expect(adapter.poll).toBeUndefined();
   });
 
+  it('takes the push replay window from SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS (900 s by default)', () => {
+    const settings = servicenowConfigSchema.parse({
+      ...basic,
+      SERVICENOW_PUSH_SECRET: 'a-long-enough-secret',
+      SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: '1800',
+    });
+    expect(servicenowModule.create(settings, { logger: silentLogger }).webhook?.maxSkewSeconds).toBe(1800);
+    expect(
+      servicenowConfigSchema.safeParse({ ...basic, SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: '0' }).success,
+    ).toBe(false);
+  });
+
   it('reports every missing key at once', () => {
     expect(problems({})).toEqual([
       'SERVICENOW_INSTANCE: is required (or set SERVICENOW_BASE_URL)',

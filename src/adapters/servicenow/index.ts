@@ -70,6 +70,7 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
         closedStates: config.SERVICENOW_CLOSED_STATES,
         integrationUser: this.integrationUser,
         baseUrl: api.baseUrl,
+        maxSkewSeconds: config.SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS,
       });
     }
     if (config.SERVICENOW_POLL) {
