@@ -294,3 +294,44 @@ describe('replay windows per vendor (issue 17.14): documented in each adapter RE
     },
   );
 });
+
+describe('prototype pollution (issue 17: the campaign found none; this keeps it so)', () => {
+  it('__proto__ and constructor.prototype keys through LIME, a signed webhook and the admin API change no prototype', async () => {
+    logs = captureLogs('info');
+    const s = await startSandbox({ logger: logs.logger, env: { ADMIN_TOKEN } });
+    sandbox = s as never;
+    const poison = (tag: string) =>
+      JSON.parse(
+        `{"__proto__":{"polluted":"${tag}"},"constructor":{"prototype":{"polluted":"${tag}"}},` +
+          `"data":{"__proto__":{"polluted":"${tag}"}},"text":"quero falar com alguém","tags":["vip"]}`,
+      ) as Record<string, unknown>;
+    const bia = s.customer('5511955550003@wa.gw.msging.net');
+    // The router's Redirect context (application/json), then a customer's own JSON, with poisoned metadata.
+    s.lime.sendFromCustomer(s.bot, bia, 'application/json', poison('context'), {
+      id: 'context:8f1c2d3e-0000-4000-8000-000000000001',
+      metadata: JSON.parse('{"__proto__":{"polluted":"metadata"}}') as Record<string, unknown>,
+    });
+    s.lime.sendFromCustomer(s.bot, bia, 'application/json', poison('postback'));
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'a ticket');
+
+    const raw = JSON.stringify(poison('webhook')).replace(
+      /^\{/,
+      '{"type":"zen:event-type:ticket.comment_added",',
+    );
+    const webhook = await s.helpdesk.deliverRaw(raw, s.helpdesk.signedHeaders(raw));
+    expect([200, 400]).toContain(webhook.status);
+    const admin = await fetch(
+      `${s.bridge.url}/admin/conversations?__proto__[polluted]=q&constructor[prototype][polluted]=q&limit=5`,
+      { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } },
+    );
+    expect([200, 400]).toContain(admin.status);
+
+    for (const empty of [{}, Object.create(null) as object, []]) {
+      expect((empty as Record<string, unknown>).polluted).toBeUndefined();
+    }
+    expect(Object.prototype).not.toHaveProperty('polluted');
+    // And the bridge still serves the customer.
+    await s.helpdesk.agentReply(ticket.id, 'olá, Bia');
+    await s.lime.waitForSent((m) => m.envelope.to === bia.address && m.envelope.content === 'olá, Bia');
+  });
+});
