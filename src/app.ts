@@ -27,6 +27,7 @@ import { createMediaHost } from './media/create-host';
 import { createState, REDIS_PREFIX } from './state/create-store';
 import { registerBridgeMetrics } from './telemetry/bridge-metrics';
 import { Metrics } from './telemetry/metrics';
+import { RefusalLog } from './telemetry/refusals';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
@@ -97,7 +98,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     blipConnected: () => connection.isConnected(),
   });
   connection.onUnconfirmedSend = bridgeMetrics.onUnacknowledgedSend;
-  const blipMetrics = registerBlipMetrics(metrics, connection);
+  registerBlipMetrics(metrics, connection);
 
   // The enabled helpdesks. The settings were parsed with each module's own schema in loadConfig, so the erased type
   // is safe here. Every call to a vendor goes through its gateway: its rate limit (shared by all instances on
@@ -155,6 +156,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const inbound = createInboundHandlers(intake, events, connection.identity, logger);
   connection.onMessage(inbound.onMessage);
   connection.onNotification(inbound.onNotification);
+  // Refused requests and senders, logged in aggregate and counted (bhb_requests_refused_total): shared by every edge.
+  const refusals = new RefusalLog(logger, { metrics });
   // Only the router's tunnels reach the helpdesk (BLIP_ACCEPT_DIRECT, BLIP_ROUTERS): refused at the edge.
   const senders = createSenderPolicy(
     {
@@ -163,8 +166,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       acceptDirect: config.blip.acceptDirect,
       routers: config.blip.routers,
     },
-    logger,
-    (reason) => blipMetrics.onSenderRefused(reason),
+    refusals,
   );
   connection.screenMessages(senders.screen);
 
@@ -182,6 +184,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   };
 
   const http = buildHttpServer({
+    refusals,
     adapters: [...adapters.values()],
     intake,
     media: mediaHost,
@@ -197,6 +200,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     },
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
     readiness,
     metrics,
@@ -257,7 +261,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       // In memory the queue dies with the process: finish it first. On Redis, only the items in progress.
       await runner.stop(8_000, { finishQueued: !config.redisUrl });
       await connection.close(2_000, 2_000);
-      senders.stop();
+      refusals.flush();
       // After everything that emits events; before the store, whose Redis connection the analytics queues use.
       await analytics.stop();
       await reports?.close();

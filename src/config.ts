@@ -18,6 +18,7 @@ import {
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
+import { trustProxySetting, type TrustProxy } from './http/trust-proxy';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -158,6 +159,7 @@ export const baseConfigSchema = z.object({
   HTTP_PORT: port(3000),
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
   HTTP_DRAIN_DELAY_MS: zeroOrMore(0, 'milliseconds'),
+  HTTP_TRUST_PROXY: trustProxySetting,
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   DATABASE_URL: databaseUrlSchema,
@@ -237,7 +239,8 @@ export interface Config {
     /** Key material for the links' signatures (BRIDGE_MEDIA_URL_SECRET, else the BLiP access key). */
     urlSecret: string;
   };
-  http: { host: string; port: number; bodyLimitBytes: number; drainDelayMs: number };
+  /** `trustProxy`: whose X-Forwarded-For is believed for the logged client address (none by default). */
+  http: { host: string; port: number; bodyLimitBytes: number; drainDelayMs: number; trustProxy: TrustProxy };
   redisUrl?: string;
   /** PostgreSQL (session reports); undefined = the reports use their SQLite file. */
   databaseUrl?: string;
@@ -367,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       port: c.HTTP_PORT,
       bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES,
       drainDelayMs: c.HTTP_DRAIN_DELAY_MS,
+      trustProxy: c.HTTP_TRUST_PROXY,
     },
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,

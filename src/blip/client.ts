@@ -1,20 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  ClientBuilder,
-  type Client,
-  type LimeCommand,
-  type LimeMessage,
-  type LimeNotification,
-  type LimeReason,
-} from 'blip-sdk';
+import type { LimeCommand, LimeMessage, LimeNotification, LimeReason } from 'blip-sdk';
 import { describeError, RetryableError, UnavailableError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { identityOf } from './envelope';
-import { type ConfirmingSession, SendConfirmations } from './send-confirmation';
+import { SendConfirmations } from './send-confirmation';
 import { BlipConnectError, classifyConnectFailure } from './session-errors';
-import { type FrameTooLarge, LimeTransport } from './transport';
+import { discardSession, type MessageScreen, openSession, type Session } from './session-open';
 
 export { BlipConnectError } from './session-errors';
+export type { MessageScreen } from './session-open';
+export { guardNotifications } from './session-open';
 
 export interface BlipConnectionOptions {
   identifier: string;
@@ -37,19 +31,10 @@ export interface BlipConnectionOptions {
   maxFrameBytes?: number;
 }
 
-/** Decides whether a message reaches the receivers; a reason refuses it (the sender gets a `failed`). */
-export type MessageScreen = (message: LimeMessage) => LimeReason | undefined;
-
-/** What one built client (one socket, one session) carries. */
-interface Session extends ConfirmingSession {
-  client: Client;
-  /** The server's end of this session was logged. */
-  endLogged?: boolean;
-}
-
 /**
  * A typed wrapper over blip-sdk's Client:
- * - our own transport (./transport.ts): frame limits, guarded parsing, real connect/close reasons, ping/pong;
+ * - our own transport (./transport.ts), built per session by ./session-open.ts: frame limits, guarded parsing, real
+ *   connect/close reasons, ping/pong, incoming messages screened before the SDK sees them;
  * - receivers registered before connect(), every receiver's error caught (the SDK leaves a rejected receiver
  *   promise unhandled);
  * - the session's end handled: a session the server fails or finishes is logged with its reason and treated as a
@@ -62,7 +47,6 @@ interface Session extends ConfirmingSession {
  */
 export class BlipConnection {
   private session?: Session;
-  private readonly sessions = new WeakMap<Client, Session>();
   private state: 'idle' | 'connected' | 'reconnecting' | 'closed' = 'idle';
   private reconnectAttempt = 0;
   private reconnectTimer?: NodeJS.Timeout;
@@ -146,7 +130,7 @@ export class BlipConnection {
       try {
         const session = await this.open();
         if (this.state === 'closed') {
-          this.discard(session);
+          discardSession(session);
           throw new BlipConnectError('closed while connecting', true);
         }
         this.session = session;
@@ -234,7 +218,7 @@ export class BlipConnection {
     } catch (err) {
       this.logger.warn('BLiP session did not close cleanly', { error: describeError(err) });
     } finally {
-      this.discard(session);
+      discardSession(session);
     }
   }
 
@@ -249,142 +233,23 @@ export class BlipConnection {
     return `${this.where} as ${this.identity}`;
   }
 
-  /** Builds a client on our transport, connects it, and returns its session once presence and receipts are set. */
-  private async open(): Promise<Session> {
-    const built: { session?: Session } = {};
-    const transport = new LimeTransport({
-      maxFrameBytes: this.options.maxFrameBytes ?? 8 * 1024 * 1024,
-      logger: this.logger,
-      onClosed: (info) => {
-        if (built.session)
-          this.handleClose(built.session, `socket closed (${info.code} ${info.description})`);
-      },
-      onFrameTooLarge: (info) => this.frameTooLarge(built.session, info),
-    });
-    const client = new ClientBuilder()
-      .withIdentifier(this.options.identifier)
-      .withAccessKey(this.options.accessKey)
-      .withDomain(this.options.domain)
-      .withScheme(this.options.scheme)
-      .withHostName(this.options.host)
-      .withPort(this.options.port)
-      .withInstance(this.options.instance)
-      .withCommandTimeout(this.options.commandTimeoutMs)
-      .withTransportFactory(() => transport)
-      .build();
-    const session: Session = { client, transport, acknowledges: false };
-    built.session = session;
-    this.sessions.set(client, session);
-    this.screenIncoming(session);
-    guardNotifications(client, this.logger);
-    // The session's end, whoever ends it. The SDK also rejects its session promise with a failed session: caught
-    // here (the handler below says what happened), or it is an unhandled rejection.
-    client.sessionPromise.catch(() => {});
-    client.addSessionFailedHandlers((envelope) => this.sessionEnded(session, 'failed', envelope));
-    client.addSessionFinishedHandlers((envelope) => this.sessionEnded(session, 'finished', envelope));
-    // Registered before connect(): messages can arrive before connect() resolves.
-    client.addMessageReceiver(true, (message) => this.dispatch('message', this.messageHandlers, message));
-    client.addNotificationReceiver(true, (notification) => {
-      this.confirmations.notified(session, notification);
-      return this.dispatch('notification', this.notificationHandlers, notification);
-    });
-
-    const handshakeMs = this.options.handshakeTimeoutMs ?? 5_000;
-    let timer: NodeJS.Timeout | undefined;
-    const handshake = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (transport.sessionState === 'established') return; // presence/receipt have the command timeout
-        reject(
-          new BlipConnectError(
-            `no LIME session from BLiP at ${this.describeTarget()} within ${handshakeMs} ms (BLIP_HANDSHAKE_TIMEOUT_MS): ` +
-              (transport.isOpen
-                ? 'the server did not answer the session (a malformed BLIP_ACCESS_KEY makes BLiP drop it silently)'
-                : 'the WebSocket connection did not open'),
-            false,
-          ),
-        );
-      }, handshakeMs);
-    });
-    try {
-      await Promise.race([client.connect(), handshake]);
-    } catch (err) {
-      this.discard(session);
-      throw err instanceof BlipConnectError ? err : classifyConnectFailure(err, this.describeTarget());
-    } finally {
-      clearTimeout(timer);
-    }
-    return session;
-  }
-
-  /** Runs the screens on every incoming message before lime-js (and so the SDK) sees it. */
-  private screenIncoming(session: Session): void {
-    const transport = session.transport;
-    let inner = transport.onEnvelope;
-    Object.defineProperty(transport, 'onEnvelope', {
-      configurable: true,
-      get: () => (envelope: unknown) => {
-        const message = envelope as LimeMessage;
-        if (this.screens.length > 0 && 'content' in (envelope as object)) {
-          for (const screen of this.screens) {
-            const reason = screen(message);
-            if (reason) return this.refuse(session, message, reason);
-          }
-        }
-        inner(envelope);
-      },
-      // lime-js assigns its own handler when it builds the channel: it runs after the screens.
-      set: (handler: (envelope: unknown) => void) => {
-        inner = handler;
-      },
-    });
-  }
-
-  /** Tells the sender of a refused message why, with one `failed` notification (best effort). */
-  private refuse(session: Session, message: LimeMessage, reason: LimeReason): void {
-    if (!message.id || !message.from || session.transport.sessionState !== 'established') return;
-    try {
-      session.transport.send({ id: message.id, to: message.pp ?? message.from, event: 'failed', reason });
-    } catch (err) {
-      this.logger.debug('could not tell a refused sender', { error: describeError(err) });
-    }
-  }
-
-  private frameTooLarge(session: Session | undefined, info: FrameTooLarge): void {
-    const envelope = info.envelope;
-    const kind = !envelope
-      ? 'frame'
-      : 'content' in envelope
-        ? 'message'
-        : 'event' in envelope
-          ? 'notification'
-          : 'method' in envelope
-            ? 'command'
-            : 'session';
-    const from = typeof envelope?.from === 'string' ? envelope.from : undefined;
-    this.logger.warn(
-      envelope
-        ? `LIME ${kind} larger than BLIP_MAX_FRAME_BYTES refused; the session goes on`
-        : 'LIME frame larger than the WebSocket limit; the client closed the socket (the bridge reconnects)',
+  /** One session on our transport (./session-open.ts), its events routed to this connection. */
+  private open(): Promise<Session> {
+    return openSession(
+      this.options,
       {
-        code: 'LIME_FRAME_TOO_LARGE',
-        bytes: info.bytes,
-        limit: info.limit,
-        kind,
-        messageId: typeof envelope?.id === 'string' ? envelope.id : undefined,
-        from: from ? identityOf(from).replace(/^[^@]+/, (name) => `${name.slice(0, 4)}…`) : undefined,
+        screens: this.screens,
+        onClosed: (session, why) => this.handleClose(session, why),
+        onEnded: (session, how, envelope) => this.sessionEnded(session, how, envelope),
+        onMessage: (message) => this.dispatch('message', this.messageHandlers, message),
+        onNotification: (session, notification) => {
+          this.confirmations.notified(session, notification);
+          return this.dispatch('notification', this.notificationHandlers, notification);
+        },
+        onFrameTooLarge: (dropped) => this.onFrameTooLarge?.(dropped),
       },
+      this.logger,
     );
-    this.onFrameTooLarge?.(!envelope);
-    if (!session || !envelope) return;
-    const reason = {
-      code: 21,
-      description: `The envelope is too large for this bot (${info.bytes ?? '?'} bytes; it takes up to ${info.limit})`,
-    };
-    if (kind === 'message') this.refuse(session, envelope as unknown as LimeMessage, reason);
-    // A command answer the bridge waits for: answer it with a failure at once instead of a timeout.
-    if (kind === 'command' && typeof envelope.status === 'string' && typeof envelope.id === 'string') {
-      session.transport.onEnvelope({ id: envelope.id, method: envelope.method, status: 'failure', reason });
-    }
   }
 
   /** The server failed or finished an established session: say why, and reconnect as for a drop. */
@@ -413,7 +278,7 @@ export class BlipConnection {
       unacknowledgedSends: this.confirmations.pending,
     });
     this.confirmations.fail(session);
-    this.discard(session);
+    discardSession(session);
     this.scheduleReconnect();
   }
 
@@ -428,7 +293,7 @@ export class BlipConnection {
     this.reconnectTimer = setTimeout(() => {
       this.open().then(
         (session) => {
-          if (this.state !== 'reconnecting') return this.discard(session); // closed meanwhile
+          if (this.state !== 'reconnecting') return discardSession(session); // closed meanwhile
           this.session = session;
           this.state = 'connected';
           this.logger.info('BLiP session re-established', { attempts: this.reconnectAttempt });
@@ -444,17 +309,6 @@ export class BlipConnection {
         },
       );
     }, delayMs);
-  }
-
-  /** Drops a client that is not (or no longer) established, without waiting for it. */
-  private discard(session: Session): void {
-    try {
-      // Marks the client as closing (no SDK reconnect); throws when its session is not established.
-      session.client.close().catch(() => {});
-    } catch {
-      // not established
-    }
-    session.transport.terminate('discarded');
   }
 
   private dispatch<T>(what: string, handlers: Array<(e: T) => Promise<void>>, envelope: T): Promise<void> {
@@ -497,25 +351,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
       },
     );
   });
-}
-
-/**
- * The SDK sends each message's `consumed` (and `failed`) notification itself once the receivers are done, inside a
- * promise chain nobody observes: when the socket dropped while a receiver ran, the send throws ("The connection is
- * not open") and surfaced as an unhandled rejection (chaos suite). The notification is lost either way; the
- * customer's client may send the message again, and the dedupe mark makes that a no-op. Logged as what it is.
- */
-export function guardNotifications(client: Pick<Client, 'sendNotification'>, logger: Logger): void {
-  const send = client.sendNotification.bind(client);
-  client.sendNotification = (notification) => {
-    try {
-      send(notification);
-    } catch (err) {
-      logger.warn('BLiP notification not sent: the connection is closed', {
-        code: 'BLIP_NOTIFICATION_LOST',
-        event: notification.event,
-        error: describeError(err),
-      });
-    }
-  };
 }

@@ -13,7 +13,7 @@ import {
   limeMessageSchema,
   limeNotificationSchema,
 } from './envelope';
-import { RefusalLog } from './refusal-log';
+import type { RefusalLog } from '../telemetry/refusals';
 
 /** Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. */
 export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
@@ -138,21 +138,16 @@ const UNAUTHORIZED_SENDER = 32;
  * Returns the screen the BLiP connection runs on every incoming message before the SDK sees it. A refused sender
  * gets what a LIME peer answers a message it will not take: one `failed` notification (reason 32, the sender is
  * not authorized), and no `received`/`consumed`, so nothing suggests the message was read. Refusals are logged once
- * per reason and minute with a count (a flood cannot fill the log) and counted by `onRefused`.
+ * per reason and minute with a count (a flood cannot fill the log) and counted in
+ * `bhb_requests_refused_total{route="lime",reason}`, with the HTTP edge's refusals (one `RefusalLog`).
  */
 export function createSenderPolicy(
   options: SenderPolicyOptions,
-  logger: Logger,
-  onRefused: (reason: SenderRefusal) => void = () => {},
-): { screen(message: LimeMessage): LimeReason | undefined; stop(): void } {
+  refusals: RefusalLog,
+): { screen(message: LimeMessage): LimeReason | undefined } {
   const self = options.botIdentity.toLowerCase();
   const tunnelDomain = `tunnel.${options.domain.toLowerCase()}`;
   const routers = new Set(options.routers.map((r) => identityOf(r)));
-  const log = new RefusalLog(
-    logger,
-    'LIME message from a sender that is not a router tunnel refused',
-    'LIME_SENDER_REFUSED',
-  );
 
   function refusal(message: LimeMessage): SenderRefusal | undefined {
     if (typeof message.from !== 'string' || !message.from.includes('@')) return undefined; // malformed: logged later
@@ -168,15 +163,20 @@ export function createSenderPolicy(
     screen(message) {
       const reason = refusal(message);
       if (!reason) return undefined;
-      onRefused(reason);
       const owner = message.metadata?.['#tunnel.owner'];
-      log.note(reason, {
-        sender: logTag(identityOf(message.from ?? '')),
-        senderDomain: domainOf(message.from ?? ''),
-        ...(reason === 'unknown-router'
-          ? { owner: typeof owner === 'string' ? identityOf(owner) : null }
-          : {}),
-        messageId: message.id,
+      refusals.refuse({
+        route: 'lime',
+        reason,
+        code: 'LIME_SENDER_REFUSED',
+        message: 'LIME message from a sender that is not a router tunnel refused',
+        meta: {
+          sender: logTag(identityOf(message.from ?? '')),
+          senderDomain: domainOf(message.from ?? ''),
+          ...(reason === 'unknown-router'
+            ? { owner: typeof owner === 'string' ? identityOf(owner) : null }
+            : {}),
+          messageId: message.id,
+        },
       });
       return {
         code: UNAUTHORIZED_SENDER,
@@ -186,6 +186,5 @@ export function createSenderPolicy(
             : 'This bot serves customers of its own routers only',
       };
     },
-    stop: () => log.flush(),
   };
 }

@@ -4,9 +4,11 @@ import { errorCode, errorMessage, PermanentError } from '../core/errors';
 import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../telemetry/metrics';
+import { RefusalLog } from '../telemetry/refusals';
 import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -19,6 +21,8 @@ export interface HttpServerOptions {
   intake: Pick<Intake, 'acceptHelpdeskEvents'>;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Whose `X-Forwarded-For` is believed for `request.ip` (HTTP_TRUST_PROXY); default none. */
+  trustProxy?: TrustProxy;
   /** Replay window for signed webhooks, unless the adapter declares its own. */
   maxSkewSeconds: number;
   readiness: () => Promise<ReadinessReport>;
@@ -30,6 +34,11 @@ export interface HttpServerOptions {
   admin?: AdminRoutesOptions;
   /** Session reports (`/reports`, admin token); absent when the reports are off. */
   reports?: ReportsRoutesOptions;
+  /**
+   * Refused requests (webhook signatures, admin token, media links), logged in aggregate and counted. Default: one
+   * of its own, counting in `metrics`. Flushed when the server closes.
+   */
+  refusals?: RefusalLog;
   now?: () => Date;
 }
 
@@ -42,7 +51,14 @@ export interface HttpServerOptions {
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const { logger } = options;
   const now = options.now ?? (() => new Date());
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes, trustProxy: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes,
+    // The `ip` of log lines: the connection's, unless HTTP_TRUST_PROXY names the proxies in front (issue 17.10).
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
+  });
+  const refusals = options.refusals ?? new RefusalLog(logger, { metrics: options.metrics });
+  app.addHook('onClose', async () => refusals.flush());
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -62,9 +78,9 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  if (options.media) registerMediaRoute(app, options.media, logger);
-  if (options.reports) registerReportsRoutes(app, options.reports, logger);
-  if (options.admin) registerAdminRoutes(app, options.admin, logger);
+  if (options.media) registerMediaRoute(app, options.media, logger, refusals);
+  if (options.reports) registerReportsRoutes(app, options.reports, logger, refusals);
+  if (options.admin) registerAdminRoutes(app, options.admin, logger, refusals);
 
   const metrics = options.metrics;
   if (metrics) {
@@ -87,7 +103,13 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
       const meta = { vendor: adapter.name, ip: request.ip };
       const check = verify(webhook, raw, options.maxSkewSeconds);
       if (!check.ok) {
-        logger.warn('webhook rejected', { ...meta, code: 'WEBHOOK_UNAUTHENTICATED', reason: check.reason });
+        refusals.refuse({
+          route: `/webhooks/${adapter.name}`,
+          reason: check.kind,
+          code: 'WEBHOOK_UNAUTHENTICATED',
+          message: 'webhook rejected',
+          meta: { ...meta, detail: check.reason },
+        });
         return reply.status(401).send({ error: 'invalid signature' });
       }
       let events;
@@ -122,14 +144,18 @@ function verify(
   webhook: WebhookHandler,
   raw: RawRequest,
   defaultSkewSeconds: number,
-): { ok: true } | { ok: false; reason: string } {
+): { ok: true } | { ok: false; kind: 'bad-signature' | 'replay-window'; reason: string } {
   const result = webhook.verify(raw);
-  if (!result.ok) return result;
+  if (!result.ok) return { ok: false, kind: 'bad-signature', reason: result.reason };
   if (result.signedAt) {
     const skew = Math.abs(raw.receivedAt.getTime() - result.signedAt.getTime()) / 1000;
     const max = webhook.maxSkewSeconds ?? defaultSkewSeconds;
     if (skew > max)
-      return { ok: false, reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)` };
+      return {
+        ok: false,
+        kind: 'replay-window',
+        reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)`,
+      };
   }
   return { ok: true };
 }

@@ -66,7 +66,13 @@ describe('loadConfig', () => {
       linkTtlMs: 24 * 3_600_000,
       urlSecret: ACCESS_KEY,
     });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576, drainDelayMs: 0 });
+    expect(config.http).toEqual({
+      host: '0.0.0.0',
+      port: 3000,
+      bodyLimitBytes: 1_048_576,
+      drainDelayMs: 0,
+      trustProxy: false,
+    });
     expect(config.redisUrl).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', format: 'json' });
     expect(config.vendor.name).toBe('zendesk');
@@ -465,4 +471,28 @@ describe('loadConfig: several helpdesks (BRIDGE_VENDORS, BRIDGE_ROUTES)', () => 
     const err = configError({ ...minimalEnv, ...env });
     expect(problemKeys(err)).toEqual([key]);
   });
+});
+
+describe('loadConfig: HTTP_TRUST_PROXY (issue 17.10)', () => {
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['false', false],
+    ['0', false],
+    ['2', 2],
+    ['10.0.0.1', ['10.0.0.1']],
+    [' 10.0.0.0/8 , 2001:db8::/32,loopback ', ['10.0.0.0/8', '2001:db8::/32', 'loopback']],
+  ])('reads %j as %j', (value, expected) => {
+    const env = value === undefined ? minimalEnv : { ...minimalEnv, HTTP_TRUST_PROXY: value };
+    expect(loadConfig(env).http.trustProxy).toEqual(expected);
+  });
+
+  it.each(['true', 'TRUE', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1,nonsense', '-1', '1.5'])(
+    'refuses %j, naming the key without echoing the value',
+    (value) => {
+      const err = configError({ ...minimalEnv, HTTP_TRUST_PROXY: value });
+      expect(problemKeys(err)).toEqual(['HTTP_TRUST_PROXY']);
+      if (value.toLowerCase() !== 'true') expect(err.message).not.toContain(value);
+    },
+  );
 });
