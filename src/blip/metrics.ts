@@ -6,10 +6,7 @@ import type { BlipConnection } from './client';
  * on a server that does not acknowledge) and frames over BLIP_MAX_FRAME_BYTES. Senders refused at the edge count
  * with the other refusals, in `bhb_requests_refused_total{route="lime"}`.
  */
-export function registerBlipMetrics(
-  metrics: Metrics,
-  connection: BlipConnection,
-): void {
+export function registerBlipMetrics(metrics: Metrics, connection: BlipConnection): void {
   const confirmed = metrics.counter({
     name: 'bhb_blip_sends_confirmed_total',
     help: 'Messages to customers counted as sent, by what confirmed them: BLiP notification or WebSocket round trip',

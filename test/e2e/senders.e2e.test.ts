@@ -49,7 +49,9 @@ describe('senders that are not router tunnels', () => {
     sandbox.say(maria, 'hello');
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length === 1);
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['hello']);
-    expect(await metric(sandbox, /^bhb_requests_refused_total\{route="lime",reason="direct"\} (\d+)$/m)).toBe('1');
+    expect(await metric(sandbox, /^bhb_requests_refused_total\{route="lime",reason="direct"\} (\d+)$/m)).toBe(
+      '1',
+    );
   });
 
   it('cannot flood the log: a thousand refusals write one line, and the counter sees them all', async () => {
@@ -63,7 +65,9 @@ describe('senders that are not router tunnels', () => {
     }
     await failedFor(sandbox, ids.at(-1)!);
     expect(logs.lines().filter((l) => l.code === 'LIME_SENDER_REFUSED')).toHaveLength(1);
-    expect(await metric(sandbox, /^bhb_requests_refused_total\{route="lime",reason="direct"\} (\d+)$/m)).toBe('1000');
+    expect(await metric(sandbox, /^bhb_requests_refused_total\{route="lime",reason="direct"\} (\d+)$/m)).toBe(
+      '1000',
+    );
     expect(sandbox.helpdesk.tickets()).toEqual([]);
   });
 
