@@ -1,8 +1,8 @@
 /**
  * The raw relay: the least work any BLiP ↔ Zendesk bridge can do, as the benchmark's yardstick (scenario 2).
  *
- * Same LIME client (blip-sdk with lime-transport-websocket, built like src/blip/client.ts builds it) and same HTTP
- * client (axios) as the bridge, and the same vendor calls (create-or-update the requester and create the ticket on a
+ * Same LIME client (blip-sdk on the bridge's own transport, src/blip/transport.ts, built like src/blip/client.ts
+ * builds it) and same HTTP client (axios) as the bridge, and the same vendor calls (create-or-update the requester and create the ticket on a
  * customer's first message, then one comment per message). No state store, no work queue, no validation (no zod,
  * no webhook signature check), no retries, no logs: a JS Map from customer to ticket and back, and one promise chain
  * per customer, which is the least that keeps a customer's messages in order and opens one ticket per customer.
@@ -14,7 +14,8 @@ import { Agent, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import { ClientBuilder, type Client, type LimeMessage } from 'blip-sdk';
-import WebSocketTransport from 'lime-transport-websocket';
+import { LimeTransport } from '../src/blip/transport';
+import { silentLogger } from '../src/core/logger';
 
 export interface RawRelayOptions {
   blip: { identifier: string; accessKey: string; domain: string; host: string; port: number };
@@ -125,7 +126,15 @@ export async function startRawRelay(options: RawRelayOptions): Promise<RawRelay>
     .withPort(options.blip.port)
     .withInstance('raw-relay')
     .withCommandTimeout(6_000)
-    .withTransportFactory(() => new WebSocketTransport())
+    .withTransportFactory(
+      () =>
+        new LimeTransport({
+          maxFrameBytes: 8 * 1024 * 1024,
+          logger: silentLogger,
+          onClosed: () => {},
+          onFrameTooLarge: () => {},
+        }),
+    )
     .build();
   // Returns at once: no queue, nothing durable to wait for before `consumed`.
   client.addMessageReceiver(true, (message) => {

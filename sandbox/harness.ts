@@ -72,9 +72,12 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
   const vendors: VendorName[] = options.vendors ?? [options.vendor ?? 'zendesk'];
   const vendor = vendors[0] as V;
   const media = await MediaServer.start();
+  // Strict like a real BLiP: a frame the bridge sends that a real server would refuse ends the session, is logged,
+  // and fails the test at stop().
   const lime = await LimeServer.start({
     accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
     router: 'acmerouter@msging.net',
+    logger: options.logger,
   });
   const emulators: VendorEmulator[] = [];
   for (const name of vendors) emulators.push(await emulatorFactories[name]());
@@ -157,6 +160,12 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
       await Promise.allSettled([lime.stop(), media.stop(), ...emulators.map((e) => e.stop())]);
+      if (lime.refusals.length > 0) {
+        const reasons = [...new Set(lime.refusals.map((r) => r.reason))].join('; ');
+        throw new Error(
+          `the bridge sent ${lime.refusals.length} frame(s) a real LIME server refuses: ${reasons}`,
+        );
+      }
     },
   };
 }

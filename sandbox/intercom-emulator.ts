@@ -195,11 +195,12 @@ export class IntercomEmulator implements VendorEmulator {
   tickets(): TicketView[] {
     return [...this.conversations.values()].map((c) => ({
       id: c.id,
+      // What the agent reads: Intercom renders the bodies the API received as HTML.
       customerMessages: [
-        c.source.body,
+        agentText(c.source.body),
         ...c.parts
           .filter((p) => p.author.type === 'user' && p.part_type === 'comment')
-          .map((p) => p.body ?? ''),
+          .map((p) => agentText(p.body ?? '')),
       ],
       customerExternalId: this.contacts.get(c.contactId)?.external_id ?? undefined,
       // Files the contact's parts carry as real uploads (`attachment_files`), oldest first.
@@ -210,7 +211,7 @@ export class IntercomEmulator implements VendorEmulator {
       closed: c.state === 'closed',
       bridgeNotes: c.parts
         .filter((p) => p.part_type === 'note' && p.app_package_code === this.appPackageCode)
-        .map((p) => p.body ?? ''),
+        .map((p) => agentText(p.body ?? '')),
     }));
   }
 
@@ -435,7 +436,11 @@ export class IntercomEmulator implements VendorEmulator {
   private conversationJson(
     conversation: EmulatedConversation,
     parts: EmulatedPart[] = conversation.parts,
+    plaintext = false,
   ): Record<string, unknown> {
+    // `display_as=plaintext`: the bodies the API received (HTML) as text; the agent's own parts are text already.
+    const shown = (body: string | null, fromApi: boolean) =>
+      plaintext && fromApi && body !== null ? agentText(body) : body;
     const contact = this.contacts.get(conversation.contactId);
     const admins = [
       ...new Set(conversation.parts.filter((p) => p.author.type === 'admin').map((p) => p.author.id)),
@@ -458,7 +463,7 @@ export class IntercomEmulator implements VendorEmulator {
         id: conversation.source.id,
         delivered_as: 'customer_initiated',
         subject: '',
-        body: conversation.source.body,
+        body: shown(conversation.source.body, true),
         author: {
           type: contact?.role ?? 'user',
           id: conversation.contactId,
@@ -510,7 +515,7 @@ export class IntercomEmulator implements VendorEmulator {
           type: 'conversation_part',
           id: p.id,
           part_type: p.part_type,
-          body: p.body,
+          body: shown(p.body, p.app_package_code === this.appPackageCode),
           created_at: p.created_at,
           updated_at: p.created_at,
           notified_at: p.created_at,
@@ -817,7 +822,7 @@ export class IntercomEmulator implements VendorEmulator {
     app.get('/conversations/:id', (req, res) => {
       const conversation = this.conversations.get(req.params.id);
       if (!conversation) return void res.status(404).json(errorBody('not_found', 'Resource Not Found'));
-      res.json(this.conversationJson(conversation));
+      res.json(this.conversationJson(conversation, conversation.parts, req.query.display_as === 'plaintext'));
     });
 
     app.post('/conversations/:id/reply', (req, res) => {
@@ -980,6 +985,28 @@ interface ReplyInput {
   admin_id?: string;
   attachment_urls?: string[];
   attachment_files?: Array<{ content_type?: string; data?: string; name?: string }>;
+}
+
+/**
+ * What an agent reads of a body the API received: Intercom renders bodies as HTML, so `<p>` blocks and `<br>` are
+ * line breaks and entities are the characters they stand for. Reads the subset the bridge writes (`textToHtml`:
+ * paragraphs, breaks, the five escaped characters); anything else (a tag that got through unescaped) stays in the
+ * text as it was sent, where a test sees it. Independent of the bridge's own HTML reader on purpose.
+ */
+export function agentText(body: string): string {
+  const blocks = /^<p>([\s\S]*)<\/p>$/.exec(body)?.[1];
+  if (blocks === undefined) return body;
+  const decode = (text: string) =>
+    text
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#39;/g, "'")
+      .replace(/&amp;/g, '&');
+  return blocks
+    .split('</p><p>')
+    .map((block) => block.split('<br>').map(decode).join('\n'))
+    .join('\n\n');
 }
 
 function errorBody(code: string, message: string): ErrorBody {

@@ -5,11 +5,16 @@
  * -> established, `set /presence` and `set /receipt`, contacts/threads/tunnels commands answered like BLiP does.
  * It injects customer messages from tunnel addresses with `#tunnel.*` metadata, and records every message,
  * notification and command the bot sends.
+ *
+ * Strict by default, like a real server: a frame it cannot deserialize (./lime-validation.ts) ends the session
+ * (`finished`, then the socket closes) and is recorded in `refusals` with the reason, and logged when a logger is
+ * given. Nothing a client sends can crash it.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
+import { kindOf, refusalOf } from './lime-validation';
 
 /** Any LIME envelope, as JSON. */
 export type Envelope = Record<string, unknown> & {
@@ -37,6 +42,23 @@ export interface LimeServerOptions {
   threads?: Record<string, unknown[]>;
   /** tunnel id -> the router's account (`fullName`, `phoneNumber`), for `get lime://tunnel.<domain>/accounts/{id}`. */
   tunnelAccounts?: Record<string, Record<string, unknown>>;
+  /**
+   * End the session on any frame a real LIME server could not deserialize (default true). Off, the server takes
+   * anything it can make sense of (it still never crashes).
+   */
+  strict?: boolean;
+  /** Where to say why the server ended a session (a winston-style logger); `refusals` keeps them either way. */
+  logger?: { warn(message: string, meta?: Record<string, unknown>): unknown };
+}
+
+/** A session the server ended because of a frame it could not read. */
+export interface Refusal {
+  at: Date;
+  /** The bot's identity, when the session was authenticated. */
+  identity?: string;
+  reason: string;
+  /** The first 200 characters of the frame. */
+  frame: string;
 }
 
 /** One item of `get /threads/{identity}` (`application/vnd.iris.thread-message+json`, fixture 20b). */
@@ -75,6 +97,8 @@ export class LimeServer extends EventEmitter {
   readonly notifications: Envelope[] = [];
   /** Every command the bot sent. */
   readonly commands: Envelope[] = [];
+  /** Every session the server ended because of a frame a real LIME server could not deserialize. */
+  readonly refusals: Refusal[] = [];
   private readonly sessions = new Set<Session>();
   /** Customers handed out by customer(), so `get /tunnels/{id}` can answer for them. */
   private readonly knownOriginators = new Set<string>();
@@ -88,6 +112,10 @@ export class LimeServer extends EventEmitter {
   private acknowledging = true;
   /** Messages still to lose (neither recorded nor acknowledged), then the connection drops: a dying socket. */
   private toLose = 0;
+  /** Whether WebSocket pings are answered (a dying socket answers nothing). */
+  private ponging = true;
+  /** Between the last lost message and the drop: the socket is dead, nothing is answered. */
+  private dying = false;
   /** identity -> thread items, newest first: seeded, plus every message exchanged through this server. */
   private readonly threads = new Map<string, ThreadItem[]>();
   private readonly contacts = new Map<string, Record<string, unknown>>();
@@ -121,6 +149,8 @@ export class LimeServer extends EventEmitter {
       port: options.port ?? 0,
       host: '127.0.0.1',
       handleProtocols: (protocols) => (protocols.has('lime') ? 'lime' : false),
+      // Pings are answered by hand: a socket that is dying (loseMessagesThenDrop) answers none.
+      autoPong: false,
     });
     await new Promise<void>((resolve, reject) => {
       wss.once('listening', resolve);
@@ -181,6 +211,29 @@ export class LimeServer extends EventEmitter {
       identityOf(customer.address),
       threadItem('received', String(envelope.id), type, content, new Date(now), envelope.metadata ?? {}),
     );
+    return envelope;
+  }
+
+  /**
+   * A message from a sender that is not a router tunnel: someone who writes to the bot's own address (another bot,
+   * a channel connected to it directly). No `#tunnel.*` metadata. Returns the envelope sent.
+   */
+  sendDirect(
+    bot: string,
+    from: string,
+    type: string,
+    content: unknown,
+    extra: { id?: string } = {},
+  ): Envelope {
+    const envelope: Envelope = {
+      id: extra.id ?? randomUUID(),
+      from,
+      to: bot,
+      type,
+      content,
+      metadata: { '#uniqueId': randomUUID(), '#date_processed': String(Date.now()) },
+    };
+    this.pickSession(bot).socket.send(JSON.stringify(envelope));
     return envelope;
   }
 
@@ -308,9 +361,27 @@ export class LimeServer extends EventEmitter {
     this.toLose = count;
   }
 
+  /** Turns the server's answers to WebSocket pings off or on (on by default). */
+  answerPings(on: boolean): void {
+    this.ponging = on;
+  }
+
   /** Closes every bot connection abruptly (the SDK then reconnects). */
   dropConnections(): void {
     for (const s of this.sessions) s.socket.terminate();
+  }
+
+  /** The server fails the bot's established sessions (`failed` with the reason, then closes), as BLiP may. */
+  failSession(
+    bot: string,
+    reason = { code: 11, description: 'The session was terminated by the server' },
+  ): void {
+    for (const session of this.established(bot)) this.end(session, 'failed', reason);
+  }
+
+  /** The server finishes the bot's established sessions (`finished`, then closes). */
+  finishSession(bot: string): void {
+    for (const session of this.established(bot)) this.end(session, 'finished');
   }
 
   async stop(): Promise<void> {
@@ -318,10 +389,12 @@ export class LimeServer extends EventEmitter {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
+  private established(bot: string): Session[] {
+    return [...this.sessions].filter((s) => s.state === 'established' && s.identity === bot.toLowerCase());
+  }
+
   private pickSession(bot: string): Session {
-    const candidates = [...this.sessions].filter(
-      (s) => s.state === 'established' && s.identity === bot.toLowerCase(),
-    );
+    const candidates = this.established(bot);
     if (candidates.length === 0) throw new Error(`no established session for ${bot}`);
     return candidates[this.roundRobin++ % candidates.length] as Session;
   }
@@ -331,16 +404,66 @@ export class LimeServer extends EventEmitter {
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));
     socket.on('error', () => this.sessions.delete(session));
-    socket.on('message', (data) => {
-      let envelope: Envelope;
-      try {
-        envelope = JSON.parse(String(data)) as Envelope;
-      } catch {
-        socket.close(1003, 'not JSON');
-        return;
-      }
-      this.handle(session, envelope);
+    socket.on('ping', (data) => {
+      if (this.ponging && this.toLose === 0 && !this.dying) socket.pong(data);
     });
+    socket.on('message', (data) => {
+      // Frames still in flight after the server ended the session: a real server has stopped reading.
+      if (session.state === 'finished') return;
+      const text = String(data);
+      try {
+        let frame: unknown;
+        try {
+          frame = JSON.parse(text);
+        } catch {
+          return this.refuse(session, 'the frame is not JSON', text);
+        }
+        const refusal = refusalOf(frame);
+        if (refusal && (this.options.strict ?? true)) return this.refuse(session, refusal, text);
+        if (frame === null || typeof frame !== 'object' || Array.isArray(frame))
+          return this.refuse(session, 'the frame is not a JSON object', text);
+        this.handle(session, frame as Envelope);
+      } catch (err) {
+        // Whatever a client sends, the process hosting the sandbox goes on.
+        this.refuse(session, `the server could not process the frame: ${(err as Error).message}`, text);
+      }
+    });
+  }
+
+  /** Ends the session because of a frame it could not read, and says why. */
+  private refuse(session: Session, reason: string, frame: string): void {
+    const refusal: Refusal = {
+      at: new Date(),
+      identity: session.identity,
+      reason,
+      frame: frame.slice(0, 200),
+    };
+    this.refusals.push(refusal);
+    this.options.logger?.warn('sandbox LIME server ended a session: a frame a real server would refuse', {
+      code: 'SANDBOX_FRAME_REFUSED',
+      bot: session.identity,
+      reason,
+    });
+    this.emit('refused', refusal);
+    this.end(session, 'finished');
+  }
+
+  /** `finished` or `failed` (with a reason), then the socket closes. */
+  private end(
+    session: Session,
+    state: 'finished' | 'failed',
+    reason?: { code: number; description: string },
+  ): void {
+    const wasEstablished = session.state === 'established';
+    session.state = 'finished';
+    this.reply(session, {
+      id: session.id,
+      from: this.serverNode,
+      ...(wasEstablished && session.node ? { to: session.node } : {}),
+      state,
+      ...(reason ? { reason } : {}),
+    });
+    session.socket.close();
   }
 
   private reply(session: Session, envelope: Envelope): void {
@@ -348,13 +471,13 @@ export class LimeServer extends EventEmitter {
   }
 
   private handle(session: Session, envelope: Envelope): void {
-    if ('state' in envelope) return this.handleSession(session, envelope);
+    const kind = kindOf(envelope);
+    if (kind === 'session') return this.handleSession(session, envelope);
     if (session.state !== 'established') {
-      session.socket.close(1008, 'session not established');
-      return;
+      return this.refuse(session, `a ${kind ?? 'frame'} before the session was established`, '');
     }
-    if ('method' in envelope) return this.handleCommand(session, envelope);
-    if ('event' in envelope) {
+    if (kind === 'command') return this.handleCommand(session, envelope);
+    if (kind === 'notification') {
       this.notifications.push(envelope);
       const key = `${String(envelope.event)} ${String(envelope.id)}`;
       this.notified.add(key);
@@ -362,9 +485,15 @@ export class LimeServer extends EventEmitter {
       this.emit('notification', envelope);
       return;
     }
-    if ('type' in envelope && typeof envelope.to === 'string') {
+    if (kind === 'message' && typeof envelope.to === 'string') {
       if (this.toLose > 0) {
-        if (--this.toLose === 0) setTimeout(() => this.dropConnections(), 20);
+        if (--this.toLose === 0) {
+          this.dying = true;
+          setTimeout(() => {
+            this.dying = false;
+            this.dropConnections();
+          }, 20);
+        }
         return;
       }
       const sent: SentByBot = { at: new Date(), envelope: envelope as SentByBot['envelope'] };
@@ -416,13 +545,8 @@ export class LimeServer extends EventEmitter {
       const auth = envelope.authentication as { key?: string } | undefined;
       const expected = this.options.accounts[identifier];
       if (envelope.scheme !== 'key' || !expected || auth?.key !== expected) {
-        this.reply(session, {
-          id: session.id,
-          state: 'failed',
-          from: this.serverNode,
-          reason: { code: 13, description: 'The authentication failed' },
-        });
-        session.socket.close();
+        // A real BLiP server's words (lime-csharp's GENERAL_ERROR code).
+        this.end(session, 'failed', { code: 1, description: 'The session authentication failed' });
         return;
       }
       session.state = 'established';
@@ -433,9 +557,7 @@ export class LimeServer extends EventEmitter {
       return;
     }
     if (state === 'finishing') {
-      session.state = 'finished';
-      this.reply(session, { id: session.id, state: 'finished', from: this.serverNode, to: session.node });
-      session.socket.close();
+      this.end(session, 'finished');
     }
   }
 

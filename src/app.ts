@@ -5,7 +5,8 @@ import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
 import { BlipCustomerDirectory } from './blip/directory';
-import { createInboundHandlers } from './blip/inbound';
+import { createInboundHandlers, createSenderPolicy } from './blip/inbound';
+import { registerBlipMetrics } from './blip/metrics';
 import type { Config } from './config';
 import { assembleCore } from './core/assemble';
 import { errorMessage } from './core/errors';
@@ -26,6 +27,7 @@ import { createMediaHost } from './media/create-host';
 import { createState, REDIS_PREFIX } from './state/create-store';
 import { registerBridgeMetrics } from './telemetry/bridge-metrics';
 import { Metrics } from './telemetry/metrics';
+import { RefusalLog } from './telemetry/refusals';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
@@ -48,9 +50,15 @@ export interface Bridge {
   /** Attendance session reports (`REPORTS_*`, docs/reports.md); undefined when off. */
   readonly reports?: Reports;
   readiness(): Promise<ReadinessReport>;
-  /** Stops taking work, closes the HTTP server, the BLiP session and the store. */
+  /**
+   * Stops taking work, closes the HTTP server, the BLiP session and the store, within SHUTDOWN_BUDGET_MS. With a
+   * drain delay (HTTP_DRAIN_DELAY_MS), `/readyz` answers 503 first while requests are still taken, for that long.
+   */
   stop(): Promise<void>;
 }
+
+/** The longest a shutdown takes after the drain delay: main.ts exits with 1 when it is exceeded. */
+export const SHUTDOWN_BUDGET_MS = 20_000;
 
 /**
  * The composition root: wires the BLiP edge, the core (intake, lane runner, failure policy, the handoff's handlers,
@@ -90,6 +98,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     blipConnected: () => connection.isConnected(),
   });
   connection.onUnconfirmedSend = bridgeMetrics.onUnacknowledgedSend;
+  registerBlipMetrics(metrics, connection);
 
   // The enabled helpdesks. The settings were parsed with each module's own schema in loadConfig, so the erased type
   // is safe here. Every call to a vendor goes through its gateway: its rate limit (shared by all instances on
@@ -147,9 +156,24 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const inbound = createInboundHandlers(intake, events, connection.identity, logger);
   connection.onMessage(inbound.onMessage);
   connection.onNotification(inbound.onNotification);
+  // Refused requests and senders, logged in aggregate and counted (bhb_requests_refused_total): shared by every edge.
+  const refusals = new RefusalLog(logger, { metrics });
+  // Only the router's tunnels reach the helpdesk (BLIP_ACCEPT_DIRECT, BLIP_ROUTERS): refused at the edge.
+  const senders = createSenderPolicy(
+    {
+      botIdentity: connection.identity,
+      domain: config.blip.domain,
+      acceptDirect: config.blip.acceptDirect,
+      routers: config.blip.routers,
+    },
+    refusals,
+  );
+  connection.screenMessages(senders.screen);
 
+  let draining = false;
   const readiness = async (): Promise<ReadinessReport> => {
     const checks: Record<string, string> = { blip: connection.isConnected() ? 'ok' : 'not connected' };
+    if (draining) checks.shutdown = 'draining';
     try {
       await withTimeout(store.ping(), 2_000, 'no answer within 2 s');
       checks.state = 'ok';
@@ -160,6 +184,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   };
 
   const http = buildHttpServer({
+    refusals,
     adapters: [...adapters.values()],
     intake,
     media: mediaHost,
@@ -175,6 +200,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     },
     logger,
     bodyLimitBytes: config.http.bodyLimitBytes,
+    trustProxy: config.http.trustProxy,
     maxSkewSeconds: config.bridge.webhookMaxSkewSeconds,
     readiness,
     // METRICS_PORT moves /metrics to a listener of its own.
@@ -182,7 +208,9 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     metricsToken: config.metrics.token,
   });
   const metricsServer =
-    config.metrics.port === undefined ? undefined : buildMetricsServer(metrics, logger, config.metrics.token);
+    config.metrics.port === undefined
+      ? undefined
+      : buildMetricsServer(metrics, refusals, config.metrics.token);
 
   const pollers = gateways
     .all()
@@ -192,7 +220,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   try {
     await http.listen({ host: config.http.host, port: config.http.port });
     await metricsServer?.listen({ host: config.http.host, port: config.metrics.port });
-    await connection.connect();
+    // BLiP unreachable at start: tried again for BLIP_STARTUP_RETRY_SECONDS; a refused key fails at once.
+    await connection.connect({ retryForMs: config.blip.startupRetryMs });
     runner.start();
     for (const poller of pollers) poller.start();
   } catch (err) {
@@ -215,19 +244,33 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     blip: `${config.blip.scheme}://${config.blip.host}:${config.blip.port}`,
     bot: connection.identity,
     metrics: `${config.metrics.port === undefined ? 'main port' : `port ${config.metrics.port}`}${config.metrics.token ? ', token' : ''}`,
+    senders: config.blip.acceptDirect
+      ? 'any'
+      : config.blip.routers.length
+        ? `tunnels of ${config.blip.routers.join(', ')}`
+        : 'router tunnels',
   });
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      if (config.http.drainDelayMs > 0) {
+        // A load balancer sees /readyz fail and stops sending; requests still arriving meanwhile are served.
+        draining = true;
+        logger.info('draining: /readyz answers 503 while requests are still taken', {
+          drainDelayMs: config.http.drainDelayMs,
+        });
+        await new Promise((resolve) => setTimeout(resolve, config.http.drainDelayMs));
+      }
       await Promise.all(pollers.map((p) => p.stop()));
-      // Budget (main.ts exits after 20 s): HTTP 3 s, in-flight work 8 s, analytics flush 3 s, then closes.
+      // SHUTDOWN_BUDGET_MS (20 s): HTTP 3 s, in-flight work 8 s, BLiP 4 s, analytics flush 3 s, then the stores.
       await closeHttp(http, 3_000).catch((err: unknown) =>
         logger.warn('HTTP server did not close cleanly', { error: errorMessage(err) }),
       );
       // In memory the queue dies with the process: finish it first. On Redis, only the items in progress.
       await runner.stop(8_000, { finishQueued: !config.redisUrl });
-      await connection.close();
+      await connection.close(2_000, 2_000);
+      refusals.flush();
       // After everything that emits events; before the store, whose Redis connection the analytics queues use.
       await analytics.stop();
       await reports?.close();

@@ -18,6 +18,7 @@ import {
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
+import { trustProxySetting, type TrustProxy } from './http/trust-proxy';
 
 /**
  * Every setting of the bridge, from the environment. `.env.example` documents each key;
@@ -47,21 +48,69 @@ const portNumber = () =>
 const port = (fallback: number) => portNumber().default(fallback);
 const positive = (fallback: number) =>
   whole('a positive whole number').positive('must be a positive whole number').default(fallback);
+const zeroOrMore = (fallback: number, what: string) =>
+  whole(`a whole number of ${what}`).min(0, 'must be 0 or more').default(fallback);
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+
+/**
+ * A BLiP access key is base64 (the portal shows it encoded). A key that is not makes BLiP drop the session without
+ * an answer, so it is refused here, where the mistake can be named. Returns the problem, or undefined.
+ */
+export function accessKeyProblem(key: string): string | undefined {
+  if (/^key\s/i.test(key))
+    return 'must be the access key alone, without the "Key " prefix of an Authorization header';
+  const body = key.replace(/=+$/, '');
+  const padded = body.length < key.length;
+  if (
+    !/^[A-Za-z0-9+/]+$/.test(body) ||
+    key.length - body.length > 2 ||
+    body.length % 4 === 1 ||
+    (padded && key.length % 4 !== 0)
+  )
+    return 'must be base64 (A-Z, a-z, 0-9, + and /, = padding), exactly as the portal shows it';
+  return undefined;
+}
+
+const accessKey = z.string().superRefine((key, ctx) => {
+  const problem = accessKeyProblem(key);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const baseConfigSchema = z.object({
   BLIP_IDENTIFIER: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'must be the bot identifier (the part before @)'),
-  BLIP_ACCESS_KEY: z.string().min(1),
+  BLIP_ACCESS_KEY: accessKey,
   BLIP_DOMAIN: z.string().default('msging.net'),
   BLIP_HOST: z.string().default('ws.msging.net'),
   BLIP_PORT: port(443),
   BLIP_SCHEME: z.enum(['wss', 'ws']).default('wss'),
   BLIP_INSTANCE: z.string().default('default'),
   BLIP_COMMAND_TIMEOUT_MS: positive(6_000),
-  BLIP_SEND_CONFIRM_TIMEOUT_MS: whole('a whole number of milliseconds (0 = do not wait)')
-    .min(0, 'must be 0 or more')
-    .default(10_000),
+  BLIP_HANDSHAKE_TIMEOUT_MS: positive(5_000),
+  BLIP_STARTUP_RETRY_SECONDS: zeroOrMore(30, 'seconds (0 = one attempt)'),
+  BLIP_SEND_CONFIRM_TIMEOUT_MS: zeroOrMore(1_000, 'milliseconds (0 = do not wait)'),
+  BLIP_MAX_FRAME_BYTES: whole('a whole number of bytes')
+    .min(65_536, 'must be at least 65536 (64 KiB)')
+    .default(8_388_608),
+  BLIP_ACCEPT_DIRECT: flag(false),
+  BLIP_ROUTERS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((r) => r.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) => list.every((r) => /^[^@\s/]+@[^@\s/]+$/.test(r)),
+      'must be router identities (name@domain), comma-separated',
+    ),
   BLIP_MAIN_SERVICE: z.string().optional(),
 
   ...routingConfigShape,
@@ -115,6 +164,8 @@ export const baseConfigSchema = z.object({
   METRICS_PORT: portNumber().optional(),
   METRICS_TOKEN: adminTokenSchema,
   HTTP_BODY_LIMIT_BYTES: positive(1_048_576),
+  HTTP_DRAIN_DELAY_MS: zeroOrMore(0, 'milliseconds'),
+  HTTP_TRUST_PROXY: trustProxySetting,
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   DATABASE_URL: databaseUrlSchema,
@@ -151,8 +202,18 @@ export interface Config {
     scheme: 'wss' | 'ws';
     instance: string;
     commandTimeoutMs: number;
-    /** How long a message to a customer waits for BLiP's acknowledgement (0 = do not wait). */
+    /** On a session that acknowledges messages, how long one waits for its acknowledgement (0 = do not wait). */
     sendConfirmTimeoutMs: number;
+    /** WebSocket connection plus LIME session handshake, up to `established`. */
+    handshakeTimeoutMs: number;
+    /** How long the first connection is tried again while BLiP cannot be reached (0 = once). */
+    startupRetryMs: number;
+    /** The largest LIME envelope taken from BLiP, in bytes. */
+    maxFrameBytes: number;
+    /** Senders that are not tunnels of the router(s): refused unless true. */
+    acceptDirect: boolean;
+    /** Routers whose tunnels may reach the helpdesk (`#tunnel.owner`); empty = any router's. */
+    routers: string[];
     /** Router service the Redirect sends the customer to; undefined = the router's default bot. */
     mainService?: string;
   };
@@ -184,7 +245,8 @@ export interface Config {
     /** Key material for the links' signatures (BRIDGE_MEDIA_URL_SECRET, else the BLiP access key). */
     urlSecret: string;
   };
-  http: { host: string; port: number; bodyLimitBytes: number };
+  /** `trustProxy`: whose X-Forwarded-For is believed for the logged client address (none by default). */
+  http: { host: string; port: number; bodyLimitBytes: number; drainDelayMs: number; trustProxy: TrustProxy };
   /** GET /metrics: its own port (then not on the main one) and/or a bearer token; neither = open on the main port. */
   metrics: { port?: number; token?: string };
   redisUrl?: string;
@@ -285,6 +347,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       instance: c.BLIP_INSTANCE,
       commandTimeoutMs: c.BLIP_COMMAND_TIMEOUT_MS,
       sendConfirmTimeoutMs: c.BLIP_SEND_CONFIRM_TIMEOUT_MS,
+      handshakeTimeoutMs: c.BLIP_HANDSHAKE_TIMEOUT_MS,
+      startupRetryMs: c.BLIP_STARTUP_RETRY_SECONDS * 1000,
+      maxFrameBytes: c.BLIP_MAX_FRAME_BYTES,
+      acceptDirect: c.BLIP_ACCEPT_DIRECT,
+      routers: c.BLIP_ROUTERS,
       mainService: c.BLIP_MAIN_SERVICE?.trim() || undefined,
     },
     bridge: {
@@ -306,7 +373,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
       linkTtlMs: c.BRIDGE_MEDIA_LINK_TTL_HOURS * 3_600_000,
       urlSecret: c.BRIDGE_MEDIA_URL_SECRET ?? c.BLIP_ACCESS_KEY,
     },
-    http: { host: c.HTTP_HOST, port: c.HTTP_PORT ?? c.PORT ?? 3000, bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES },
+    http: {
+      host: c.HTTP_HOST,
+      port: c.HTTP_PORT ?? c.PORT ?? 3000,
+      bodyLimitBytes: c.HTTP_BODY_LIMIT_BYTES,
+      drainDelayMs: c.HTTP_DRAIN_DELAY_MS,
+      trustProxy: c.HTTP_TRUST_PROXY,
+    },
     metrics: { port: c.METRICS_PORT, token: c.METRICS_TOKEN },
     redisUrl: c.REDIS_URL,
     databaseUrl: c.DATABASE_URL,

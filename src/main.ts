@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs';
-import { startBridge } from './app';
+import { SHUTDOWN_BUDGET_MS, startBridge } from './app';
 import { ConfigError, loadConfig } from './config';
-import { errorMessage } from './core/errors';
+import { describeError } from './core/errors';
 import { createLogger } from './telemetry/logger';
 
-/** Process entry: load `.env`, validate the configuration, start the bridge, drain on SIGTERM. */
+/**
+ * Process entry: load `.env`, validate the configuration, start the bridge, drain on SIGTERM.
+ *
+ * Exit codes a supervisor can act on: 2 = invalid settings (one message naming every bad key, on stderr); 1 = the
+ * bridge could not start (BLiP unreachable or refusing the key, Redis unreachable: one line saying what and why),
+ * an uncaught exception, or a shutdown over its budget; 0 = stopped by SIGTERM/SIGINT.
+ */
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
   let config;
@@ -24,38 +30,55 @@ async function main(): Promise<void> {
   });
 
   process.on('unhandledRejection', (reason) => {
-    logger.error('unhandled promise rejection', { code: 'UNHANDLED_REJECTION', error: errorMessage(reason) });
+    logger.error('unhandled promise rejection', {
+      code: 'UNHANDLED_REJECTION',
+      error: describeError(reason),
+    });
   });
   process.on('uncaughtException', (err) => {
     logger.error('uncaught exception; exiting so the supervisor restarts the bridge', {
       code: 'UNCAUGHT',
-      error: err.message,
+      error: describeError(err),
       stack: err.stack,
     });
-    process.exitCode = 1;
-    setTimeout(() => process.exit(1), 200).unref();
+    exit(1);
   });
 
   let bridge;
   try {
     bridge = await startBridge(config, logger);
   } catch (err) {
-    logger.error('bridge failed to start', { code: 'STARTUP_FAILED', error: errorMessage(err) });
-    setTimeout(() => process.exit(1), 200).unref();
+    // One line: what failed and why (the server's own reason for a refused session, never [object Object]).
+    logger.error(`bridge failed to start: ${describeError(err)}`, {
+      code: 'STARTUP_FAILED',
+      failure: (err as { code?: unknown }).code,
+    });
+    exit(1);
     return;
   }
 
   const shutdown = (signal: string): void => {
-    logger.info('shutting down', { signal });
+    const budgetMs = config.http.drainDelayMs + SHUTDOWN_BUDGET_MS;
+    logger.info('shutting down', { signal, budgetMs });
     const deadline = setTimeout(() => {
-      logger.error('shutdown took longer than 20 s; exiting', { code: 'SHUTDOWN_TIMEOUT' });
+      logger.error(`shutdown took longer than ${budgetMs / 1000} s; exiting`, { code: 'SHUTDOWN_TIMEOUT' });
       process.exit(1);
-    }, 20_000);
+    }, budgetMs);
     deadline.unref();
     void bridge.stop().then(() => process.exit(0));
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * Exits with `code` once the log lines are written. `process.exitCode` makes the code stick whatever ends the
+ * process: setting only a timer that is `unref()`ed (as before) let the event loop empty first, and the process
+ * exited 0. The timer is the backstop when something still holds the loop.
+ */
+function exit(code: number): void {
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2_000).unref();
 }
 
 void main();

@@ -1,5 +1,5 @@
 /**
- * Types for the parts of blip-sdk 10 and lime-transport-websocket 2 the bridge uses.
+ * Types for the parts of blip-sdk 10, lime-transport-websocket 2 and websocket 1 the bridge uses.
  * The packages ship no usable types (blip-sdk names a typings file it does not publish);
  * these follow node_modules/blip-sdk/dist/blip-sdk.js, see also ../shared/reference/blip-lime.md.
  */
@@ -60,6 +60,11 @@ declare module 'blip-sdk' {
     ): () => void;
     addSessionFinishedHandlers(handler: (session: unknown) => void): void;
     addSessionFailedHandlers(handler: (session: unknown) => void): void;
+    /**
+     * Settles when the session ends: resolves with the `finished` session envelope, REJECTS with the `failed` one
+     * (an unhandled rejection unless someone catches it). Replaced when the SDK rebuilds its channel.
+     */
+    sessionPromise: Promise<unknown>;
     readonly listening: boolean;
     /** Called by the SDK whenever `listening` changes. */
     onListeningChanged?: (listening: boolean, client: Client) => void;
@@ -88,4 +93,36 @@ declare module 'lime-transport-websocket' {
     constructor(traceEnabled?: boolean);
   }
   export = WebSocketTransport;
+}
+
+/** The `websocket` package (theturtle32/WebSocket-Node) that blip-sdk's own transport uses. */
+declare module 'websocket' {
+  import type { EventEmitter } from 'node:events';
+
+  export interface ClientConfig {
+    maxReceivedFrameSize?: number;
+    maxReceivedMessageSize?: number;
+    closeTimeout?: number;
+  }
+
+  export interface Message {
+    type: 'utf8' | 'binary';
+    utf8Data?: string;
+    binaryData?: Buffer;
+  }
+
+  export class connection extends EventEmitter {
+    readonly connected: boolean;
+    readonly state: 'open' | 'peer_requested_close' | 'ending' | 'closed';
+    sendUTF(data: string): void;
+    ping(data: Buffer): void;
+    close(reasonCode?: number, description?: string): void;
+    drop(reasonCode?: number, description?: string, skipCloseFrame?: boolean): void;
+  }
+
+  export class client extends EventEmitter {
+    constructor(config?: ClientConfig);
+    connect(url: string, protocols?: string | string[]): void;
+    abort(): void;
+  }
 }

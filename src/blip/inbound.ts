@@ -1,4 +1,4 @@
-import type { LimeMessage, LimeNotification } from 'blip-sdk';
+import type { LimeMessage, LimeNotification, LimeReason } from 'blip-sdk';
 import { errorCode, errorMessage } from '../core/errors';
 import type { DomainEvents } from '../core/events';
 import { logTag } from '../core/ids';
@@ -8,10 +8,12 @@ import { limeToChatMessage } from './content';
 import {
   customerFromMessage,
   describeIssues,
+  domainOf,
   identityOf,
   limeMessageSchema,
   limeNotificationSchema,
 } from './envelope';
+import type { RefusalLog } from '../telemetry/refusals';
 
 /** Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. */
 export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
@@ -109,4 +111,80 @@ export function createInboundHandlers(
   }
 
   return { onMessage, onNotification };
+}
+
+export interface SenderPolicyOptions {
+  /** The bot's own identity (its echoes are not screened here). */
+  botIdentity: string;
+  /** BLiP's domain: tunnels are `<id>@tunnel.<domain>`. */
+  domain: string;
+  /** Take senders that are not router tunnels. */
+  acceptDirect: boolean;
+  /** Routers whose tunnels are taken (`#tunnel.owner`); empty = any router's. */
+  routers: string[];
+}
+
+export type SenderRefusal = 'direct' | 'unknown-router';
+
+/** lime-csharp's AUTHORIZATION_UNAUTHORIZED_SENDER: "the sender is not authorized to send messages to the destination". */
+const UNAUTHORIZED_SENDER = 32;
+
+/**
+ * Who may reach the helpdesk. A helpdesk subbot sits behind a router: customers reach it through the router's
+ * tunnels (`<id>@tunnel.msging.net`, with `#tunnel.owner` naming the router). Anyone else writing to the bot's own
+ * address (`someone@msging.net`, another bot, a channel connected to this bot directly) would open tickets nobody
+ * routed; so by default only tunnels are taken, and with BLIP_ROUTERS only the tunnels of those routers.
+ *
+ * Returns the screen the BLiP connection runs on every incoming message before the SDK sees it. A refused sender
+ * gets what a LIME peer answers a message it will not take: one `failed` notification (reason 32, the sender is
+ * not authorized), and no `received`/`consumed`, so nothing suggests the message was read. Refusals are logged once
+ * per reason and minute with a count (a flood cannot fill the log) and counted in
+ * `bhb_requests_refused_total{route="lime",reason}`, with the HTTP edge's refusals (one `RefusalLog`).
+ */
+export function createSenderPolicy(
+  options: SenderPolicyOptions,
+  refusals: RefusalLog,
+): { screen(message: LimeMessage): LimeReason | undefined } {
+  const self = options.botIdentity.toLowerCase();
+  const tunnelDomain = `tunnel.${options.domain.toLowerCase()}`;
+  const routers = new Set(options.routers.map((r) => identityOf(r)));
+
+  function refusal(message: LimeMessage): SenderRefusal | undefined {
+    if (typeof message.from !== 'string' || !message.from.includes('@')) return undefined; // malformed: logged later
+    const sender = identityOf(message.from);
+    if (sender === self) return undefined; // our own echo
+    if (domainOf(sender) !== tunnelDomain) return options.acceptDirect ? undefined : 'direct';
+    if (routers.size === 0) return undefined;
+    const owner = message.metadata?.['#tunnel.owner'];
+    return typeof owner === 'string' && routers.has(identityOf(owner)) ? undefined : 'unknown-router';
+  }
+
+  return {
+    screen(message) {
+      const reason = refusal(message);
+      if (!reason) return undefined;
+      const owner = message.metadata?.['#tunnel.owner'];
+      refusals.refuse({
+        route: 'lime',
+        reason,
+        code: 'LIME_SENDER_REFUSED',
+        message: 'LIME message from a sender that is not a router tunnel refused',
+        meta: {
+          sender: logTag(identityOf(message.from ?? '')),
+          senderDomain: domainOf(message.from ?? ''),
+          ...(reason === 'unknown-router'
+            ? { owner: typeof owner === 'string' ? identityOf(owner) : null }
+            : {}),
+          messageId: message.id,
+        },
+      });
+      return {
+        code: UNAUTHORIZED_SENDER,
+        description:
+          reason === 'direct'
+            ? 'This bot serves customers its router hands over; direct messages are not taken'
+            : 'This bot serves customers of its own routers only',
+      };
+    },
+  };
 }

@@ -39,18 +39,6 @@ export interface ConversationStore {
   close(): Promise<void>;
 }
 
-/**
- * Serialises the work of one customer. In memory: a per-process queue. On Redis: shared by every instance, so
- * two instances never open two tickets for one customer nor reorder their messages.
- */
-export interface CustomerLock {
-  run<T>(customerKey: string, work: () => Promise<T>): Promise<T>;
-  /** Runs `work` only if the key is free right now (no waiting); the work queue's lane claim. */
-  tryRun<T>(key: string, work: () => Promise<T>): Promise<LockAttempt<T>>;
-}
-
-export type LockAttempt<T> = { acquired: true; value: T } | { acquired: false };
-
 /** How the core talks to the customer. Implemented by the BLiP edge. */
 export interface CustomerChannel {
   /** Sends one message TO the customer's address. `messageId` is stable across retries. */

@@ -1,23 +1,26 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../core/logger';
+import type { RefusalLog } from '../telemetry/refusals';
 
 /**
  * The `onRequest` hook of every admin route: `Authorization: Bearer <ADMIN_TOKEN>`, or HTTP Basic with the token
  * as the password (so a browser can open a page). Compared in constant time; a refusal is logged without the
- * header. Answers are never cached.
+ * header, in aggregate (`RefusalLog`: the first at once, then a count per minute) and counted in
+ * `bhb_requests_refused_total{route,reason="unauthenticated"}`. Answers are never cached.
  */
-export function adminGuard(token: string, logger: Logger, realm = 'blip-helpdesk-bridge') {
+export function adminGuard(token: string, refusals: RefusalLog, realm = 'blip-helpdesk-bridge') {
   const expected = digest(token);
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     if (authorized(request, expected)) return;
-    logger.warn('admin request refused', {
+    refusals.refuse({
+      route: request.routeOptions.url ?? 'unknown',
+      reason: 'unauthenticated',
       code: 'ADMIN_UNAUTHENTICATED',
-      path: request.url.split('?')[0],
-      ip: request.ip,
+      message: 'admin request refused',
+      meta: { path: request.url.split('?')[0], ip: request.ip },
     });
     await reply
       .status(401)

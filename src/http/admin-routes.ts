@@ -4,6 +4,7 @@ import { DeadLetterAdmin } from '../core/work/dead-letters';
 import type { Logger } from '../core/logger';
 import type { Conversation } from '../core/model';
 import type { WorkQueue } from '../core/work/queue';
+import { RefusalLog } from '../telemetry/refusals';
 import { adminGuard } from './admin-auth';
 
 export interface AdminRoutesOptions {
@@ -31,13 +32,18 @@ const listQuery = z.object({ limit: z.coerce.number().int().positive().max(10_00
  *   `GET /admin/conversations/:customer` one; `POST /admin/conversations/:customer/close` closes the ticket and
  *   hands the customer back (`{"reason": "..."}` optional).
  */
-export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOptions, logger: Logger): void {
+export function registerAdminRoutes(
+  app: FastifyInstance,
+  options: AdminRoutesOptions,
+  logger: Logger,
+  refusals: RefusalLog = new RefusalLog(logger),
+): void {
   if (!options.adminToken) {
     logger.info('admin API is off: set ADMIN_TOKEN to serve /admin', { code: 'ADMIN_ROUTES_DISABLED' });
     return;
   }
   const admin = new DeadLetterAdmin(options.queue);
-  const onRequest = adminGuard(options.adminToken, logger);
+  const onRequest = adminGuard(options.adminToken, refusals);
 
   app.get('/admin/queue', { onRequest }, async () => options.queue.depth());
 

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../core/logger';
 import type { MediaLookup } from '../media/host';
+import { RefusalLog } from '../telemetry/refusals';
 
 /** What the route needs from the media host (`src/media/host.ts`). */
 export interface MediaSource {
@@ -13,17 +14,32 @@ const INLINE = /^(image|audio|video)\/|^application\/pdf$/;
 /**
  * `GET /media/<token>` (and HEAD): an agent's file re-hosted for the customer. Unknown, forged or tampered tokens
  * get 404 (nothing tells a prober which part was wrong), expired ones 410. The token is never logged: it is the
- * key to the file.
+ * key to the file. Malformed and forged tokens are refusals anyone can send in a loop: logged in aggregate
+ * (`RefusalLog`) and counted in `bhb_requests_refused_total`.
  */
-export function registerMediaRoute(app: FastifyInstance, source: MediaSource, logger: Logger): void {
+export function registerMediaRoute(
+  app: FastifyInstance,
+  source: MediaSource,
+  logger: Logger,
+  refusals: RefusalLog = new RefusalLog(logger),
+): void {
   app.get<{ Params: { token: string } }>('/media/:token', async (request, reply) => {
     const found = await source.open(request.params.token);
     if (!found.ok) {
-      const meta = { ip: request.ip, reason: found.reason };
       if (found.reason === 'bad-signature' || found.reason === 'malformed') {
-        logger.warn('media link refused', { ...meta, code: 'MEDIA_LINK_INVALID' });
+        refusals.refuse({
+          route: '/media/:token',
+          reason: found.reason,
+          code: 'MEDIA_LINK_INVALID',
+          message: 'media link refused',
+          meta: { ip: request.ip },
+        });
       } else {
-        logger.info('media link no longer available', { ...meta, code: 'MEDIA_LINK_GONE' });
+        logger.info('media link no longer available', {
+          ip: request.ip,
+          reason: found.reason,
+          code: 'MEDIA_LINK_GONE',
+        });
       }
       return reply
         .status(found.reason === 'expired' ? 410 : 404)

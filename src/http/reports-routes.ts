@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { errorMessage } from '../core/errors';
 import type { Logger } from '../core/logger';
+import { RefusalLog } from '../telemetry/refusals';
 import { adminGuard } from './admin-auth';
 import { AGGREGATE_COLUMNS, DIMENSIONS } from '../reports/aggregates';
 import { CONTENT_TYPES, csvCell, csvLine, encodeSessions } from '../reports/export';
@@ -44,6 +45,7 @@ export function registerReportsRoutes(
   app: FastifyInstance,
   options: ReportsRoutesOptions,
   logger: Logger,
+  refusals: RefusalLog = new RefusalLog(logger),
 ): void {
   const { reports, adminToken } = options;
   if (!adminToken) {
@@ -54,7 +56,7 @@ export function registerReportsRoutes(
   const now = options.now ?? (() => new Date());
   const timezone = reports.config.timezone;
 
-  const guard = adminGuard(adminToken, logger, 'bridge reports');
+  const guard = adminGuard(adminToken, refusals, 'bridge reports');
   const scope = {
     get: <P = unknown>(
       path: string,

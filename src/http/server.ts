@@ -5,9 +5,11 @@ import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../telemetry/metrics';
 import { adminGuard } from './admin-auth';
+import { RefusalLog } from '../telemetry/refusals';
 import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
+import { fastifyTrustProxy, type TrustProxy } from './trust-proxy';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -20,6 +22,8 @@ export interface HttpServerOptions {
   intake: Pick<Intake, 'acceptHelpdeskEvents'>;
   logger: Logger;
   bodyLimitBytes: number;
+  /** Whose `X-Forwarded-For` is believed for `request.ip` (HTTP_TRUST_PROXY); default none. */
+  trustProxy?: TrustProxy;
   /** Replay window for signed webhooks, unless the adapter declares its own. */
   maxSkewSeconds: number;
   readiness: () => Promise<ReadinessReport>;
@@ -33,6 +37,11 @@ export interface HttpServerOptions {
   admin?: AdminRoutesOptions;
   /** Session reports (`/reports`, admin token); absent when the reports are off. */
   reports?: ReportsRoutesOptions;
+  /**
+   * Refused requests (webhook signatures, admin token, media links), logged in aggregate and counted. Default: one
+   * of its own, counting in `metrics`. Flushed when the server closes.
+   */
+  refusals?: RefusalLog;
   now?: () => Date;
 }
 
@@ -45,7 +54,14 @@ export interface HttpServerOptions {
 export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const { logger } = options;
   const now = options.now ?? (() => new Date());
-  const app = Fastify({ logger: false, bodyLimit: options.bodyLimitBytes, trustProxy: true });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: options.bodyLimitBytes,
+    // The `ip` of log lines: the connection's, unless HTTP_TRUST_PROXY names the proxies in front (issue 17.10).
+    trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
+  });
+  const refusals = options.refusals ?? new RefusalLog(logger, { metrics: options.metrics });
+  app.addHook('onClose', async () => refusals.flush());
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
@@ -65,11 +81,11 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  if (options.media) registerMediaRoute(app, options.media, logger);
-  if (options.reports) registerReportsRoutes(app, options.reports, logger);
-  if (options.admin) registerAdminRoutes(app, options.admin, logger);
+  if (options.media) registerMediaRoute(app, options.media, logger, refusals);
+  if (options.reports) registerReportsRoutes(app, options.reports, logger, refusals);
+  if (options.admin) registerAdminRoutes(app, options.admin, logger, refusals);
 
-  if (options.metrics) registerMetricsRoute(app, options.metrics, logger, options.metricsToken);
+  if (options.metrics) registerMetricsRoute(app, options.metrics, refusals, options.metricsToken);
 
   app.get('/readyz', async (_request, reply) => {
     const report = await options.readiness();
@@ -84,7 +100,13 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
       const meta = { vendor: adapter.name, ip: request.ip };
       const check = verify(webhook, raw, options.maxSkewSeconds);
       if (!check.ok) {
-        logger.warn('webhook rejected', { ...meta, code: 'WEBHOOK_UNAUTHENTICATED', reason: check.reason });
+        refusals.refuse({
+          route: `/webhooks/${adapter.name}`,
+          reason: check.kind,
+          code: 'WEBHOOK_UNAUTHENTICATED',
+          message: 'webhook rejected',
+          meta: { ...meta, detail: check.reason },
+        });
         return reply.status(401).send({ error: 'invalid signature' });
       }
       let events;
@@ -119,21 +141,30 @@ function verify(
   webhook: WebhookHandler,
   raw: RawRequest,
   defaultSkewSeconds: number,
-): { ok: true } | { ok: false; reason: string } {
+): { ok: true } | { ok: false; kind: 'bad-signature' | 'replay-window'; reason: string } {
   const result = webhook.verify(raw);
-  if (!result.ok) return result;
+  if (!result.ok) return { ok: false, kind: 'bad-signature', reason: result.reason };
   if (result.signedAt) {
     const skew = Math.abs(raw.receivedAt.getTime() - result.signedAt.getTime()) / 1000;
     const max = webhook.maxSkewSeconds ?? defaultSkewSeconds;
     if (skew > max)
-      return { ok: false, reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)` };
+      return {
+        ok: false,
+        kind: 'replay-window',
+        reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)`,
+      };
   }
   return { ok: true };
 }
 
 /** `GET /metrics` (Prometheus text format), behind a bearer token when one is given. */
-function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, logger: Logger, token?: string): void {
-  const route = token ? { onRequest: adminGuard(token, logger, 'metrics') } : {};
+function registerMetricsRoute(
+  app: FastifyInstance,
+  metrics: Metrics,
+  refusals: RefusalLog,
+  token?: string,
+): void {
+  const route = token ? { onRequest: adminGuard(token, refusals, 'metrics') } : {};
   app.get('/metrics', route, async (_request, reply) => {
     const { contentType, body } = await metrics.render();
     return reply.type(contentType).send(body);
@@ -141,9 +172,9 @@ function registerMetricsRoute(app: FastifyInstance, metrics: Metrics, logger: Lo
 }
 
 /** METRICS_PORT: a listener of its own that serves `/metrics` only (the main port then does not). */
-export function buildMetricsServer(metrics: Metrics, logger: Logger, token?: string): FastifyInstance {
+export function buildMetricsServer(metrics: Metrics, refusals: RefusalLog, token?: string): FastifyInstance {
   const app = Fastify({ logger: false });
-  registerMetricsRoute(app, metrics, logger, token);
+  registerMetricsRoute(app, metrics, refusals, token);
   return app;
 }
 

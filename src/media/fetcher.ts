@@ -1,9 +1,10 @@
 /**
  * Downloads a customer's media link on arrival (BLiP media URLs are signed and expire), defending the bridge
  * against server-side request forgery and oversized or fake files:
- *  - http(s) only; every host is resolved with dns.lookup (all addresses) and refused when any address is loopback,
- *    private, shared (CGNAT), link-local, unique-local, multicast, unspecified or otherwise special — IPv4-mapped
- *    IPv6 forms included — unless the host is on the explicit allow-list (the sandbox serves media on 127.0.0.1);
+ *  - http(s) only; every host is resolved with dns.lookup (all addresses) and refused when any address is not public
+ *    (address-policy.ts: ipaddr.js's special-purpose ranges, IPv6 outside 2000::/3, and IPv4 addresses embedded in
+ *    IPv6 — mapped, NAT64, 6to4, Teredo, ISATAP), unless the host is on the explicit allow-list (the sandbox serves
+ *    media on 127.0.0.1);
  *  - the connection goes to the address that was checked (a pinned `lookup`), so DNS cannot answer differently
  *    between the check and the connect (rebinding);
  *  - at most 3 redirects, each target checked again;
@@ -15,10 +16,10 @@ import type { LookupAddress } from 'node:dns';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { BlockList, isIP } from 'node:net';
 import { BridgeError, PermanentError, RetryableError } from '../core/errors';
 import type { Attachment, MediaFile } from '../core/model';
 import type { MediaFetcher } from '../core/ports';
+import { classifyAddress } from './address-policy';
 
 export interface MediaFetcherOptions {
   /** Larger files are refused with MEDIA_TOO_LARGE. */
@@ -32,45 +33,8 @@ export interface MediaFetcherOptions {
   resolve?: (host: string) => Promise<LookupAddress[]>;
 }
 
-/** Ranges a media link must never reach (RFC 6890 special-purpose registries, the ones that matter here). */
-const FORBIDDEN = (() => {
-  const list = new BlockList();
-  const v4: [string, number][] = [
-    ['0.0.0.0', 8], // "this network"
-    ['10.0.0.0', 8], // private
-    ['100.64.0.0', 10], // shared address space (carrier-grade NAT)
-    ['127.0.0.0', 8], // loopback
-    ['169.254.0.0', 16], // link-local (cloud metadata endpoints live here)
-    ['172.16.0.0', 12], // private
-    ['192.0.0.0', 24], // IETF protocol assignments
-    ['192.0.2.0', 24], // documentation
-    ['192.168.0.0', 16], // private
-    ['198.18.0.0', 15], // benchmarking
-    ['198.51.100.0', 24], // documentation
-    ['203.0.113.0', 24], // documentation
-    ['224.0.0.0', 4], // multicast
-    ['240.0.0.0', 4], // reserved, and 255.255.255.255 broadcast
-  ];
-  for (const [net, prefix] of v4) list.addSubnet(net, prefix, 'ipv4');
-  const v6: [string, number][] = [
-    ['::', 96], // unspecified, loopback (::1) and the deprecated IPv4-compatible forms
-    ['fc00::', 7], // unique-local
-    ['fe80::', 10], // link-local
-    ['ff00::', 8], // multicast
-    ['2001:db8::', 32], // documentation
-  ];
-  for (const [net, prefix] of v6) list.addSubnet(net, prefix, 'ipv6');
-  // IPv4-mapped IPv6 (::ffff:10.0.0.1, ::ffff:a00:1): node's BlockList checks them against the IPv4 rules above.
-  return list;
-})();
-
-/** True when the address is one a media link must not reach. Unparseable addresses count as forbidden. */
-export function isForbiddenAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return FORBIDDEN.check(address, 'ipv4');
-  if (family === 6) return FORBIDDEN.check(address, 'ipv6');
-  return true;
-}
+/** The address classifier (ipaddr.js ranges plus embedded IPv4 extraction): see address-policy.ts. */
+export { isForbiddenAddress } from './address-policy';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Types that are pages or active content, never a customer's photo or document. */
@@ -167,12 +131,14 @@ export class HttpMediaFetcher implements MediaFetcher {
     const first = addresses[0];
     if (!first) throw new PermanentError(`media host ${host} does not resolve`, 'MEDIA_UNRESOLVABLE');
     if (!this.allowedHosts.has(host)) {
-      const bad = addresses.find((a) => isForbiddenAddress(a.address));
-      if (bad) {
-        throw new PermanentError(
-          `media host ${host} resolves to a non-public address (${bad.address})`,
-          'MEDIA_FORBIDDEN_ADDRESS',
-        );
+      for (const { address } of addresses) {
+        const verdict = classifyAddress(address);
+        if (verdict.forbidden) {
+          throw new PermanentError(
+            `media host ${host} resolves to a non-public address (${address}: ${verdict.reason})`,
+            'MEDIA_FORBIDDEN_ADDRESS',
+          );
+        }
       }
     }
     return first;

@@ -25,7 +25,7 @@ export class MemoryWorkQueue implements WorkQueue {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
-      // Copied once: peek hands out this item without copying it again (the dispatcher and the handoff never
+      // Copied once: peek hands out this item without copying it again (the lane runner and the handlers never
       // change a work item; a retry records its attempts on a new wrapper).
       item: copyOf(item),
       attempts: 0,

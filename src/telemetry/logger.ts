@@ -1,14 +1,11 @@
 import winston from 'winston';
+import { redactEntry } from './redact';
 
 export type LogFormat = 'json' | 'pretty';
 
-/** Meta keys whose values never reach a log line, whatever the level. */
-const SECRET_KEY = /(secret|password|token|authorization|access[-_]?key|api[-_]?key|signature|cookie)/i;
-
+/** Secrets never reach a log line, whatever the level: secret-named keys at any depth, and secrets in URLs. */
 const redact = winston.format((info) => {
-  for (const key of Object.keys(info)) {
-    if (SECRET_KEY.test(key)) info[key] = '[redacted]';
-  }
+  redactEntry(info as Record<string, unknown>);
   return info;
 });
 

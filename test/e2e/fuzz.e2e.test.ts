@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import type { VendorName } from '../../src/adapters/registry';
+import { neutraliseCodeTags } from '../../src/adapters/servicenow/code-tags';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
@@ -54,6 +55,58 @@ const body = (sample: Json) =>
       .map(([pick, replacement]) => JSON.stringify(mutate(sample, pick, replacement))),
     fc.string().map((s) => `{"broken": ${s}`),
   );
+
+/** Pieces of what the hostile-input campaign sent (issue 17): markup, ServiceNow code tags, entities, line breaks. */
+const HOSTILE_PIECES = [
+  '<a href="https://evil.example/login">',
+  '</a>',
+  '<img src=https://t.example/p.gif onerror=alert(1)>',
+  '<script>alert(document.cookie)</script>',
+  '<p>',
+  '<br>',
+  '[code]',
+  '[/code]',
+  '[ CODE ]',
+  '[/ Code ]',
+  '&lt;',
+  '&amp;',
+  '&#60;',
+  '"',
+  "'",
+  '\n',
+  '\n\n',
+  ' ',
+  'texto',
+  'ção',
+];
+
+/** A customer text built from those pieces (with words at both ends: blank edges are a separate matter). */
+const hostileText = fc
+  .array(fc.constantFrom(...HOSTILE_PIECES), { minLength: 1, maxLength: 12 })
+  .map((pieces) => `a ${pieces.join('')} z`);
+
+/** Every string in a JSON value. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
+}
+
+/**
+ * What must never reach a vendor from a customer's text: live markup in an Intercom body (HTML: only <p>, </p> and
+ * <br> are the bridge's own), a `[code]` tag in a ServiceNow field, an HTML body in Zendesk (whose `body` is text).
+ */
+function liveMarkup(vendor: VendorName, body: unknown): string[] {
+  if (vendor === 'intercom') {
+    const html = (body as { body?: unknown } | undefined)?.body;
+    return typeof html === 'string'
+      ? (html.match(/<[^>]*>?/g) ?? []).filter((t) => !['<p>', '</p>', '<br>'].includes(t))
+      : [];
+  }
+  if (vendor === 'servicenow') return strings(body).filter((v) => /\[\s*\/?\s*code\s*\]/i.test(v));
+  return JSON.stringify(body ?? null).includes('"html_body"') ? ['html_body'] : [];
+}
 
 describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s edges', (vendor) => {
   let sandbox: Sandbox<VendorName>;
@@ -106,6 +159,76 @@ describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s ed
       'the customer message after the fuzzing',
     );
     expect(logs.lines().filter((l) => l.level === 'error' && l.code === 'UNCAUGHT')).toEqual([]);
+  });
+
+  it('never writes a customer text into the helpdesk as markup, and the agent reads the text (issue 17.7, 17.8)', async () => {
+    const customer = sandbox.customer('5511944440003@wa.gw.msging.net');
+    sandbox.say(customer, 'abrindo');
+    const ticketId = (
+      await sandbox.helpdesk.waitFor(
+        () => sandbox.helpdesk.tickets().find((t) => t.customerMessages.includes('abrindo')),
+        15_000,
+        'the ticket for the hostile texts',
+      )
+    ).id;
+    const before = sandbox.helpdesk.apiCalls().length;
+    await fc.assert(
+      fc.asyncProperty(hostileText, async (text) => {
+        sandbox.say(customer, text);
+        const expected = vendor === 'servicenow' ? neutraliseCodeTags(text) : text;
+        await sandbox.helpdesk.waitFor(
+          () =>
+            sandbox.helpdesk
+              .tickets()
+              .find((t) => t.id === ticketId)
+              ?.customerMessages.includes(expected),
+          15_000,
+          `the hostile text ${JSON.stringify(text)} as the agent reads it`,
+        );
+      }),
+      { numRuns: 15 },
+    );
+    const written = sandbox.helpdesk.apiCalls().slice(before);
+    expect(written.length).toBeGreaterThanOrEqual(15);
+    expect(written.flatMap((call) => liveMarkup(vendor, call.body))).toEqual([]);
+  });
+
+  it('refuses every spelling of an internal address in a customer file link, and says so to the agent (issue 17.9)', async () => {
+    const customer = sandbox.customer('5511944440004@wa.gw.msging.net');
+    sandbox.say(customer, 'vou mandar arquivos');
+    await sandbox.helpdesk.waitFor(
+      () => sandbox.helpdesk.tickets().find((t) => t.customerMessages.includes('vou mandar arquivos')),
+      15_000,
+      'the ticket for the file links',
+    );
+    const port = sandbox.media.port;
+    const hosts = [
+      '[64:ff9b::7f00:1]', // NAT64 of 127.0.0.1
+      '[64:ff9b:1::a00:1]', // local-use NAT64
+      '[2002:7f00:1::1]', // 6to4 of 127.0.0.1
+      '[2001:0:4136:e378:8000:63bf:80ff:fffe]', // Teredo, client 127.0.0.1
+      '[100::7f00:1]', // discard-only
+      '[fec0::1]', // site-local
+      '[::ffff:a9fe:a9fe]', // IPv4-mapped metadata address
+      'localhost', // a name for loopback the sandbox's allow-list does not cover
+    ];
+    for (const host of hosts) {
+      const url = `http://${host}:${port}/secure-medias/x.jpg?sig=SECRET-${hosts.indexOf(host)}`;
+      sandbox.sendMedia(customer, { type: 'image/jpeg', uri: url, title: 'foto.jpg' });
+      await sandbox.helpdesk.waitFor(
+        () =>
+          sandbox.helpdesk
+            .tickets()
+            .some((t) =>
+              t.customerMessages.some((m) => m.includes('its address is not allowed') && m.includes(host)),
+            ),
+        15_000,
+        `the note for ${host}`,
+      );
+    }
+    expect(sandbox.media.hits.size).toBe(0);
+    // The links' signatures never reach a log line.
+    expect(logs.text()).not.toMatch(/SECRET-\d/);
   });
 
   it('ignores random frames on the LIME session with a log line, and keeps serving', async () => {

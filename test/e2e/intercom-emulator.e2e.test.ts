@@ -241,7 +241,8 @@ describe('Intercom adapter against the emulator', () => {
       message_type: 'comment',
       type: 'user',
       intercom_user_id: ticket.requesterId,
-      body: 'segue o comprovante\ncomprovante.pdf: https://media.msging.net/comprovante.pdf',
+      // Intercom bodies are HTML: the text escaped, its line breaks as <br> (issue 17.7).
+      body: '<p>segue o comprovante<br>comprovante.pdf: https://media.msging.net/comprovante.pdf</p>',
       attachment_urls: ['https://media.msging.net/comprovante.pdf'],
     });
 
@@ -367,7 +368,8 @@ describe('Intercom webhooks through the bridge', () => {
     expect(delivery.status).toBe(401);
     const rejected = logs.lines().filter((l) => l.code === 'WEBHOOK_UNAUTHENTICATED');
     expect(rejected).toHaveLength(1);
-    expect(rejected[0]?.reason).toMatch(/^signature timestamp is 36\d\d s away \(max 300 s\)$/);
+    expect(rejected[0]?.reason).toBe('replay-window');
+    expect(rejected[0]?.detail).toMatch(/^signature timestamp is 36\d\d s away \(max 300 s\)$/);
     expect(sandbox.lime.sentTo(customer.address).map((s) => s.envelope.content)).toEqual([
       'resposta genuína',
     ]);

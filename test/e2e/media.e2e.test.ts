@@ -249,7 +249,7 @@ describeEachNeeding(vendors, () => REDIS)('files both ways with %s (redis state)
           message_type: 'comment',
           type: 'user',
           intercom_user_id: expect.any(String),
-          body: 'image.jpg',
+          body: '<p>image.jpg</p>', // the file's name, as escaped HTML (issue 17.7)
           attachment_files: [
             { content_type: 'image/jpeg', name: 'image.jpg', data: photo.toString('base64') },
           ],

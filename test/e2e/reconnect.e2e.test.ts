@@ -119,13 +119,14 @@ describe('BLiP that does not acknowledge messages', () => {
   let sandbox: Sandbox;
   let logs: CapturedLogs;
 
-  beforeEach(async () => {
-    logs = captureLogs();
-    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_SEND_CONFIRM_TIMEOUT_MS: '300' } });
-  });
   afterEach(() => sandbox.stop());
 
-  it('counts a reply as sent after the wait, logs it and counts it in /metrics, and goes on', async () => {
+  const REDIRECT = 'application/vnd.lime.redirect+json';
+
+  it('confirms each send by the socket instead: nothing waits for the confirm timeout, and the loop completes', async () => {
+    logs = captureLogs();
+    // A wait this long would hold every reply and the Redirect for a minute if sends waited for `accepted`.
+    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_SEND_CONFIRM_TIMEOUT_MS: '60000' } });
     sandbox.lime.acknowledgeMessages(false);
     const { customer: maria, ticket } = await openFirstTicket(
       sandbox,
@@ -134,14 +135,115 @@ describe('BLiP that does not acknowledge messages', () => {
     );
     await sandbox.helpdesk.agentReply(ticket.id, 'first');
     await sandbox.helpdesk.agentReply(ticket.id, 'second');
+    await sandbox.helpdesk.solve(ticket.id);
+    // Closing text and Redirect each wait for the send before them: 3 sends in a row after the replies.
+    await sandbox.lime.waitForSent(
+      (s) => s.envelope.to === maria.address && s.envelope.type === REDIRECT,
+      15_000,
+    );
+    expect(sandbox.lime.sentTo(maria.address).map((s) => s.envelope.content)).toEqual([
+      'first',
+      'second',
+      'Seu atendimento foi encerrado. Obrigado pelo contato!',
+      expect.objectContaining({ context: expect.anything() }),
+    ]);
+    expect(logs.lines().filter((l) => l.code === 'BLIP_SEND_UNCONFIRMED')).toEqual([]);
+    const metrics = await (await fetch(`${sandbox.bridge.url}/metrics`)).text();
+    expect(metrics).toMatch(/^bhb_blip_sends_confirmed_total\{by="socket"\} [4-9]/m);
+    expect(metrics).not.toMatch(/^bhb_blip_sends_confirmed_total\{by="notification"\}/m);
+  });
+
+  it('says once per session that the server does not acknowledge', async () => {
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_SEND_CONFIRM_TIMEOUT_MS: '200' } });
+    sandbox.lime.acknowledgeMessages(false);
+    const { ticket } = await openFirstTicket(sandbox, '5511987654321@wa.gw.msging.net', 'hello');
+    for (const text of ['a', 'b', 'c']) await sandbox.helpdesk.agentReply(ticket.id, text);
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'c');
+    await until(async () => logs.lines().some((l) => l.code === 'BLIP_NO_ACCEPTED'), 5_000, 'the line');
+    expect(logs.lines().filter((l) => l.code === 'BLIP_NO_ACCEPTED')).toHaveLength(1);
+  });
+
+  it("on a session that acknowledged before, takes the socket's word after the wait, logs it and counts it", async () => {
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_SEND_CONFIRM_TIMEOUT_MS: '300' } });
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654321@wa.gw.msging.net',
+      'hello',
+    );
+    await sandbox.helpdesk.agentReply(ticket.id, 'acknowledged');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'acknowledged');
+    await until(
+      async () =>
+        sandbox.lime.sentTo(maria.address).length === 1 && (await sandbox.bridge.runner.idle(), true),
+      5_000,
+      'the first reply confirmed',
+    );
+    sandbox.lime.acknowledgeMessages(false);
+    await sandbox.helpdesk.agentReply(ticket.id, 'first');
+    await sandbox.helpdesk.agentReply(ticket.id, 'second');
     await sandbox.lime.waitForSent((s) => s.envelope.content === 'second');
     await until(
       async () => logs.lines().filter((l) => l.code === 'BLIP_SEND_UNCONFIRMED').length >= 2,
       5_000,
       'two unacknowledged sends logged',
     );
-    expect(sandbox.lime.sentTo(maria.address).map((s) => s.envelope.content)).toEqual(['first', 'second']);
+    expect(sandbox.lime.sentTo(maria.address).map((s) => s.envelope.content)).toEqual([
+      'acknowledged',
+      'first',
+      'second',
+    ]);
     const metrics = await (await fetch(`${sandbox.bridge.url}/metrics`)).text();
     expect(metrics).toMatch(/^bhb_blip_sends_unacknowledged_total [2-9]/m);
+  });
+
+  it('sends again, after the reconnect, a reply written into a socket that died before answering the ping', async () => {
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger });
+    sandbox.lime.acknowledgeMessages(false);
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654321@wa.gw.msging.net',
+      'hello',
+    );
+    await sandbox.helpdesk.agentReply(ticket.id, 'reply 0');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'reply 0');
+    // The next frame vanishes with the socket, which answers no ping before it drops.
+    sandbox.lime.loseMessagesThenDrop(1);
+    await sandbox.helpdesk.agentReply(ticket.id, 'reply 1');
+    await sandbox.helpdesk.agentReply(ticket.id, 'reply 2');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'reply 2', 20_000);
+    expect(sandbox.lime.sentTo(maria.address).map((s) => s.envelope.content)).toEqual([
+      'reply 0',
+      'reply 1',
+      'reply 2',
+    ]);
+    expect(logs.lines().some((l) => l.code === 'BLIP_DISCONNECTED')).toBe(true);
+  });
+
+  it('drops a socket that stops answering pings, and sends the reply again on a new session', async () => {
+    logs = captureLogs();
+    sandbox = await startSandbox({ logger: logs.logger, env: { BLIP_COMMAND_TIMEOUT_MS: '1000' } });
+    sandbox.lime.acknowledgeMessages(false);
+    const { customer: maria, ticket } = await openFirstTicket(
+      sandbox,
+      '5511987654321@wa.gw.msging.net',
+      'hello',
+    );
+    sandbox.lime.answerPings(false);
+    await sandbox.helpdesk.agentReply(ticket.id, 'are you there?');
+    await until(
+      async () => logs.lines().some((l) => l.code === 'BLIP_PING_TIMEOUT'),
+      10_000,
+      'the ping timeout',
+    );
+    sandbox.lime.answerPings(true);
+    // Sent on the dead socket (the server kept it) and again, same id, on the new session: at least once.
+    await until(async () => sandbox.lime.sentTo(maria.address).length === 2, 15_000, 'the reply sent again');
+    const [first, again] = sandbox.lime.sentTo(maria.address);
+    expect(again!.envelope.id).toBe(first!.envelope.id);
+    expect(again!.envelope.content).toBe('are you there?');
+    expect(logs.lines().some((l) => l.message === 'BLiP session re-established')).toBe(true);
   });
 });

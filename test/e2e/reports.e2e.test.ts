@@ -207,8 +207,14 @@ describeEachNeeding([['sqlite'], ['postgres']], ([backend]) =>
     const page = await axios.get<string>(`${sandbox.bridge.url}/reports`, auth);
     expect(page.status).toBe(200);
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    // Three refusals of one route: the first logged at once, the others counted (issue 17.11).
     const refused = logs.lines().filter((l) => l.code === 'ADMIN_UNAUTHENTICATED');
-    expect(refused).toHaveLength(3);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ route: '/reports/aggregates', reason: 'unauthenticated' });
+    const { body: metrics } = await sandbox.bridge.metrics.render();
+    expect(metrics).toContain(
+      'bhb_requests_refused_total{route="/reports/aggregates",reason="unauthenticated"} 3',
+    );
     expect(logs.text()).not.toContain(ADMIN_TOKEN);
     expect((await axios.get(`${url}?from=2026-13-01`, auth)).status).toBe(400);
     expect((await axios.get(`${url}?format=csv`, auth)).status).toBe(400);

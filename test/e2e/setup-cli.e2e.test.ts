@@ -215,7 +215,7 @@ describeWithRedis('check', () => {
     });
     expect(result.code).toBe(1);
     expect(result.out).toMatch(
-      /^FAIL\s+blip\s+ws:\/\/127.0.0.1:\d+ as acmehelpdesk@msging.net: 13 The authentication failed/m,
+      /^FAIL\s+blip\s+BLiP refused the session at ws:\/\/127.0.0.1:\d+ as acmehelpdesk@msging.net: 1 The session authentication failed \(check BLIP_IDENTIFIER and BLIP_ACCESS_KEY\)$/m,
     );
     expect(result.out).toMatch(/^FAIL\s+zendesk\s+.*HTTP 401/m);
     expect(result.out).toMatch(/^FAIL\s+redis\s+redis:\/\/127.0.0.1:1/m);

@@ -225,7 +225,8 @@ it('Intercom: contact attributes, conversation title and attributes, the team, a
   expect(conversation.team_assignee_id).toBe(5017691);
   expect(conversation.title).toBe('BLiP chat: Maria Oliveira');
   expect(conversation.custom_attributes).toEqual({ order_id: '88412' });
-  expect(conversation.source.body).toBe('[The bot handed the customer over to team billing.]');
+  // Bodies are HTML to Intercom: the text goes escaped, in a paragraph (issue 17.7).
+  expect(conversation.source.body).toBe('<p>[The bot handed the customer over to team billing.]</p>');
   expect(intercom.contacts.get(conversation.contactId)).toMatchObject({
     name: 'Maria Oliveira',
     email: 'maria.oliveira@example.com.br',

@@ -1,7 +1,7 @@
 import { parseAnalyticsConfig, type AnalyticsConfig } from '../../src/analytics';
 import type { DomainEventMap } from '../../src/core/events';
 
-/** One handoff's domain events, as the HandoffService emits them (fixed times and ids). */
+/** One handoff's domain events, as the handoff's handlers emit them (fixed times and ids). */
 export const customerKey = 'e50241bd-5f2c-4a3b-9c1d-2b7e8f9a0c11@tunnel.msging.net';
 export const ticket = { vendor: 'zendesk', id: '48213', requesterId: '902' };
 

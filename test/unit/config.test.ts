@@ -1,8 +1,11 @@
-import { ConfigError, loadConfig } from '../../src/config';
+import { accessKeyProblem, ConfigError, loadConfig } from '../../src/config';
+
+/** base64 of `blip-access-key-value`: BLiP's portal shows the key encoded. */
+const ACCESS_KEY = 'YmxpcC1hY2Nlc3Mta2V5LXZhbHVl';
 
 const minimalEnv = {
   BLIP_IDENTIFIER: 'acmehelpdesk',
-  BLIP_ACCESS_KEY: 'blip-access-key-value',
+  BLIP_ACCESS_KEY: ACCESS_KEY,
   ZENDESK_SUBDOMAIN: 'acme-suporte',
   ZENDESK_EMAIL: 'bridge@acme.com.br',
   ZENDESK_API_TOKEN: 'zendesk-api-token-value',
@@ -45,14 +48,19 @@ describe('loadConfig', () => {
     const config = loadConfig(minimalEnv);
     expect(config.blip).toEqual({
       identifier: 'acmehelpdesk',
-      accessKey: 'blip-access-key-value',
+      accessKey: ACCESS_KEY,
       domain: 'msging.net',
       host: 'ws.msging.net',
       port: 443,
       scheme: 'wss',
       instance: 'default',
       commandTimeoutMs: 6_000,
-      sendConfirmTimeoutMs: 10_000,
+      sendConfirmTimeoutMs: 1_000,
+      handshakeTimeoutMs: 5_000,
+      startupRetryMs: 30_000,
+      maxFrameBytes: 8_388_608,
+      acceptDirect: false,
+      routers: [],
       mainService: undefined,
     });
     expect(config.bridge).toEqual({
@@ -73,9 +81,15 @@ describe('loadConfig', () => {
       allowedHosts: [],
       publicUrl: undefined,
       linkTtlMs: 24 * 3_600_000,
-      urlSecret: 'blip-access-key-value',
+      urlSecret: ACCESS_KEY,
     });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 3000, bodyLimitBytes: 1_048_576 });
+    expect(config.http).toEqual({
+      host: '0.0.0.0',
+      port: 3000,
+      bodyLimitBytes: 1_048_576,
+      drainDelayMs: 0,
+      trustProxy: false,
+    });
     expect(config.redisUrl).toBeUndefined();
     expect(config.log).toEqual({ level: 'info', format: 'json' });
     expect(config.vendor.name).toBe('zendesk');
@@ -183,6 +197,14 @@ describe('loadConfig', () => {
   });
 
   it.each([
+    ['BLIP_ACCESS_KEY', 'not base64!'],
+    ['BLIP_ACCESS_KEY', 'Key YmxpcA=='],
+    ['BLIP_HANDSHAKE_TIMEOUT_MS', '0'],
+    ['BLIP_STARTUP_RETRY_SECONDS', '-1'],
+    ['BLIP_MAX_FRAME_BYTES', '1000'],
+    ['BLIP_ACCEPT_DIRECT', 'maybe'],
+    ['BLIP_ROUTERS', 'router1'],
+    ['HTTP_DRAIN_DELAY_MS', 'soon'],
     ['BLIP_PORT', 'abc'],
     ['REDIS_URL', 'http://x'],
     ['LOG_LEVEL', 'loud'],
@@ -212,7 +234,7 @@ describe('loadConfig', () => {
       BLIP_IDENTIFIER: `bad identifier ${marker}`,
       LOG_LEVEL: 'loud',
     });
-    expect(problemKeys(err).sort()).toEqual(['BLIP_IDENTIFIER', 'LOG_LEVEL', 'REDIS_URL']);
+    expect(problemKeys(err).sort()).toEqual(['BLIP_ACCESS_KEY', 'BLIP_IDENTIFIER', 'LOG_LEVEL', 'REDIS_URL']);
     expect(err.message).not.toContain(marker);
     expect(err.problems.join('\n')).not.toContain(marker);
   });
@@ -232,6 +254,55 @@ describe('loadConfig', () => {
 
   it('uses a custom closing text as given', () => {
     expect(loadConfig({ ...minimalEnv, BRIDGE_CLOSING_MESSAGE: 'Tchau!' }).bridge.closingText).toBe('Tchau!');
+  });
+
+  it('refuses an access key that is not base64, naming the problem (BLiP would drop the session silently)', () => {
+    const err = configError({ ...minimalEnv, BLIP_ACCESS_KEY: 'my-key:with_symbols' });
+    expect(err.problems).toEqual([
+      'BLIP_ACCESS_KEY: must be base64 (A-Z, a-z, 0-9, + and /, = padding), exactly as the portal shows it',
+    ]);
+    expect(configError({ ...minimalEnv, BLIP_ACCESS_KEY: 'Key YmxpcA==' }).problems).toEqual([
+      'BLIP_ACCESS_KEY: must be the access key alone, without the "Key " prefix of an Authorization header',
+    ]);
+  });
+
+  it.each([
+    ['padded', 'YmxpcA==', undefined],
+    ['unpadded', 'YmxpcA', undefined],
+    ['with + and /', 'ab+/cd==', undefined],
+    ['url-safe characters', 'ab-_cd==', 'base64'],
+    ['a space inside', 'Ymxp cA==', 'base64'],
+    ['padding in the middle', 'Ym=xpcA=', 'base64'],
+    ['three = signs', 'Ymxp===', 'base64'],
+    ['unpadded, three characters over', 'YmxpcAb', undefined],
+    ['one character too many', 'YmxpcAbcd', 'base64'],
+    ['padded to a wrong length', 'YmxpcA=', 'base64'],
+  ])('judges an access key %s', (_what, key, problem) => {
+    const found = accessKeyProblem(key);
+    if (problem) expect(found).toMatch(problem);
+    else expect(found).toBeUndefined();
+  });
+
+  it('reads the BLiP edge settings: timeouts, start-up retry, frame limit, direct senders and routers', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      BLIP_HANDSHAKE_TIMEOUT_MS: '2500',
+      BLIP_STARTUP_RETRY_SECONDS: '0',
+      BLIP_SEND_CONFIRM_TIMEOUT_MS: '0',
+      BLIP_MAX_FRAME_BYTES: '1048576',
+      BLIP_ACCEPT_DIRECT: 'true',
+      BLIP_ROUTERS: ' AcmeRouter@msging.net , other@msging.net',
+      HTTP_DRAIN_DELAY_MS: '5000',
+    });
+    expect(config.blip).toMatchObject({
+      handshakeTimeoutMs: 2_500,
+      startupRetryMs: 0,
+      sendConfirmTimeoutMs: 0,
+      maxFrameBytes: 1_048_576,
+      acceptDirect: true,
+      routers: ['acmerouter@msging.net', 'other@msging.net'],
+    });
+    expect(config.http.drainDelayMs).toBe(5_000);
   });
 
   it('treats an empty BLIP_MAIN_SERVICE as the router default', () => {
@@ -417,4 +488,28 @@ describe('loadConfig: several helpdesks (BRIDGE_VENDORS, BRIDGE_ROUTES)', () => 
     const err = configError({ ...minimalEnv, ...env });
     expect(problemKeys(err)).toEqual([key]);
   });
+});
+
+describe('loadConfig: HTTP_TRUST_PROXY (issue 17.10)', () => {
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['false', false],
+    ['0', false],
+    ['2', 2],
+    ['10.0.0.1', ['10.0.0.1']],
+    [' 10.0.0.0/8 , 2001:db8::/32,loopback ', ['10.0.0.0/8', '2001:db8::/32', 'loopback']],
+  ])('reads %j as %j', (value, expected) => {
+    const env = value === undefined ? minimalEnv : { ...minimalEnv, HTTP_TRUST_PROXY: value };
+    expect(loadConfig(env).http.trustProxy).toEqual(expected);
+  });
+
+  it.each(['true', 'TRUE', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1,nonsense', '-1', '1.5'])(
+    'refuses %j, naming the key without echoing the value',
+    (value) => {
+      const err = configError({ ...minimalEnv, HTTP_TRUST_PROXY: value });
+      expect(problemKeys(err)).toEqual(['HTTP_TRUST_PROXY']);
+      if (value.toLowerCase() !== 'true') expect(err.message).not.toContain(value);
+    },
+  );
 });

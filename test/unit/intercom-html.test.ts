@@ -1,4 +1,13 @@
-import { decodeEntities, htmlToText, partText } from '../../src/adapters/intercom/html';
+import fc from 'fast-check';
+import { appliedReply } from '../../src/adapters/intercom';
+import {
+  decodeEntities,
+  escapeHtml,
+  htmlToText,
+  partText,
+  textToHtml,
+} from '../../src/adapters/intercom/html';
+import { agentText } from '../../sandbox/intercom-emulator';
 
 describe('htmlToText', () => {
   it.each([
@@ -87,5 +96,66 @@ describe('decodeEntities', () => {
   it('decodes upper-case accented letters and leaves invalid code points', () => {
     expect(decodeEntities('&Aacute;&Ccedil;&Otilde;&Uuml;')).toBe('ÁÇÕÜ');
     expect(decodeEntities('&#0; &#xD800; &#1114112;')).toBe('&#0; &#xD800; &#1114112;');
+  });
+});
+
+describe('textToHtml (issue 17.7: what the bridge writes into Intercom bodies)', () => {
+  it.each([
+    ['plain text', 'Olá Maria', '<p>Olá Maria</p>'],
+    [
+      'a link',
+      '<a href="https://evil.example">x</a>',
+      '<p>&lt;a href=&quot;https://evil.example&quot;&gt;x&lt;/a&gt;</p>',
+    ],
+    ['a pixel', '<img src=https://t.example/p.gif>', '<p>&lt;img src=https://t.example/p.gif&gt;</p>'],
+    ['a script', "<script>alert('x')</script>", '<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;</p>'],
+    ['an entity the customer typed stays text', '&lt; &amp;', '<p>&amp;lt; &amp;amp;</p>'],
+    ['line breaks', 'a\nb', '<p>a<br>b</p>'],
+    ['paragraphs', 'a\n\nb', '<p>a</p><p>b</p>'],
+    ['CRLF', 'a\r\nb\r\n\r\nc', '<p>a<br>b</p><p>c</p>'],
+    ['three breaks keep the third', 'a\n\n\nb', '<p>a</p><p><br>b</p>'],
+  ])('%s', (_what, text, html) => {
+    expect(textToHtml(text)).toBe(html);
+  });
+
+  it('never produces a tag but <p>, </p> and <br>, and reads back as the text (any input)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: fc.constantFrom('<', '>', '&', '"', "'", 'a', '\n', ';', '#', '/') }),
+        ),
+        (text) => {
+          const html = textToHtml(text);
+          const tags = html.match(/<[^>]*>/g) ?? [];
+          expect(tags.filter((t) => !['<p>', '</p>', '<br>'].includes(t))).toEqual([]);
+          expect(agentText(html)).toBe(text.replace(/\r\n?/g, '\n'));
+          expect(decodeEntities(escapeHtml(text))).toBe(text);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('appliedReply with a text that looks like markup', () => {
+  const message = { id: 'm1', text: 'veja <b>isto</b> & aquilo', at: '2026-11-03T14:00:00Z' };
+  const part = (body: string) => ({
+    type: 'conversation_part',
+    id: 'p1',
+    part_type: 'comment',
+    body,
+    created_at: Date.parse(message.at) / 1000 + 1,
+    author: { type: 'user', id: 'c1' },
+  });
+  it.each([
+    ['as plain text (display_as=plaintext)', message.text],
+    ['as the HTML the bridge sent', textToHtml(message.text)],
+  ])('finds the earlier try when Intercom shows the part %s', (_how, body) => {
+    expect(appliedReply([part(body)] as never, 'c1', message)).toBeDefined();
+  });
+
+  it('does not take another text for it', () => {
+    expect(appliedReply([part(textToHtml('veja isto & aquilo!'))] as never, 'c1', message)).toBeUndefined();
   });
 });

@@ -197,6 +197,24 @@ describe('HttpMediaFetcher', () => {
     ).toBe('MEDIA_FORBIDDEN_ADDRESS');
   });
 
+  it.each([
+    'http://[64:ff9b::7f00:1]/x.jpg',
+    'http://[64:ff9b:1::a00:1]/x.jpg',
+    'http://[2002:7f00:1::1]/x.jpg',
+    'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x.jpg',
+    'http://[100::7f00:1]/x.jpg',
+    'http://[fec0::1]/x.jpg',
+    'http://[::7f00:1]/x.jpg',
+    'http://[::ffff:0:a9fe:a9fe]/x.jpg',
+  ])(
+    'refuses %s (an IPv4 address embedded in IPv6, or a non-public IPv6 range) before connecting',
+    async (url) => {
+      const err = await refusal(fetcher({ allowedHosts: [] }).fetch({ url, mimeType: 'image/jpeg' }));
+      expect(err).toBeInstanceOf(PermanentError);
+      expect(err.code).toBe('MEDIA_FORBIDDEN_ADDRESS');
+    },
+  );
+
   it('connects to the address it checked (pinned), whatever name the URL has', async () => {
     server.file('/photo', PHOTO, { 'content-type': 'image/jpeg' });
     // `media.invalid` does not exist in DNS: the download works only because the checked address is used.

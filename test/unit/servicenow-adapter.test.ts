@@ -99,6 +99,26 @@ describe('ServiceNowAdapter against the emulator', () => {
     ]);
   });
 
+  it('neutralises [code] tags (any case, any spacing) and still finds an earlier try of such a comment', async () => {
+    const ticket = await adapter.openTicket({
+      ...request,
+      subject: 'BLiP chat: [Code]x[/Code]',
+      first: { ...request.first, text: '[code]<img src=x>[/code]' },
+    });
+    expect(sn.records.get(ticket.id)).toMatchObject({
+      short_description: 'BLiP chat: ［Code］x［/Code］',
+      description: '［code］<img src=x>［/code］',
+    });
+    const message = { id: 'm2', text: 'a [ CODE ]<b>b</b>[/ code ] c', at: new Date().toISOString() };
+    await adapter.appendCustomerMessage(ticket, message);
+    await adapter.appendCustomerMessage(ticket, message, 'key', { again: true });
+    await adapter.addInternalNote(ticket, 'transcript: [code]<a href=x>y</a>[/code]');
+    expect(sn.entriesOf(ticket.id).map((e) => [e.element, e.value])).toEqual([
+      ['comments', 'a ［ CODE ］<b>b</b>［/ code ］ c'],
+      ['work_notes', 'transcript: ［code］<a href=x>y</a>［/code］'],
+    ]);
+  });
+
   it('resolves a record itself with the close fields the data policy requires, and a work note', async () => {
     const ticket = await adapter.openTicket(request);
     await adapter.closeTicket(ticket, 'expired');
@@ -213,6 +233,18 @@ describe('ServiceNow configuration', () => {
     const adapter = servicenowModule.create(settings, { logger: silentLogger });
     expect(adapter.webhook?.maxSkewSeconds).toBe(900);
     expect(adapter.poll).toBeUndefined();
+  });
+
+  it('takes the push replay window from SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS (900 s by default)', () => {
+    const settings = servicenowConfigSchema.parse({
+      ...basic,
+      SERVICENOW_PUSH_SECRET: 'a-long-enough-secret',
+      SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: '1800',
+    });
+    expect(servicenowModule.create(settings, { logger: silentLogger }).webhook?.maxSkewSeconds).toBe(1800);
+    expect(
+      servicenowConfigSchema.safeParse({ ...basic, SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: '0' }).success,
+    ).toBe(false);
   });
 
   it('reports every missing key at once', () => {

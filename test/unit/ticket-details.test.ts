@@ -224,7 +224,7 @@ describe('field maps', () => {
 describe('settings', () => {
   const env = {
     BLIP_IDENTIFIER: 'acmehelpdesk',
-    BLIP_ACCESS_KEY: 'k',
+    BLIP_ACCESS_KEY: 'a2V5',
     ZENDESK_SUBDOMAIN: 'acme',
     ZENDESK_EMAIL: 'bridge@acme.com.br',
     ZENDESK_API_TOKEN: 't',

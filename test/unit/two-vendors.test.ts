@@ -156,3 +156,49 @@ describeEachState(['memory', 'redis'] as const)('two helpdesks in one core (%s)'
     expect(zendesk.commentsOf(ana.key)).toEqual([message('a3').text]);
   });
 });
+
+describe('a handoff on a helpdesk that is no longer enabled', () => {
+  let h: CoreHarness;
+  const ana = customer(1);
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  async function openedOnRetiredVendor(): Promise<void> {
+    h = startCore();
+    // Ana's ticket was opened when `retireddesk` was still in BRIDGE_VENDORS.
+    await h.state.store.save({
+      sessionId: 'old-session',
+      customer: ana,
+      vendor: 'retireddesk',
+      status: 'open',
+      ticket: { vendor: 'retireddesk', id: '77' },
+      openedAt: '2026-11-03T13:00:00.000Z',
+      tags: [],
+    });
+  }
+
+  it('hands the customer back when they write, and opens their new message on an enabled helpdesk', async () => {
+    await openedOnRetiredVendor();
+    await h.write(ana, message('m1'));
+    expect(h.timeline.of('handBack')).toHaveLength(1);
+    expect(h.timeline.of('handBack')[0]!.handback).toMatchObject({
+      closedBy: 'expired',
+      conversation: { sessionId: 'old-session' },
+    });
+    expect(h.timeline.of('openTicket').map((o) => [o.vendor, o.req.first.id])).toEqual([['fakedesk', 'm1']]);
+    expect((await h.state.store.get(ana.key))?.ticket?.vendor).toBe('fakedesk');
+    expect(await h.deadLetters()).toEqual([]);
+    expect(h.logs.lines().filter((l) => l.code === 'VENDOR_NOT_ENABLED')).toHaveLength(1);
+  });
+
+  it("an operator's close hands the customer back instead of failing", async () => {
+    await openedOnRetiredVendor();
+    await h.core.intake.acceptOperatorClose(ana.key, 'cleanup');
+    await h.idle();
+    expect(h.timeline.of('handBack')).toHaveLength(1);
+    expect(h.timeline.of('closeTicket')).toEqual([]);
+    expect(await h.state.store.get(ana.key)).toBeUndefined();
+    expect(await h.deadLetters()).toEqual([]);
+  });
+});

@@ -4,6 +4,7 @@ import { PermanentError, RetryableError, type MediaFile } from '../adapter';
 import { toBridgeError } from '../shared/http-errors';
 import { parseVendorResponse } from '../shared/response';
 import { INTERCOM_HOSTS, type IntercomConfig } from './config';
+import { textToHtml } from './html';
 import { conversationItem } from './webhook';
 import { vendorApiClient } from '../shared/api-client';
 
@@ -14,12 +15,17 @@ export interface IntercomContact {
 
 /** What one customer message becomes in Intercom: the text (with file links) and the files to attach. */
 export interface PartContent {
+  /** Plain text; the API call sends it as escaped HTML (`textToHtml`). */
   body: string;
   /** At most 10 (Intercom's limit); Intercom fetches and attaches them. */
   attachmentUrls: string[];
 }
 
-/** The Intercom REST calls the adapter makes (Bearer token, pinned `Intercom-Version`), responses validated. */
+/**
+ * The Intercom REST calls the adapter makes (Bearer token, pinned `Intercom-Version`), responses validated. Every
+ * `body` is plain text here and goes out as escaped HTML (`textToHtml`): Intercom renders bodies as HTML, and what
+ * the bridge writes is the customer's text or text about the customer, never markup.
+ */
 export class IntercomApi {
   private readonly http: AxiosInstance;
 
@@ -150,7 +156,7 @@ export class IntercomApi {
       url: '/conversations',
       data: {
         from: { type: from.role, id: from.id },
-        body: content.body,
+        body: textToHtml(content.body),
         ...(content.attachmentUrls.length ? { attachment_urls: content.attachmentUrls } : {}),
       },
     });
@@ -166,7 +172,7 @@ export class IntercomApi {
         message_type: 'comment',
         type: 'user',
         intercom_user_id: contactId,
-        body: content.body,
+        body: textToHtml(content.body),
         ...(content.attachmentUrls.length ? { attachment_urls: content.attachmentUrls } : {}),
       },
     });
@@ -186,7 +192,7 @@ export class IntercomApi {
         message_type: 'comment',
         type: 'user',
         intercom_user_id: contactId,
-        body: file.name,
+        body: textToHtml(file.name),
         attachment_files: [
           { content_type: file.mimeType, data: file.data.toString('base64'), name: file.name },
         ],
@@ -202,7 +208,7 @@ export class IntercomApi {
     await this.request('add note', conversationResponse, {
       method: 'POST',
       url: `/conversations/${encodeURIComponent(conversationId)}/reply`,
-      data: { message_type: 'note', type: 'admin', admin_id: adminId, body },
+      data: { message_type: 'note', type: 'admin', admin_id: adminId, body: textToHtml(body) },
     });
   }
 

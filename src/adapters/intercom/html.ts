@@ -3,7 +3,37 @@
  * (`<p>Olá Maria!</p><p>Segue o <a href="…">comprovante</a>.</p>`). The webhook version is set per app, so the
  * adapter accepts both: `partText` keeps plain text as it is and turns HTML into the text a customer reads on
  * WhatsApp or Messenger. No dependency: Intercom's composer produces a small, well-formed subset of HTML.
+ *
+ * The other way, every body the bridge writes is HTML to Intercom (issue 17.7): `textToHtml` escapes the text, so
+ * a customer's `<a href>`, `<img>` or `<script>` is shown to the agent as the characters they typed, never as live
+ * markup in the inbox (least of all in a note written as the bridge's admin).
  */
+
+const ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+/** Text as HTML text content (and safe in a quoted attribute): `& < > " '` escaped. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+}
+
+/**
+ * Plain text as an Intercom body: every character escaped, each blank-line-separated block a `<p>`, a line break
+ * inside a block a `<br>`. Nothing else: the result has no tag but `<p>`, `</p>` and `<br>`, and it is lossless
+ * (`\n\n\n` keeps its third break as a leading `<br>`), so the agent reads exactly what the customer wrote.
+ */
+export function textToHtml(text: string): string {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .split('\n\n')
+    .map((block) => `<p>${block.split('\n').map(escapeHtml).join('<br>')}</p>`)
+    .join('');
+}
 
 /** Tags Intercom's composer and older API versions produce; one of them marks a body as HTML. */
 const HTML_TAG =

@@ -302,11 +302,19 @@ export function appliedReply(
   const receivedAt = Math.floor(Date.parse(message.at) / 1000);
   if (!latest || typeof latest.created_at !== 'number' || !Number.isFinite(receivedAt)) return undefined;
   if (latest.created_at < receivedAt - CLOCK_SKEW_SECONDS) return undefined;
-  return comparable(latest.body) === comparable(partContent(message).body) ? latest : undefined;
+  const theirs = comparable(latest.body);
+  const ours = partContent(message).body;
+  // The body went out as escaped HTML of this text; Intercom shows it back as text (display_as=plaintext) or as
+  // that HTML: either reads as the text itself, which `partText` would take for markup if it looks like some.
+  return theirs === collapsed(ours) || theirs === comparable(ours) ? latest : undefined;
 }
 
 function comparable(body: string | null | undefined): string {
-  return partText(body).normalize('NFC').replace(/\s+/g, ' ').trim();
+  return collapsed(partText(body));
+}
+
+function collapsed(text: string): string {
+  return text.normalize('NFC').replace(/\s+/g, ' ').trim();
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Attachment, MediaFile } from '../adapter';
 import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
+import { withoutCodeTags } from './code-tags';
 import type { ServiceNowConfig } from './config';
 import { vendorApiClient } from '../shared/api-client';
 
@@ -63,24 +64,27 @@ export class ServiceNowApi implements TableReader {
     return { rows: data.result, full: data.result.length >= limit };
   }
 
-  /** POST /api/now/table/<table>: the new record's sys_id and number. */
+  /** POST /api/now/table/<table>: the new record's sys_id and number. `[code]` tags are neutralised (code-tags.ts). */
   async create(table: string, fields: Record<string, string>): Promise<Row> {
     const data = await this.request(`create ${table} record`, recordResponse, {
       method: 'POST',
       url: `/api/now/table/${encodeURIComponent(table)}`,
       params: { sysparm_fields: 'sys_id,number', sysparm_exclude_reference_link: true },
-      data: fields,
+      data: withoutCodeTags(fields),
     });
     return data.result;
   }
 
-  /** PATCH /api/now/table/<table>/<sys_id>: each `comments` / `work_notes` value becomes one journal entry. */
+  /**
+   * PATCH /api/now/table/<table>/<sys_id>: each `comments` / `work_notes` value becomes one journal entry.
+   * `[code]` tags are neutralised (code-tags.ts).
+   */
   async update(table: string, sysId: string, fields: Record<string, string>, call: string): Promise<void> {
     await this.request(call, recordResponse, {
       method: 'PATCH',
       url: `/api/now/table/${encodeURIComponent(table)}/${encodeURIComponent(sysId)}`,
       params: { sysparm_fields: 'sys_id', sysparm_exclude_reference_link: true },
-      data: fields,
+      data: withoutCodeTags(fields),
     });
   }
 

@@ -22,6 +22,13 @@ export const servicenowConfigSchema = z
       .string()
       .min(16, 'must be at least 16 characters (e.g. the output of `openssl rand -base64 32`)')
       .optional(),
+    // The push's replay window: executeAsync() goes through the ECC queue and can lag by minutes, so it is wider
+    // than BRIDGE_WEBHOOK_MAX_SKEW_SECONDS (Zendesk, Intercom); the push contract asks for at least 5 minutes.
+    SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS: z.coerce
+      .number({ error: 'must be a positive whole number of seconds' })
+      .int('must be a positive whole number of seconds')
+      .positive('must be a positive whole number of seconds')
+      .default(900),
     SERVICENOW_POLL: z.stringbool({ error: 'must be true or false' }).default(true),
     SERVICENOW_CLOSED_STATES: z
       .string()

@@ -17,6 +17,7 @@ import {
 import { sameOrigin } from '../shared/download';
 import { mappedValues, teamId } from '../shared/field-map';
 import { ServiceNowApi } from './api';
+import { neutraliseCodeTags } from './code-tags';
 import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
 import {
   attachmentEvent,
@@ -69,6 +70,7 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
         closedStates: config.SERVICENOW_CLOSED_STATES,
         integrationUser: this.integrationUser,
         baseUrl: api.baseUrl,
+        maxSkewSeconds: config.SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS,
       });
     }
     if (config.SERVICENOW_POLL) {
@@ -203,7 +205,8 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
       ['value', 'sys_created_on'],
       APPLIED_LIMIT,
     );
-    const wanted = sameText(body);
+    // The API wrote the text with its [code] tags neutralised (code-tags.ts): that is what the journal holds.
+    const wanted = sameText(neutraliseCodeTags(body));
     const applied = rows.some(
       (r) => r.value !== undefined && (r.sys_created_on ?? '') >= since && sameText(r.value) === wanted,
     );

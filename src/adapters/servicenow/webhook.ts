@@ -17,8 +17,11 @@ export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
  * X-Bridge-Timestamp + "." + raw body)>`, timestamp in unix seconds.
  */
 export class ServiceNowWebhook implements WebhookHandler {
-  /** `executeAsync()` goes through the ECC queue and can lag by minutes: allow 15 (the contract asks for >= 5). */
-  readonly maxSkewSeconds = 900;
+  /**
+   * The replay window (`SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS`): `executeAsync()` goes through the ECC queue and can
+   * lag by minutes, so 15 by default (the contract asks for >= 5).
+   */
+  readonly maxSkewSeconds: number;
 
   constructor(
     private readonly secret: string,
@@ -27,8 +30,11 @@ export class ServiceNowWebhook implements WebhookHandler {
       integrationUser?: string;
       /** The instance's base URL: agents' files are read from its Attachment API, whatever the push says. */
       baseUrl?: string;
+      maxSkewSeconds?: number;
     },
-  ) {}
+  ) {
+    this.maxSkewSeconds = options.maxSkewSeconds ?? 900;
+  }
 
   verify(request: RawRequest): Verification {
     const signature = request.headers['x-bridge-signature'];

@@ -5,7 +5,7 @@ import type { WorkRun } from '../work/runner';
 import { appendMessages } from './append';
 import { customerDedupeKey, type Handoff } from './context';
 import type { FileFailures } from './files';
-import { endHandoff } from './hand-back';
+import { endHandoff, endOrphaned } from './hand-back';
 import { openHandoff } from './opening';
 
 type MessageItem = Extract<WorkItem, { kind: 'customer-message' }>;
@@ -23,10 +23,11 @@ export async function customerMessages(h: Handoff, run: WorkRun): Promise<number
   const { customer, message: head } = run.head.item as MessageItem;
   const lifecycle = h.lifecycle;
   // Read together (one round trip to Redis): the conversation, and whether the head was handled (the dedupe check).
-  const [existing, headDone] = await Promise.all([
+  const [stored, headDone] = await Promise.all([
     h.store.get(customer.key),
     h.isProcessed(customerDedupeKey(customer, head)),
   ]);
+  const existing = await unlessOrphaned(h, stored);
   const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
   const { messages, coalesce } = open
     ? await queuedMessages(h, run, open, head)
@@ -76,6 +77,20 @@ export async function customerMessages(h: Handoff, run: WorkRun): Promise<number
   }
   for (const message of fresh) await h.markProcessed(customerDedupeKey(customer, message));
   return batch.length;
+}
+
+/**
+ * The customer's handoff, unless its helpdesk is one this deployment no longer enables (`BRIDGE_VENDORS` changed
+ * while it was open or opening): that handoff ends there, on the bridge's side, and the message starts a new one.
+ */
+async function unlessOrphaned(
+  h: Handoff,
+  stored: Conversation | undefined,
+): Promise<Conversation | undefined> {
+  if (!stored || h.vendors.has(stored.ticket?.vendor ?? stored.vendor)) return stored;
+  if (stored.status === 'open' && stored.ticket) await endOrphaned(h, stored);
+  else await h.store.remove(stored);
+  return undefined;
 }
 
 /**

@@ -13,9 +13,25 @@ export async function endHandoff(
   reason: string,
 ): Promise<void> {
   const ticket = conversation.ticket as TicketRef;
+  if (!h.vendors.has(ticket.vendor)) return endOrphaned(h, conversation);
   const vendor = h.vendorOf(ticket);
   await h.step('closeTicket', conversationLog(conversation), () => vendor.closeTicket(ticket, closedBy));
   await handBack(h, conversation, closedBy, reason);
+}
+
+/**
+ * A handoff whose ticket is on a helpdesk this deployment no longer enables (`BRIDGE_VENDORS` changed while it was
+ * open): nothing can be asked of that helpdesk, so the customer is handed back by the bridge alone, loudly.
+ */
+export async function endOrphaned(h: Handoff, conversation: Conversation): Promise<void> {
+  h.logger.error(
+    "the customer's ticket is on a helpdesk that is no longer enabled; handing the customer back",
+    {
+      ...conversationLog(conversation),
+      code: 'VENDOR_NOT_ENABLED',
+    },
+  );
+  await handBack(h, conversation, 'expired', 'the helpdesk of this attendance is no longer enabled');
 }
 
 /**
@@ -31,11 +47,13 @@ export async function handBack(
 ): Promise<void> {
   const ticket = conversation.ticket as TicketRef;
   const log = conversationLog(conversation);
-  const vendor = h.vendorOf(ticket);
+  const vendor = h.vendors.has(ticket.vendor) ? h.vendorOf(ticket) : undefined;
 
   // The agent's last reply and the close often arrive in either order: deliver any reply we have not
   // delivered yet before the customer leaves (peers lost "the agent's last comment at solved").
-  const recent = await h.step('recentAgentMessages', log, () => vendor.recentAgentMessages(ticket));
+  const recent = vendor
+    ? await h.step('recentAgentMessages', log, () => vendor.recentAgentMessages(ticket))
+    : [];
   for (const event of recent) {
     const key = eventDedupeKey(event);
     if (await h.isProcessed(key)) continue;
@@ -88,7 +106,7 @@ async function rememberClosed(
 ): Promise<void> {
   const windowMs = h.settings.reopenWindowMs ?? 0;
   const ticket = conversation.ticket;
-  if (windowMs <= 0 || !ticket || !h.vendorOf(ticket).reopens) return;
+  if (windowMs <= 0 || !ticket || !h.vendors.has(ticket.vendor) || !h.vendorOf(ticket).reopens) return;
   await h.store
     .rememberClosed(
       {

@@ -37,7 +37,10 @@ export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutc
   }
   const ticket = conversation?.ticket;
   if (!conversation || ticket?.id !== event.ticket.id || ticket.vendor !== event.ticket.vendor) {
-    h.logger.warn('helpdesk event for a ticket that is no longer open; ignored', {
+    // A second close of a ticket already handed back is routine (vendors report a solve, then a close); anything
+    // else for a ticket no longer open is worth a warning.
+    const log = event.kind === 'ticket.closed' ? h.logger.debug : h.logger.warn;
+    log.call(h.logger, 'helpdesk event for a ticket that is no longer open; ignored', {
       ...meta,
       code: 'STALE_TICKET',
     });

@@ -26,7 +26,7 @@ export interface LifecycleOptions {
 
 export type TimerPort = Pick<WorkQueue, 'schedule' | 'cancel'>;
 
-/** The decisions of the attendance lifecycle; the HandoffService carries them out under the customer's lock. */
+/** The decisions of the attendance lifecycle; the handoff's handlers carry them out in the customer's lane. */
 export class Lifecycle {
   private readonly keywords: Set<string>;
 
