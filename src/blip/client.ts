@@ -4,31 +4,25 @@ import { describeError, RetryableError, UnavailableError } from '../core/errors'
 import type { Logger } from '../core/logger';
 import { SendConfirmations } from './send-confirmation';
 import { BlipConnectError, classifyConnectFailure } from './session-errors';
-import { discardSession, type MessageScreen, openSession, type Session } from './session-open';
+import {
+  discardSession,
+  type MessageScreen,
+  openSession,
+  type Session,
+  type SessionSettings,
+} from './session-open';
 
 export { BlipConnectError } from './session-errors';
 export type { MessageScreen } from './session-open';
 export { guardNotifications } from './session-open';
 
-export interface BlipConnectionOptions {
-  identifier: string;
-  accessKey: string;
-  domain: string;
-  host: string;
-  port: number;
-  scheme: 'wss' | 'ws';
-  instance: string;
-  commandTimeoutMs: number;
+export interface BlipConnectionOptions extends SessionSettings {
   /**
    * On a session whose server acknowledges messages (`accepted`), how long a sent message waits for its
    * acknowledgement before the socket's own word (a ping/pong round trip) is taken instead. 0 = do not wait at all
    * (a message written into a dying socket is then lost). Default 1000.
    */
   sendConfirmTimeoutMs?: number;
-  /** How long the WebSocket connection plus the LIME session handshake may take, up to `established`. */
-  handshakeTimeoutMs?: number;
-  /** The largest LIME envelope taken from BLiP, in bytes (see transport.ts). Default 8 MiB. */
-  maxFrameBytes?: number;
 }
 
 /**

@@ -22,6 +22,7 @@ export interface Session extends ConfirmingSession {
 /** Decides whether a message reaches the receivers; a reason refuses it (the sender gets a `failed`). */
 export type MessageScreen = (message: LimeMessage) => LimeReason | undefined;
 
+/** Where and as whom one session connects, and its limits. */
 export interface SessionSettings {
   identifier: string;
   accessKey: string;
@@ -31,7 +32,9 @@ export interface SessionSettings {
   scheme: 'wss' | 'ws';
   instance: string;
   commandTimeoutMs: number;
+  /** How long the WebSocket connection plus the LIME session handshake may take, up to `established`. */
   handshakeTimeoutMs?: number;
+  /** The largest LIME envelope taken from BLiP, in bytes (see transport.ts). Default 8 MiB. */
   maxFrameBytes?: number;
 }
 
