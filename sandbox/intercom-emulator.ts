@@ -343,6 +343,17 @@ export class IntercomEmulator implements VendorEmulator {
     return { body: old, headers: this.signedHeaders(old) };
   }
 
+  readonly webhookAuth = 'hmac-body-time' as const;
+
+  deliverWithCredential(body: string, credential: 'wrong' | 'none'): Promise<WebhookDelivery> {
+    const headers = this.signedHeaders(body);
+    if (credential === 'none') delete headers['x-hub-signature'];
+    else
+      headers['x-hub-signature'] =
+        `sha1=${createHmac('sha1', 'not-the-client-secret').update(body).digest('hex')}`;
+    return this.post(body, headers);
+  }
+
   deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
     return this.post(body, headers);
   }

@@ -391,6 +391,20 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
     return this.post(last.body, this.signedHeaders(last.body));
   }
 
+  readonly webhookAuth = 'hmac-signed-time' as const;
+
+  async deliverWithCredential(body: string, credential: 'wrong' | 'none'): Promise<WebhookDelivery> {
+    const headers = this.signedHeaders(body);
+    const timestamp = headers['X-Bridge-Timestamp']!;
+    if (credential === 'none') {
+      delete headers['X-Bridge-Signature'];
+      delete headers['X-Bridge-Timestamp'];
+    } else
+      headers['X-Bridge-Signature'] =
+        `v1=${createHmac('sha256', 'not-the-push-secret').update(`${timestamp}.${body}`, 'utf8').digest('base64')}`;
+    return this.post(body, headers);
+  }
+
   async deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
     return this.post(body, headers);
   }

@@ -5,6 +5,7 @@
  * An emulator is a real HTTP server speaking the vendor's API (validated against the vendor's OpenAPI file where one
  * exists), plus an agent who acts in the helpdesk and so fires the vendor's real, signed webhooks at the bridge.
  */
+import type { WebhookAuthKind } from '../src/adapters/adapter';
 
 /** One ticket / conversation / incident, as the contract suite needs to see it. */
 export interface TicketView {
@@ -93,7 +94,20 @@ export interface VendorEmulator {
    * (Intercom's `first_sent_at`), the body re-dated, then signed.
    */
   signedDeliveryAt(body: string, at: Date): { body: string; headers: Record<string, string> };
-  /** Sends any body with any headers to the webhook target. */
+  /**
+   * How the vendor authenticates its webhooks: the kind the adapter declares (`webhook.auth.kind`), which the
+   * contract suite's signature scenario checks the core enforces.
+   */
+  readonly webhookAuth: WebhookAuthKind;
+  /**
+   * Sends `body` as the vendor would, but with a `wrong` credential (signed with another secret, another shared
+   * secret, another route token) or with `none` at all.
+   */
+  deliverWithCredential(body: string, credential: 'wrong' | 'none'): Promise<WebhookDelivery>;
+  /**
+   * Sends any body with any headers to the webhook target (for a `route-token` vendor, the route with its
+   * genuine token).
+   */
   deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery>;
   /** A well-formed agent-reply webhook body for a ticket the bridge never opened. */
   agentReplyBodyForUnknownTicket(text: string): string;

@@ -375,6 +375,22 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
     return this.deliver(last.body);
   }
 
+  readonly webhookAuth = 'hmac-signed-time' as const;
+
+  async deliverWithCredential(body: string, credential: 'wrong' | 'none'): Promise<WebhookDelivery> {
+    const headers = this.signedHeaders(body);
+    const at = headers['x-zendesk-webhook-signature-timestamp']!;
+    if (credential === 'none') {
+      delete headers['x-zendesk-webhook-signature'];
+      delete headers['x-zendesk-webhook-signature-timestamp'];
+    } else
+      headers['x-zendesk-webhook-signature'] = createHmac('sha256', 'not-the-webhook-secret')
+        .update(at)
+        .update(body)
+        .digest('base64');
+    return this.post(body, headers);
+  }
+
   /** Sends any body with chosen headers (bad-signature and replay tests). */
   async deliverRaw(body: string, headers: Record<string, string>): Promise<WebhookDelivery> {
     return this.post(body, headers);

@@ -44,23 +44,50 @@ export interface RawRequest {
   receivedAt: Date;
 }
 
-export type Verification =
-  | {
-      ok: true;
-      /** When the vendor says it signed the request; the core checks the replay window. */ signedAt?: Date;
-    }
-  | { ok: false; reason: string };
+/** What an HMAC kind's `verify` says: the signature holds, and when the vendor signed (the core checks the window). */
+export type Verification = { ok: true; signedAt: Date } | { ok: false; reason: string };
+
+/**
+ * How a vendor authenticates its webhooks. The core (`src/http/webhook-auth.ts`) enforces the declared kind and its
+ * replay rule before `parse` ever sees a body; there is no "none".
+ *
+ * - `hmac-signed-time`: an HMAC over the body and a time the vendor sends beside it (Zendesk's
+ *   `X-Zendesk-Webhook-Signature-Timestamp`, ServiceNow's `X-Bridge-Timestamp`). `verify` checks both and returns
+ *   the signed time; the core refuses it outside the replay window.
+ * - `hmac-body-time`: an HMAC over the body alone, whose time is a field INSIDE the signed body (Intercom's
+ *   `first_sent_at`). `verify` returns that field as `signedAt` and refuses a body without one; the core applies the
+ *   window. A time the signature does not cover is never a `signedAt`.
+ * - `header-secret`: a shared secret the vendor sends as-is in a header. The core compares it in constant time; a
+ *   tampered body with the genuine header cannot be told apart, and there is no signed time, so the replay rule is
+ *   the core's dedupe by event id (and, where the vendor has a read API, the adapter confirming the event, see the
+ *   guide).
+ * - `route-token`: a secret token in the webhook URL the owner registers at the vendor,
+ *   `/webhooks/<name>/<token>`. Compared by the core in constant time, never logged (redacted from request URLs);
+ *   the same replay rule as `header-secret`.
+ */
+export type WebhookAuth =
+  | { kind: 'hmac-signed-time' }
+  | { kind: 'hmac-body-time' }
+  | { kind: 'header-secret'; /** lower case */ header: string; secret: string }
+  | { kind: 'route-token'; token: string };
+
+export type WebhookAuthKind = WebhookAuth['kind'];
 
 export interface WebhookHandler {
-  /** Checks the signature over the raw body. Never throws; never logs the body. */
-  verify(request: RawRequest): Verification;
+  /** How the vendor authenticates its webhooks; the core enforces it. */
+  readonly auth: WebhookAuth;
+  /**
+   * The HMAC kinds (required for them, unused otherwise): checks the signature over the raw body and returns the
+   * signed time. Never throws; never logs the body.
+   */
+  verify?(request: RawRequest): Verification;
   /**
    * Turns a verified body into events, oldest first. Events that do not concern the customer
    * (internal notes, the customer's own echo, other tickets) are left out here.
    * Throws PermanentError on a body that does not have the vendor's shape.
    */
   parse(request: RawRequest): HelpdeskEvent[];
-  /** Replay window in seconds; the core's default (300) when absent. */
+  /** Replay window in seconds for the HMAC kinds; the core's default (300) when absent. */
   readonly maxSkewSeconds?: number;
 }
 

@@ -1,5 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { HelpdeskAdapter, RawRequest, WebhookHandler } from '../adapters/adapter';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { HelpdeskAdapter, RawRequest } from '../adapters/adapter';
 import { errorCode, errorMessage, PermanentError } from '../core/errors';
 import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
@@ -10,6 +10,7 @@ import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy';
+import { assertWebhookAuth, checkWebhook, redactWebhookUrl } from './webhook-auth';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -71,7 +72,7 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
     const log = status >= 500 ? logger.error.bind(logger) : logger.warn.bind(logger);
     log('HTTP request failed', {
       method: request.method,
-      path: request.url,
+      path: redactWebhookUrl(request.url),
       status,
       code: err.code ?? 'HTTP_ERROR',
       error: err.message,
@@ -95,19 +96,21 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   for (const adapter of options.adapters) {
     const webhook = adapter.webhook;
     if (!webhook) continue;
-    app.post(`/webhooks/${adapter.name}`, async (request, reply) => {
+    assertWebhookAuth(adapter.name, webhook);
+    const route = `/webhooks/${adapter.name}`;
+    const handler = async (request: FastifyRequest<{ Params: { token?: string } }>, reply: FastifyReply) => {
       const raw = toRawRequest(request, now());
       const meta = { vendor: adapter.name, ip: request.ip };
-      const check = verify(webhook, raw, options.maxSkewSeconds);
+      const check = checkWebhook(webhook, raw, request.params.token, options.maxSkewSeconds);
       if (!check.ok) {
         refusals.refuse({
-          route: `/webhooks/${adapter.name}`,
+          route,
           reason: check.kind,
           code: 'WEBHOOK_UNAUTHENTICATED',
           message: 'webhook rejected',
           meta: { ...meta, detail: check.reason },
         });
-        return reply.status(401).send({ error: 'invalid signature' });
+        return reply.status(401).send({ error: 'unauthenticated' });
       }
       let events;
       try {
@@ -132,29 +135,12 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
         });
         return reply.status(503).send({ error: 'temporarily unavailable, retry later' });
       }
-    });
+    };
+    // Both routes for every kind: a route-token vendor refuses the bare route, the others refuse a token.
+    app.post(route, handler);
+    app.post(`${route}/:token`, handler);
   }
   return app;
-}
-
-function verify(
-  webhook: WebhookHandler,
-  raw: RawRequest,
-  defaultSkewSeconds: number,
-): { ok: true } | { ok: false; kind: 'bad-signature' | 'replay-window'; reason: string } {
-  const result = webhook.verify(raw);
-  if (!result.ok) return { ok: false, kind: 'bad-signature', reason: result.reason };
-  if (result.signedAt) {
-    const skew = Math.abs(raw.receivedAt.getTime() - result.signedAt.getTime()) / 1000;
-    const max = webhook.maxSkewSeconds ?? defaultSkewSeconds;
-    if (skew > max)
-      return {
-        ok: false,
-        kind: 'replay-window',
-        reason: `signature timestamp is ${Math.round(skew)} s away (max ${max} s)`,
-      };
-  }
-  return { ok: true };
 }
 
 /** `GET /metrics` (Prometheus text format), behind a bearer token when one is given. */
@@ -184,5 +170,6 @@ function toRawRequest(request: FastifyRequest, receivedAt: Date): RawRequest {
     headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   }
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-  return { method: request.method, path: request.url, headers, body, receivedAt };
+  // The path without a route token: adapters never see it, so they cannot log it.
+  return { method: request.method, path: redactWebhookUrl(request.url), headers, body, receivedAt };
 }

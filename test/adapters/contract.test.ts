@@ -167,25 +167,37 @@ describeEachState(cases)('adapter contract: %s (%s state)', (vendor, state) => {
     expect(sandbox.helpdesk.apiCalls().filter((r) => r.status === 503)).toHaveLength(2);
   });
 
-  it('rejects a webhook with a bad or stale signature and changes nothing', async () => {
+  it('rejects a webhook with a wrong, missing or stale credential, as its verification kind says, and changes nothing', async () => {
+    // The kind the adapter declares is the one its emulator plays, and the core enforces it (src/http/webhook-auth.ts).
+    const kind = sandbox.bridge.adapters.get(vendor)?.webhook?.auth.kind;
+    expect(kind).toBe(sandbox.helpdesk.webhookAuth);
+    const hmac = kind === 'hmac-signed-time' || kind === 'hmac-body-time';
+    const refusedAs = hmac ? 'bad-signature' : kind === 'header-secret' ? 'bad-secret' : 'bad-token';
+
     const c = newCustomer();
     const ticket = await converse(c, ['hello']);
     const genuine = await sandbox.helpdesk.agentReply(ticket.id, 'genuine reply');
     await sandbox.lime.waitForSent((s) => s.envelope.content === 'genuine reply');
     const forged = genuine.body.replace('genuine reply', 'forged reply!');
 
-    const tampered = await sandbox.helpdesk.deliverRaw(forged, genuine.headers);
-    expect(tampered.status).toBe(401);
-    // Correctly signed, but as the vendor would have sent it an hour ago: a replay outside the window.
-    const old = sandbox.helpdesk.signedDeliveryAt(forged, new Date(Date.now() - 60 * 60_000));
-    const stale = await sandbox.helpdesk.deliverRaw(old.body, old.headers);
-    expect(stale.status).toBe(401);
-    const unsigned = await sandbox.helpdesk.deliverRaw(forged, { 'content-type': 'application/json' });
-    expect(unsigned.status).toBe(401);
+    expect((await sandbox.helpdesk.deliverWithCredential(forged, 'wrong')).status).toBe(401);
+    expect((await sandbox.helpdesk.deliverWithCredential(forged, 'none')).status).toBe(401);
+    const expected: Record<string, number> = { [refusedAs]: 2, 'replay-window': 0 };
+    if (hmac) {
+      // The genuine signature does not cover another body.
+      expect((await sandbox.helpdesk.deliverRaw(forged, genuine.headers)).status).toBe(401);
+      // Correctly signed, but as the vendor would have sent it an hour ago: a replay outside the window.
+      const old = sandbox.helpdesk.signedDeliveryAt(forged, new Date(Date.now() - 60 * 60_000));
+      expect((await sandbox.helpdesk.deliverRaw(old.body, old.headers)).status).toBe(401);
+      expected[refusedAs] = 3;
+      expected['replay-window'] = 1;
+    }
+    // A secret kind cannot tell a tampered body sent with the genuine secret: the credential is all there is
+    // (docs/adding-an-adapter.md, "Vendors that do not sign"), and replays are the dedupe's.
 
     await new Promise((r) => setTimeout(r, 200));
     expect(received(c)).toEqual(['genuine reply']);
-    // Refusals are counted one by one and logged in aggregate (issue 17.11): two forged, one replayed.
+    // Refusals are counted one by one and logged in aggregate (issue 17.11): one line per reason.
     const { body: metrics } = await sandbox.bridge.metrics.render();
     const refused = (reason: string) =>
       Number(
@@ -197,9 +209,9 @@ describeEachState(cases)('adapter contract: %s (%s state)', (vendor, state) => {
           ?.split(' ')
           .at(-1) ?? 0,
       );
-    expect([refused('bad-signature'), refused('replay-window')]).toEqual([2, 1]);
+    expect(Object.fromEntries(Object.keys(expected).map((r) => [r, refused(r)]))).toEqual(expected);
     const lines = logs.lines().filter((l) => l.code === 'WEBHOOK_UNAUTHENTICATED');
-    expect(lines.map((l) => l.reason)).toEqual(['bad-signature', 'replay-window']);
+    expect(lines.map((l) => l.reason)).toEqual(hmac ? [refusedAs, 'replay-window'] : [refusedAs]);
     expect(logs.text()).not.toContain('forged reply!');
   });
 

@@ -22,6 +22,8 @@ import { partText } from './html';
  * with the same `first_sent_at`, so the core's default window (300 s) lets the retry in.
  */
 export class IntercomWebhook implements WebhookHandler {
+  readonly auth = { kind: 'hmac-body-time' } as const;
+
   /**
    * @param secret the app's client secret (Developer Hub > your app > Basic information)
    * @param bridgeAdminId the admin the bridge closes conversations as (its own close is not an agent's close)

@@ -17,6 +17,8 @@ export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
  * X-Bridge-Timestamp + "." + raw body)>`, timestamp in unix seconds.
  */
 export class ServiceNowWebhook implements WebhookHandler {
+  readonly auth = { kind: 'hmac-signed-time' } as const;
+
   /**
    * The replay window (`SERVICENOW_WEBHOOK_MAX_SKEW_SECONDS`): `executeAsync()` goes through the ECC queue and can
    * lag by minutes, so 15 by default (the contract asks for >= 5).

@@ -19,6 +19,8 @@ import { sessionIdFrom } from './external-id';
  * Signature: base64(HMAC-SHA256(secret, timestamp + raw body)), headers `X-Zendesk-Webhook-Signature(-Timestamp)`.
  */
 export class ZendeskWebhook implements WebhookHandler {
+  readonly auth = { kind: 'hmac-signed-time' } as const;
+
   constructor(private readonly secret: string) {}
 
   verify(request: RawRequest): Verification {
