@@ -42,6 +42,9 @@ const IO_LIBRARIES = {
   ],
   message: 'src/core uses no I/O library: the edges and src/state do.',
 };
+/** A vendor's emulator and its parts: test-side files in the vendor's folder, never built or imported by production. */
+const EMULATOR_FILES = 'src/adapters/*/emulator*.ts';
+
 const ONLY_THE_CONTRACT = {
   group: (up) => [`${up}adapters/**`, `!${up}adapters/adapter`],
   message: 'src/core may import only the adapter contract (src/adapters/adapter.ts), never a vendor.',
@@ -92,7 +95,7 @@ export default tseslint.config(
     // A vendor folder imports the contract (which re-exports the model, the errors and the logger type), the
     // shared helpers, its own files and npm packages: nothing else of the bridge, and no other vendor.
     files: ['src/adapters/*/**/*.ts'],
-    ignores: ['src/adapters/shared/**'],
+    ignores: ['src/adapters/shared/**', EMULATOR_FILES],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -102,6 +105,45 @@ export default tseslint.config(
               group: ['../*', '!../adapter', '!../shared', '!../shared/*', '../../**'],
               message:
                 'A vendor folder imports only ../adapter (the contract), ../shared/* and its own files.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // A vendor's emulator (the test-side entry of its folder, found by sandbox/emulators.ts): the sandbox's emulator
+    // kit, the contract's types, its own files and npm packages; nothing else of the bridge, no other vendor.
+    files: [EMULATOR_FILES],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!adapter$|shared(/|$)|\\.\\./\\.\\./sandbox/)',
+              message:
+                "An emulator imports only the sandbox's emulator kit (../../../sandbox/*), ../adapter, ../shared/* and its own files.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Production never loads test code: no emulator, nothing of the sandbox (the build leaves emulators out:
+    // tsconfig.build.json). A separate rule, so it holds beside each zone's own no-restricted-imports.
+    files: ['src/**/*.ts'],
+    ignores: [EMULATOR_FILES],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '(^|/)(emulator(-[\\w-]+)?|sandbox(/.*)?)$',
+              message:
+                'Production code never imports an emulator or the sandbox: they are test-side (sandbox/emulators.ts).',
             },
           ],
         },

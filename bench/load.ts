@@ -18,7 +18,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LimeServer, type SandboxCustomer, type SentByBot } from '../sandbox/lime-server';
 import { SANDBOX_WEBHOOK_SECRET } from '../sandbox/emulators';
-import { type EmulatedComment, type EmulatedTicket, ZendeskEmulator } from '../sandbox/zendesk-emulator';
+import { type EmulatedComment, type EmulatedTicket, ZendeskEmulator } from '../src/adapters/zendesk/emulator';
 import { type RedisProcess, type SutMode, SutProcess } from './processes';
 import { percentiles, type Percentiles, round, sleep } from './stats';
 import type { SutStats } from './sut-protocol';

@@ -3,10 +3,10 @@
  * (and one in src/adapters/registry.ts); the contract suite and the harness then cover it.
  */
 import type { VendorName } from '../src/adapters/registry';
-import { IntercomEmulator } from './intercom-emulator';
-import { ServiceNowEmulator } from './servicenow-emulator';
+import { IntercomEmulator } from '../src/adapters/intercom/emulator';
+import { ServiceNowEmulator } from '../src/adapters/servicenow/emulator';
 import type { VendorEmulator } from './vendor-emulator';
-import { ZendeskEmulator } from './zendesk-emulator';
+import { ZendeskEmulator } from '../src/adapters/zendesk/emulator';
 
 export const SANDBOX_WEBHOOK_SECRET = 'dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==';
 

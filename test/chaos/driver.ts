@@ -16,7 +16,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { LimeServer, type SandboxCustomer, type SentByBot } from '../../sandbox/lime-server';
 import type { WebhookDelivery } from '../../sandbox/vendor-emulator';
-import { type EmulatedComment, type EmulatedTicket, ZendeskEmulator } from '../../sandbox/zendesk-emulator';
+import {
+  type EmulatedComment,
+  type EmulatedTicket,
+  ZendeskEmulator,
+} from '../../src/adapters/zendesk/emulator';
 import { silentLogger } from '../../src/core/logger';
 import { createState, type State } from '../../src/state/create-store';
 import { freePort } from '../helpers/redis-server';

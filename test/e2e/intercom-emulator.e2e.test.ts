@@ -9,7 +9,7 @@ import { intercomConfigSchema } from '../../src/adapters/intercom/config';
 import { PermanentError, RetryableError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
 import type { CustomerRef } from '../../src/core/model';
-import { IntercomEmulator } from '../../sandbox/intercom-emulator';
+import { IntercomEmulator } from '../../src/adapters/intercom/emulator';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { readJsonFixture } from '../helpers/fixtures';

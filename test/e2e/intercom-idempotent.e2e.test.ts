@@ -8,7 +8,7 @@ import { IntercomAdapter } from '../../src/adapters/intercom';
 import { intercomConfigSchema } from '../../src/adapters/intercom/config';
 import type { ChatMessage, CustomerRef, TicketRef } from '../../src/core/model';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
-import { IntercomEmulator } from '../../sandbox/intercom-emulator';
+import { IntercomEmulator } from '../../src/adapters/intercom/emulator';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 

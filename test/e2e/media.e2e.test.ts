@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
-import type { EmulatedTicket } from '../../sandbox/zendesk-emulator';
+import type { EmulatedTicket } from '../../src/adapters/zendesk/emulator';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { freePort, startRedisServer, type RedisServer } from '../helpers/redis-server';

@@ -20,7 +20,7 @@ import yaml from 'js-yaml';
 import { SANDBOX_ACCESS_KEY, SANDBOX_BOT } from '../../sandbox/harness';
 import { emulatorFactories } from '../../sandbox/emulators';
 import { LimeServer } from '../../sandbox/lime-server';
-import type { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
+import type { ZendeskEmulator } from '../../src/adapters/zendesk/emulator';
 import { replayDockerfile } from '../helpers/dockerfile-replay';
 import {
   npm,

@@ -9,10 +9,10 @@ import { runBridgeCli } from '../../src/cli/bridge';
 import { bridgeTriggers, EVENT_SUBSCRIPTIONS } from '../../src/adapters/zendesk/setup';
 import { emulatorFactories, SANDBOX_WEBHOOK_SECRET } from '../../sandbox/emulators';
 import { SANDBOX_ACCESS_KEY, SANDBOX_BOT } from '../../sandbox/harness';
-import type { IntercomEmulator } from '../../sandbox/intercom-emulator';
+import type { IntercomEmulator } from '../../src/adapters/intercom/emulator';
 import { LimeServer } from '../../sandbox/lime-server';
-import type { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
-import type { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
+import type { ServiceNowEmulator } from '../../src/adapters/servicenow/emulator';
+import type { ZendeskEmulator } from '../../src/adapters/zendesk/emulator';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server';
 import { describeWithRedis } from '../helpers/requirements';
 

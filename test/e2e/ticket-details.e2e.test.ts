@@ -9,10 +9,10 @@ import { randomUUID } from 'node:crypto';
 import type { VendorName } from '../../src/adapters/registry';
 import type { DomainEventMap } from '../../src/core/events';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
-import type { IntercomEmulator } from '../../sandbox/intercom-emulator';
+import type { IntercomEmulator } from '../../src/adapters/intercom/emulator';
 import type { SandboxCustomer } from '../../sandbox/lime-server';
-import type { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
-import type { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
+import type { ServiceNowEmulator } from '../../src/adapters/servicenow/emulator';
+import type { ZendeskEmulator } from '../../src/adapters/zendesk/emulator';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 
 jest.setTimeout(60_000);

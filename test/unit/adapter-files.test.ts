@@ -12,9 +12,9 @@ import { zendeskConfigSchema } from '../../src/adapters/zendesk/config';
 import { PermanentError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
 import type { MediaFile, OpenTicketRequest } from '../../src/core/model';
-import { IntercomEmulator } from '../../sandbox/intercom-emulator';
-import { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
-import { ZendeskEmulator } from '../../sandbox/zendesk-emulator';
+import { IntercomEmulator } from '../../src/adapters/intercom/emulator';
+import { ServiceNowEmulator } from '../../src/adapters/servicenow/emulator';
+import { ZendeskEmulator } from '../../src/adapters/zendesk/emulator';
 
 const SESSION = '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31';
 const at = '2026-11-03T14:00:00.000Z';

@@ -7,7 +7,7 @@ import {
   partText,
   textToHtml,
 } from '../../src/adapters/intercom/html';
-import { agentText } from '../../sandbox/intercom-emulator';
+import { agentText } from '../../src/adapters/intercom/emulator';
 
 describe('htmlToText', () => {
   it.each([

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { PermanentError, RetryableError } from '../../src/core/errors';
 import { silentLogger } from '../../src/core/logger';
 import type { OpenTicketRequest } from '../../src/core/model';
-import { ServiceNowEmulator } from '../../sandbox/servicenow-emulator';
+import { ServiceNowEmulator } from '../../src/adapters/servicenow/emulator';
 
 const SESSION = '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31';
 const request: OpenTicketRequest = {

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import type { RawRequest } from '../../src/adapters/adapter';
 import { ServiceNowWebhook } from '../../src/adapters/servicenow/webhook';
 import type { AgentMessageEvent } from '../../src/core/model';
-import { ServiceNowEmulator, type WebhookDelivery } from '../../sandbox/servicenow-emulator';
+import { ServiceNowEmulator, type WebhookDelivery } from '../../src/adapters/servicenow/emulator';
 
 const RULE = path.resolve(__dirname, '../../src/adapters/servicenow/attachment-rule.js');
 const SECRET = 'unit-test-push-secret';

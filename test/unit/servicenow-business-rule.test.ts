@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runInNewContext } from 'node:vm';
-import { ServiceNowEmulator, type WebhookDelivery } from '../../sandbox/servicenow-emulator';
+import { ServiceNowEmulator, type WebhookDelivery } from '../../src/adapters/servicenow/emulator';
 import { readFixture } from '../helpers/fixtures';
 
 const RULE = path.resolve(__dirname, '../../src/adapters/servicenow/business-rule.js');

@@ -31,7 +31,7 @@ import {
   type SlowFault,
   slowCall,
   WebhookSender,
-} from './emulator-kit';
+} from '../../../sandbox/emulator-kit';
 import {
   type AgentFile,
   type FileView,
@@ -40,9 +40,9 @@ import {
   type VendorEmulator,
   type WebhookDelivery,
   waitUntil,
-} from './vendor-emulator';
+} from '../../../sandbox/vendor-emulator';
 
-export const DEFAULT_INTERCOM_SPEC = path.resolve(__dirname, 'openapi/intercom-2.15.yaml');
+export const DEFAULT_INTERCOM_SPEC = path.resolve(__dirname, '../../../sandbox/openapi/intercom-2.15.yaml');
 
 export interface IntercomAdmin {
   id: string;
@@ -121,7 +121,7 @@ export interface EmulatedConversation {
   parts: EmulatedPart[];
 }
 
-export type { RecordedRequest } from './emulator-kit';
+export type { RecordedRequest } from '../../../sandbox/emulator-kit';
 
 type ErrorBody = { type: 'error.list'; request_id: string; errors: Array<{ code: string; message: string }> };
 

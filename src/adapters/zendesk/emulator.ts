@@ -34,20 +34,20 @@ import {
   slowCall,
   type SlowFault,
   WebhookSender,
-} from './emulator-kit';
+} from '../../../sandbox/emulator-kit';
 import {
   type AgentFile,
   type RecordedApiCall,
   type TicketView,
   type VendorEmulator,
   waitUntil,
-} from './vendor-emulator';
-import { ZendeskAdmin } from './zendesk-admin';
+} from '../../../sandbox/vendor-emulator';
+import { ZendeskAdmin } from './emulator-admin';
 
 /** The user behind the API token (an agent): authors comments sent without author_id. */
 const API_USER_ID = 30764500000001;
 
-export const DEFAULT_ZENDESK_SPEC = path.resolve(__dirname, 'openapi/zendesk-support.yaml');
+export const DEFAULT_ZENDESK_SPEC = path.resolve(__dirname, '../../../sandbox/openapi/zendesk-support.yaml');
 
 export interface ZendeskEmulatorOptions {
   port?: number;
@@ -143,9 +143,9 @@ export interface EmulatedUser {
   user_fields?: Record<string, unknown>;
 }
 
-export type { RecordedRequest } from './emulator-kit';
-export type { WebhookDelivery } from './vendor-emulator';
-import type { WebhookDelivery } from './vendor-emulator';
+export type { RecordedRequest } from '../../../sandbox/emulator-kit';
+export type { WebhookDelivery } from '../../../sandbox/vendor-emulator';
+import type { WebhookDelivery } from '../../../sandbox/vendor-emulator';
 
 export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly vendor = 'zendesk';

@@ -31,7 +31,7 @@ import {
   type SlowFault,
   slowCall,
   WebhookSender,
-} from './emulator-kit';
+} from '../../../sandbox/emulator-kit';
 import {
   type AgentFile,
   type RecordedApiCall,
@@ -39,10 +39,10 @@ import {
   type VendorEmulator,
   type WebhookDelivery,
   waitUntil,
-} from './vendor-emulator';
+} from '../../../sandbox/vendor-emulator';
 
-export type { RecordedRequest } from './emulator-kit';
-export type { WebhookDelivery } from './vendor-emulator';
+export type { RecordedRequest } from '../../../sandbox/emulator-kit';
+export type { WebhookDelivery } from '../../../sandbox/vendor-emulator';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
 const BRIDGE_CORRELATION_DISPLAY = 'blip-helpdesk-bridge';

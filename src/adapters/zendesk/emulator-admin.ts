@@ -15,7 +15,10 @@ import express, { type Router } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import yaml from 'js-yaml';
 
-export const DEFAULT_ZENDESK_WEBHOOKS_SPEC = path.resolve(__dirname, 'openapi/zendesk-webhooks.yaml');
+export const DEFAULT_ZENDESK_WEBHOOKS_SPEC = path.resolve(
+  __dirname,
+  '../../../sandbox/openapi/zendesk-webhooks.yaml',
+);
 
 export interface EmulatedWebhook {
   id: string;
