@@ -10,6 +10,7 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../core/logger';
+import type { VendorSetup } from './shared/setup';
 
 export type * from '../core/model';
 export { type Logger, silentLogger } from '../core/logger';
@@ -190,4 +191,9 @@ export interface AdapterModule<Schema extends z.ZodObject = z.ZodObject> {
   /** The vendor's environment variables (`<VENDOR>_*`), validated with the rest of the configuration. */
   readonly configSchema: Schema;
   create(config: z.infer<Schema>, context: AdapterContext): HelpdeskAdapter;
+  /**
+   * `npm run bridge -- setup <name>` and the vendor's line in `check` (`src/adapters/shared/setup.ts`); without it
+   * the vendor has neither.
+   */
+  readonly setup?: VendorSetup<z.infer<Schema>>;
 }

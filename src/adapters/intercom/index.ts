@@ -17,6 +17,7 @@ import {
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { type ContactDetails, type IntercomContact, IntercomApi, type PartContent } from './api';
 import { type IntercomConfig, intercomConfigSchema } from './config';
+import { intercomSetup } from './setup';
 import { partText } from './html';
 import { agentMessage, type ConversationPart, IntercomWebhook } from './webhook';
 
@@ -337,4 +338,5 @@ export const intercomModule: AdapterModule<typeof intercomConfigSchema> = {
   name: 'intercom',
   configSchema: intercomConfigSchema,
   create: (config, context: AdapterContext) => new IntercomAdapter(config, context.logger),
+  setup: intercomSetup,
 };

@@ -4,7 +4,7 @@
  * checks through the API what it can: the access token, and the teammate the bridge acts as (INTERCOM_ADMIN_ID).
  */
 import { errorMessage } from '../adapter';
-import type { CheckResult, SetupStep } from '../shared/setup';
+import type { CheckResult, SetupStep, VendorSetup } from '../shared/setup';
 import { IntercomApi } from './api';
 import type { IntercomConfig } from './config';
 
@@ -63,3 +63,10 @@ export async function checkIntercom(config: IntercomConfig): Promise<CheckResult
     return { ok: false, detail: errorMessage(err) };
   }
 }
+
+/** `setup intercom`: what to subscribe in the Developer Hub, and the token and admin checked by API. */
+export const intercomSetup: VendorSetup<IntercomConfig> = {
+  usage: ['setup intercom [--url <bridge URL>]', 'print the webhook topics and URL; check token and admin'],
+  run: (settings, { url }) => setupIntercom(settings, { endpoint: `${url}/webhooks/intercom` }),
+  check: (settings) => checkIntercom(settings),
+};

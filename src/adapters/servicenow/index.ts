@@ -19,6 +19,7 @@ import { mappedValues, teamId } from '../shared/field-map';
 import { ServiceNowApi } from './api';
 import { neutraliseCodeTags } from './code-tags';
 import { integrationUser, type ServiceNowConfig, servicenowConfigSchema } from './config';
+import { servicenowSetup } from './setup';
 import {
   attachmentEvent,
   CORRELATION_DISPLAY,
@@ -359,4 +360,5 @@ export const servicenowModule: AdapterModule<typeof servicenowConfigSchema> = {
   name: 'servicenow',
   configSchema: servicenowConfigSchema,
   create: (config, context) => new ServiceNowAdapter(config, context),
+  setup: servicenowSetup,
 };

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorMessage } from '../adapter';
-import type { CheckResult, SetupStep } from '../shared/setup';
+import type { CheckResult, SetupStep, VendorSetup } from '../shared/setup';
 import { ServiceNowApi } from './api';
 import { integrationUser, type ServiceNowConfig } from './config';
 import { CORRELATION_DISPLAY } from './mapping';
@@ -103,3 +103,24 @@ function readScript(name: string): string {
   if (!found) throw new Error(`${name} not found next to ${__dirname}`);
   return readFileSync(found, 'utf8');
 }
+
+/** `setup servicenow`: the Business Rules and system properties to install, and the table access checked. */
+export const servicenowSetup: VendorSetup<ServiceNowConfig> = {
+  usage: [
+    'setup servicenow [--url <bridge URL>]',
+    'print the Business Rules and properties; check the table',
+  ],
+  async run(config, { url, out }) {
+    const steps = await setupServiceNow(config, { endpoint: `${url}/webhooks/servicenow` });
+    for (const script of serviceNowScripts(config)) {
+      out(`\n==== ${script.title} ====`);
+      out('System Definition > Business Rules > New:');
+      for (const line of script.settings) out(`  ${line}`);
+      out('Script:');
+      out(script.script.trimEnd());
+    }
+    out('');
+    return steps;
+  },
+  check: (settings) => checkServiceNow(settings),
+};

@@ -18,6 +18,7 @@ import { sameOrigin } from '../shared/download';
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { ZendeskApi } from './api';
 import { type ZendeskConfig, zendeskConfigSchema } from './config';
+import { zendeskSetup } from './setup';
 import { externalIdFor } from './external-id';
 import { ZendeskWebhook } from './webhook';
 
@@ -264,4 +265,5 @@ export const zendeskModule: AdapterModule<typeof zendeskConfigSchema> = {
   name: 'zendesk',
   configSchema: zendeskConfigSchema,
   create: (config, context) => new ZendeskAdapter(config, context.logger),
+  setup: zendeskSetup,
 };

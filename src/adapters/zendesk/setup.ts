@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { errorMessage } from '../adapter';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
-import type { CheckResult, SetupStep } from '../shared/setup';
+import type { CheckResult, SetupStep, VendorSetup } from '../shared/setup';
 import { zendeskHttp } from './api';
 import type { ZendeskConfig } from './config';
 
@@ -294,3 +294,18 @@ const meResponse = z.looseObject({
     role: z.string().nullish(),
   }),
 });
+
+/** `setup zendesk [--triggers]`: the webhook (event subscriptions), or with --triggers the trigger path. */
+export const zendeskSetup: VendorSetup<ZendeskConfig> = {
+  usage: [
+    'setup zendesk [--url <bridge URL>] [--triggers]',
+    'create or check the webhook (and triggers) by API',
+  ],
+  run: (settings, { url, flags, env }) =>
+    setupZendesk(settings, {
+      endpoint: `${url}/webhooks/zendesk`,
+      mode: flags.has('--triggers') ? 'triggers' : 'events',
+      tag: (env.BRIDGE_TICKET_TAGS ?? 'blip_bridge').split(',')[0]?.trim() || 'blip_bridge',
+    }),
+  check: (settings) => checkZendesk(settings),
+};

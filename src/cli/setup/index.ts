@@ -4,18 +4,15 @@
  * settings (`.env`) and the bridge's public URL (`--url`, else BRIDGE_PUBLIC_URL).
  */
 import { adapterModules, type VendorName, vendorNames } from '../../adapters/registry';
-import { type SetupStep, succeeded } from '../../adapters/shared/setup';
-import { intercomSetup } from './intercom';
-import { servicenowSetup } from './servicenow';
-import type { VendorSetup } from './types';
-import { zendeskSetup } from './zendesk';
+import { type SetupStep, succeeded, type VendorSetup } from '../../adapters/shared/setup';
 
-/** One line per vendor; a vendor without one gets neither `setup` nor a vendor line in `check`. */
-export const vendorSetups: Partial<Record<VendorName, VendorSetup>> = {
-  zendesk: zendeskSetup,
-  intercom: intercomSetup,
-  servicenow: servicenowSetup,
-};
+/** From the registry: each vendor module's `setup`; a vendor without one gets neither `setup` nor a line in `check`. */
+export const vendorSetups: Partial<Record<VendorName, VendorSetup>> = Object.fromEntries(
+  vendorNames.flatMap((name) => {
+    const setup = adapterModules[name].setup as VendorSetup | undefined;
+    return setup ? [[name, setup]] : [];
+  }),
+);
 
 export const SETUP_USAGE = Object.values(vendorSetups)
   .map((v) => `  ${v!.usage[0].padEnd(48)} ${v!.usage[1]}`)
