@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { type VendorName, vendorNames } from '../src/adapters/registry';
 import { createLogger } from '../src/telemetry/logger';
 import { describeSent, line, oneHelpdesk, STEP_TIMEOUT_MS, twoHelpdesks } from './demo-stories';
+import { testKit } from './emulators';
 import { startSandbox, type Sandbox } from './harness';
 
 async function run(sandbox: Sandbox): Promise<void> {
@@ -216,9 +217,7 @@ async function main(): Promise<void> {
           ? {
               BRIDGE_ROUTES: JSON.stringify([{ team: 'financeiro', vendor: vendors[1] }]),
               // The team "financeiro" as each helpdesk knows it (a group, a team, an assignment group).
-              ZENDESK_GROUPS: 'financeiro:20001',
-              INTERCOM_TEAMS: 'financeiro:5017691',
-              SERVICENOW_ASSIGNMENT_GROUPS: 'financeiro:8a5055c9c61122780043563ef53438e3',
+              ...Object.assign({}, ...vendors.map((name) => testKit(name).demoEnv ?? {})),
             }
           : {}),
       },

@@ -7,6 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import type { RecordedApiCall, WebhookDelivery } from './vendor-emulator';
 
+/** The webhook secret the sandbox's emulators sign with (a test value). */
+export const SANDBOX_WEBHOOK_SECRET = 'dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ==';
+
 /** An API request the emulator received; `status` is filled in once the response is sent. */
 export interface RecordedRequest extends RecordedApiCall {
   at: Date;

@@ -117,6 +117,32 @@ export interface VendorEmulator {
   stop(): Promise<void>;
 }
 
+/**
+ * The test side of a vendor folder: `src/adapters/<vendor>/emulator.ts` exports it as `testKit`, and
+ * `sandbox/emulators.ts` finds it there for every vendor in the registry (production never imports it). The
+ * harness, the demo, the contract and the fuzz suites take what they need of a vendor from here.
+ */
+export interface VendorTestKit<E extends VendorEmulator = VendorEmulator> {
+  /** Starts the emulator with the sandbox's credentials (its `bridgeEnv()` points the bridge at it). */
+  start(): Promise<E>;
+  /**
+   * Settings the harness gives the bridge besides `bridgeEnv()`: the vendor's rate limit lifted (functional tests
+   * run unthrottled; the limits are tested on their own: unit tests, `npm run bench`). Keys of the vendor's schema.
+   */
+  harnessEnv: Record<string, string>;
+  /** Settings the demo adds with two helpdesks: the team "financeiro" as this helpdesk knows it. */
+  demoEnv?: Record<string, string>;
+  /**
+   * The fuzz suite's sample: a real webhook body under `test/` (`fixtures/vendors/...`), the shape of the agent reply
+   * `agentReplyBodyForUnknownTicket` makes (same top-level keys), which the suite mutates.
+   */
+  fuzzSample: string;
+  /** Fuzz: markup in one API request body that the vendor would show the agent as live markup (none by default). */
+  liveMarkup?(body: unknown): string[];
+  /** Fuzz: a customer's text as the agent reads it (ServiceNow neutralises `[code]` tags); the text by default. */
+  asAgentReads?(text: string): string;
+}
+
 /** Shared by the emulators: poll a condition until it holds. */
 export async function waitUntil<T>(
   check: () => T | undefined | false,

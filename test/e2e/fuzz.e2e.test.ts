@@ -4,20 +4,14 @@
  * customer being served meanwhile is not affected.
  */
 import fc from 'fast-check';
-import type { VendorName } from '../../src/adapters/registry';
-import { neutraliseCodeTags } from '../../src/adapters/servicenow/code-tags';
+import { type VendorName, vendorNames } from '../../src/adapters/registry';
+import { testKit } from '../../sandbox/emulators';
 import { startSandbox, type Sandbox } from '../../sandbox/harness';
 import { openFirstTicket } from '../helpers/first-ticket';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
 import { readJsonFixture } from '../helpers/fixtures';
 
 jest.setTimeout(120_000);
-
-const SAMPLES: Record<VendorName, string> = {
-  zendesk: 'fixtures/vendors/zendesk-event-comment-added-public-agent.json',
-  intercom: 'fixtures/vendors/intercom-conversation-admin-replied.json',
-  servicenow: 'fixtures/vendors/servicenow-push-comment-added.json',
-};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -85,30 +79,8 @@ const hostileText = fc
   .array(fc.constantFrom(...HOSTILE_PIECES), { minLength: 1, maxLength: 12 })
   .map((pieces) => `a ${pieces.join('')} z`);
 
-/** Every string in a JSON value. */
-function strings(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.flatMap(strings);
-  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
-  return [];
-}
-
-/**
- * What must never reach a vendor from a customer's text: live markup in an Intercom body (HTML: only <p>, </p> and
- * <br> are the bridge's own), a `[code]` tag in a ServiceNow field, an HTML body in Zendesk (whose `body` is text).
- */
-function liveMarkup(vendor: VendorName, body: unknown): string[] {
-  if (vendor === 'intercom') {
-    const html = (body as { body?: unknown } | undefined)?.body;
-    return typeof html === 'string'
-      ? (html.match(/<[^>]*>?/g) ?? []).filter((t) => !['<p>', '</p>', '<br>'].includes(t))
-      : [];
-  }
-  if (vendor === 'servicenow') return strings(body).filter((v) => /\[\s*\/?\s*code\s*\]/i.test(v));
-  return JSON.stringify(body ?? null).includes('"html_body"') ? ['html_body'] : [];
-}
-
-describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s edges', (vendor) => {
+// Every vendor in the registry, each with its own sample and markup rules (its test kit: src/adapters/<v>/emulator.ts).
+describe.each(vendorNames)('fuzzing the %s edges', (vendor) => {
   let sandbox: Sandbox<VendorName>;
   let logs: CapturedLogs;
 
@@ -130,7 +102,7 @@ describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s ed
     // shape is the same but its time is outside the replay window.
     const sample = JSON.parse(sandbox.helpdesk.agentReplyBodyForUnknownTicket('fuzz')) as Json;
     expect(Object.keys(sample as object).sort()).toEqual(
-      Object.keys(readJsonFixture<object>(SAMPLES[vendor])).sort(),
+      Object.keys(readJsonFixture<object>(testKit(vendor).fuzzSample)).sort(),
     );
     const statuses = new Map<number, number>();
     await fc.assert(
@@ -175,7 +147,7 @@ describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s ed
     await fc.assert(
       fc.asyncProperty(hostileText, async (text) => {
         sandbox.say(customer, text);
-        const expected = vendor === 'servicenow' ? neutraliseCodeTags(text) : text;
+        const expected = testKit(vendor).asAgentReads?.(text) ?? text;
         await sandbox.helpdesk.waitFor(
           () =>
             sandbox.helpdesk
@@ -190,7 +162,7 @@ describe.each(['zendesk', 'intercom', 'servicenow'] as const)('fuzzing the %s ed
     );
     const written = sandbox.helpdesk.apiCalls().slice(before);
     expect(written.length).toBeGreaterThanOrEqual(15);
-    expect(written.flatMap((call) => liveMarkup(vendor, call.body))).toEqual([]);
+    expect(written.flatMap((call) => testKit(vendor).liveMarkup?.(call.body) ?? [])).toEqual([]);
   });
 
   it('refuses every spelling of an internal address in a customer file link, and says so to the agent (issue 17.9)', async () => {

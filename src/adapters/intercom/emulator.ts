@@ -41,6 +41,7 @@ import {
   type WebhookDelivery,
   waitUntil,
 } from '../../../sandbox/vendor-emulator';
+import type { VendorTestKit } from '../../../sandbox/vendor-emulator';
 
 export const DEFAULT_INTERCOM_SPEC = path.resolve(__dirname, '../../../sandbox/openapi/intercom-2.15.yaml');
 
@@ -1077,3 +1078,22 @@ function relaxKnownGaps(node: unknown): void {
   if (schema.format === 'uuid' && schema.maxLength === 24) delete schema.format;
   for (const child of Object.values(schema)) relaxKnownGaps(child);
 }
+
+/** Intercom's test side (sandbox/emulators.ts): the emulator with the sandbox's credentials, the suites' settings. */
+export const testKit: VendorTestKit<IntercomEmulator> = {
+  start: () =>
+    IntercomEmulator.start({
+      accessToken: 'sandbox-intercom-token',
+      clientSecret: 'test-intercom-client-secret',
+    }),
+  harnessEnv: { INTERCOM_REQUESTS_PER_MINUTE: '100000' },
+  demoEnv: { INTERCOM_TEAMS: 'financeiro:5017691' },
+  fuzzSample: 'fixtures/vendors/intercom-conversation-admin-replied.json',
+  // Intercom bodies are HTML: only <p>, </p> and <br> are the bridge's own.
+  liveMarkup: (body) => {
+    const html = (body as { body?: unknown } | undefined)?.body;
+    return typeof html === 'string'
+      ? (html.match(/<[^>]*>?/g) ?? []).filter((t) => !['<p>', '</p>', '<br>'].includes(t))
+      : [];
+  },
+};

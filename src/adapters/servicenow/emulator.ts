@@ -40,6 +40,8 @@ import {
   type WebhookDelivery,
   waitUntil,
 } from '../../../sandbox/vendor-emulator';
+import type { VendorTestKit } from '../../../sandbox/vendor-emulator';
+import { neutraliseCodeTags } from './code-tags';
 
 export type { RecordedRequest } from '../../../sandbox/emulator-kit';
 export type { WebhookDelivery } from '../../../sandbox/vendor-emulator';
@@ -1016,4 +1018,28 @@ function eventIdOf(body: string): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** ServiceNow's test side (sandbox/emulators.ts): the emulator with the sandbox's credentials, the suites' settings. */
+export const testKit: VendorTestKit<ServiceNowEmulator> = {
+  start: () =>
+    ServiceNowEmulator.start({
+      username: 'blip.integration',
+      password: 'sandbox-password',
+      pushSecret: 'sandbox-servicenow-push-secret',
+    }),
+  harnessEnv: { SERVICENOW_REQUESTS_PER_MINUTE: '100000' },
+  demoEnv: { SERVICENOW_ASSIGNMENT_GROUPS: 'financeiro:8a5055c9c61122780043563ef53438e3' },
+  fuzzSample: 'fixtures/vendors/servicenow-push-comment-added.json',
+  // A `[code]` tag in a journal field would be live HTML in the agent's view.
+  liveMarkup: (body) => strings(body).filter((v) => /\[\s*\/?\s*code\s*\]/i.test(v)),
+  asAgentReads: neutraliseCodeTags,
+};
+
+/** Every string in a JSON value. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(strings);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
 }

@@ -42,6 +42,8 @@ import {
   type VendorEmulator,
   waitUntil,
 } from '../../../sandbox/vendor-emulator';
+import { SANDBOX_WEBHOOK_SECRET } from '../../../sandbox/emulator-kit';
+import type { VendorTestKit } from '../../../sandbox/vendor-emulator';
 import { ZendeskAdmin } from './emulator-admin';
 
 /** The user behind the API token (an agent): authors comments sent without author_id. */
@@ -1021,3 +1023,18 @@ function zendeskSpec(specPath: string): unknown {
 function authorOf(input: { comment?: { author_id?: unknown } }): number {
   return Number(input.comment?.author_id ?? API_USER_ID);
 }
+
+/** Zendesk's test side (sandbox/emulators.ts): the emulator with the sandbox's credentials, the suites' settings. */
+export const testKit: VendorTestKit<ZendeskEmulator> = {
+  start: () =>
+    ZendeskEmulator.start({
+      email: 'bridge@acme.example',
+      apiToken: 'sandbox-token',
+      webhookSecret: SANDBOX_WEBHOOK_SECRET,
+    }),
+  harnessEnv: { ZENDESK_REQUESTS_PER_MINUTE: '100000' },
+  demoEnv: { ZENDESK_GROUPS: 'financeiro:20001' },
+  fuzzSample: 'fixtures/vendors/zendesk-event-comment-added-public-agent.json',
+  // Zendesk's `body` is text: an HTML body would be rendered.
+  liveMarkup: (body) => (JSON.stringify(body ?? null).includes('"html_body"') ? ['html_body'] : []),
+};
