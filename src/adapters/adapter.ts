@@ -85,9 +85,13 @@ export interface WebhookHandler {
   /**
    * Turns a verified body into events, oldest first. Events that do not concern the customer
    * (internal notes, the customer's own echo, other tickets) are left out here.
-   * Throws PermanentError on a body that does not have the vendor's shape.
+   * Throws PermanentError on a body that does not have the vendor's shape (the vendor gets 400).
+   *
+   * May be async to confirm the event through the vendor's API before the core accepts it (fetch the message by
+   * id and take its content from there: docs/adding-an-adapter.md, "Vendors that do not sign"); a RetryableError
+   * from that call answers 503, so the vendor delivers again.
    */
-  parse(request: RawRequest): HelpdeskEvent[];
+  parse(request: RawRequest): HelpdeskEvent[] | Promise<HelpdeskEvent[]>;
   /** Replay window in seconds for the HMAC kinds; the core's default (300) when absent. */
   readonly maxSkewSeconds?: number;
 }

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { HelpdeskAdapter, RawRequest } from '../adapters/adapter';
-import { errorCode, errorMessage, PermanentError } from '../core/errors';
+import { errorCode, errorMessage, PermanentError, RetryableError, UnavailableError } from '../core/errors';
 import type { Intake } from '../core/work/intake';
 import type { Logger } from '../core/logger';
 import type { Metrics } from '../telemetry/metrics';
@@ -114,8 +114,17 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
       }
       let events;
       try {
-        events = webhook.parse(raw);
+        events = await webhook.parse(raw);
       } catch (err) {
+        // The adapter could not confirm the event through the vendor's API just now: the vendor delivers again.
+        if (err instanceof RetryableError || err instanceof UnavailableError) {
+          logger.warn('webhook event could not be confirmed; asking the vendor to retry', {
+            ...meta,
+            code: errorCode(err),
+            error: errorMessage(err),
+          });
+          return reply.status(503).send({ error: 'temporarily unavailable, retry later' });
+        }
         logger.warn('webhook body not understood; ignored', {
           ...meta,
           code: errorCode(err),

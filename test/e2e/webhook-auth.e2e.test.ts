@@ -13,6 +13,7 @@ import type {
   WebhookAuth,
   WebhookHandler,
 } from '../../src/adapters/adapter';
+import { RetryableError } from '../../src/core/errors';
 import { buildHttpServer } from '../../src/http/server';
 import { Metrics } from '../../src/telemetry/metrics';
 import { RefusalLog } from '../../src/telemetry/refusals';
@@ -34,7 +35,7 @@ class TestWebhook implements WebhookHandler {
     readonly auth: WebhookAuth,
     readonly verify?: WebhookHandler['verify'],
   ) {}
-  parse(request: RawRequest): HelpdeskEvent[] {
+  parse(request: RawRequest): HelpdeskEvent[] | Promise<HelpdeskEvent[]> {
     this.parsed++;
     JSON.parse(request.body.toString('utf8'));
     return [];
@@ -56,7 +57,37 @@ const bodyTime = new TestWebhook({ kind: 'hmac-body-time' }, (r) => {
 const headerSecret = new TestWebhook({ kind: 'header-secret', header: 'x-test-secret', secret: SECRET });
 const routeToken = new TestWebhook({ kind: 'route-token', token: TOKEN });
 
+/**
+ * A vendor that does not sign, whose adapter confirms each event through the vendor's API (fetch the message by
+ * id) and takes its content from there: a forged body with the genuine secret names no real message.
+ */
+const vendorApi = { down: false, messages: new Map([['m-1', 'the real text']]) };
+class ConfirmingWebhook extends TestWebhook {
+  constructor() {
+    super({ kind: 'header-secret', header: 'x-test-secret', secret: SECRET });
+  }
+  override async parse(request: RawRequest): Promise<HelpdeskEvent[]> {
+    this.parsed++;
+    const { id } = JSON.parse(request.body.toString('utf8')) as { id: string };
+    await new Promise((r) => setImmediate(r)); // the API call
+    if (vendorApi.down) throw new RetryableError('confirm: vendor unavailable', 'TEST_UNAVAILABLE');
+    const text = vendorApi.messages.get(id);
+    if (text === undefined) return [];
+    const ticket = { vendor: 'confirming', id: 't-1' };
+    return [
+      {
+        kind: 'agent.message',
+        ticket,
+        eventId: `msg:${id}`,
+        message: { id, text, at: '2026-12-07T12:00:00Z' },
+      },
+    ];
+  }
+}
+const confirming = new ConfirmingWebhook();
+
 const webhooks = {
+  confirming,
   signedtime: signedTime,
   bodytime: bodyTime,
   headersecret: headerSecret,
@@ -188,6 +219,30 @@ describe('webhook verification, enforced by the core for every kind', () => {
     expect(await post('/webhooks/routetoken', '{}')).toBe(401);
     expect(routeToken.parsed).toBe(2);
     expect(await refused('routetoken', 'bad-token')).toBe(3);
+  });
+
+  it('lets an adapter confirm an event through the API: a forged one is dropped, an API outage answers 503', async () => {
+    const post200 = async (body: string) => {
+      const res = await fetch(`${base}/webhooks/confirming`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-test-secret': SECRET },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as { received?: number } };
+    };
+    expect(await post200('{"id":"m-1","text":"whatever the body says"}')).toEqual({
+      status: 200,
+      body: { received: 1, queued: 1 },
+    });
+    expect(await post200('{"id":"forged-9","text":"forged reply!"}')).toEqual({
+      status: 200,
+      body: { received: 0, queued: 0 },
+    });
+    vendorApi.down = true;
+    expect((await post200('{"id":"m-1"}')).status).toBe(503);
+    vendorApi.down = false;
+    expect(confirming.parsed).toBe(3);
+    expect(logs.lines().some((l) => l.code === 'TEST_UNAVAILABLE' && l.level === 'warn')).toBe(true);
   });
 
   it('logs refusals in aggregate: one line per route and reason, however many there were', async () => {
