@@ -179,6 +179,12 @@ export interface HelpdeskAdapter {
    * whose webhook lost the race against the close is still delivered (deduped by event id).
    */
   recentAgentMessages?(ticket: TicketRef): Promise<AgentMessageEvent[]>;
+  /**
+   * True when the vendor has a native field for the conversation before the handoff (Omnize's `external_history`):
+   * with `BRIDGE_TRANSCRIPT` on, the core then passes the bot conversation as `OpenTicketRequest.history`
+   * (structured entries, oldest first) instead of writing the transcript as a note or a first comment.
+   */
+  readonly takesHistory?: boolean;
   /** Present when the vendor pushes events to us. */
   readonly webhook?: WebhookHandler;
   /** Present when the vendor must be polled for events. */

@@ -146,6 +146,12 @@ export interface OpenTicketRequest {
   contact?: ContactInfo;
   /** Team, priority and handoff values; absent when nothing was configured or asked for. */
   fields?: TicketFields;
+  /**
+   * The customer's conversation with the bot before the handoff, oldest first, for a vendor with a native history
+   * field (the adapter's `takesHistory`; Omnize's `external_history`). Present only then, and only when
+   * `BRIDGE_TRANSCRIPT` is not `off`: the core writes no transcript note or comment for that vendor.
+   */
+  history?: HistoryEntry[];
 }
 
 /** Who ended an attendance. */
@@ -229,8 +235,11 @@ export interface OpeningDetails {
   tags: string[];
   contact?: ContactInfo;
   fields?: TicketFields;
-  /** The readable transcript of the bot conversation, and where it goes. */
-  transcript?: { text: string; as: 'note' | 'comment' };
+  /**
+   * The readable transcript of the bot conversation, and where it goes: an internal note, the first comment, or
+   * (`native`) the vendor's own history field, as `entries` in `OpenTicketRequest.history`.
+   */
+  transcript?: { text: string; as: 'note' | 'comment' | 'native'; entries?: HistoryEntry[] };
 }
 
 /** What the core tells the customer channel when it hands the customer back to the bot. */

@@ -67,6 +67,11 @@ export class VendorGateway {
     return typeof this.adapter.addInternalNote === 'function';
   }
 
+  /** The vendor takes the bot conversation in a native history field (`OpenTicketRequest.history`). */
+  get takesHistory(): boolean {
+    return this.adapter.takesHistory === true;
+  }
+
   /** A closed ticket can be reopened (reopen policy). */
   get reopens(): boolean {
     return typeof this.adapter.reopenTicket === 'function';

@@ -12,6 +12,7 @@ import type { CustomerDirectory } from '../../src/core/ports';
 import { TicketDetails } from '../../src/core/handoff/details';
 import { renderTranscript } from '../../src/core/handoff/transcript';
 import { applyEvent } from '../../src/reports/record';
+import { FakeHelpdesk, startCore } from '../helpers/core-harness';
 import { readJsonFixture } from '../helpers/fixtures';
 
 const MARIA: CustomerRef = {
@@ -139,6 +140,54 @@ describe('TicketDetails', () => {
     expect(opening.fields).toEqual({ team: 'billing', priority: 'urgent', data: { orderId: '1' } });
     expect(opening.tags).toEqual(['blip_bridge', 'vip_cliente', 'a'.repeat(50)]);
     expect(opening.transcript).toBeUndefined(); // transcript off by default
+  });
+
+  it('gives a vendor with a native history field the entries themselves, not a note (issue 19.3)', async () => {
+    const details = new TicketDetails(
+      { tags: [], transcript: { as: 'note', messages: 2 } },
+      silentLogger,
+      directory(),
+    );
+    const opening = await details.gather(MARIA, FIRST, true, true);
+    expect(opening.transcript?.as).toBe('native');
+    expect(opening.transcript?.entries?.map((e) => e.id)).toEqual(['h2', 'h3']);
+    // Off stays off, native or not.
+    const off = new TicketDetails(
+      { tags: [], transcript: { as: 'off', messages: 2 } },
+      silentLogger,
+      directory(),
+    );
+    expect((await off.gather(MARIA, FIRST, true, true)).transcript).toBeUndefined();
+  });
+
+  it('opens the ticket of a takesHistory vendor with req.history, and writes no transcript note', async () => {
+    class HistoryDesk extends FakeHelpdesk {
+      readonly takesHistory = true;
+    }
+    for (const native of [true, false]) {
+      const h = startCore({
+        helpdesks: (timeline) => [native ? new HistoryDesk(timeline) : new FakeHelpdesk(timeline)],
+        details: new TicketDetails(
+          { tags: ['blip_bridge'], transcript: { as: 'note', messages: 5 } },
+          silentLogger,
+          directory(),
+        ),
+      });
+      try {
+        await h.write(MARIA, FIRST);
+        const [open] = h.timeline.of('openTicket');
+        const notes = h.timeline.of('note');
+        if (native) {
+          expect(open?.req.history?.map((e) => e.id)).toEqual(['h1', 'h2', 'h3']);
+          expect(notes).toEqual([]);
+        } else {
+          expect(open?.req.history).toBeUndefined();
+          expect(notes).toHaveLength(1);
+        }
+      } finally {
+        await h.stop();
+      }
+    }
   });
 
   it('puts a note transcript into the first comment for an adapter without internal notes', async () => {

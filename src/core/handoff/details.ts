@@ -65,8 +65,16 @@ export class TicketDetails {
     private readonly directory?: CustomerDirectory,
   ) {}
 
-  /** `canNote`: the adapter can write internal notes (otherwise a `note` transcript goes into the first comment). */
-  async gather(customer: CustomerRef, first: ChatMessage, canNote: boolean): Promise<OpeningDetails> {
+  /**
+   * `canNote`: the adapter can write internal notes (otherwise a `note` transcript goes into the first comment).
+   * `native`: the adapter takes the history in a field of its own (`takesHistory`): the transcript goes there.
+   */
+  async gather(
+    customer: CustomerRef,
+    first: ChatMessage,
+    canNote: boolean,
+    native = false,
+  ): Promise<OpeningDetails> {
     const o = this.options;
     const transcriptMode = o.transcript?.as ?? 'off';
     const log = { customer: logTag(customer.key) };
@@ -91,19 +99,23 @@ export class TicketDetails {
       ...o.tags,
       ...(handoff?.tags ?? []).map(tagOf).filter(Boolean).slice(0, CONTEXT_TAGS_MAX),
     ]);
-    const text = history
-      ? renderTranscript(before(history, first, o.transcript?.messages ?? 0), {
-          timeZone: o.timeZone ?? 'UTC',
-        })
-      : undefined;
-    const as = transcriptMode === 'note' && !canNote ? 'comment' : transcriptMode;
+    const entries = history ? before(history, first, o.transcript?.messages ?? 0) : undefined;
+    const text = entries ? renderTranscript(entries, { timeZone: o.timeZone ?? 'UTC' }) : undefined;
+    const as =
+      transcriptMode === 'off'
+        ? 'off'
+        : native
+          ? 'native'
+          : transcriptMode === 'note' && !canNote
+            ? 'comment'
+            : transcriptMode;
     return {
       subject:
         handoff?.subject?.trim().slice(0, SUBJECT_MAX) || this.subject(customer, contact, fields, first),
       tags,
       ...(contact && Object.keys(contact).length ? { contact } : {}),
       ...(Object.keys(fields).length ? { fields } : {}),
-      ...(text && as !== 'off' ? { transcript: { text, as } } : {}),
+      ...(text && as !== 'off' ? { transcript: { text, as, ...(as === 'native' ? { entries } : {}) } } : {}),
     };
   }
 

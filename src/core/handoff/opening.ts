@@ -100,6 +100,7 @@ async function open(
           first: opensWith,
           ...(details?.contact ? { contact: details.contact } : {}),
           ...(details?.fields ? { fields: details.fields } : {}),
+          ...(transcript?.as === 'native' && transcript.entries ? { history: transcript.entries } : {}),
         },
         `open:${conversation.sessionId}`,
       ),
@@ -213,7 +214,7 @@ async function openingDetails(
   if (conversation.details) return conversation.details;
   const first = conversation.first;
   if (!first) return undefined;
-  const gathered = await details.gather(conversation.customer, first, vendor.takesNotes);
+  const gathered = await details.gather(conversation.customer, first, vendor.takesNotes, vendor.takesHistory);
   const name = conversation.customer.name ?? gathered.contact?.name;
   Object.assign(conversation, {
     details: gathered,
