@@ -1,7 +1,8 @@
 /**
  * The adapter contract suite: the same scenarios, unchanged, against every adapter in src/adapters/registry.ts and
- * its emulator in sandbox/emulators.ts, with the real bridge, the real blip-sdk client and the LIME server,
- * in memory and on a real Redis. A new vendor passes this suite before it is called done (docs/adding-an-adapter.md).
+ * its emulator (src/adapters/<vendor>/emulator.ts, found by sandbox/emulators.ts), with the real bridge, the real
+ * blip-sdk client and the LIME server, in memory and on a real Redis. A new vendor passes this suite before it is
+ * called done (docs/adding-an-adapter.md).
  */
 import { randomBytes } from 'node:crypto';
 import { vendorNames, type VendorName } from '../../src/adapters/registry';
