@@ -60,7 +60,7 @@ export interface VendorEmulator {
   readonly validating: boolean;
   /** The environment that points the bridge at this emulator (BRIDGE_VENDOR and the `<VENDOR>_*` keys). */
   bridgeEnv(): Record<string, string>;
-  /** Where the emulator sends its webhooks (the bridge's `/webhooks/<vendor>`). */
+  /** Where the emulator sends its webhooks (the bridge's `/webhooks/<vendor>`; a `route-token` emulator appends its token). */
   setWebhookTarget(url: string): void;
 
   tickets(): TicketView[];
