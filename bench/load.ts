@@ -21,6 +21,7 @@ import { SANDBOX_WEBHOOK_SECRET } from '../sandbox/emulators';
 import { type EmulatedComment, type EmulatedTicket, ZendeskEmulator } from '../src/adapters/zendesk/emulator';
 import { type RedisProcess, type SutMode, SutProcess } from './processes';
 import { percentiles, type Percentiles, round, sleep } from './stats';
+import { monotonicMs, type RedisTrip } from './redis-probe';
 import type { SutStats } from './sut-protocol';
 
 // The sandbox's bot (sandbox/harness.ts), repeated so this process does not load the bridge itself.
@@ -75,6 +76,17 @@ export interface LoadSpec {
   profileFile?: string;
   /** More environment for the bridge. */
   env?: Record<string, string>;
+  /**
+   * Bridge processes sharing the run (scale-out: several on one Redis; default 1). BLiP hands each customer message
+   * to one of their sessions in turn, and the agent's webhooks go to each process in turn.
+   */
+  instances?: number;
+  /**
+   * After the measured run (Redis only): this many more customers, one at a time, each sending a message to their
+   * open ticket and getting one agent reply, each alone in the bridge, with its Redis round trips traced
+   * (./redis-probe.ts). Not part of the run's figures.
+   */
+  probeCustomers?: number;
   /** Progress lines. */
   say: (line: string) => void;
 }
@@ -138,6 +150,16 @@ export interface LoadResult {
    * are left out): what one message costs in round trips.
    */
   redisCommands?: { perMessage: number; byCommand: Record<string, number> };
+  /**
+   * Redis work per customer message with its agent reply (Redis runs only): the commands the bridge sent (client-side,
+   * a script is one), and the commands Redis executed (INFO commandstats: a script and each command inside it).
+   */
+  redisPerCustomerMessage?: { sent: number; executed: number };
+  /** The round trips of the probe (`probeCustomers`), each message alone in the bridge. */
+  probe?: ProbeResult;
+  /** Bridge processes in the run (absent: 1), and each one's share of the CPU seconds. */
+  instances?: number;
+  cpuSecondsByInstance?: number[];
   /** The sandbox and load generator (this process): CPU seconds and event-loop utilisation over the run. */
   sandboxCpuSeconds: number;
   sandboxEventLoopUtilisation: number;
@@ -172,6 +194,26 @@ export interface LoadResult {
   profileFile?: string;
 }
 
+/** One direction of one probe message: the Redis round trips it waited for, and those after it was delivered. */
+export interface ProbeDirection {
+  /** Round trips that started between the message's arrival at the bridge and its delivery (the hot path). */
+  before: number;
+  /** Round trips after the delivery until the bridge was idle again (acknowledgement, dedupe mark, ...). */
+  after: number;
+  /** Commands sent in all (both phases). */
+  commands: number;
+  /** The round trips, in order: the commands each carried ("|" marks the delivery). */
+  trace: string;
+}
+
+export interface ProbeResult {
+  /** Per probe customer: the customer message to the helpdesk, and the agent's reply to the customer. */
+  toHelpdesk: ProbeDirection[];
+  toCustomer: ProbeDirection[];
+  /** Scan commands (due lanes, timers) left out of the trips. */
+  scans: number;
+}
+
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const lime = await LimeServer.start({
     accounts: { [BOT_ID]: ACCESS_KEY },
@@ -187,7 +229,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     webhookSockets: 64,
     ...(spec.vendorLimit ? { rateLimit: { requestsPerMinute: spec.vendorLimit } } : {}),
   });
-  let sut: SutProcess | undefined;
+  const suts: SutProcess[] = [];
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'bhb-bench-'));
   try {
     const env: Record<string, string> = {
@@ -207,13 +249,30 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       ...(spec.redis ? { REDIS_URL: spec.redis.url } : {}),
       ...spec.env,
     };
-    const established = new Promise<void>((resolve) => lime.once('established', () => resolve()));
-    sut = await SutProcess.start(spec.sut, env, spec.logFile);
-    helpdesk.setWebhookTarget(`${sut.url}/webhooks/zendesk`);
+    const instances = Math.max(1, spec.instances ?? 1);
+    let sessions = 0;
+    const established = new Promise<void>((resolve) =>
+      lime.on('established', () => {
+        if (++sessions >= instances) resolve();
+      }),
+    );
+    for (let i = 0; i < instances; i++) {
+      const own =
+        instances > 1
+          ? {
+              ...env,
+              BLIP_INSTANCE: `bench-${spec.sut}-${i + 1}`,
+              // Each process its own report file (SQLite is one writer's).
+              REPORTS_SQLITE_PATH: path.join(scratch, `reports-${i + 1}.sqlite`),
+            }
+          : env;
+      suts.push(await SutProcess.start(spec.sut, own, spec.logFile));
+    }
+    helpdesk.setWebhookTarget(`${suts[0]!.url}/webhooks/zendesk`);
     await within(established, 30_000, `${spec.sut}: no BLiP session within 30 s`);
-    return await drive(spec, lime, helpdesk, sut);
+    return await drive(spec, lime, helpdesk, suts);
   } finally {
-    await sut?.stop().catch(() => {});
+    await Promise.allSettled(suts.map((sut) => sut.stop()));
     await Promise.allSettled([lime.stop(), helpdesk.stop()]);
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -257,6 +316,8 @@ class Traffic {
     readonly count: number,
     readonly messages: number,
     private readonly textLength: number,
+    /** The agent answers only when told (the probe), not each comment at once. */
+    readonly manual = false,
   ) {
     const size = count * messages;
     this.sentAt = new Float64Array(size).fill(NaN);
@@ -294,8 +355,17 @@ class Traffic {
     this.sent++;
   }
 
+  /** Each customer's ticket (the probe's, whose agent answers when told), and when their last comment arrived. */
+  readonly ticketOf = new Map<number, number>();
+  lastCommentAtMono = NaN;
+  lastReplyAtMono = NaN;
+
   /** A customer comment reached the helpdesk: each message in it (several when coalesced). */
-  onComment(tokens: Array<[number, number]>, now: number): void {
+  onComment(tokens: Array<[number, number]>, now: number, ticketId?: number): void {
+    if (this.manual) {
+      this.lastCommentAtMono = monotonicMs();
+      if (tokens[0] && ticketId !== undefined) this.ticketOf.set(tokens[0][0], ticketId);
+    }
     for (const [c, m] of tokens) {
       const i = c - this.base;
       const index = i * this.messages + m;
@@ -335,6 +405,7 @@ class Traffic {
   }
 
   onReply(c: number, m: number, now: number): void {
+    if (this.manual) this.lastReplyAtMono = monotonicMs();
     const i = c - this.base;
     const index = i * this.messages + m;
     if (!Number.isNaN(this.replyArrivedAt[index]!)) {
@@ -371,12 +442,23 @@ async function drive(
   spec: LoadSpec,
   lime: LimeServer,
   helpdesk: ZendeskEmulator,
-  sut: SutProcess,
+  suts: SutProcess[],
 ): Promise<LoadResult> {
+  const sut = suts[0]!;
   const base = spec.customerBase ?? 0;
   const warmup = new Traffic(lime, base + 10_000_000, spec.warmupCustomers, 2, spec.textLength);
   const traffic = new Traffic(lime, base, spec.customers, spec.messages, spec.textLength);
-  const batches = [warmup, traffic];
+  // The probe's customers: the agent answers them only when the probe says so.
+  const probe = new Traffic(lime, base + 20_000_000, spec.probeCustomers ?? 0, 2, spec.textLength, true);
+  const batches = [warmup, traffic, probe];
+  // Several processes: the agent's webhooks go to each in turn.
+  const webhookTargets = suts.map((s) => `${s.url}/webhooks/zendesk`);
+  let nextTarget = 0;
+  const agentReply = (ticketId: number, text: string) => {
+    if (webhookTargets.length > 1)
+      helpdesk.setWebhookTarget(webhookTargets[nextTarget++ % webhookTargets.length]!);
+    return helpdesk.agentReply(ticketId, text);
+  };
   const batchOf = (c: number): Traffic | undefined => batches.find((b) => b.owns(c));
   /** Each customer's agent: their last reply in flight. */
   const agentBusy = new Map<number, Promise<void>>();
@@ -389,8 +471,8 @@ async function drive(
       tokens.push([Number(match[1]), Number(match[2])]);
     const batch = tokens[0] ? batchOf(tokens[0][0]) : undefined;
     if (!batch) return;
-    batch.onComment(tokens, now);
-    if (spec.replies === 'none') return;
+    batch.onComment(tokens, now, ticket.id);
+    if (spec.replies === 'none' || batch.manual) return;
     const answered = spec.replies === 'perMessage' ? tokens : tokens.slice(-1);
     // The agent answers the comment it now sees, one reply at a time per ticket: the next webhook leaves once the
     // last one was answered (concurrent deliveries of one ticket have no order, at Zendesk either).
@@ -399,9 +481,7 @@ async function drive(
     const next = previous.then(async () => {
       for (const [customer, m] of answered) {
         batch.onReplyPosted(customer, m, performance.now());
-        const delivery = await helpdesk
-          .agentReply(ticket.id, batch.text(customer, m, 'a'))
-          .catch(() => undefined);
+        const delivery = await agentReply(ticket.id, batch.text(customer, m, 'a')).catch(() => undefined);
         if (!delivery || delivery.status < 200 || delivery.status >= 300) batch.replyErrors++;
       }
     });
@@ -419,6 +499,10 @@ async function drive(
   });
 
   const startGc = await sut.statsAfterGc();
+  const stats = async () => {
+    const all = await Promise.all(suts.map((s) => s.stats()));
+    return { each: all, failures: all.reduce((n, s) => n + s.failures, 0) };
+  };
 
   // ---- warm-up (not measured) ----
   if (warmup.count > 0) {
@@ -435,7 +519,7 @@ async function drive(
   const deliveriesBefore = helpdesk.deliveries.length;
   if (spec.profileFile) await sut.profileStart();
   const commandsBefore = await spec.redis?.commandStats();
-  const before = await sut.stats();
+  const before = await stats();
   const redisBefore = spec.redis?.cpuSeconds();
   const stealBefore = cpuSteal();
   const mainCpuBefore = process.cpuUsage();
@@ -478,7 +562,7 @@ async function drive(
     traffic.arrived >= total && traffic.repliesArrived >= expectedReplies() && traffic.arrived > 0;
   const incomplete = await waitFor(complete, traffic, spec.stallTimeoutMs);
   const endedAt = performance.now();
-  const after = await sut.stats();
+  const after = await stats();
   const redisAfter = spec.redis?.cpuSeconds();
   const commandsAfter = await spec.redis?.commandStats();
   const mainCpu = process.cpuUsage(mainCpuBefore);
@@ -486,9 +570,17 @@ async function drive(
   const mainElu = performance.eventLoopUtilization(mainEluBefore);
   if (spec.profileFile) await sut.profileStop(spec.profileFile);
   const endGc = await sut.statsAfterGc();
+  const probed =
+    spec.redis && probe.count > 0 && !incomplete ? await runProbe(spec, lime, probe, sut, agentReply) : undefined;
 
   const carried = traffic.arrived + traffic.repliesArrived;
-  const cpuSeconds = cpuOf(before.stats, after.stats);
+  const cpuByInstance = suts.map((_, i) => cpuOf(before.each[i]!.stats, after.each[i]!.stats));
+  const cpuSeconds = cpuByInstance.reduce((a, b) => a + b, 0);
+  const sentCommands = suts.reduce(
+    (n, _, i) => n + (after.each[i]!.stats.redisCommands ?? 0) - (before.each[i]!.stats.redisCommands ?? 0),
+    0,
+  );
+  const executed = commandsBefore && commandsAfter ? perMessage(commandsBefore, commandsAfter, 1) : undefined;
   const redisCpuSeconds =
     redisBefore !== undefined && redisAfter !== undefined ? redisAfter - redisBefore : undefined;
   const perSecond = (count: number, from: number, to: number): number =>
@@ -553,6 +645,18 @@ async function drive(
     ...(commandsBefore && commandsAfter
       ? { redisCommands: perMessage(commandsBefore, commandsAfter, carried) }
       : {}),
+    ...(executed && traffic.arrived > 0
+      ? {
+          redisPerCustomerMessage: {
+            sent: round(sentCommands / traffic.arrived, 2),
+            executed: round(executed.perMessage / traffic.arrived, 2),
+          },
+        }
+      : {}),
+    ...(probed ? { probe: probed } : {}),
+    ...(suts.length > 1
+      ? { instances: suts.length, cpuSecondsByInstance: cpuByInstance.map((c) => round(c, 2)) }
+      : {}),
     sandboxCpuSeconds: round((mainCpu.user + mainCpu.system) / 1e6, 2),
     sandboxEventLoopUtilisation: round(mainElu.utilization, 2),
     ...(stealBefore && stealAfter && stealAfter.total > stealBefore.total
@@ -563,13 +667,15 @@ async function drive(
           ),
         }
       : {}),
-    sutEventLoopUtilisation: round(
-      (after.stats.eluActiveMs - before.stats.eluActiveMs) /
-        (after.stats.eluActiveMs - before.stats.eluActiveMs + after.stats.eluIdleMs - before.stats.eluIdleMs),
-      2,
+    // Several processes: the busiest one's.
+    sutEventLoopUtilisation: Math.max(
+      ...suts.map((_, i) => {
+        const [b, a] = [before.each[i]!.stats, after.each[i]!.stats];
+        return round((a.eluActiveMs - b.eluActiveMs) / (a.eluActiveMs - b.eluActiveMs + a.eluIdleMs - b.eluIdleMs), 2);
+      }),
     ),
-    peakRssBytes: after.stats.maxRssBytes,
-    endRssBytes: after.stats.rssBytes,
+    peakRssBytes: Math.max(...after.each.map((a) => a.stats.maxRssBytes)),
+    endRssBytes: Math.max(...after.each.map((a) => a.stats.rssBytes)),
     startRssAfterGcBytes: startGc.rssBytes,
     endRssAfterGcBytes: endGc.rssBytes,
     endHeapAfterGcBytes: endGc.heapUsedBytes,
@@ -582,6 +688,80 @@ async function drive(
     leftBehindPerComment: round(traffic.leftBehind / Math.max(1, traffic.comments), 2),
     ...(spec.profileFile ? { profileFile: spec.profileFile } : {}),
   };
+}
+
+/**
+ * The probe: each of its customers, alone in the bridge, opens a ticket and gets a reply (not traced: the first
+ * reply saves the conversation once), then sends one more message and gets one more reply, each traced. Round trips
+ * are split at the delivery (the emulator has the comment; BLiP has the reply), on the machine's monotonic clock.
+ */
+async function runProbe(
+  spec: LoadSpec,
+  lime: LimeServer,
+  probe: Traffic,
+  sut: SutProcess,
+  agentReply: (ticketId: number, text: string) => Promise<unknown>,
+): Promise<ProbeResult> {
+  const result: ProbeResult = { toHelpdesk: [], toCustomer: [], scans: 0 };
+  const settle = (): Promise<void> => sleep(250);
+  const until = async (done: () => boolean): Promise<boolean> => {
+    const deadline = performance.now() + 10_000;
+    while (!done()) {
+      if (performance.now() > deadline) return false;
+      await sleep(1);
+    }
+    return true;
+  };
+  const direction = (trips: RedisTrip[], from: number, delivered: number): ProbeDirection => {
+    const mine = trips.filter((t) => t.startMs >= from);
+    const before = mine.filter((t) => t.startMs < delivered);
+    const after = mine.filter((t) => t.startMs >= delivered);
+    const show = (list: RedisTrip[]) => list.map((t) => t.commands.join(' + ')).join(' → ');
+    return {
+      before: before.length,
+      after: after.length,
+      commands: mine.reduce((n, t) => n + t.commands.length, 0),
+      trace: `${show(before)} | ${show(after)}`,
+    };
+  };
+  for (let i = 0; i < probe.count; i++) {
+    const c = probe.base + i;
+    for (let m = 0; m < probe.messages; m++) {
+      const traced = m === probe.messages - 1;
+      await settle();
+      if (traced) await sut.traceStart();
+      const arrived = probe.arrived;
+      const sentAt = monotonicMs();
+      probe.sendMessage(lime, i, m);
+      if (!(await until(() => probe.arrived > arrived))) break;
+      const commentAt = probe.lastCommentAtMono;
+      await settle();
+      if (traced) {
+        const { trips, scans } = await sut.traceStop();
+        result.toHelpdesk.push(direction(trips, sentAt, commentAt));
+        result.scans += scans;
+        await sut.traceStart();
+      }
+      const replies = probe.repliesArrived;
+      const postedAt = monotonicMs();
+      probe.onReplyPosted(c, m, performance.now());
+      await agentReply(probe.ticketOf.get(c)!, probe.text(c, m, 'a'));
+      if (!(await until(() => probe.repliesArrived > replies))) break;
+      const replyAt = probe.lastReplyAtMono;
+      await settle();
+      if (traced) {
+        const { trips, scans } = await sut.traceStop();
+        result.toCustomer.push(direction(trips, postedAt, replyAt));
+        result.scans += scans;
+      }
+    }
+  }
+  spec.say(
+    `    probe: ${result.toHelpdesk.length} messages alone; round trips before | after delivery: to the helpdesk ` +
+      `${result.toHelpdesk.map((d) => `${d.before}|${d.after}`).join(' ')}, to the customer ` +
+      `${result.toCustomer.map((d) => `${d.before}|${d.after}`).join(' ')}`,
+  );
+  return result;
 }
 
 /** Waits until `done()`, or until nothing arrived for `stallMs`; resolves with the reason when it gave up. */

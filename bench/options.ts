@@ -1,6 +1,6 @@
 /**
  * What `npm run bench` runs. The default is the quick run (a few minutes on a 2-core machine); `--full` gives the
- * sizes of issue 9 (1,000 customers × 10 messages, a two-minute rate-limit run). Every option is a flag
+ * sizes the targets are judged at (1,000 customers × 10 messages, 3 rounds, a two-minute rate-limit run). Every option is a flag
  * (`--customers 500`) or an environment variable (`BENCH_CUSTOMERS=500`); flags win.
  */
 
@@ -14,6 +14,13 @@ export interface BenchOptions {
    * Absent in results written before it (one round).
    */
   rounds: number;
+  /**
+   * Scenario 1/2: after each round's run on Redis, this many customers send a message and get a reply each alone in
+   * the bridge, their Redis round trips traced (0: no probe). Absent in results written before it.
+   */
+  probeCustomers?: number;
+  /** Scenario 5 (scale-out): bridge processes sharing one Redis in each round (0 or 1: not run). */
+  scaleOut?: number;
   /** Scenario 1/2: customers, and messages each sends. */
   customers: number;
   messages: number;
@@ -55,6 +62,8 @@ export interface BenchOptions {
 
 const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' | 'note'> = {
   rounds: 1,
+  probeCustomers: 10,
+  scaleOut: 2,
   customers: 200,
   messages: 5,
   textLength: 80,
@@ -86,11 +95,14 @@ const fullSizes: Partial<BenchOptions> = {
 
 const HELP = `npm run bench [-- options]
 
-  --full                    issue 9's sizes: 1000 customers x 10 messages, 2-minute rate-limit run, 3 rounds
+  --full                    1000 customers x 10 messages, 2-minute rate-limit run, 3 rounds
   --scenarios LIST          throughput,idle,ratelimit (default: all three; throughput includes the raw relay)
   --rounds N                throughput: run the raw relay and the bridge N times over and report each one's
                             median round (quick 1, full 3)
   --customers N             customers in the throughput runs (quick 200, full 1000)
+  --probe-customers N       after each run on Redis, N messages and N replies each alone in the bridge, their
+                            Redis round trips traced (10; 0: none)
+  --scale-out N             bridge processes on one Redis in the scale-out run of each round (2; 0: none)
   --messages M              messages per customer (quick 5, full 10)
   --text-length N           characters per message (80)
   --gap S                   half-load runs: seconds between a customer's messages (2); a new conversation
@@ -151,6 +163,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     full,
     scenarios,
     rounds,
+    probeCustomers: num('probe-customers', base.probeCustomers ?? 0),
+    scaleOut: num('scale-out', base.scaleOut ?? 0),
     customers: num('customers', base.customers),
     messages: num('messages', base.messages),
     textLength: num('text-length', base.textLength),

@@ -7,6 +7,7 @@ import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/helpers/redis-server';
+import type { RedisTrip } from './redis-probe';
 import type { SutReply, SutRequest, SutStats } from './sut-protocol';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -111,6 +112,18 @@ export class SutProcess {
 
   async profileStop(file: string): Promise<void> {
     await this.request({ type: 'profile-stop', file }, 'profile');
+  }
+
+  /** Records the bridge's Redis round trips from now on (./redis-probe.ts). */
+  async traceStart(): Promise<void> {
+    await this.request({ type: 'redis-trace-start' }, 'tracing');
+  }
+
+  /** The round trips since `traceStart`, and how many scan commands were left out. */
+  async traceStop(): Promise<{ trips: RedisTrip[]; scans: number }> {
+    const reply = await this.request({ type: 'redis-trace-stop' }, 'trace');
+    if (reply.type !== 'trace') throw new Error(`trace: ${JSON.stringify(reply)}`);
+    return { trips: reply.trips, scans: reply.scans };
   }
 
   async stop(): Promise<void> {

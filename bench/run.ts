@@ -101,13 +101,29 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
       roundLine(r);
       const raw = await run({ ...base('raw relay, max', 'max-raw', r), sut: 'raw' });
       const memory = await run({ ...base('bridge in memory, max', 'max-memory', r), sut: 'bridge' });
-      const onRedis = await run({ ...base('bridge on Redis, max', 'max-redis', r), sut: 'bridge', redis });
-      maxRounds.push({ raw, memory, redis: onRedis });
+      const onRedis = await run({
+        ...base('bridge on Redis, max', 'max-redis', r),
+        sut: 'bridge',
+        redis,
+        probeCustomers: options.probeCustomers ?? 0,
+      });
+      const n = options.scaleOut ?? 0;
+      // No profile: round 1's of one process answers where the CPU goes.
+      const { profileFile: _unprofiled, ...scaled } = base(`${n} bridges on one Redis, max`, 'max-scale-out', r);
+      const scaleOut = n > 1 ? await run({ ...scaled, sut: 'bridge', redis, instances: n }) : undefined;
+      maxRounds.push({ raw, memory, redis: onRedis, ...(scaleOut ? { scaleOut } : {}) });
     }
     // Each system's own median round: a noisy round of the raw relay should not drag its bridge runs along.
-    const median = (system: keyof ThroughputResults['max']): LoadResult =>
+    const median = (system: 'raw' | 'memory' | 'redis'): LoadResult =>
       maxRounds[medianIndex(maxRounds, (m) => m[system].customerMessagesPerSecond)]![system];
-    const max = { raw: median('raw'), memory: median('memory'), redis: median('redis') };
+    const redisRound = maxRounds[medianIndex(maxRounds, (m) => m.redis.customerMessagesPerSecond)]!;
+    const max = {
+      raw: median('raw'),
+      memory: median('memory'),
+      redis: median('redis'),
+      ...(redisRound.scaleOut ? { scaleOut: redisRound.scaleOut } : {}),
+    };
+    const probes = maxRounds.flatMap((m) => (m.redis.probe ? [m.redis.probe] : []));
 
     say('scenarios 1-2: latency at half of the bridge’s maximum throughput');
     const half = async (state: 'memory' | 'redis', r: number): Promise<HalfLoad> => {
@@ -143,11 +159,13 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
       max,
       halfLoad,
       profiles,
+      probes,
       rounds: {
         max: maxRounds.map((m) => ({
           raw: headline(m.raw),
           memory: headline(m.memory),
           redis: headline(m.redis),
+          ...(m.scaleOut ? { scaleOut: headline(m.scaleOut) } : {}),
         })),
         halfLoad: { memory: pairHeadlines(halfRounds.memory), redis: pairHeadlines(halfRounds.redis) },
       },

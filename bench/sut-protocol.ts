@@ -1,3 +1,5 @@
+import type { RedisTrip } from './redis-probe';
+
 /** Messages between the benchmark and its system-under-test process (./sut.ts). */
 
 export type SutRequest =
@@ -5,6 +7,8 @@ export type SutRequest =
   | { type: 'gc' }
   | { type: 'profile-start' }
   | { type: 'profile-stop'; file: string }
+  | { type: 'redis-trace-start' }
+  | { type: 'redis-trace-stop' }
   | { type: 'stop' };
 
 export interface SutStats {
@@ -19,6 +23,8 @@ export interface SutStats {
   eluIdleMs: number;
   /** Wall clock (ms since the epoch, sub-millisecond). */
   atMs: number;
+  /** Redis commands the process has sent so far (client-side count, ./redis-probe.ts); absent without Redis. */
+  redisCommands?: number;
 }
 
 export type SutReply =
@@ -27,5 +33,7 @@ export type SutReply =
   | { type: 'stats'; stats: SutStats; failures: number }
   | { type: 'profiling' }
   | { type: 'profile'; file?: string }
+  | { type: 'tracing' }
+  | { type: 'trace'; trips: RedisTrip[]; scans: number }
   | { type: 'stopped' }
   | { type: 'error'; error: string };

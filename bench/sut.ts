@@ -5,7 +5,7 @@
  *
  * IPC: the child says `{ type: 'ready', url }` (or `{ type: 'failed', error }`); the parent asks `stats` (CPU,
  * memory, event-loop use), `gc` (then stats), `profile-start` / `profile-stop` (a V8 CPU profile written to a
- * file), and `stop`.
+ * file), `redis-trace-start` / `redis-trace-stop` (the Redis round trips in between, ./redis-probe.ts), and `stop`.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
@@ -15,9 +15,13 @@ import { loadConfig } from '../src/config';
 import { errorMessage } from '../src/core/errors';
 import { createLogger } from '../src/telemetry/logger';
 import { startRawRelay } from './raw-relay';
+import { RedisProbe } from './redis-probe';
 import type { SutRequest, SutStats } from './sut-protocol';
 
 const mode = process.argv[2] === 'raw' ? 'raw' : 'bridge';
+/** Client-side Redis counters (the bridge on Redis only), installed before the bridge connects. */
+const probe = mode === 'bridge' && process.env.REDIS_URL ? new RedisProbe() : undefined;
+probe?.install();
 
 function send(message: unknown): void {
   process.send?.(message);
@@ -36,6 +40,7 @@ function stats(): SutStats {
     eluActiveMs: elu.active,
     eluIdleMs: elu.idle,
     atMs: performance.timeOrigin + performance.now(),
+    ...(probe ? { redisCommands: probe.counters().commands } : {}),
   };
 }
 
@@ -105,6 +110,11 @@ async function main(): Promise<void> {
           session = undefined;
           return send({ type: 'profile', file: request.file });
         }
+        case 'redis-trace-start':
+          probe?.startTrace();
+          return send({ type: 'tracing' });
+        case 'redis-trace-stop':
+          return send({ type: 'trace', ...(probe?.stopTrace() ?? { trips: [], scans: 0 }) });
         case 'stop':
           await stop().catch(() => {});
           send({ type: 'stopped' });
