@@ -210,6 +210,9 @@ export interface ProbeResult {
   /** Per probe customer: the customer message to the helpdesk, and the agent's reply to the customer. */
   toHelpdesk: ProbeDirection[];
   toCustomer: ProbeDirection[];
+  /** The same for each probe customer's first message (it opens the ticket) and first reply (not in the targets). */
+  openingToHelpdesk?: ProbeDirection[];
+  openingToCustomer?: ProbeDirection[];
   /** Scan commands (due lanes, timers) left out of the trips. */
   scans: number;
 }
@@ -570,8 +573,12 @@ async function drive(
   const mainElu = performance.eventLoopUtilization(mainEluBefore);
   if (spec.profileFile) await sut.profileStop(spec.profileFile);
   const endGc = await sut.statsAfterGc();
+  const callsEnd = helpdesk.requests.length;
+  const deliveriesEnd = helpdesk.deliveries.length;
   const probed =
-    spec.redis && probe.count > 0 && !incomplete ? await runProbe(spec, lime, probe, sut, agentReply) : undefined;
+    spec.redis && probe.count > 0 && !incomplete
+      ? await runProbe(spec, lime, probe, sut, agentReply)
+      : undefined;
 
   const carried = traffic.arrived + traffic.repliesArrived;
   const cpuByInstance = suts.map((_, i) => cpuOf(before.each[i]!.stats, after.each[i]!.stats));
@@ -585,8 +592,8 @@ async function drive(
     redisBefore !== undefined && redisAfter !== undefined ? redisAfter - redisBefore : undefined;
   const perSecond = (count: number, from: number, to: number): number =>
     count > 0 && to > from ? round(count / ((to - from) / 1000), 1) : 0;
-  const calls = helpdesk.requests.slice(callsBefore);
-  const deliveries = helpdesk.deliveries.slice(deliveriesBefore);
+  const calls = helpdesk.requests.slice(callsBefore, callsEnd);
+  const deliveries = helpdesk.deliveries.slice(deliveriesBefore, deliveriesEnd);
   return {
     label: spec.label,
     sut: spec.sut,
@@ -671,7 +678,10 @@ async function drive(
     sutEventLoopUtilisation: Math.max(
       ...suts.map((_, i) => {
         const [b, a] = [before.each[i]!.stats, after.each[i]!.stats];
-        return round((a.eluActiveMs - b.eluActiveMs) / (a.eluActiveMs - b.eluActiveMs + a.eluIdleMs - b.eluIdleMs), 2);
+        return round(
+          (a.eluActiveMs - b.eluActiveMs) / (a.eluActiveMs - b.eluActiveMs + a.eluIdleMs - b.eluIdleMs),
+          2,
+        );
       }),
     ),
     peakRssBytes: Math.max(...after.each.map((a) => a.stats.maxRssBytes)),
@@ -702,7 +712,13 @@ async function runProbe(
   sut: SutProcess,
   agentReply: (ticketId: number, text: string) => Promise<unknown>,
 ): Promise<ProbeResult> {
-  const result: ProbeResult = { toHelpdesk: [], toCustomer: [], scans: 0 };
+  const result: ProbeResult = {
+    toHelpdesk: [],
+    toCustomer: [],
+    openingToHelpdesk: [],
+    openingToCustomer: [],
+    scans: 0,
+  };
   const settle = (): Promise<void> => sleep(250);
   const until = async (done: () => boolean): Promise<boolean> => {
     const deadline = performance.now() + 10_000;
@@ -729,16 +745,16 @@ async function runProbe(
     for (let m = 0; m < probe.messages; m++) {
       const traced = m === probe.messages - 1;
       await settle();
-      if (traced) await sut.traceStart();
+      await sut.traceStart();
       const arrived = probe.arrived;
       const sentAt = monotonicMs();
       probe.sendMessage(lime, i, m);
       if (!(await until(() => probe.arrived > arrived))) break;
       const commentAt = probe.lastCommentAtMono;
       await settle();
-      if (traced) {
+      {
         const { trips, scans } = await sut.traceStop();
-        result.toHelpdesk.push(direction(trips, sentAt, commentAt));
+        (traced ? result.toHelpdesk : result.openingToHelpdesk!).push(direction(trips, sentAt, commentAt));
         result.scans += scans;
         await sut.traceStart();
       }
@@ -749,9 +765,9 @@ async function runProbe(
       if (!(await until(() => probe.repliesArrived > replies))) break;
       const replyAt = probe.lastReplyAtMono;
       await settle();
-      if (traced) {
+      {
         const { trips, scans } = await sut.traceStop();
-        result.toCustomer.push(direction(trips, postedAt, replyAt));
+        (traced ? result.toCustomer : result.openingToCustomer!).push(direction(trips, postedAt, replyAt));
         result.scans += scans;
       }
     }

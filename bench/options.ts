@@ -40,7 +40,7 @@ export interface BenchOptions {
   vendorLimit: number;
   loadFactor: number;
   rateLimitCustomers: number;
-  /** Scenario 4: 429s are counted from this many seconds on (the "after the first minute"). */
+  /** Scenario 4: 429s are counted from this many seconds on ("after the first minute"). */
   rateLimitWarmupSeconds: number;
   /** Keep the emulator's OpenAPI request validation on (off by default: it is the sandbox's cost, not the bridge's). */
   validate: boolean;

@@ -55,7 +55,10 @@ export function commandName(args: ReadonlyArray<unknown>): string {
 
 /** `bhb:conv:abc` → `conv`, `bhb:q:lane:x` → `q:lane`, `bhb:done:in:…` → `done`. */
 function keyKind(key: unknown): string {
-  const parts = String(key ?? '').split(':');
+  // Keyv's keys are `bhb::conv:…` (namespace, then its own separator).
+  const parts = String(key ?? '')
+    .split(':')
+    .filter((p) => p !== '');
   const rest = parts[0] === 'bhb' ? parts.slice(1) : parts;
   return rest[0] === 'q' || rest[0] === 'lock' ? rest.slice(0, 2).join(':') : (rest[0] ?? '');
 }

@@ -1,11 +1,12 @@
 /**
- * What a benchmark run reports: the targets of issue 9 (PASS/FAIL), a markdown table, a hand-written SVG chart
+ * What a benchmark run reports: the targets (PASS/FAIL, decided on the median of the rounds), a markdown table, a
+ * hand-written SVG chart
  * (throughput and latency percentiles, bridge vs raw relay) and the README's Performance figures.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as prettier from 'prettier';
 import type { IdleResult } from './idle';
-import type { LoadResult, ProbeResult } from './load';
+import type { LoadResult, ProbeDirection, ProbeResult } from './load';
 import type { BenchOptions } from './options';
 import type { ProfileSummary } from './profile';
 import type { RateLimitResult } from './ratelimit';
@@ -116,7 +117,9 @@ export function headline(run: LoadResult): Headline {
     agentRepliesPerSecond: run.agentRepliesPerSecond,
     cpuSecondsPer1000: run.cpuSecondsPer1000,
     ...(run.redisPerCustomerMessage ? { redisPerCustomerMessage: run.redisPerCustomerMessage } : {}),
-    ...(run.instances ? { instances: run.instances, cpuSecondsByInstance: run.cpuSecondsByInstance ?? [] } : {}),
+    ...(run.instances
+      ? { instances: run.instances, cpuSecondsByInstance: run.cpuSecondsByInstance ?? [] }
+      : {}),
     sound: sound(run),
   };
 }
@@ -162,7 +165,9 @@ function allRounds(t: ThroughputResults): Rounds {
         },
       ],
       halfLoad: {
-        memory: [{ bridge: halfHeadline(t.halfLoad.memory.bridge), raw: halfHeadline(t.halfLoad.memory.raw) }],
+        memory: [
+          { bridge: halfHeadline(t.halfLoad.memory.bridge), raw: halfHeadline(t.halfLoad.memory.raw) },
+        ],
         redis: [{ bridge: halfHeadline(t.halfLoad.redis.bridge), raw: halfHeadline(t.halfLoad.redis.raw) }],
       },
     }
@@ -224,7 +229,8 @@ export function evaluateTargets(results: BenchResults): Target[] {
   if (t) {
     const rounds = allRounds(t);
     const f = targetFigures(t);
-    const list = (values: number[], digits = 2): string => values.map((v) => `${round(v, digits)}×`).join(', ');
+    const list = (values: number[], digits = 2): string =>
+      values.map((v) => `${round(v, digits)}×`).join(', ');
     const n = rounds.max.length;
     const ofRounds = n > 1 ? `median of ${n} rounds` : 'one round';
     // 1. CPU per customer message with its reply, bridge / raw relay in the same round.
@@ -529,10 +535,12 @@ export function renderMarkdown(r: BenchResults): string {
       '| run | customer msg/s | agent replies/s | CPU s / 1000 msgs | one-core ceiling, customer msg/s | Redis CPU s / 1000 | Redis commands / msg | peak RSS | its event loop busy | sandbox event loop busy | all arrived, in order |',
       '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     );
-    for (const run of [t.max.raw, t.max.memory, t.max.redis]) lines.push(runRow(run));
+    for (const run of [t.max.raw, t.max.memory, t.max.redis, ...(t.max.scaleOut ? [t.max.scaleOut] : [])])
+      lines.push(runRow(run));
     lines.push('');
     const rounds = severalRounds(t);
     if (rounds) lines.push(maxRoundsLine(rounds), '');
+    lines.push(...probeLines(t), ...cpuRoundsLines(t));
     lines.push(
       "**Added latency at half of the bridge's maximum** (the same offered load for the bridge and the raw relay; " +
         'p50 / p95 / p99; to the helpdesk: BLiP writes the message to the socket → the helpdesk has it; to the ' +
@@ -576,7 +584,8 @@ export function renderMarkdown(r: BenchResults): string {
     const commands = t.max.redis.redisCommands;
     if (commands) {
       lines.push(
-        `Redis commands per message on Redis (both directions, commands inside Lua scripts included): ` +
+        `Redis commands executed per message carried on Redis (each direction counts one; commands inside Lua ` +
+          `scripts included): ` +
           Object.entries(commands.byCommand)
             .sort((a, b) => b[1] - a[1])
             .map(([command, calls]) => `${command} ${calls}`)
@@ -650,6 +659,64 @@ export function renderMarkdown(r: BenchResults): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** CPU per customer message with its reply, round by round, and the scale-out runs. */
+function cpuRoundsLines(t: ThroughputResults): string[] {
+  const rounds = allRounds(t).max;
+  const f = targetFigures(t);
+  const row = (m: Rounds['max'][number], i: number): string =>
+    `| ${i + 1} | ${msPerPair(m.raw.cpuSecondsPer1000)} | ${msPerPair(m.memory.cpuSecondsPer1000)} (${round(f.cpuRatio.memory[i]!, 2)}×) | ` +
+    `${msPerPair(m.redis.cpuSecondsPer1000)} (${round(f.cpuRatio.redis[i]!, 2)}×) | ` +
+    `${m.redis.redisPerCustomerMessage ? `${m.redis.redisPerCustomerMessage.sent} / ${m.redis.redisPerCustomerMessage.executed}` : '–'} | ` +
+    (m.scaleOut
+      ? `${msPerPair(m.scaleOut.cpuSecondsPer1000)} (${round(m.scaleOut.cpuSecondsPer1000 / m.redis.cpuSecondsPer1000, 2)}×; ` +
+        `${(m.scaleOut.cpuSecondsByInstance ?? []).join(' / ')} s; ${num(m.scaleOut.customerMessagesPerSecond)} msg/s; ` +
+        `${m.scaleOut.sound ? 'all arrived' : '**not all arrived once, in order**'})`
+      : '–') +
+    ' |';
+  return [
+    "**CPU per customer message with its reply** (ms of the process's user + system CPU, each round; bridge / raw " +
+      'relay of the same round in brackets), the Redis commands it took (sent by the bridge, a script one / executed ' +
+      "by Redis, commands inside scripts included), and the scale-out run (the processes' summed CPU per message, " +
+      "its ratio to one process on Redis in the same round, each process's CPU seconds, throughput):",
+    '',
+    '| round | raw relay | bridge, memory | bridge, Redis | Redis commands | scale-out on one Redis |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rounds.map(row),
+    '',
+  ];
+}
+
+/** The probe's round trips: what one message alone waits for on Redis, in each direction. */
+function probeLines(t: ThroughputResults): string[] {
+  const probes = t.probes ?? [];
+  const all = (key: keyof ProbeResult) =>
+    probes.flatMap((p) => (Array.isArray(p[key]) ? (p[key] as ProbeDirection[]) : []));
+  const sample = (key: keyof ProbeResult): string => {
+    const list = all(key);
+    if (list.length === 0) return '–';
+    const traces = new Map<string, number>();
+    for (const d of list) traces.set(d.trace, (traces.get(d.trace) ?? 0) + 1);
+    const [trace] = [...traces.entries()].sort((a, b) => b[1] - a[1])[0]!;
+    const d = list.find((x) => x.trace === trace)!;
+    return `${d.before} | ${d.after} | ${d.commands} | \`${trace.replace(/\|/g, '‖')}\``;
+  };
+  if (probes.length === 0) return [];
+  return [
+    '**Redis round trips of one message alone** (after each run on Redis, each probe customer sends a message and ' +
+      'gets a reply with nothing else in the bridge; a round trip starts when the bridge sends a command while no ' +
+      "other awaits its reply, so commands sent together or overlapping share one; the runner's 250 ms scan is " +
+      'left out; ‖ marks the delivery: the helpdesk has the comment, BLiP has the reply). The most frequent trace:',
+    '',
+    '| message | round trips before the delivery | after it | commands | trace |',
+    '| --- | --- | --- | --- | --- |',
+    `| a customer message to an open ticket | ${sample('toHelpdesk')} |`,
+    `| an agent reply | ${sample('toCustomer')} |`,
+    `| the customer's first message (opens the ticket) | ${sample('openingToHelpdesk')} |`,
+    `| the first agent reply | ${sample('openingToCustomer')} |`,
+    '',
+  ];
 }
 
 // ---- SVG ---------------------------------------------------------------------------------------------------
@@ -909,11 +976,10 @@ export async function updateReadme(file: string, r: BenchResults): Promise<boole
     '',
     '| | raw relay | bridge, memory | bridge, Redis |',
     '| --- | --- | --- | --- |',
-    `| customer messages/s (max) | ${num(t.max.raw.customerMessagesPerSecond)} | ${num(t.max.memory.customerMessagesPerSecond)} | ${num(t.max.redis.customerMessagesPerSecond)} |`,
+    `| customer messages/s (max; reported, not a target) | ${num(t.max.raw.customerMessagesPerSecond)} | ${num(t.max.memory.customerMessagesPerSecond)} | ${num(t.max.redis.customerMessagesPerSecond)} |`,
     `| agent replies/s (max) | ${num(t.max.raw.agentRepliesPerSecond)} | ${num(t.max.memory.agentRepliesPerSecond)} | ${num(t.max.redis.agentRepliesPerSecond)} |`,
-    `| CPU s per 1,000 messages | ${t.max.raw.cpuSecondsPer1000} | ${t.max.memory.cpuSecondsPer1000} | ${t.max.redis.cpuSecondsPer1000} (+ Redis ${t.max.redis.redisCpuSecondsPer1000 ?? '–'}) |`,
-    `| one-core ceiling, customer messages/s with a reply each | ${num(ceiling(t.max.raw))} | ${num(ceiling(t.max.memory))} | ${num(ceiling(t.max.redis))} |`,
-    `| Redis commands per message | – | – | ${t.max.redis.redisCommands?.perMessage ?? '–'} |`,
+    `| CPU ms per customer message with its reply (median round) | ${msPerPair(t.max.raw.cpuSecondsPer1000)} | ${msPerPair(t.max.memory.cpuSecondsPer1000)} | ${msPerPair(t.max.redis.cpuSecondsPer1000)} (+ Redis ${t.max.redis.redisCpuSecondsPer1000 !== undefined ? msPerPair(t.max.redis.redisCpuSecondsPer1000) : '–'}) |`,
+    `| Redis commands per customer message with its reply: sent / executed | – | – | ${t.max.redis.redisPerCustomerMessage ? `${t.max.redis.redisPerCustomerMessage.sent} / ${t.max.redis.redisPerCustomerMessage.executed}` : '–'} |`,
     `| peak RSS (all messages offered at once) | ${mb(t.max.raw.peakRssBytes)} MB | ${mb(t.max.memory.peakRssBytes)} MB | ${mb(t.max.redis.peakRssBytes)} MB |`,
     `| p99 to the helpdesk at half load (raw: at the memory / Redis load) | ${ms(t.halfLoad.memory.raw.toHelpdesk.p99Ms)} / ${ms(t.halfLoad.redis.raw.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toHelpdesk.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toHelpdesk.p99Ms)} |`,
     `| p99 to the customer at half load (raw: at the memory / Redis load) | ${ms(t.halfLoad.memory.raw.toCustomer.p99Ms)} / ${ms(t.halfLoad.redis.raw.toCustomer.p99Ms)} | ${ms(t.halfLoad.memory.bridge.toCustomer.p99Ms)} | ${ms(t.halfLoad.redis.bridge.toCustomer.p99Ms)} |`,
@@ -923,7 +989,12 @@ export async function updateReadme(file: string, r: BenchResults): Promise<boole
       ' open conversations. ' +
       `Rate limit (${rl.vendorLimit}/min, ${o.loadFactor}× offered): ${rl.acceptedPerMinute} calls/min, ` +
       `${rl.rateLimited} × 429, ${rl.messagesPerCall} messages per comment, longest wait ${ms(rl.maxQueueingDelayMs)}, ` +
-      `${rl.lost} lost, ${rl.outOfOrder} out of order.`,
+      `${rl.lost} lost, ${rl.outOfOrder} out of order.` +
+      (t.max.scaleOut
+        ? ` Scale-out (${t.max.scaleOut.instances ?? 2} processes on one Redis, the Redis run's round): ` +
+          `${num(t.max.scaleOut.customerMessagesPerSecond)} customer messages/s, ` +
+          `${num(t.max.scaleOut.agentRepliesPerSecond)} replies/s, CPU ${(t.max.scaleOut.cpuSecondsByInstance ?? []).join(' / ')} s.`
+        : ''),
     '',
     '| target | measured | |',
     '| --- | --- | --- |',

@@ -1,11 +1,15 @@
 /**
- * `npm run bench`: is the bridge ever the bottleneck between a customer and an agent? (issue 9)
+ * `npm run bench`: what the bridge costs per message, measured against a raw relay on the same machine in the same run
+ * (every machine of this project has 2 cores, shared by the sandbox, Redis and the bridge: ratios, not rates).
  *
- *   1. throughput and latency, both directions, in memory and on Redis;
+ *   1. CPU per customer message with its reply, in memory and on Redis, at maximum throughput; the Redis commands
+ *      it takes (client-side count) and, in a probe after the run, the sequential round trips of one message alone;
  *   2. the same load through a raw relay (./raw-relay.ts), the least work any bridge can do, for the ratios;
- *      1 and 2 run in rounds (`--rounds`), and each system's median round is the one reported;
- *   3. idle scale: open conversations in Redis, bytes each, and the bridge's RSS as their number grows;
- *   4. the vendor's rate limit: 3× the allowed load against an emulator that answers 429 beyond it.
+ *   3. the latency tail at half load, bridge and raw relay at the same offered load;
+ *      1 to 3 run in rounds (`--rounds`), and the targets are decided on the median of the rounds;
+ *   4. idle scale: open conversations in Redis, bytes each, and the bridge's RSS as their number grows; the vendor's
+ *      rate limit: 3× the allowed load against an emulator that answers 429 beyond it;
+ *   5. scale-out: two bridge processes on one Redis, in each round, against one process's CPU per message.
  *
  * Prints PASS/FAIL per target, writes bench/results/latest.{json,md,svg} and a timestamped copy of each, and
  * with `--readme`, rewrites the figures of README.md's Performance section. Tests never assert on speed; CI does not
@@ -109,7 +113,11 @@ async function throughput(options: BenchOptions, dir: string): Promise<Throughpu
       });
       const n = options.scaleOut ?? 0;
       // No profile: round 1's of one process answers where the CPU goes.
-      const { profileFile: _unprofiled, ...scaled } = base(`${n} bridges on one Redis, max`, 'max-scale-out', r);
+      const { profileFile: _unprofiled, ...scaled } = base(
+        `${n} bridges on one Redis, max`,
+        'max-scale-out',
+        r,
+      );
       const scaleOut = n > 1 ? await run({ ...scaled, sut: 'bridge', redis, instances: n }) : undefined;
       maxRounds.push({ raw, memory, redis: onRedis, ...(scaleOut ? { scaleOut } : {}) });
     }
