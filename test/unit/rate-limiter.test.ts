@@ -188,6 +188,43 @@ describeWithRedis('GCRA limiter on Redis', () => {
     }
   });
 
+  it('takes a few slots ahead while the limit is far: one Redis step for five calls, on the shared schedule', async () => {
+    const { createClient } = await import('@keyv/redis');
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    const scripts = async (): Promise<number> => {
+      const info = await admin.info('commandstats');
+      return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+    };
+    const a = createState(redis.url, captureLogs().logger);
+    const b = createState(redis.url, captureLogs().logger);
+    try {
+      const limiter = a.limiter('ahead', 600); // a burst of 30
+      expect(await limiter.acquire(1, 'normal')).toBe(0); // no observation yet: asks Redis for its own slot
+      const before = await scripts();
+      for (let i = 0; i < 5; i++) expect(await limiter.acquire(1, 'normal')).toBe(0);
+      expect((await scripts()) - before).toBe(1);
+      // The other instance sees the six slots taken: 24 of the burst are left for it (plus what refilled).
+      const other = b.limiter('ahead', 600);
+      let free = 0;
+      const started = Date.now();
+      while ((await other.delay()) === 0 && free < 100) {
+        await other.acquire();
+        free++;
+      }
+      const refilled = Math.ceil((Date.now() - started) / gcraParams(600).intervalMs) + 1;
+      expect(free).toBeLessThanOrEqual(24 + refilled);
+      expect(free).toBeGreaterThanOrEqual(24 - 4); // its own steps take ahead too, from the first half
+    } finally {
+      await a.store.close();
+      await b.store.close();
+      await admin.close();
+    }
+  });
+
   it('takes several slots in one step on Redis too', async () => {
     const state = createState(redis.url, captureLogs().logger);
     try {
