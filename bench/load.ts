@@ -719,7 +719,8 @@ async function runProbe(
     openingToCustomer: [],
     scans: 0,
   };
-  const settle = (): Promise<void> => sleep(250);
+  // After a delivery, the bridge finishes its bookkeeping (dedupe mark, acknowledgement) within milliseconds.
+  const settle = (): Promise<void> => sleep(150);
   const until = async (done: () => boolean): Promise<boolean> => {
     const deadline = performance.now() + 10_000;
     while (!done()) {

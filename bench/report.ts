@@ -154,24 +154,33 @@ function median(values: number[]): number {
 
 /** Every round's headline figures (results written before rounds: the representatives, one round). */
 function allRounds(t: ThroughputResults): Rounds {
-  return (
-    t.rounds ?? {
-      max: [
-        {
-          raw: headline(t.max.raw),
-          memory: headline(t.max.memory),
-          redis: headline(t.max.redis),
-          ...(t.max.scaleOut ? { scaleOut: headline(t.max.scaleOut) } : {}),
-        },
-      ],
+  const half = (state: 'memory' | 'redis') => [
+    { bridge: halfHeadline(t.halfLoad[state].bridge), raw: halfHeadline(t.halfLoad[state].raw) },
+  ];
+  if (t.rounds) {
+    // Results of one round may list no half-load rounds: the representatives are that round.
+    return {
+      max: t.rounds.max,
       halfLoad: {
-        memory: [
-          { bridge: halfHeadline(t.halfLoad.memory.bridge), raw: halfHeadline(t.halfLoad.memory.raw) },
-        ],
-        redis: [{ bridge: halfHeadline(t.halfLoad.redis.bridge), raw: halfHeadline(t.halfLoad.redis.raw) }],
+        memory: t.rounds.halfLoad.memory.length ? t.rounds.halfLoad.memory : half('memory'),
+        redis: t.rounds.halfLoad.redis.length ? t.rounds.halfLoad.redis : half('redis'),
       },
-    }
-  );
+    };
+  }
+  return {
+    max: [
+      {
+        raw: headline(t.max.raw),
+        memory: headline(t.max.memory),
+        redis: headline(t.max.redis),
+        ...(t.max.scaleOut ? { scaleOut: headline(t.max.scaleOut) } : {}),
+      },
+    ],
+    halfLoad: {
+      memory: [{ bridge: halfHeadline(t.halfLoad.memory.bridge), raw: halfHeadline(t.halfLoad.memory.raw) }],
+      redis: [{ bridge: halfHeadline(t.halfLoad.redis.bridge), raw: halfHeadline(t.halfLoad.redis.raw) }],
+    },
+  };
 }
 
 /** CPU per customer message with its reply, in ms, from CPU seconds per 1,000 messages carried (both ways). */

@@ -141,22 +141,25 @@ function results(throughput: ThroughputResults): BenchResults {
 }
 
 describe('bench: rounds in the report', () => {
-  // Three rounds of max throughput: raw relay 1000, 900, 1100; memory 600, 700, 500; Redis 550, 450, 500.
+  // Three rounds of max throughput: raw relay 1000, 900, 1100; memory 600, 700, 500; Redis 550, 450, 500. CPU s per
+  // 1,000 messages: raw relay 0.5 each round; memory 0.8, 0.7, 0.9 (1.6×, 1.4×, 1.8×); Redis 0.85, 0.8, 0.9 (1.7×,
+  // 1.6×, 1.8×).
+  const cpu = (run: LoadResult, cpuSecondsPer1000: number): LoadResult => ({ ...run, cpuSecondsPer1000 });
   const max = [
     {
-      raw: load('raw relay, max', 1000, 1000),
-      memory: load('memory', 600, 700),
-      redis: load('redis', 550, 600),
+      raw: cpu(load('raw relay, max', 1000, 1000), 0.5),
+      memory: cpu(load('memory', 600, 700), 0.8),
+      redis: cpu(load('redis', 550, 600), 0.85),
     },
     {
-      raw: load('raw relay, max', 900, 900),
-      memory: load('memory', 700, 700),
-      redis: load('redis', 450, 600),
+      raw: cpu(load('raw relay, max', 900, 900), 0.5),
+      memory: cpu(load('memory', 700, 700), 0.7),
+      redis: cpu(load('redis', 450, 600), 0.8),
     },
     {
-      raw: load('raw relay, max', 1100, 1000),
-      memory: load('memory', 500, 700),
-      redis: load('redis', 500, 600),
+      raw: cpu(load('raw relay, max', 1100, 1000), 0.5),
+      memory: cpu(load('memory', 500, 700), 0.9),
+      redis: cpu(load('redis', 500, 600), 0.9),
     },
   ];
   // Half load, bridge p99 over a raw p99 of 10 ms: ratios 3×, 1.5×, 2× (memory); 4×, 5×, 6× (Redis).
@@ -185,13 +188,29 @@ describe('bench: rounds in the report', () => {
   };
   const measured = (r: BenchResults, id: string) => evaluateTargets(r).find((t) => t.id === id)!.measured;
 
-  it('judges the representatives and lists each round’s deciding figure', () => {
+  it('decides each target on the median of the rounds and lists every round’s figure', () => {
     const r = results(withRounds);
-    expect(measured(r, 'throughput-memory')).toBe(
-      "60% to the helpdesk, 70% to the customer (each round's lower: 60%, 78%, 45%)",
-    );
-    expect(measured(r, 'p99-half-load-redis')).toMatch(/\(5×\).*\(each round's higher: 4×, 5×, 6×\)$/);
-    expect(measured(r, 'redis-1000-per-second')).toBe('500 customer messages/s (rounds: 550, 450, 500)');
+    const target = (id: string) => evaluateTargets(r).find((t) => t.id === id)!;
+    // CPU per customer message with its reply: twice the CPU s per 1,000 messages (both directions count), in ms.
+    expect(target('cpu-memory')).toMatchObject({
+      measured: '1.6× (median of 3 rounds): 1.6 ms vs 1 ms; rounds 1.6×, 1.4×, 1.8×',
+      result: 'FAIL',
+    });
+    expect(target('cpu-redis')).toMatchObject({
+      measured: '1.7× (median of 3 rounds): 1.7 ms vs 1 ms; rounds 1.7×, 1.6×, 1.8×',
+      result: 'PASS',
+    });
+    expect(target('p99-half-load-redis')).toMatchObject({
+      measured: expect.stringMatching(/^5× \(median of 3 rounds\); .*; rounds 4×, 5×, 6×$/),
+      result: 'FAIL',
+    });
+    expect(target('p99-half-load-memory')).toMatchObject({
+      measured: expect.stringMatching(/^2× \(median of 3 rounds\); .*; rounds 3×, 1\.5×, 2×$/),
+      result: 'PASS',
+    });
+    // Throughput is reported, not a target any more.
+    expect(evaluateTargets(r).map((t) => t.id)).not.toContain('throughput-memory');
+    expect(evaluateTargets(r).map((t) => t.id)).not.toContain('redis-1000-per-second');
   });
 
   it('says under each table which round each row is, with every round’s ratios', () => {
@@ -224,8 +243,71 @@ describe('bench: rounds in the report', () => {
       { ...withRounds, rounds: { max: [withRounds.rounds!.max[0]!], halfLoad: { memory: [], redis: [] } } },
     ]) {
       const r = results(t);
-      expect(measured(r, 'throughput-memory')).toBe('60% to the helpdesk, 70% to the customer');
+      expect(measured(r, 'cpu-memory')).toBe('1.6× (one round): 1.6 ms vs 1 ms');
       expect(renderMarkdown({ ...r, targets: evaluateTargets(r) })).not.toContain('Median of');
     }
+  });
+});
+
+describe('bench: Redis work, round trips and scale-out in the report', () => {
+  const probe = (before: number[], after: number) => ({
+    toHelpdesk: before.map((b) => ({ before: b, after, commands: b + after, trace: '' })),
+    toCustomer: before.map(() => ({ before: 2, after, commands: 2 + after, trace: '' })),
+    scans: 0,
+  });
+  const withRedis = (sent: number): LoadResult => ({
+    ...load('redis', 500, 500),
+    cpuSecondsPer1000: 1,
+    redisPerCustomerMessage: { sent, executed: sent * 3 },
+  });
+  const t = (
+    sent: number,
+    before: number[],
+    scaleOutCpu: number,
+    scaleOutSound = true,
+  ): ThroughputResults => {
+    const scaleOut = {
+      ...load('2 bridges', 600, 600),
+      cpuSecondsPer1000: scaleOutCpu,
+      instances: 2,
+      cpuSecondsByInstance: [0.6, 0.5],
+      ...(scaleOutSound ? {} : { duplicates: 1 }),
+    };
+    return {
+      max: { raw: load('raw', 900, 900), memory: load('memory', 600, 600), redis: withRedis(sent), scaleOut },
+      halfLoad: {
+        memory: { rate: 250, bridge: load('bridge', 250, 250), raw: load('raw', 250, 250) },
+        redis: { rate: 250, bridge: load('bridge', 250, 250), raw: load('raw', 250, 250) },
+      },
+      profiles: [],
+      probes: [probe(before, 2)],
+    };
+  };
+  const target = (tr: ThroughputResults, id: string) =>
+    evaluateTargets(results(tr)).find((x) => x.id === id)!;
+
+  it('judges commands sent per customer message with its reply, and prints what Redis executed', () => {
+    expect(target(t(11.5, [2], 1), 'redis-commands')).toMatchObject({
+      result: 'PASS',
+      measured: expect.stringMatching(/^11\.5 sent by the bridge .* 34\.5 executed by Redis/),
+    });
+    expect(target(t(12.5, [2], 1), 'redis-commands').result).toBe('FAIL');
+  });
+
+  it('judges the median round trips before the delivery, each direction, and tallies them', () => {
+    expect(target(t(10, [2, 2, 3], 1), 'redis-round-trips')).toMatchObject({
+      result: 'PASS',
+      measured: expect.stringContaining('to the helpdesk 2 (2 (×2), 3; then 2 (×3) after the delivery)'),
+    });
+    expect(target(t(10, [3, 3, 2], 1), 'redis-round-trips').result).toBe('FAIL');
+  });
+
+  it('judges scale-out on its CPU per message against one process and on every message arriving once', () => {
+    expect(target(t(10, [2], 1.08), 'scale-out')).toMatchObject({
+      result: 'PASS',
+      measured: expect.stringContaining('1.08× one process'),
+    });
+    expect(target(t(10, [2], 1.2), 'scale-out').result).toBe('FAIL');
+    expect(target(t(10, [2], 1, false), 'scale-out').result).toBe('FAIL');
   });
 });
