@@ -701,9 +701,10 @@ async function drive(
 }
 
 /**
- * The probe: each of its customers, alone in the bridge, opens a ticket and gets a reply (not traced: the first
- * reply saves the conversation once), then sends one more message and gets one more reply, each traced. Round trips
- * are split at the delivery (the emulator has the comment; BLiP has the reply), on the machine's monotonic clock.
+ * The probe: each of its customers, alone in the bridge, opens a ticket and gets a reply (traced apart: an opening,
+ * and a first reply that saves the conversation once), then sends one more message and gets one more reply, each
+ * traced: the figures. Round trips are split at the delivery (the emulator has the comment; BLiP has the reply), on
+ * the machine's monotonic clock.
  */
 async function runProbe(
   spec: LoadSpec,
@@ -741,11 +742,13 @@ async function runProbe(
       trace: `${show(before)} | ${show(after)}`,
     };
   };
-  for (let i = 0; i < probe.count; i++) {
-    const c = probe.base + i;
-    for (let m = 0; m < probe.messages; m++) {
+  // Every probe customer opens first; then each sends its traced message in turn, a steady pace of one vendor call
+  // every few hundred milliseconds (a process this slow still uses the rate limiter's slots taken ahead, for a second).
+  await settle();
+  for (let m = 0; m < probe.messages; m++) {
+    for (let i = 0; i < probe.count; i++) {
+      const c = probe.base + i;
       const traced = m === probe.messages - 1;
-      await settle();
       await sut.traceStart();
       const arrived = probe.arrived;
       const sentAt = monotonicMs();

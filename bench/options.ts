@@ -62,7 +62,7 @@ export interface BenchOptions {
 
 const quick: Omit<BenchOptions, 'full' | 'scenarios' | 'outDir' | 'writeReadme' | 'note'> = {
   rounds: 1,
-  probeCustomers: 10,
+  probeCustomers: 11,
   scaleOut: 2,
   customers: 200,
   messages: 5,
@@ -101,7 +101,7 @@ const HELP = `npm run bench [-- options]
                             median round (quick 1, full 3)
   --customers N             customers in the throughput runs (quick 200, full 1000)
   --probe-customers N       after each run on Redis, N messages and N replies each alone in the bridge, their
-                            Redis round trips traced (10; 0: none)
+                            Redis round trips traced (11; 0: none)
   --scale-out N             bridge processes on one Redis in the scale-out run of each round (2; 0: none)
   --messages M              messages per customer (quick 5, full 10)
   --text-length N           characters per message (80)
