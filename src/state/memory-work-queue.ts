@@ -21,7 +21,7 @@ export class MemoryWorkQueue implements WorkQueue {
     lane: string,
     item: WorkItem,
     lease?: LaneLease,
-  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[] }> {
+  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[]; behind?: boolean }> {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
@@ -43,7 +43,7 @@ export class MemoryWorkQueue implements WorkQueue {
       this.claims.set(lane, work.id);
       return { work: { ...work }, dueAtMs, taken: [{ ...work }] };
     }
-    return { work: { ...work }, dueAtMs };
+    return { work: { ...work }, dueAtMs, behind: items.length > 1 };
   }
 
   async dueLanes(nowMs: number, limit: number): Promise<string[]> {

@@ -49,6 +49,8 @@ export class RedisRateLimiter implements RateLimiter {
    * limit that is far away). Near the limit (less than half the burst free) every call asks Redis, as before.
    */
   private spare = { slots: 0, untilMs: 0 };
+  /** A step taking slots ahead is on its way: the calls meanwhile take their own only (one batch ahead at most). */
+  private aheadPending = false;
 
   constructor(
     private readonly client: () => Promise<ScriptRedisClient>,
@@ -69,7 +71,10 @@ export class RedisRateLimiter implements RateLimiter {
     let waited = 0;
     let ahead = this.aheadFor(slots);
     for (;;) {
-      const wait = await this.step(true, params, slots + ahead);
+      if (ahead > 0) this.aheadPending = true;
+      const wait = await this.step(true, params, slots + ahead).finally(() => {
+        if (ahead > 0) this.aheadPending = false;
+      });
       if (wait === 0) {
         if (ahead > 0) this.spare = { slots: ahead, untilMs: Date.now() + HINT_MS };
         return waited;
@@ -94,7 +99,8 @@ export class RedisRateLimiter implements RateLimiter {
   /** How many slots to take ahead with a call's own `slots`: only from the half of the burst seen free beyond half. */
   private aheadFor(slots: number): number {
     const { freeMs, atMs } = this.lastSeen;
-    if (Date.now() - atMs >= HINT_MS || this.params.burstMs <= 0) return 0;
+    if (Date.now() - atMs >= HINT_MS || this.params.burstMs <= 0 || this.aheadPending) return 0;
+    if (this.spare.slots > 0 && Date.now() < this.spare.untilMs) return 0;
     const room = Math.floor((freeMs - this.params.burstMs / 2) / this.params.intervalMs) - slots;
     return Math.max(0, Math.min(AHEAD, room));
   }

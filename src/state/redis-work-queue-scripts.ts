@@ -16,8 +16,8 @@ end
 `;
 
 // KEYS: lane list, due zset, count, claims hash, lease key. ARGV: entry, lane, now, lease token ('' for none),
-// lease ms, entry id. Returns {due, 1 when the lease was taken with the entry as the lane's head}: only when the
-// lane was empty, is due now, and no one holds it.
+// lease ms, entry id. Returns {due, 1 when the lease was taken with the entry as the lane's head, the lane's length
+// with the entry}: the lease only when the lane was empty, is due now, and no one holds it.
 export const ENQUEUE = new RedisScript(`
 local length = redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[2])
@@ -29,7 +29,7 @@ if ARGV[4] ~= '' and length == 1 and tonumber(due) <= tonumber(ARGV[3])
   redis.call('HSET', KEYS[4], ARGV[2], ARGV[6])
   taken = 1
 end
-return {due, taken}
+return {due, taken, length}
 `);
 
 // Up to max entries of a lane; the head's id (before its first space) is recorded in the claims hash.

@@ -69,7 +69,7 @@ export class RedisWorkQueue implements WorkQueue {
     lane: string,
     item: WorkItem,
     lease?: LaneLease,
-  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[] }> {
+  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[]; behind?: boolean }> {
     const work: QueuedWork = {
       id: randomUUID(),
       lane,
@@ -78,13 +78,14 @@ export class RedisWorkQueue implements WorkQueue {
       enqueuedAt: new Date().toISOString(),
     };
     const now = Date.now();
-    const [due, taken] = (await ENQUEUE.run(
+    const [due, taken, length] = (await ENQUEUE.run(
       await this.client(),
       [this.laneKey(lane), this.dueKey, this.countKey, this.claimsKey, this.leaseKey(lane)],
       [encodeEntry(work), lane, now, lease?.token ?? '', lease?.ttlMs ?? 0, work.id],
-    )) as [string | null, number];
+    )) as [string | null, number, number | undefined];
     const dueAtMs = Number(due ?? now);
-    return Number(taken) === 1 ? { work, dueAtMs, taken: [work] } : { work, dueAtMs };
+    if (Number(taken) === 1) return { work, dueAtMs, taken: [work] };
+    return length === undefined ? { work, dueAtMs } : { work, dueAtMs, behind: Number(length) > 1 };
   }
 
   async dueLanes(nowMs: number, limit: number): Promise<string[]> {

@@ -78,6 +78,25 @@ describeEachState(['memory', 'redis'] as const)('lanes (%s)', (backend) => {
     expect(await h.state.queue.depth()).toEqual({ queued: 0, lanes: 0, deadLetters: 0 });
   });
 
+  it('drains a lane once when work is recorded behind the item in progress: no second take of an emptied lane', async () => {
+    const h = core();
+    const enqueues = jest.spyOn(h.state.queue, 'enqueue');
+    const takes = jest.spyOn(h.state.queue, 'take');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    h.helpdesk.gate = () => held;
+    // The first message starts the drain (its enqueue takes the lane); the others are recorded behind it.
+    for (const id of ['a1', 'a2', 'a3']) await h.accept(customer(1), msg(id));
+    release();
+    await h.idle();
+    expect(h.helpdesk.commentsOf(customer(1).key)).toEqual(['a1', 'a2', 'a3']);
+    // One drain, under the lease the first enqueue took: each next head came with the acknowledgement of the one
+    // before (ackAndTake; in memory it takes under the same lease); no drain took the emptied lane again.
+    const lease = enqueues.mock.calls[0]![2]!;
+    expect(takes.mock.calls.map(([, , l]) => l.token)).toEqual(takes.mock.calls.map(() => lease.token));
+    expect(await h.state.queue.depth()).toEqual({ queued: 0, lanes: 0, deadLetters: 0 });
+  });
+
   it("moves a ticket lane's event to the customer's lane, behind that lane's work", async () => {
     const h = core();
     await h.write(customer(1), msg('m1'));

@@ -225,6 +225,30 @@ describeWithRedis('GCRA limiter on Redis', () => {
     }
   });
 
+  it('takes one batch ahead at most: calls at once do not each reserve slots they will not use', async () => {
+    const a = createState(redis.url, captureLogs().logger);
+    const b = createState(redis.url, captureLogs().logger);
+    try {
+      const limiter = a.limiter('at-once', 600); // a burst of 30
+      await limiter.acquire();
+      await Promise.all(Array.from({ length: 8 }, () => limiter.acquire()));
+      // 1 + 8 calls and at most one batch of 4 ahead: 17 of the burst are left for the other instance.
+      const other = b.limiter('at-once', 600);
+      let free = 0;
+      const started = Date.now();
+      while ((await other.delay()) === 0 && free < 100) {
+        await other.acquire();
+        free++;
+      }
+      const refilled = Math.ceil((Date.now() - started) / gcraParams(600).intervalMs) + 1;
+      expect(free).toBeGreaterThanOrEqual(17 - 4); // its own steps take ahead too
+      expect(free).toBeLessThanOrEqual(17 + refilled);
+    } finally {
+      await a.store.close();
+      await b.store.close();
+    }
+  });
+
   it('takes several slots in one step on Redis too', async () => {
     const state = createState(redis.url, captureLogs().logger);
     try {

@@ -66,13 +66,14 @@ export interface WorkQueue {
    * Appends to the lane's tail; when it resolves, the item is recorded (in Redis: durably). `dueAtMs` is when the
    * lane is due: later than now while its head waits for a retry. With `lease`, when the lane was empty and no one
    * held it, the same step takes the lane for the lease and hands the item out as its head (`taken`, as `take`
-   * would return it).
+   * would return it). `behind`: the lane held other items when this one was recorded (a drain of the lane reaches it
+   * before it leaves the lane empty).
    */
   enqueue(
     lane: string,
     item: WorkItem,
     lease?: LaneLease,
-  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[] }>;
+  ): Promise<{ work: QueuedWork; dueAtMs: number; taken?: QueuedWork[]; behind?: boolean }>;
   /** Lanes with work due at `nowMs` (not waiting for a retry), oldest first, at most `limit`. */
   dueLanes(nowMs: number, limit: number): Promise<string[]>;
   /**

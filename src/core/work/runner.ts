@@ -92,12 +92,16 @@ export class LaneRunner {
    */
   async submit(lane: string, item: WorkItem): Promise<void> {
     const lease = this.canStart(lane) ? this.newLease() : undefined;
-    const { dueAtMs, taken } = await this.queue.enqueue(lane, item, lease);
+    const { dueAtMs, taken, behind } = await this.queue.enqueue(lane, item, lease);
     if (taken && lease) {
       if (this.canStart(lane)) return this.launch(lane, lease, taken);
       // Another drain of this lane began here meanwhile: it must find the lane free.
       await this.queue.release(lane, lease);
     }
+    // Recorded behind other items of a lane this instance drains: the drain reaches it (it leaves a lane only once an
+    // acknowledgement empties it, or the lane waits for a retry or is another instance's, which the scan and that
+    // instance take up). A second drain would only find the lane empty (a take and an acknowledgement for nothing).
+    if (behind === true && this.active.has(lane)) return;
     if (dueAtMs <= Date.now()) this.kick(lane);
   }
 
