@@ -78,8 +78,10 @@ export class MemoryWorkQueue implements WorkQueue {
     return true;
   }
 
-  async release(lane: string, lease: LaneLease): Promise<void> {
-    if (this.leases.get(lane)?.token === lease.token) this.leases.delete(lane);
+  async release(lane: string, lease: LaneLease, unclaim?: string): Promise<void> {
+    if (this.leases.get(lane)?.token !== lease.token) return;
+    this.leases.delete(lane);
+    if (unclaim !== undefined && this.claims.get(lane) === unclaim) this.claims.delete(lane);
   }
 
   async ackAndTake(

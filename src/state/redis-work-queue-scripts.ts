@@ -110,6 +110,16 @@ if ARGV[2] == '0' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEY
 return 1
 `);
 
+// Gives the lane up as LEASE with 0 does, and, when the lease was this holder's, forgets that the head was handed out
+// (the enqueue that took the lane claimed it, but no handler saw it). KEYS: lease key, claims hash. ARGV: token,
+// lane, head id. Returns 1 when the lease was this holder's.
+export const RELEASE_UNCLAIMED = new RedisScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if redis.call('HGET', KEYS[2], ARGV[2]) == ARGV[3] then redis.call('HDEL', KEYS[2], ARGV[2]) end
+return 1
+`);
+
 // KEYS: lane list, due zset. ARGV: head id, new entry, lane, retry at.
 export const RETRY = new RedisScript(`${HEAD_IS}
 if not head_is(KEYS[1], ARGV[1]) then return 0 end

@@ -27,6 +27,7 @@ import {
   ACK,
   ACK_TAKE,
   LEASE,
+  RELEASE_UNCLAIMED,
   RETRY,
   DEAD_LETTER,
   REPLAY,
@@ -118,8 +119,16 @@ export class RedisWorkQueue implements WorkQueue {
     return Number(mine) === 1;
   }
 
-  async release(lane: string, lease: LaneLease): Promise<void> {
-    await LEASE.run(await this.client(), [this.leaseKey(lane)], [lease.token, 0]);
+  async release(lane: string, lease: LaneLease, unclaim?: string): Promise<void> {
+    if (unclaim === undefined) {
+      await LEASE.run(await this.client(), [this.leaseKey(lane)], [lease.token, 0]);
+      return;
+    }
+    await RELEASE_UNCLAIMED.run(
+      await this.client(),
+      [this.leaseKey(lane), this.claimsKey],
+      [lease.token, lane, unclaim],
+    );
   }
 
   async ackAndTake(

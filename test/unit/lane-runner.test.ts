@@ -154,6 +154,19 @@ describeEachState(['memory', 'redis'] as const)('lanes (%s)', (backend) => {
     ]);
   });
 
+  it('does not take a lane handed back at once for a redelivery (no worker was free when its enqueue took it)', async () => {
+    const h = core({ lanes: { concurrency: 1 } });
+    await h.write(customer(1), msg('a1'));
+    await h.write(customer(2), msg('b1'));
+    // Both enqueues take their idle lane; one worker: the second lane is given back and worked after the first.
+    await Promise.all([h.accept(customer(1), msg('a2')), h.accept(customer(2), msg('b2'))]);
+    await h.idle();
+    expect(h.timeline.of('append').map((a) => [a.message.id, a.again])).toEqual([
+      ['a2', false],
+      ['b2', false],
+    ]);
+  });
+
   it('dead-letters after the last attempt, says so, moves on, and replays the letter on demand', async () => {
     const h = core();
     const down = () => [1, 2, 3, 4].map(() => new RetryableError('503', 'FAKEDESK_503'));

@@ -93,8 +93,12 @@ export interface WorkQueue {
   ): Promise<Array<QueuedWork | { unreadable: string; id: string }> | 'held'>;
   /** Keeps the lease for another `ttlMs` (long work); false when it was lost. */
   renew(lane: string, lease: LaneLease): Promise<boolean>;
-  /** Gives the lane up, if `lease` still has it. */
-  release(lane: string, lease: LaneLease): Promise<void>;
+  /**
+   * Gives the lane up, if `lease` still has it. `unclaim`: the id of the head the lease was taken with and that no
+   * handler saw (an enqueue took the lane, no worker was free): it is not marked handed out, so its first run is
+   * not taken for a redelivery (`QueuedWork.redelivered`).
+   */
+  release(lane: string, lease: LaneLease, unclaim?: string): Promise<void>;
   /**
    * Removes the given items from the lane's head, in order, but only while they are still there (a worker
    * that lost its lane must not remove someone else's items). Returns how many items remain in the lane. With

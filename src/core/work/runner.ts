@@ -95,8 +95,10 @@ export class LaneRunner {
     const { dueAtMs, taken, behind } = await this.queue.enqueue(lane, item, lease);
     if (taken && lease) {
       if (this.canStart(lane)) return this.launch(lane, lease, taken);
-      // Another drain of this lane began here meanwhile: it must find the lane free.
-      await this.queue.release(lane, lease);
+      // Another drain of this lane began here meanwhile, or no worker is free now: the lane is given back, and its
+      // head is not marked handed out (no handler saw it; its first run must not be taken for a redelivery, which
+      // makes a vendor without idempotency keys look the write up first).
+      await this.queue.release(lane, lease, taken[0]!.id);
     }
     // Recorded behind other items of a lane this instance drains: the drain reaches it (it leaves a lane only once an
     // acknowledgement empties it, or the lane waits for a retry or is another instance's, which the scan and that
