@@ -100,6 +100,7 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     // in memory instead of a shared file.
     BRIDGE_WAITING_MESSAGE: '',
     BRIDGE_ASSIGNED_MESSAGE: '',
+    BRIDGE_TRANSFERRED_MESSAGE: '',
     // No transcript unless a test asks for one (the LIME server keeps every customer's thread).
     BRIDGE_TRANSCRIPT: 'off',
     REPORTS_SQLITE_PATH: ':memory:',

@@ -22,6 +22,7 @@ const list = z
 export const lifecycleConfigShape = {
   BRIDGE_WAITING_MESSAGE: z.string().optional(),
   BRIDGE_ASSIGNED_MESSAGE: z.string().optional(),
+  BRIDGE_TRANSFERRED_MESSAGE: z.string().optional(),
   BRIDGE_END_KEYWORDS: list,
   BRIDGE_INACTIVITY_MINUTES: minutes,
   BRIDGE_INACTIVITY_MESSAGE: z.string().optional(),
@@ -39,6 +40,7 @@ export const lifecycleConfigShape = {
 export const lifecycleEmptyIsMeaningful = [
   'BRIDGE_WAITING_MESSAGE',
   'BRIDGE_ASSIGNED_MESSAGE',
+  'BRIDGE_TRANSFERRED_MESSAGE',
   'BRIDGE_INACTIVITY_MESSAGE',
   'BRIDGE_NO_AGENT_MESSAGE',
   'BRIDGE_OUT_OF_HOURS_MESSAGE',
@@ -48,10 +50,14 @@ export const lifecycleEmptyIsMeaningful = [
 const lifecycleSchema = z.object(lifecycleConfigShape);
 type Parsed = z.infer<typeof lifecycleSchema>;
 
-const texts: Record<Locale, Record<'waiting' | 'assigned' | 'noAgent' | 'outOfHours' | 'unnamed', string>> = {
+const texts: Record<
+  Locale,
+  Record<'waiting' | 'assigned' | 'transferred' | 'noAgent' | 'outOfHours' | 'unnamed', string>
+> = {
   'pt-BR': {
     waiting: 'Você está na fila para falar com um atendente. Já vamos te atender.',
     assigned: '{agent} entrou na conversa.',
+    transferred: 'Transferindo você para o time {team}.',
     noAgent:
       'Nossos atendentes estão ocupados agora. Sua mensagem está registrada e vamos responder assim que possível.',
     outOfHours: 'Nosso atendimento humano está fora do horário agora.',
@@ -60,6 +66,7 @@ const texts: Record<Locale, Record<'waiting' | 'assigned' | 'noAgent' | 'outOfHo
   en: {
     waiting: 'You are in the queue for an agent. We will be with you shortly.',
     assigned: '{agent} joined the conversation.',
+    transferred: 'Transferring you to the {team} team.',
     noAgent: 'Our agents are busy right now. Your message is recorded and we will answer as soon as we can.',
     outOfHours: 'Our human support is closed right now.',
     unnamed: 'An agent',
@@ -88,6 +95,7 @@ export function lifecycleConfigFrom(c: Parsed, locale: Locale): LifecycleOptions
     endKeywords: c.BRIDGE_END_KEYWORDS,
     waitingText: text(c.BRIDGE_WAITING_MESSAGE, t.waiting),
     assignedText: text(c.BRIDGE_ASSIGNED_MESSAGE, t.assigned),
+    transferredText: text(c.BRIDGE_TRANSFERRED_MESSAGE, t.transferred),
     unnamedAgent: t.unnamed,
     ...(c.BRIDGE_INACTIVITY_MINUTES > 0
       ? {

@@ -185,6 +185,12 @@ export interface HelpdeskAdapter {
    * (structured entries, oldest first) instead of writing the transcript as a note or a first comment.
    */
   readonly takesHistory?: boolean;
+  /**
+   * Present when the vendor's assignment and transfer events may carry ids without names (Zendesk's event
+   * subscriptions, an Intercom assignment made by another teammate): the agent's display name or the team's name,
+   * looked up by id. Resolves undefined when the vendor does not know it.
+   */
+  nameOf?(what: 'agent' | 'team', id: string): Promise<string | undefined>;
   /** Present when the vendor pushes events to us. */
   readonly webhook?: WebhookHandler;
   /** Present when the vendor must be polled for events. */

@@ -51,7 +51,7 @@ export interface DomainEventMap {
     sessionId: string;
     customerKey: string;
     ticket?: TicketRef;
-    /** What it was: `closing`, `waiting`, `assigned`, `no_agent`, `inactivity`, `out_of_hours`. */
+    /** What it was: `closing`, `waiting`, `assigned`, `transferred`, `no_agent`, `inactivity`, `out_of_hours`. */
     purpose: string;
     /** The LIME message id it was sent with (stable: the same on a retry). */
     messageId: string;
@@ -64,6 +64,21 @@ export interface DomainEventMap {
     ticket: TicketRef;
     agentId: string;
     agentName?: string;
+    /** True for the handoff's first assignment (reports: the first assignment time). */
+    first?: boolean;
+    at: string;
+  };
+  /** The ticket moved to another team / group / assignment group. */
+  'ticket.transferred': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    teamId: string;
+    teamName?: string;
+    /** The team it was in before, when known (the configured team, or the previous transfer's). */
+    previousTeam?: string;
+    /** Transfers of this handoff so far, this one included. */
+    transfers: number;
     at: string;
   };
   'ticket.closed': {

@@ -180,13 +180,26 @@ export interface TicketAssignedEvent extends EventBase {
   agent: Agent;
 }
 
+/** A team / group / assignment group of the helpdesk, by its id and, when the vendor says it, its name. */
+export interface Team {
+  id: string;
+  name?: string;
+}
+
+/** The ticket moved to another team (Zendesk group, Intercom team, ServiceNow assignment group). */
+export interface TicketTransferredEvent extends EventBase {
+  kind: 'ticket.transferred';
+  team: Team;
+}
+
 export interface TicketClosedEvent extends EventBase {
   kind: 'ticket.closed';
   reason?: string;
   agent?: Agent;
 }
 
-export type HelpdeskEvent = AgentMessageEvent | TicketAssignedEvent | TicketClosedEvent;
+export type HelpdeskEvent =
+  AgentMessageEvent | TicketAssignedEvent | TicketTransferredEvent | TicketClosedEvent;
 
 /** The state of one customer's handoff. Lives in the state store, keyed by `customer.key`. */
 export interface Conversation {
@@ -221,8 +234,16 @@ export interface Conversation {
    * gathered once and kept so a retry sends the same request.
    */
   details?: OpeningDetails;
-  /** The team the ticket went to (reports). */
+  /** The team the ticket went to (reports); after a transfer, the team it was moved to (its name, else its id). */
   team?: string;
+  /** The helpdesk's id of the team the ticket was last moved to (a repeated transfer to it is not told again). */
+  teamId?: string;
+  /** How many times the ticket moved to another team. */
+  transfers?: number;
+  /** When an agent was first assigned (reports, the Redirect context). */
+  firstAssignedAt?: string;
+  /** Ids of the agents whose "joined" text the customer read in this handoff (once per agent). */
+  joined?: string[];
   /** While `opening`: the closed ticket this handoff reopens (reopen policy). */
   reopening?: TicketRef;
   /** The waiting text of this handoff was sent (it goes once, before the first helpdesk call). */

@@ -148,6 +148,13 @@ export class VendorGateway {
     return this.call('recentAgentMessages', 'normal', () => recent.call(this.adapter, ticket));
   }
 
+  /** The display name of an agent or a team the event named by id only; undefined when the vendor cannot say. */
+  async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
+    const nameOf = this.adapter.nameOf;
+    if (!nameOf) return undefined;
+    return this.call('nameOf', 'normal', () => nameOf.call(this.adapter, what, id));
+  }
+
   poll(cursor: string | undefined): Promise<{ events: HelpdeskEvent[]; cursor: string }> {
     const poll = this.adapter.poll;
     if (!poll) return Promise.reject(unsupported(this.name, 'poll'));

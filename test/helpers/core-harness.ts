@@ -68,6 +68,8 @@ export class FakeHelpdesk implements HelpdeskAdapter {
   readonly failures: Partial<Record<Method, unknown[]>> = {};
   /** What `recentAgentMessages` returns. */
   recent: AgentMessageEvent[] = [];
+  /** What `nameOf` answers, by `agent:<id>` / `team:<id>`. */
+  readonly names = new Map<string, string>();
   /** Resolves before each call when set (holds one customer). */
   gate?: (customerKey: string) => Promise<void>;
   readonly tickets = new Map<string, { customer: string; comments: string[]; status: 'open' | 'closed' }>();
@@ -156,6 +158,11 @@ export class FakeHelpdesk implements HelpdeskAdapter {
     await this.fail('close');
     const t = this.tickets.get(ticket.id);
     if (t) t.status = 'closed';
+  }
+
+  async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
+    await tick();
+    return this.names.get(`${what}:${id}`);
   }
 
   async recentAgentMessages(): Promise<AgentMessageEvent[]> {
@@ -261,6 +268,7 @@ const ALL_EVENTS: DomainEventName[] = [
   'agent.message',
   'automatic.message',
   'ticket.assigned',
+  'ticket.transferred',
   'ticket.closed',
   'redirect.sent',
   'delivery.failed',

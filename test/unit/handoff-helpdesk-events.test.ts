@@ -107,6 +107,77 @@ describe('helpdesk events: agent messages', () => {
   });
 });
 
+describe('helpdesk events: assignment and transfer', () => {
+  const lifecycle = {
+    endKeywords: [],
+    assignedText: '{agent} entrou na conversa.',
+    transferredText: 'Transferindo você para o time {team}.',
+    unnamedAgent: 'Um atendente',
+  };
+  const texts = (h: CoreHarness) => h.timeline.of('send').map((s) => s.text);
+
+  it('tells the customer who joined once per agent, and names an agent the event gave by id only', async () => {
+    const h = core({ lifecycle });
+    h.helpdesk.names.set('agent:agent-7', 'Carla Dias');
+    const ticket = await openedTicket(h);
+    const assign = (eventId: string, id: string, name?: string) =>
+      h.helpdeskSends({ kind: 'ticket.assigned', ticket, eventId, agent: { id, ...(name ? { name } : {}) } });
+    await assign('a1', 'agent-9', 'Bruno');
+    await assign('a2', 'agent-7');
+    await assign('a3', 'agent-9', 'Bruno'); // back to Bruno: he already joined
+    expect(texts(h)).toEqual(['Bruno entrou na conversa.', 'Carla Dias entrou na conversa.']);
+    const conversation = await h.state.store.get(customer().key);
+    expect(conversation?.agent).toEqual({ id: 'agent-9', name: 'Bruno' });
+    expect(conversation?.firstAssignedAt).toBe(NOW.toISOString());
+    const emitted = h.emitted.filter((e) => e.name === 'ticket.assigned').map((e) => e.payload);
+    expect(emitted).toEqual([
+      expect.objectContaining({ agentId: 'agent-9', agentName: 'Bruno', first: true }),
+      expect.objectContaining({ agentId: 'agent-7', agentName: 'Carla Dias' }),
+      expect.objectContaining({ agentId: 'agent-9', agentName: 'Bruno' }),
+    ]);
+    expect(emitted[1]).not.toHaveProperty('first');
+  });
+
+  it('tells the customer the team a ticket moved to, counts transfers, and ignores a move to the same team', async () => {
+    const h = core({ lifecycle });
+    h.helpdesk.names.set('team:g-2', 'Cobrança');
+    const ticket = await openedTicket(h);
+    const move = (eventId: string, id: string, name?: string) =>
+      h.helpdeskSends({
+        kind: 'ticket.transferred',
+        ticket,
+        eventId,
+        team: { id, ...(name ? { name } : {}) },
+      });
+    await move('t1', 'g-1', 'Financeiro');
+    await move('t2', 'g-1', 'Financeiro');
+    await move('t3', 'g-2');
+    expect(texts(h)).toEqual([
+      'Transferindo você para o time Financeiro.',
+      'Transferindo você para o time Cobrança.',
+    ]);
+    const conversation = await h.state.store.get(customer().key);
+    expect(conversation).toMatchObject({ team: 'Cobrança', teamId: 'g-2', transfers: 2 });
+    expect(h.emitted.filter((e) => e.name === 'ticket.transferred').map((e) => e.payload)).toEqual([
+      expect.objectContaining({ teamId: 'g-1', teamName: 'Financeiro', transfers: 1, ticket }),
+      expect.objectContaining({
+        teamId: 'g-2',
+        teamName: 'Cobrança',
+        previousTeam: 'Financeiro',
+        transfers: 2,
+      }),
+    ]);
+  });
+
+  it('counts a transfer to a team nobody can name without telling the customer a number', async () => {
+    const h = core({ lifecycle });
+    const ticket = await openedTicket(h);
+    await h.helpdeskSends({ kind: 'ticket.transferred', ticket, eventId: 't1', team: { id: '4711' } });
+    expect(texts(h)).toEqual([]);
+    expect(await h.state.store.get(customer().key)).toMatchObject({ team: '4711', transfers: 1 });
+  });
+});
+
 describe('helpdesk events: tickets the bridge does not track', () => {
   it("ignores an event for a ticket it doesn't track, of this vendor or another", async () => {
     const h = core();

@@ -1,9 +1,9 @@
-import { conversationEventBase } from '../events';
 import { logTag } from '../ids';
-import type { AgentMessageEvent, Conversation, HelpdeskEvent, TicketAssignedEvent } from '../model';
+import type { AgentMessageEvent, Conversation, HelpdeskEvent } from '../model';
 import { ticketLane, type WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
 import { deliverAgentMessage } from './agent-message';
+import { assigned, transferred } from './assignment';
 import { eventDedupeKey, type Handoff } from './context';
 import { handBack } from './hand-back';
 
@@ -11,7 +11,15 @@ type EventItem = Extract<WorkItem, { kind: 'helpdesk-event' }>;
 
 /** What became of one helpdesk event (logs, tests). */
 export type EventOutcome =
-  'delivered' | 'assigned' | 'closed' | 'duplicate' | 'unknown-ticket' | 'stale-ticket' | 'placed';
+  | 'delivered'
+  | 'assigned'
+  | 'transferred'
+  | 'same-team'
+  | 'closed'
+  | 'duplicate'
+  | 'unknown-ticket'
+  | 'stale-ticket'
+  | 'placed';
 
 /**
  * A helpdesk event at the head of its lane. In a customer's lane: the one dedupe check and the conversation, read
@@ -65,6 +73,8 @@ async function handle(
     case 'ticket.assigned':
       await assigned(h, conversation, event);
       return 'assigned';
+    case 'ticket.transferred':
+      return transferred(h, conversation, event);
     case 'ticket.closed':
       await handBack(h, { ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
       return 'closed';
@@ -117,28 +127,4 @@ async function agentMessage(
     });
   }
   await h.lifecycle?.agentAnswered(conversation, h.now());
-}
-
-/** An agent took the ticket: remembered, the "joined" text once per agent, and nobody waits for a pick-up. */
-async function assigned(h: Handoff, conversation: Conversation, event: TicketAssignedEvent): Promise<void> {
-  await h.store.save({ ...conversation, agent: event.agent });
-  const lifecycle = h.lifecycle;
-  const assignedText = lifecycle?.options.assignedText;
-  if (assignedText && event.agent.id !== conversation.agent?.id) {
-    const name = event.agent.name?.trim() || lifecycle?.options.unnamedAgent || 'An agent';
-    await h.sendAutomatic(
-      conversation,
-      'assigned',
-      assignedText.replace(/\{agent\}/g, () => name),
-      `assigned:${event.agent.id}`,
-    );
-  }
-  await lifecycle?.pickedUp(conversation);
-  h.events.emit('ticket.assigned', {
-    ...conversationEventBase(conversation),
-    ticket: event.ticket,
-    agentId: event.agent.id,
-    agentName: event.agent.name,
-    at: h.now().toISOString(),
-  });
 }

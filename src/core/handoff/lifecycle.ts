@@ -14,6 +14,8 @@ export interface LifecycleOptions {
   waitingText?: string;
   /** Sent when an agent takes the ticket; `{agent}` is the agent's name. */
   assignedText?: string;
+  /** Sent when the ticket moves to another team and the helpdesk names it; `{team}` is the team's name. */
+  transferredText?: string;
   /** `{agent}` when the helpdesk does not say the agent's name. */
   unnamedAgent?: string;
   /** The customer silent this long while the agent waits for them: closed as `expired`. */
