@@ -302,6 +302,22 @@ describe('IntercomWebhook.parse', () => {
     ]);
   });
 
+  it('turns an assignment to a team into ticket.transferred, the team by id (team_assignee_id)', () => {
+    const events = webhook.parse(
+      edited('intercom-conversation-admin-assigned.json', (json) => {
+        firstPart(json).assigned_to = { type: 'team', id: '5017691' };
+      }),
+    );
+    expect(events).toEqual([
+      {
+        kind: 'ticket.transferred',
+        ticket: { vendor: 'intercom', id: '215472899104387' },
+        eventId: 'team:37360071186',
+        team: { id: '5017691' },
+      },
+    ]);
+  });
+
   it('delivers an attachment-only reply (no text)', () => {
     const event = onlyAgentMessage(
       webhook.parse(

@@ -25,10 +25,19 @@ function runRule(push: Record<string, unknown>, headers: Record<string, string>)
   const journal = push.journal as Record<string, string> | undefined;
   const state = push.state as { previous: string | null; current: string } | undefined;
   const close = (push.close ?? {}) as Record<string, string>;
+  type Reference = { sys_id: string; name: string } | null;
+  const assignment = push.assignment as { assigned_to: Reference; assignment_group: Reference } | undefined;
   const values: Record<string, string> = {
     ...record,
     ...close,
     sys_mod_count: String(push.event_id).split(':')[1] ?? '0',
+    ...(assignment?.assigned_to ? { assigned_to: assignment.assigned_to.sys_id } : {}),
+    ...(assignment?.assignment_group ? { assignment_group: assignment.assignment_group.sys_id } : {}),
+  };
+  const displayValues: Record<string, string | undefined> = {
+    state: record.state_label,
+    assigned_to: assignment?.assigned_to?.name,
+    assignment_group: assignment?.assignment_group?.name,
   };
   const sent: Sent[] = [];
   const seconds = Number(headers['X-Bridge-Timestamp']);
@@ -85,10 +94,12 @@ function runRule(push: Record<string, unknown>, headers: Record<string, string>)
     current: {
       getUniqueValue: () => record.sys_id,
       getValue: (field: string) => values[field],
-      getDisplayValue: () => record.state_label,
+      getDisplayValue: (field: string) => displayValues[field],
       getTableName: () => push.table,
       comments: { changes: () => !!journal, getJournalEntry: () => journal?.entry },
       state: { changes: () => !!state },
+      assigned_to: { changes: () => !!assignment?.assigned_to },
+      assignment_group: { changes: () => !!assignment?.assignment_group },
     },
     previous: state ? { getValue: () => state.previous } : null,
   };

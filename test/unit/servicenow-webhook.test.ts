@@ -155,6 +155,47 @@ describe('ServiceNowWebhook.parse', () => {
     });
   });
 
+  it('turns an assignment push into ticket.transferred then ticket.assigned, with the display names', () => {
+    const events = webhook.parse(
+      variant(RESOLVED, (b) => {
+        b.event_type = 'assignment.changed';
+        b.event_id = '9f2c4e7a1b3d45f68a0c2e4b6d8f1a3c:8:assignment';
+        b.assignment = {
+          assigned_to: { sys_id: '46d44a5ea9fe198100bfd4cbd3e6a2f0', name: 'Bruno Tavares' },
+          assignment_group: { sys_id: '287ebd7da9fe198100f92cc8d1d2154e', name: 'Financeiro' },
+        };
+      }),
+    );
+    const ticket = { vendor: 'servicenow', id: '9f2c4e7a1b3d45f68a0c2e4b6d8f1a3c', number: 'INC0010234' };
+    const sessionId = '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31';
+    expect(events).toEqual([
+      {
+        kind: 'ticket.transferred',
+        ticket,
+        eventId: 'group:9f2c4e7a1b3d45f68a0c2e4b6d8f1a3c:287ebd7da9fe198100f92cc8d1d2154e',
+        team: { id: '287ebd7da9fe198100f92cc8d1d2154e', name: 'Financeiro' },
+        sessionId,
+      },
+      {
+        kind: 'ticket.assigned',
+        ticket,
+        eventId: 'assigned:9f2c4e7a1b3d45f68a0c2e4b6d8f1a3c:46d44a5ea9fe198100bfd4cbd3e6a2f0',
+        agent: { id: '46d44a5ea9fe198100bfd4cbd3e6a2f0', name: 'Bruno Tavares' },
+        sessionId,
+      },
+    ]);
+  });
+
+  it('tells nothing for an assignment push that only cleared the assignee', () => {
+    const events = webhook.parse(
+      variant(RESOLVED, (b) => {
+        b.event_type = 'assignment.changed';
+        b.assignment = { assigned_to: { sys_id: '', name: '' }, assignment_group: null };
+      }),
+    );
+    expect(events).toEqual([]);
+  });
+
   it('names no session when correlation_id is not one the bridge wrote', () => {
     const event = only(
       webhook.parse(variant(COMMENT, (b) => (b.record.correlation_id = 'CHG-42'))),

@@ -183,6 +183,47 @@ describe('ZendeskWebhook.parse: event subscriptions', () => {
   });
 });
 
+describe('ZendeskWebhook.parse: assignment and group changes', () => {
+  const webhook = new ZendeskWebhook(SECRET);
+  /** The status fixture's envelope, as another event type with its own `event` (ids only, as Zendesk sends). */
+  function eventOf(type: string, event: Record<string, unknown>): RawRequest {
+    const json = readJsonFixture<Record<string, unknown>>(
+      'fixtures/vendors/zendesk-event-status-changed-solved.json',
+    );
+    return request(JSON.stringify({ ...json, type: `zen:event-type:ticket.${type}`, event }));
+  }
+
+  it('turns agent_assignment_changed into ticket.assigned, the agent by id, with the session', () => {
+    const events = webhook.parse(
+      eventOf('agent_assignment_changed', { current: { id: '30764510099001' }, previous: null }),
+    );
+    expect(events).toEqual([
+      {
+        kind: 'ticket.assigned',
+        ticket: { vendor: 'zendesk', id: '48213' },
+        eventId: 'assignee:7b3e5d21-0a8c-4f6e-9d14-b2c6a8e0f359',
+        agent: { id: '30764510099001' },
+        sessionId: sessionIdFrom('blip-7f3c9e2a5b1d4c8e9a602d4e1f0b7c31'),
+      },
+    ]);
+  });
+
+  it('turns group_assignment_changed into ticket.transferred (bare ids too, as the Events Connector shows them)', () => {
+    const [event] = webhook.parse(
+      eventOf('group_assignment_changed', { current: 30764498815001, previous: 1 }),
+    );
+    expect(event).toMatchObject({ kind: 'ticket.transferred', team: { id: '30764498815001' } });
+    expect(event?.eventId).toBe('group:7b3e5d21-0a8c-4f6e-9d14-b2c6a8e0f359');
+  });
+
+  it('tells nothing when the ticket is unassigned (current null)', () => {
+    expect(
+      webhook.parse(eventOf('agent_assignment_changed', { current: null, previous: { id: '1' } })),
+    ).toEqual([]);
+    expect(webhook.parse(eventOf('group_assignment_changed', { current: { id: null } }))).toEqual([]);
+  });
+});
+
 describe('ZendeskWebhook.parse: trigger payloads', () => {
   const webhook = new ZendeskWebhook(SECRET);
 

@@ -149,6 +149,22 @@ export class IntercomApi {
     }
   }
 
+  /** GET /teams/{id}: the team's name; undefined when there is no such team. */
+  async teamName(teamId: string): Promise<string | undefined> {
+    try {
+      const team = await this.send('get team', adminResponse, {
+        method: 'GET',
+        url: `/teams/${encodeURIComponent(teamId)}`,
+      });
+      return team.name ?? undefined;
+    } catch (err) {
+      if (isAxiosError(err) && err.response?.status === 404) return undefined;
+      throw err instanceof PermanentError || err instanceof RetryableError
+        ? err
+        : intercomError(err, 'get team');
+    }
+  }
+
   /** POST /conversations as the contact: the conversation starts with the customer's first message. */
   async createConversation(from: IntercomContact, content: PartContent): Promise<string> {
     const message = await this.request('create conversation', messageResponse, {

@@ -236,6 +236,12 @@ export class IntercomAdapter implements HelpdeskAdapter {
     await this.api.closeConversation(ticket.id, this.adminId);
   }
 
+  /** An assignment made by another teammate names the assignee (or the team) by id only. */
+  async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
+    if (what === 'team') return this.api.teamName(id);
+    return (await this.api.admin(id))?.name;
+  }
+
   async recentAgentMessages(ticket: TicketRef): Promise<AgentMessageEvent[]> {
     const conversation = await this.api.getConversation(ticket.id);
     const parts = conversation.conversation_parts?.conversation_parts ?? [];

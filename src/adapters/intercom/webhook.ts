@@ -156,6 +156,15 @@ function conversationEvents(
   for (const part of parts) {
     const message = agentMessage(ticket, part, fallbackAt);
     if (message) events.push(message);
+    if (part.part_type === 'assignment' && part.assigned_to?.type === 'team' && part.assigned_to.id) {
+      // A move to a team (`team_assignee_id`): the notification names the team by id only.
+      events.push({
+        kind: 'ticket.transferred',
+        ticket,
+        eventId: `team:${part.id}`,
+        team: { id: part.assigned_to.id },
+      });
+    }
     if (part.part_type === 'assignment' && part.assigned_to?.type === 'admin' && part.assigned_to.id) {
       const self = part.author.id === part.assigned_to.id && part.author.name;
       events.push({

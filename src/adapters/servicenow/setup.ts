@@ -27,7 +27,7 @@ export function serviceNowScripts(config: ServiceNowConfig): ServiceNowScript[] 
       title: 'Business Rule "blip-helpdesk-bridge push" (comments and state changes)',
       settings: [
         `Table: ${table} | When: after | Insert: false | Update: true | Advanced: true | Order: 1000`,
-        `Condition: current.correlation_display == '${CORRELATION_DISPLAY}' && (current.comments.changes() || current.state.changes())`,
+        `Condition: current.correlation_display == '${CORRELATION_DISPLAY}' && (current.comments.changes() || current.state.changes() || current.assigned_to.changes() || current.assignment_group.changes())`,
       ],
       script: readScript('business-rule.js'),
     },

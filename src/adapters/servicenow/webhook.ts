@@ -122,6 +122,31 @@ export class ServiceNowWebhook implements WebhookHandler {
           },
         ];
       }
+      case 'assignment.changed': {
+        // Who answers now and the team, with their display names (business-rule.js). Event ids name the new
+        // assignee / group: a push redelivered, or the same change seen again, is one event.
+        const { assignment } = shape(assignmentPush, json, envelope.event_type);
+        const events: HelpdeskEvent[] = [];
+        const group = assignment.assignment_group;
+        if (group?.sys_id) {
+          events.push({
+            kind: 'ticket.transferred',
+            ticket,
+            eventId: `group:${ticket.id}:${group.sys_id}`,
+            team: { id: group.sys_id, ...(group.name ? { name: group.name } : {}) },
+          });
+        }
+        const agent = assignment.assigned_to;
+        if (agent?.sys_id) {
+          events.push({
+            kind: 'ticket.assigned',
+            ticket,
+            eventId: `assigned:${ticket.id}:${agent.sys_id}`,
+            agent: { id: agent.sys_id, ...(agent.name ? { name: agent.name } : {}) },
+          });
+        }
+        return events;
+      }
       default:
         // A later version of the Business Rule may send more; nothing here concerns the customer.
         return [];
@@ -172,6 +197,11 @@ const attachmentPush = z.looseObject({
     author_name: z.string().nullish(),
     author_is_integration_user: z.boolean(),
   }),
+});
+
+const reference = z.looseObject({ sys_id: z.string().nullish(), name: z.string().nullish() }).nullish();
+const assignmentPush = z.looseObject({
+  assignment: z.looseObject({ assigned_to: reference, assignment_group: reference }),
 });
 
 const statePush = z.looseObject({

@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
-import type { Attachment, MediaFile } from '../adapter';
+import { errorCode, type Attachment, type MediaFile } from '../adapter';
 import { downloadAttachmentWith } from '../shared/download';
 import { toBridgeError } from '../shared/http-errors';
 import { requestValidated } from '../shared/response';
@@ -192,6 +192,24 @@ export class ZendeskApi {
     });
   }
 
+  /**
+   * GET /api/v2/users/{id} or /api/v2/groups/{id}: the name of an assignee or a group (the event subscriptions
+   * name them by id only). Undefined when there is no such user or group (404).
+   */
+  async nameOf(what: 'users' | 'groups', entityId: string): Promise<string | undefined> {
+    const call = what === 'users' ? 'get user' : 'get group';
+    try {
+      const data = await this.request(call, namedResponse, {
+        method: 'GET',
+        url: `/api/v2/${what}/${encodeURIComponent(entityId)}`,
+      });
+      return (data.user ?? data.group)?.name ?? undefined;
+    } catch (err) {
+      if (errorCode(err) === 'ZENDESK_HTTP_404') return undefined;
+      throw err;
+    }
+  }
+
   private request<S extends z.ZodType>(
     call: string,
     schema: S,
@@ -219,6 +237,8 @@ const auditsResponse = z.object({
 });
 const userResponse = z.object({ user: z.object({ id }) });
 const ticketResponse = z.object({ ticket: z.object({ id }) });
+const named = z.object({ id, name: z.string().nullish() });
+const namedResponse = z.object({ user: named.optional(), group: named.optional() });
 const uploadResponse = z.object({ upload: z.object({ token: z.string().min(1) }) });
 const commentsResponse = z.object({
   comments: z.array(

@@ -191,6 +191,11 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     });
   }
 
+  /** The event subscriptions name an assignee or a group by id only. */
+  nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
+    return this.api.nameOf(what === 'agent' ? 'users' : 'groups', id);
+  }
+
   async recentAgentMessages(ticket: TicketRef): Promise<AgentMessageEvent[]> {
     const { comments, users } = await this.api.listRecentComments(ticket.id);
     const names = new Map((users ?? []).map((u) => [String(u.id), u.name ?? undefined]));

@@ -21,6 +21,8 @@ export const EVENT_SUBSCRIPTIONS = [
   'zen:event-type:ticket.comment_added',
   'zen:event-type:ticket.status_changed',
   'zen:event-type:ticket.attachment_linked_to_comment',
+  'zen:event-type:ticket.agent_assignment_changed',
+  'zen:event-type:ticket.group_assignment_changed',
 ];
 const TRIGGER_DESCRIPTION = 'Installed by blip-helpdesk-bridge setup. Do not edit by hand.';
 

@@ -14,7 +14,7 @@ import { sessionIdFrom } from './external-id';
 /**
  * Zendesk webhooks, both kinds:
  *  - event subscriptions (`zen:event-type:ticket.comment_added`, `ticket.status_changed`,
- *    `ticket.attachment_linked_to_comment`);
+ *    `ticket.attachment_linked_to_comment`, `ticket.agent_assignment_changed`, `ticket.group_assignment_changed`);
  *  - trigger webhooks whose JSON template carries a fixed `bridge_event` (see docs/zendesk.md).
  * Signature: base64(HMAC-SHA256(secret, timestamp + raw body)), headers `X-Zendesk-Webhook-Signature(-Timestamp)`.
  */
@@ -101,6 +101,19 @@ const attachmentEvent = z.object({
 
 const statusEvent = z.object({ current: z.string(), previous: z.string().nullish() });
 
+/**
+ * `agent_assignment_changed` / `group_assignment_changed`: the new and old assignee or group, by id (`{ id }`,
+ * or the bare id as the Events Connector shows it); null when unassigned.
+ */
+const assignee = z.union([id, z.looseObject({ id: id.nullish() })]).nullish();
+const assignmentEvent = z.looseObject({ current: assignee, previous: assignee });
+
+function assigneeId(value: z.infer<typeof assignee>): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  const raw = typeof value === 'string' ? value : value.id;
+  return raw && raw !== '0' ? raw : undefined;
+}
+
 const CLOSED_STATUSES = new Set(['SOLVED', 'CLOSED']);
 
 function ticketRef(ticketId: string, requesterId?: string | null): TicketRef {
@@ -151,6 +164,19 @@ function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
           },
         },
       ];
+    }
+    case 'zen:event-type:ticket.agent_assignment_changed': {
+      // Unassigned (current null) tells the customer nothing; the names are asked for by the core (`nameOf`).
+      const agentId = assigneeId(shape(assignmentEvent, envelope.event, envelope.type).current);
+      if (!agentId) return [];
+      return [
+        { kind: 'ticket.assigned', ticket, eventId: `assignee:${envelope.id}`, agent: { id: agentId } },
+      ];
+    }
+    case 'zen:event-type:ticket.group_assignment_changed': {
+      const groupId = assigneeId(shape(assignmentEvent, envelope.event, envelope.type).current);
+      if (!groupId) return [];
+      return [{ kind: 'ticket.transferred', ticket, eventId: `group:${envelope.id}`, team: { id: groupId } }];
     }
     case 'zen:event-type:ticket.status_changed': {
       const status = shape(statusEvent, envelope.event, envelope.type);
