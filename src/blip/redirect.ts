@@ -1,4 +1,4 @@
-import type { ClosedBy, Handback } from '../core/model';
+import type { ClosedBy, Handback, TicketPriority } from '../core/model';
 import type { LimeContent } from './content';
 
 export const REDIRECT_TYPE = 'application/vnd.lime.redirect+json';
@@ -33,7 +33,22 @@ export interface IrisTicket {
   closeDate: string;
   tags: string[];
   unreadMessages: number;
+  /** The team the ticket ended in (after any transfer), by name when the helpdesk named it. */
+  team?: string;
+  /** Desk's number (0 normal, 1 high, 2 urgent; low is 0 too), and the bridge's own word for it. */
+  priority?: number;
+  priorityName?: TicketPriority;
+  /** When the first agent reply reached the customer. */
+  firstResponseDate?: string;
+  /** When an agent was first assigned. */
+  firstAssignmentDate?: string;
+  /** The last agent's display name, when the helpdesk said it. */
+  agentName?: string;
+  /** How many times the ticket moved to another team. */
+  transfers?: number;
 }
+
+const deskPriority: Record<TicketPriority, number> = { low: 0, normal: 0, high: 1, urgent: 2 };
 
 /**
  * The hand-back: a Redirect TO the customer's tunnel address. Without `address` the router sends the customer to
@@ -74,6 +89,14 @@ export function buildRedirect(handback: Handback, botIdentity: string, mainServi
     closeDate: handback.closedAt,
     tags: conversation.tags,
     unreadMessages: 0,
+    ...(conversation.team ? { team: conversation.team } : {}),
+    ...(conversation.priority
+      ? { priority: deskPriority[conversation.priority], priorityName: conversation.priority }
+      : {}),
+    ...(conversation.firstAgentReplyAt ? { firstResponseDate: conversation.firstAgentReplyAt } : {}),
+    ...(conversation.firstAssignedAt ? { firstAssignmentDate: conversation.firstAssignedAt } : {}),
+    ...(agent?.name ? { agentName: agent.name } : {}),
+    transfers: conversation.transfers ?? 0,
   };
   return {
     type: REDIRECT_TYPE,

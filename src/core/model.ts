@@ -236,6 +236,8 @@ export interface Conversation {
   details?: OpeningDetails;
   /** The team the ticket went to (reports); after a transfer, the team it was moved to (its name, else its id). */
   team?: string;
+  /** The priority the ticket opened with (configuration or the Redirect context): the hand-back's context. */
+  priority?: TicketPriority;
   /** The helpdesk's id of the team the ticket was last moved to (a repeated transfer to it is not told again). */
   teamId?: string;
   /** How many times the ticket moved to another team. */

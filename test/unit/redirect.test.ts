@@ -111,33 +111,88 @@ describe('buildRedirect', () => {
   });
 
   it('uses the same field names and value types as BLiP Desk (fixtures 18a/18b)', () => {
-    const ours = contentOf(handback('agent', conversation(), 'solved')).context.value;
+    const known = conversation({
+      team: 'Financeiro',
+      priority: 'high',
+      firstAgentReplyAt: '2026-11-03T14:01:10.000Z',
+      firstAssignedAt: '2026-11-03T14:00:05.000Z',
+      transfers: 1,
+    });
+    const ours = contentOf(handback('agent', known, 'solved')).context.value;
     const desk = deskTicket.content.context!.value;
     const deskFull = deskTicketFull.content.context!.value;
-    // Every field the Desk sample carries that means something outside Desk.
-    for (const key of [
-      'id',
-      'sequentialId',
-      'ownerIdentity',
-      'customerIdentity',
-      'agentIdentity',
-      'status',
-      'storageDate',
-      'externalId',
-      'unreadMessages',
+    // Every Desk field the bridge knows, with Desk's type: the sample's fields that mean something outside Desk,
+    // and the full ticket's team, priority, first response time, tags and dates.
+    for (const [key, sample] of [
+      ...[
+        'id',
+        'sequentialId',
+        'ownerIdentity',
+        'customerIdentity',
+        'agentIdentity',
+        'status',
+        'storageDate',
+        'externalId',
+        'unreadMessages',
+        'team',
+      ].map((k) => [k, desk] as const),
+      ...[
+        'customerDomain',
+        'priority',
+        'firstResponseDate',
+        'openDate',
+        'closeDate',
+        'closed',
+        'closedBy',
+        'tags',
+      ].map((k) => [k, deskFull] as const),
     ]) {
       expect(ours).toHaveProperty(key);
-      expect(typeof ours[key]).toBe(typeof desk[key]);
+      expect(typeof ours[key]).toBe(typeof sample[key]);
+      expect(Array.isArray(ours[key])).toBe(Array.isArray(sample[key]));
     }
-    // Nothing invented: each field is one of Desk's, with the same type, except our two additions
-    // (closeReason: the vendor's word for it; endedBy: why the attendance ended).
+    // Nothing invented: each field is one of Desk's, with the same type, except our additions (closeReason: the
+    // vendor's word for it; endedBy: why the attendance ended; the priority's word, the first assignment time,
+    // the agent's name and the transfers count, which Desk has no field for).
+    const additions = new Set([
+      'closeReason',
+      'endedBy',
+      'priorityName',
+      'firstAssignmentDate',
+      'agentName',
+      'transfers',
+    ]);
     for (const key of Object.keys(ours)) {
-      if (key === 'closeReason' || key === 'endedBy') continue;
+      if (additions.has(key)) continue;
       expect(typeof ours[key]).toBe(typeof deskFull[key]);
       expect(Object.keys(deskFull)).toContain(key);
       expect(Array.isArray(ours[key])).toBe(Array.isArray(deskFull[key]));
     }
-    expect(ours.closeReason).toBe('solved');
+    expect(ours).toMatchObject({
+      closeReason: 'solved',
+      team: 'Financeiro',
+      priority: 1,
+      priorityName: 'high',
+      firstResponseDate: '2026-11-03T14:01:10.000Z',
+      firstAssignmentDate: '2026-11-03T14:00:05.000Z',
+      agentName: 'Ana Souza',
+      transfers: 1,
+    });
+  });
+
+  it('leaves out what the handoff does not know (no team, priority or first response), and counts no transfer', () => {
+    const value = contentOf(handback('customer', conversation({ agent: undefined }))).context.value;
+    for (const key of [
+      'team',
+      'priority',
+      'priorityName',
+      'firstResponseDate',
+      'firstAssignmentDate',
+      'agentName',
+    ]) {
+      expect(value).not.toHaveProperty(key);
+    }
+    expect(value.transfers).toBe(0);
   });
 
   it('keeps the customer identity (the tunnel) even when the reply address carries an instance', () => {

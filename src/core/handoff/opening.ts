@@ -120,6 +120,7 @@ async function open(
     // Saved with the open state: a crash before the message is marked done must not post it again as a comment.
     openedWith: first.id,
     ...(details?.fields?.team ? { team: details.fields.team } : {}),
+    ...(details?.fields?.priority ? { priority: details.fields.priority } : {}),
   };
   // The no-agent timer before the open state is saved: once it is saved, a retry finds the message done and would
   // not arm it. Armed by whichever attempt completes the open (arming again replaces it); one that fires while the
