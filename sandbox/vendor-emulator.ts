@@ -81,6 +81,17 @@ export interface VendorEmulator {
   agentSendFile(ticketId: string, file: AgentFile, text?: string): Promise<WebhookDelivery[]>;
   /** An internal note (the vendor still tells the bridge; the bridge must not forward it). */
   agentNote(ticketId: string, text: string): Promise<WebhookDelivery>;
+  /**
+   * Another agent (by display name; created in the helpdesk when new) takes the ticket, and the vendor tells the
+   * bridge in its own shape: Zendesk `ticket.agent_assignment_changed` (ids only), Intercom an `assignment` part
+   * to an admin, ServiceNow `assigned_to` pushed by the Business Rule (with its display value).
+   */
+  agentAssign(ticketId: string, agentName: string): Promise<WebhookDelivery>;
+  /**
+   * The ticket moves to another team (by name; created when new): Zendesk `ticket.group_assignment_changed`,
+   * Intercom an `assignment` part to a team, ServiceNow `assignment_group` pushed by the Business Rule.
+   */
+  transfer(ticketId: string, teamName: string): Promise<WebhookDelivery>;
   /** The agent closes/solves/resolves the ticket. */
   closeTicket(ticketId: string): Promise<WebhookDelivery>;
   /** Sends the last webhook again (same event id), freshly signed. */

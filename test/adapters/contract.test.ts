@@ -52,7 +52,12 @@ describeEachState(cases)('adapter contract: %s (%s state)', (vendor, state) => {
           vendor,
           logger: logs.logger,
           redisUrl: redis?.url,
-          env: { HTTP_PORT: String(port), BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}` },
+          env: {
+            HTTP_PORT: String(port),
+            BRIDGE_PUBLIC_URL: `http://127.0.0.1:${port}`,
+            BRIDGE_ASSIGNED_MESSAGE: '{agent} entrou na conversa.',
+            BRIDGE_TRANSFERRED_MESSAGE: 'Transferindo você para o time {team}.',
+          },
         });
         break;
       } catch (err) {
@@ -147,6 +152,34 @@ describeEachState(cases)('adapter contract: %s (%s state)', (vendor, state) => {
     const next = await converse(c, ['me again']);
     expect(next.id).not.toBe(ticket.id);
     expect(next.customerMessages).toEqual(['me again']);
+  });
+
+  it('tells the customer who joined (once per agent) and the team the ticket moved to, in the hand-back too', async () => {
+    const c = newCustomer();
+    const ticket = await converse(c, ['hello']);
+    const joined = (name: string) => `${name} entrou na conversa.`;
+    expect((await sandbox.helpdesk.agentAssign(ticket.id, 'Bruno Tavares')).status).toBe(200);
+    await sandbox.lime.waitForSent((s) => s.envelope.content === joined('Bruno Tavares'));
+    expect((await sandbox.helpdesk.transfer(ticket.id, 'Financeiro')).status).toBe(200);
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'Transferindo você para o time Financeiro.');
+    await sandbox.helpdesk.agentAssign(ticket.id, 'Carla Dias');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === joined('Carla Dias'));
+    await sandbox.helpdesk.agentAssign(ticket.id, 'Bruno Tavares'); // back to Bruno, who already joined
+    await sandbox.helpdesk.agentReply(ticket.id, 'Oi, aqui é o Bruno.');
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'Oi, aqui é o Bruno.');
+    expect(received(c)).toEqual([
+      joined('Bruno Tavares'),
+      'Transferindo você para o time Financeiro.',
+      joined('Carla Dias'),
+      'Oi, aqui é o Bruno.',
+    ]);
+    await sandbox.helpdesk.closeTicket(ticket.id);
+    const redirect = await sandbox.lime.waitForSent(
+      (s) => s.envelope.to === c.address && s.envelope.type === REDIRECT,
+    );
+    const { value } = (redirect.envelope.content as { context: { value: Record<string, unknown> } }).context;
+    expect(value).toMatchObject({ team: 'Financeiro', transfers: 1 });
+    expect(value.agentIdentity).toEqual(expect.stringContaining(`@${vendor}.helpdesk`));
   });
 
   it('waits out a 429 with Retry-After, then succeeds', async () => {

@@ -351,7 +351,7 @@ describe('Intercom webhooks through the bridge', () => {
 
   it('delivers a reply that also assigns the conversation', async () => {
     const { customer, ticket } = await ticketFor('5511900000003@wa.gw.msging.net', 'oi');
-    await sandbox.helpdesk.agentAssign(ticket.id, 'Oi, sou a Ana e vou te atender.');
+    await sandbox.helpdesk.selfAssign(ticket.id, 'Oi, sou a Ana e vou te atender.');
     const sent = await sandbox.lime.waitForSent(
       (s) => s.envelope.content === 'Oi, sou a Ana e vou te atender.',
     );

@@ -74,8 +74,8 @@ itWithRedis('tells the customer they are in the queue, then who joined (Intercom
   s.say(ana, 'preciso de ajuda');
   await s.lime.waitForSent((m) => m.envelope.content === 'Você está na fila.', 15_000, 'the waiting text');
   const ticket = await firstTicket(s);
-  const intercom = s.helpdesk as unknown as { agentAssign(id: string): Promise<unknown> };
-  await intercom.agentAssign(ticket.id);
+  const intercom = s.helpdesk as unknown as { selfAssign(id: string): Promise<unknown> };
+  await intercom.selfAssign(ticket.id);
   const joined = await s.lime.waitForSent(
     (m) => typeof m.envelope.content === 'string' && m.envelope.content.endsWith('entrou na conversa.'),
     15_000,

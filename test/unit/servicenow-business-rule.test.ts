@@ -163,6 +163,12 @@ describe('the Business Rule and the emulator', () => {
     same(await sn.agentReply(id, 'Olá Maria! Seu pedido sai às 9h 📦 — "até já"'));
   });
 
+  it('sends the same assignment pushes (the agent, the group), names as display values', async () => {
+    const id = await incident();
+    same(await sn.agentAssign(id, 'Bruno Tavares'));
+    same(await sn.transfer(id, 'Financeiro São Paulo'));
+  });
+
   it('sends the same state push', async () => {
     const id = await incident();
     same(await sn.closeTicket(id));

@@ -137,6 +137,9 @@ export class IntercomEmulator implements VendorEmulator {
   readonly fileData = new Map<string, Buffer>();
   readonly agent: IntercomAdmin;
   readonly bridgeAdmin: IntercomAdmin;
+  /** Other teammates (`agentAssign` creates them) and teams (`transfer`), as `GET /admins/{id}`, `/teams/{id}` show. */
+  readonly teammates: IntercomAdmin[] = [];
+  readonly teams = new Map<string, { id: string; name: string }>();
   private readonly apiVersion: string;
   private readonly appPackageCode: string;
   private readonly appId: string;
@@ -290,7 +293,7 @@ export class IntercomEmulator implements VendorEmulator {
    * The agent assigns the conversation to themselves: `conversation.admin.assigned`. With `text`, the reply that
    * also assigns, which Intercom sends as an `assignment` part carrying the text.
    */
-  agentAssign(conversationId: string, text?: string): Promise<WebhookDelivery> {
+  selfAssign(conversationId: string, text?: string): Promise<WebhookDelivery> {
     const conversation = this.conversation(conversationId);
     const part = this.addPart(conversation, {
       part_type: 'assignment',
@@ -302,6 +305,52 @@ export class IntercomEmulator implements VendorEmulator {
     return this.fire(text ? 'conversation.admin.replied' : 'conversation.admin.assigned', conversation, [
       part,
     ]);
+  }
+
+  /**
+   * The agent assigns the conversation to another teammate (created when new): `conversation.admin.assigned`, an
+   * `assignment` part authored by the agent, `assigned_to` the teammate by id (the notification does not name them).
+   */
+  agentAssign(conversationId: string, agentName: string): Promise<WebhookDelivery> {
+    const conversation = this.conversation(conversationId);
+    let admin = [this.agent, ...this.teammates].find((a) => a.name === agentName);
+    if (!admin) {
+      admin = {
+        id: String(8_823_200 + this.teammates.length),
+        name: agentName,
+        email: `${agentName.toLowerCase().replace(/[^a-z]+/g, '.')}@acme.com.br`,
+      };
+      this.teammates.push(admin);
+    }
+    const part = this.addPart(conversation, {
+      part_type: 'assignment',
+      body: null,
+      author: this.adminAuthor(),
+      assigned_to: { type: 'admin', id: admin.id },
+    });
+    conversation.admin_assignee_id = Number(admin.id);
+    return this.fire('conversation.admin.assigned', conversation, [part]);
+  }
+
+  /**
+   * The agent moves the conversation to a team (created when new): `conversation.admin.assigned` with an
+   * `assignment` part to `{ type: 'team', id }`, and the conversation's `team_assignee_id`.
+   */
+  transfer(conversationId: string, teamName: string): Promise<WebhookDelivery> {
+    const conversation = this.conversation(conversationId);
+    let team = [...this.teams.values()].find((t) => t.name === teamName);
+    if (!team) {
+      team = { id: String(5_017_700 + this.teams.size), name: teamName };
+      this.teams.set(team.id, team);
+    }
+    const part = this.addPart(conversation, {
+      part_type: 'assignment',
+      body: null,
+      author: this.adminAuthor(),
+      assigned_to: { type: 'team', id: team.id },
+    });
+    conversation.team_assignee_id = Number(team.id);
+    return this.fire('conversation.admin.assigned', conversation, [part]);
   }
 
   /** The agent closes the conversation: `conversation.admin.closed` (a `close` part with body null). */
@@ -778,6 +827,12 @@ export class IntercomEmulator implements VendorEmulator {
       res.json({ type: 'admin', id: admin.id, name: admin.name, email: admin.email });
     });
 
+    app.get('/teams/:id', (req, res) => {
+      const team = this.teams.get(req.params.id);
+      if (!team) return void res.status(404).json(errorBody('team_not_found', 'Team not found'));
+      res.json({ type: 'team', id: team.id, name: team.name, admin_ids: [Number(this.agent.id)] });
+    });
+
     app.put('/conversations/:id', (req, res) => {
       const conversation = this.conversations.get(req.params.id);
       if (!conversation) return void res.status(404).json(errorBody('not_found', 'Resource Not Found'));
@@ -967,7 +1022,7 @@ export class IntercomEmulator implements VendorEmulator {
   }
 
   private admin(id: string | undefined): IntercomAdmin | undefined {
-    return [this.agent, this.bridgeAdmin].find((a) => a.id === String(id));
+    return [this.agent, this.bridgeAdmin, ...this.teammates].find((a) => a.id === String(id));
   }
 
   private contactJson(contact: EmulatedContact): Record<string, unknown> {

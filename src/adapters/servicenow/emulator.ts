@@ -152,6 +152,7 @@ const TASK_COLUMNS = [
   'urgency',
   'impact',
   'assignment_group',
+  'assigned_to',
   'opened_at',
   'resolved_at',
   'closed_at',
@@ -200,6 +201,9 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   readonly deliveries: WebhookDelivery[] = [];
   private readonly agent: { userName: string; name: string };
   private readonly displayNames = new Map<string, string>();
+  /** sys_user and sys_user_group rows by sys_id (their names), made by `agentAssign` and `transfer`. */
+  readonly users = new Map<string, string>();
+  readonly groups = new Map<string, string>();
   private readonly faults = new FaultQueue();
   private readonly webhooks = new WebhookSender(this.deliveries, {
     onDelivery: (delivery) => this.emit('delivery', delivery),
@@ -358,6 +362,48 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
       close_notes: 'Resolved with the customer over chat.',
     });
     return deliveries.at(-1) as WebhookDelivery;
+  }
+
+  /**
+   * The record is assigned to another agent (a sys_user made when new): `assigned_to` changes and the Business Rule
+   * pushes `assignment.changed` with the user's sys_id and display name.
+   */
+  async agentAssign(ticketId: string, agentName: string): Promise<WebhookDelivery> {
+    return this.assign(ticketId, 'assigned_to', this.users, agentName);
+  }
+
+  /** The record moves to another assignment group (made when new): the Business Rule pushes `assignment.changed`. */
+  async transfer(ticketId: string, teamName: string): Promise<WebhookDelivery> {
+    return this.assign(ticketId, 'assignment_group', this.groups, teamName);
+  }
+
+  private async assign(
+    ticketId: string,
+    field: 'assigned_to' | 'assignment_group',
+    rows: Map<string, string>,
+    name: string,
+  ): Promise<WebhookDelivery> {
+    const record = this.record(ticketId);
+    let sysId = [...rows].find(([, n]) => n === name)?.[0];
+    if (!sysId) {
+      sysId = randomBytes(16).toString('hex');
+      rows.set(sysId, name);
+    }
+    record[field] = sysId;
+    this.touch(record, this.agent.userName);
+    const body = asciiJson({
+      contract: PUSH_CONTRACT,
+      event_id: `${record.sys_id}:${record.sys_mod_count}:assignment`,
+      event_type: 'assignment.changed',
+      table: this.table,
+      record: this.recordPart(record),
+      assignment: {
+        assigned_to: field === 'assigned_to' ? { sys_id: sysId, name } : null,
+        assignment_group: field === 'assignment_group' ? { sys_id: sysId, name } : null,
+      },
+      sent_at: snNow(),
+    });
+    return this.push(body);
   }
 
   /**

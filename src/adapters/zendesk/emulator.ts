@@ -118,6 +118,7 @@ export interface EmulatedTicket {
   tags: string[];
   priority?: string | null;
   group_id?: number | null;
+  assignee_id?: number | null;
   custom_fields?: Array<{ id: number; value: unknown }>;
   comments: EmulatedComment[];
   created_at: string;
@@ -153,6 +154,8 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   readonly vendor = 'zendesk';
   readonly ticketsById = new Map<number, EmulatedTicket>();
   readonly users = new Map<number, EmulatedUser>();
+  /** Groups by id (agents move tickets between them: `transfer`). */
+  readonly groups = new Map<number, { id: number; name: string }>();
   /** Audits of each ticket's updates (`PUT /api/v2/tickets/{id}`), oldest first. */
   readonly audits = new Map<number, EmulatedAudit[]>();
   readonly requests: RecordedRequest[] = [];
@@ -348,6 +351,45 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
   /** A public agent comment added WITHOUT firing its webhook (a lost or late delivery). */
   agentReplySilently(ticketId: number | string, body: string): EmulatedComment {
     return this.addComment(this.ticket(ticketId), this.agent.id, body, true);
+  }
+
+  /**
+   * Another agent takes the ticket (created as an agent user when new): the ticket's assignee changes and Zendesk
+   * sends `ticket.agent_assignment_changed`, naming the agent by id only.
+   */
+  async agentAssign(ticketId: number | string, agentName: string): Promise<WebhookDelivery> {
+    const ticket = this.ticket(ticketId);
+    let agent = [...this.users.values()].find((u) => u.role === 'agent' && u.name === agentName);
+    if (!agent) {
+      agent = { id: this.nextId++, name: agentName, role: 'agent' };
+      this.users.set(agent.id, agent);
+    }
+    const previous = ticket.assignee_id ?? null;
+    ticket.assignee_id = agent.id;
+    ticket.updated_at = isoNow();
+    return this.fireEvent(ticket, 'zen:event-type:ticket.agent_assignment_changed', {
+      current: { id: String(agent.id) },
+      previous: previous === null ? null : { id: String(previous) },
+      meta: { sequence: { id: randomUUID().replace(/-/g, '').toUpperCase(), position: 1 } },
+    });
+  }
+
+  /** The agent moves the ticket to another group (created when new): `ticket.group_assignment_changed`. */
+  async transfer(ticketId: number | string, teamName: string): Promise<WebhookDelivery> {
+    const ticket = this.ticket(ticketId);
+    let group = [...this.groups.values()].find((g) => g.name === teamName);
+    if (!group) {
+      group = { id: this.nextId++, name: teamName };
+      this.groups.set(group.id, group);
+    }
+    const previous = ticket.group_id ?? null;
+    ticket.group_id = group.id;
+    ticket.updated_at = isoNow();
+    return this.fireEvent(ticket, 'zen:event-type:ticket.group_assignment_changed', {
+      current: { id: String(group.id) },
+      previous: previous === null ? null : { id: String(previous) },
+      meta: { sequence: { id: randomUUID().replace(/-/g, '').toUpperCase(), position: 1 } },
+    });
   }
 
   /** The agent sets the ticket to solved: the status_changed webhook. */
@@ -834,6 +876,18 @@ export class ZendeskEmulator extends EventEmitter implements VendorEmulator {
       const reply = this.addComment(ticket, this.agent.id, this.autoReply, true);
       void this.fireCommentAdded(ticket, reply).catch(() => {});
       setTimeout(respond, 150);
+    });
+
+    app.get('/api/v2/users/:id', (req, res) => {
+      const user = this.users.get(Number(req.params.id));
+      if (!user) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
+      res.json({ user: { id: user.id, name: user.name, role: user.role } });
+    });
+
+    app.get('/api/v2/groups/:id', (req, res) => {
+      const group = this.groups.get(Number(req.params.id));
+      if (!group) return void res.status(404).json({ error: 'RecordNotFound', description: 'Not found' });
+      res.json({ group });
     });
 
     app.get('/api/v2/tickets/:id', (req, res) => {
