@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { recordFromRow, recordValues, STORED_COLUMNS, TALK_COLUMNS, talkEntryValues } from './columns';
-import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
+import { sessionColumnsAt, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
 import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
 /**
@@ -50,8 +50,17 @@ const MIGRATIONS: Migration[] = [
         media_enc text,
         PRIMARY KEY (session_id, entry_id)
       );
-      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${SESSION_COLUMN_NAMES.join(', ')} FROM report_sessions;
+      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(1).join(', ')} FROM report_sessions;
       COMMENT ON VIEW ${SESSIONS_VIEW} IS 'Attendance sessions, one row per handoff (blip-helpdesk-bridge, column schema v1; see docs/reports.md)';
+    `,
+  },
+  {
+    version: 2,
+    name: 'first assignment time and transfers',
+    sql: `
+      ALTER TABLE report_sessions ADD COLUMN first_assigned_at timestamptz;
+      ALTER TABLE report_sessions ADD COLUMN transfers integer NOT NULL DEFAULT 0;
+      CREATE OR REPLACE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(2).join(', ')} FROM report_sessions;
     `,
   },
 ];
@@ -84,7 +93,8 @@ export class PostgresReportStore implements ReportStore {
     this.pool.on('error', (err) => options.onPoolError?.(err));
   }
 
-  async migrate(): Promise<number> {
+  /** Applies the migrations not applied yet (up to `upTo`: tests build an older database with it). */
+  async migrate(upTo = Number.POSITIVE_INFINITY): Promise<number> {
     await this.transaction(async (client) => {
       await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
       await client.query(
@@ -93,7 +103,7 @@ export class PostgresReportStore implements ReportStore {
       const { rows } = await client.query<{ version: number }>('SELECT version FROM report_migrations');
       const done = new Set(rows.map((r) => r.version));
       for (const m of MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         await client.query(m.sql);
         await client.query('INSERT INTO report_migrations (version, name) VALUES ($1, $2)', [
           m.version,

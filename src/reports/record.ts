@@ -18,6 +18,7 @@ export const RECORDED_EVENTS = [
   'agent.message',
   'automatic.message',
   'ticket.assigned',
+  'ticket.transferred',
   'ticket.closed',
   'redirect.sent',
   'delivery.failed',
@@ -82,6 +83,8 @@ export function emptyRecord(sessionId: string, at: string): SessionRecord {
     delivery_failures: 0,
     handed_back_at: null,
     last_event_at: at,
+    first_assigned_at: null,
+    transfers: 0,
   });
 }
 
@@ -143,8 +146,13 @@ export function applyEvent(
     case 'ticket.assigned': {
       const p = event.payload;
       takePart(r, { id: p.agentId, name: nonEmpty(p.agentName) }, r.status !== 'closed');
+      r.first_assigned_at = minTime(r.first_assigned_at, p.at);
       break;
     }
+    case 'ticket.transferred':
+      // The event carries the handoff's count so far: the largest seen is right in any order, and once.
+      r.transfers = Math.max(r.transfers ?? 0, event.payload.transfers);
+      break;
     case 'ticket.closed': {
       const p = event.payload;
       r.status = 'closed';

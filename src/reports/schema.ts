@@ -64,6 +64,8 @@ export interface SessionRow {
   delivery_failures: number;
   handed_back_at: string | null;
   last_event_at: string;
+  first_assigned_at: string | null;
+  transfers: number;
 }
 
 /** The exported columns of schema v1, in order. */
@@ -181,7 +183,34 @@ export const SESSION_COLUMNS: readonly Column[] = [
     type: 'timestamp',
     description: 'The latest event recorded for the session (retention runs on it).',
   },
+  {
+    name: 'first_assigned_at',
+    type: 'timestamp',
+    description:
+      'When an agent was first assigned to the ticket. Empty when the helpdesk reported no assignment.',
+  },
+  {
+    name: 'transfers',
+    type: 'integer',
+    description: 'How many times the ticket moved to another team / group / assignment group.',
+  },
 ];
+
+/**
+ * Columns added by a later store migration (appended to the table and the view): the first migration creates the
+ * view without them, so a database migrated step by step and a new one end up alike.
+ */
+export const COLUMNS_ADDED_BY_MIGRATION: Readonly<Record<number, readonly (keyof SessionRow)[]>> = {
+  2: ['first_assigned_at', 'transfers'],
+};
+
+/** The exported columns as of store migration `version`. */
+export function sessionColumnsAt(version: number): (keyof SessionRow)[] {
+  const later = Object.entries(COLUMNS_ADDED_BY_MIGRATION)
+    .filter(([v]) => Number(v) > version)
+    .flatMap(([, names]) => names);
+  return SESSION_COLUMN_NAMES.filter((n) => !later.includes(n));
+}
 
 export const SESSION_COLUMN_NAMES: readonly (keyof SessionRow)[] = SESSION_COLUMNS.map((c) => c.name);
 

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { recordFromRow, recordValues, STORED_COLUMNS, TALK_COLUMNS, talkEntryValues } from './columns';
-import { SESSION_COLUMN_NAMES, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
+import { sessionColumnsAt, SESSIONS_VIEW, type SessionRecord, type TalkEntry } from './schema';
 import { PURGE_BATCH, type ListQuery, type PurgeResult, type ReportStore, type ReportUpdate } from './store';
 
 /**
@@ -50,7 +50,17 @@ const MIGRATIONS: Migration[] = [
         media_enc TEXT,
         PRIMARY KEY (session_id, entry_id)
       );
-      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${SESSION_COLUMN_NAMES.join(', ')} FROM report_sessions;
+      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(1).join(', ')} FROM report_sessions;
+    `,
+  },
+  {
+    version: 2,
+    name: 'first assignment time and transfers',
+    sql: `
+      ALTER TABLE report_sessions ADD COLUMN first_assigned_at TEXT;
+      ALTER TABLE report_sessions ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0;
+      DROP VIEW ${SESSIONS_VIEW};
+      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(2).join(', ')} FROM report_sessions;
     `,
   },
 ];
@@ -81,7 +91,8 @@ export class SqliteReportStore implements ReportStore {
     this.db.pragma('synchronous = NORMAL');
   }
 
-  async migrate(): Promise<number> {
+  /** Applies the migrations not applied yet (up to `upTo`: tests build an older database with it). */
+  async migrate(upTo = Number.POSITIVE_INFINITY): Promise<number> {
     const run = this.db.transaction(() => {
       this.db.exec(
         'CREATE TABLE IF NOT EXISTS report_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
@@ -92,7 +103,7 @@ export class SqliteReportStore implements ReportStore {
         ),
       );
       for (const m of MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         this.db.exec(m.sql);
         this.db
           .prepare('INSERT INTO report_migrations (version, name, applied_at) VALUES (?, ?, ?)')

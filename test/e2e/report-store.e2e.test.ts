@@ -40,6 +40,14 @@ reportStoreSuite({
           db.close();
         }
       },
+      async exec(sql: string) {
+        const db = new Database(file);
+        try {
+          db.exec(sql);
+        } finally {
+          db.close();
+        }
+      },
       async cleanup() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -78,6 +86,15 @@ describeNeeding(POSTGRES)('on a PostgreSQL server', () => {
                ORDER BY ordinal_position`,
             );
             return rows.map((r) => r.column_name);
+          } finally {
+            await client.end();
+          }
+        },
+        async exec(sql: string) {
+          const client = new pg.Client({ connectionString: url });
+          await client.connect();
+          try {
+            await client.query(sql);
           } finally {
             await client.end();
           }

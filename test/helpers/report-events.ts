@@ -20,6 +20,8 @@ export interface ScriptedSession {
   /** Seconds after start of the agent's replies. */
   agentAt?: number[];
   assignedAt?: number;
+  /** Seconds after start of each move to another team (`ticket.transferred`). */
+  transferAt?: number[];
   /** Seconds after start of the close; undefined = still open. */
   closeAt?: number;
   closedBy?: ClosedBy;
@@ -85,6 +87,19 @@ export function scriptedEvents(s: ScriptedSession): ReportEvent[] {
       name: 'ticket.assigned',
       payload: { ...base, ticket, agentId: s.agent.id, agentName: s.agent.name, at: t(s.assignedAt) },
     });
+  (s.transferAt ?? []).forEach((sec, i) =>
+    events.push({
+      name: 'ticket.transferred',
+      payload: {
+        ...base,
+        ticket,
+        teamId: `g-${i + 1}`,
+        teamName: `Team ${i + 1}`,
+        transfers: i + 1,
+        at: t(sec),
+      },
+    }),
+  );
   (s.agentAt ?? []).forEach((sec, i) =>
     events.push({
       name: 'agent.message',

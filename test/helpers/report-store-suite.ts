@@ -3,7 +3,7 @@
  * that opens a fresh store, and must pass every case unchanged.
  */
 import { applyEvent, talkEntryFor, type ReportEvent } from '../../src/reports/record';
-import { SESSION_COLUMN_NAMES, type SessionRecord } from '../../src/reports/schema';
+import { SESSION_COLUMN_NAMES, sessionColumnsAt, type SessionRecord } from '../../src/reports/schema';
 import { allSessions, type ReportStore, type ReportUpdate } from '../../src/reports/store';
 import { at, scriptedEvents } from './report-events';
 
@@ -13,6 +13,8 @@ export interface OpenedStore {
   another(): Promise<ReportStore>;
   /** The columns of the report_sessions_v1 view, in order. */
   viewColumns(): Promise<string[]>;
+  /** Runs SQL on the database directly (a row as an older bridge wrote it). */
+  exec(sql: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -81,9 +83,41 @@ export function reportStoreSuite(harness: StoreHarness): void {
     };
 
     it('migrates once, to the latest version, also when two instances start at once', async () => {
-      expect(await store.migrate()).toBe(1);
+      expect(await store.migrate()).toBe(2);
       const [a, b] = await Promise.all([another(), another()]);
-      expect(await Promise.all([a.migrate(), b.migrate()])).toEqual([1, 1]);
+      expect(await Promise.all([a.migrate(), b.migrate()])).toEqual([2, 2]);
+    });
+
+    it('migrates a first-version database: its sessions kept, the new columns empty, then recorded', async () => {
+      const old = await harness.open();
+      const START = '2026-11-03T14:00:00.000Z';
+      try {
+        const oldStore = old.store as ReportStore & { migrate(upTo?: number): Promise<number> };
+        await oldStore.migrate(1);
+        expect(await old.viewColumns()).toEqual(sessionColumnsAt(1));
+        // A session as the first version wrote it (its own columns only).
+        await old.exec(
+          `INSERT INTO report_sessions (session_id, status, created_at, agent_messages, last_event_at, updated_at)
+           VALUES ('before', 'closed', '${START}', 1, '${START}', '${START}')`,
+        );
+        await oldStore.migrate();
+        expect(await old.viewColumns()).toEqual([...SESSION_COLUMN_NAMES]);
+        expect(await oldStore.get('before')).toEqual(
+          expect.objectContaining({ first_assigned_at: null, transfers: 0, agent_messages: 1 }),
+        );
+        const later = scriptedEvents({
+          sessionId: 'after',
+          start: START,
+          agent: { id: 'a1', name: 'Ana' },
+          assignedAt: 10,
+          transferAt: [20],
+        });
+        await record(oldStore, later);
+        expect(await oldStore.get('after')).toEqual(expected(later));
+        expect(await oldStore.get('after')).toMatchObject({ first_assigned_at: at(START, 10), transfers: 1 });
+      } finally {
+        await old.cleanup();
+      }
     });
 
     it('keeps every field of a record exactly (nulls, booleans, fractions of seconds, lists, accents)', async () => {

@@ -25,6 +25,7 @@ describe('session record builder', () => {
     customerFiles: 2,
     agent: { id: 'ana.lima', name: 'Ana Lima' },
     assignedAt: 45,
+    transferAt: [60, 90],
     agentAt: [75, 130],
     closeAt: 600,
     reason: 'Solved (Permanently)',
@@ -66,6 +67,8 @@ describe('session record builder', () => {
       delivery_failures: 0,
       handed_back_at: '2026-11-03T14:10:00.500Z',
       last_event_at: '2026-11-03T14:10:00.500Z',
+      first_assigned_at: '2026-11-03T14:00:45.000Z',
+      transfers: 2,
     });
   });
 
