@@ -17,6 +17,7 @@ export const analyticsEventTypes = [
   'agent.message',
   'automatic.message',
   'ticket.assigned',
+  'ticket.transferred',
   'ticket.closed',
   'redirect.sent',
   'delivery.failed',
@@ -172,7 +173,21 @@ export function toAnalyticsEvent<E extends AnalyticsEventType>(
         sessionId: e.sessionId,
         customer: { id: e.customerKey, hashed: false },
         ticket: ticketOf(e.ticket),
-        data: compact({ agentId: e.agentId, agentName: e.agentName }),
+        data: compact({ agentId: e.agentId, agentName: e.agentName, first: e.first }),
+      });
+    }
+    case 'ticket.transferred': {
+      const e = p as DomainEventMap['ticket.transferred'];
+      return base(`${e.sessionId}:${e.teamId}:${e.transfers}`, {
+        sessionId: e.sessionId,
+        customer: { id: e.customerKey, hashed: false },
+        ticket: ticketOf(e.ticket),
+        data: compact({
+          teamId: e.teamId,
+          teamName: e.teamName,
+          previousTeam: e.previousTeam,
+          transfers: e.transfers,
+        }),
       });
     }
     case 'ticket.closed': {

@@ -54,13 +54,21 @@ describe('analytics events', () => {
       reason: 'blocked',
       at: '2026-11-25T12:01:00.000Z',
     };
-    const assigned = { ...h.redirect, agentId: '7', agentName: 'Ana' };
+    const assigned = { ...h.redirect, agentId: '7', agentName: 'Ana', first: true };
+    const transferred = {
+      ...h.redirect,
+      teamId: 'g-2',
+      teamName: 'Financeiro',
+      previousTeam: 'Suporte',
+      transfers: 1,
+    };
     const built = [
       toAnalyticsEvent('handoff.started', h.started),
       toAnalyticsEvent('customer.message', h.customerMessage),
       toAnalyticsEvent('agent.message', h.agentMessage),
       toAnalyticsEvent('automatic.message', h.closing),
       toAnalyticsEvent('ticket.assigned', assigned),
+      toAnalyticsEvent('ticket.transferred', transferred),
       toAnalyticsEvent('ticket.closed', h.closed),
       toAnalyticsEvent('redirect.sent', h.redirect),
       toAnalyticsEvent('delivery.failed', failed),
@@ -68,14 +76,21 @@ describe('analytics events', () => {
     ];
     expect(built.map((e) => e.type)).toEqual([...analyticsEventTypes]);
     expect(built.every((e) => e.version === 1)).toBe(true);
-    expect(built[7]!.data).toEqual({
+    expect(built[4]!.data).toEqual({ agentId: '7', agentName: 'Ana', first: true });
+    expect(built[5]!.data).toEqual({
+      teamId: 'g-2',
+      teamName: 'Financeiro',
+      previousTeam: 'Suporte',
+      transfers: 1,
+    });
+    expect(built[8]!.data).toEqual({
       direction: 'to-customer',
       messageId: 'x',
       code: '82',
       reason: 'blocked',
     });
-    expect(built[8]).toMatchObject({ data: { deadLetterId: 'dl-1', attempts: 8 } });
-    expect(built[8]).not.toHaveProperty('customer');
+    expect(built[9]).toMatchObject({ data: { deadLetterId: 'dl-1', attempts: 8 } });
+    expect(built[9]).not.toHaveProperty('customer');
     for (const e of built) expect(JSON.stringify(e.data)).not.toContain('boleto');
   });
 

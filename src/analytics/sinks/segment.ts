@@ -12,6 +12,7 @@ export const SEGMENT_EVENT_NAMES: Record<AnalyticsEventType, string> = {
   'agent.message': 'Agent Message Sent',
   'automatic.message': 'Automatic Message Sent',
   'ticket.assigned': 'Ticket Assigned',
+  'ticket.transferred': 'Ticket Transferred',
   'ticket.closed': 'Ticket Closed',
   'redirect.sent': 'Redirect Sent',
   'delivery.failed': 'Delivery Failed',
