@@ -99,6 +99,33 @@ describeEachState([['memory'], ['redis']])('ServiceNow by polling only (%s state
     expect(logs.lines().filter((l) => l.level === 'error')).toEqual([]);
   });
 
+  it('finds an assignment by polling and tells the customer who joined, by the name sys_user gives, once', async () => {
+    await sandbox.stop();
+    sandbox = await startSandbox({
+      vendor: 'servicenow',
+      logger: logs.logger,
+      redisUrl: redis?.url,
+      env: {
+        SERVICENOW_POLL: 'true',
+        SERVICENOW_PUSH_SECRET: '',
+        BRIDGE_POLL_INTERVAL_SECONDS: '1',
+        BRIDGE_ASSIGNED_MESSAGE: '{agent} entrou na conversa.',
+      },
+    });
+    sandbox.helpdesk.setPushEnabled(false);
+    const { helpdesk } = sandbox;
+    const ana = sandbox.customer('5531988776655@wa.gw.msging.net');
+    sandbox.say(ana, 'oi');
+    const incident = await helpdesk.waitFor(() => helpdesk.tickets()[0], 10_000, 'the incident');
+    expect((await helpdesk.agentAssign(incident.id, 'Bruno Tavares')).status).toBe(0); // nothing pushed
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'Bruno Tavares entrou na conversa.', 10_000);
+    await helpdesk.agentReply(incident.id, 'Oi, sou o Bruno.'); // the record changes again: no second text
+    await sandbox.lime.waitForSent((s) => s.envelope.content === 'Oi, sou o Bruno.', 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(textsTo(ana)).toEqual(['Bruno Tavares entrou na conversa.', 'Oi, sou o Bruno.']);
+    expect(helpdesk.apiCallsTo('GET', /\/api\/now\/table\/sys_user\?/)).toHaveLength(1);
+  });
+
   it('delivers two quick replies (often in one second) each once, in order, across polls', async () => {
     const { helpdesk } = sandbox;
     const joao = sandbox.customer('5521998877665@wa.gw.msging.net');

@@ -32,7 +32,7 @@ interface Call {
 
 /**
  * A stand-in for the Table API that applies the parts of the encoded query the poll's cursor relies on
- * (`<stamp>>=`, `stateIN`, `sys_idIN`, `correlation_display=`) and, on purpose, NOT `sys_created_by!=` or
+ * (`<stamp>>=`, `stateIN` with its `^ORassigned_toISNOTEMPTY`, `sys_idIN`, `correlation_display=`) and, on purpose, NOT `sys_created_by!=` or
  * `element=`: the poll must drop those rows itself too (an instance ignores a query term it cannot apply).
  */
 class FakeTableApi implements TableReader {
@@ -51,7 +51,10 @@ class FakeTableApi implements TableReader {
     const since = term(new RegExp(`^${stamp}>=(.*)$`));
     if (since) rows = rows.filter((r) => (r[stamp] ?? '') >= since);
     const states = term(/^stateIN(.*)$/);
-    if (states) rows = rows.filter((r) => states.split(',').includes(r.state ?? ''));
+    // `^ORassigned_toISNOTEMPTY` right after it: closed, or with an agent assigned.
+    const orAssigned = terms.includes('ORassigned_toISNOTEMPTY');
+    if (states)
+      rows = rows.filter((r) => states.split(',').includes(r.state ?? '') || (orAssigned && !!r.assigned_to));
     const ids = term(/^sys_idIN(.*)$/);
     if (ids) rows = rows.filter((r) => ids.split(',').includes(r.sys_id ?? ''));
     const display = term(/^correlation_display=(.*)$/);
@@ -132,7 +135,7 @@ describe('ServiceNowPoll: the mapping of sys_journal_field rows', () => {
       {
         table: 'incident',
         query:
-          'correlation_display=blip-helpdesk-bridge^stateIN6,7,8^sys_updated_on>=2026-11-03 13:58:41^ORDERBYsys_updated_on',
+          'correlation_display=blip-helpdesk-bridge^stateIN6,7,8^ORassigned_toISNOTEMPTY^sys_updated_on>=2026-11-03 13:58:41^ORDERBYsys_updated_on',
         fields: [
           'sys_id',
           'number',
@@ -141,6 +144,7 @@ describe('ServiceNowPoll: the mapping of sys_journal_field rows', () => {
           'sys_mod_count',
           'sys_updated_on',
           'sys_updated_by',
+          'assigned_to',
         ],
         limit: 100,
         offset: 0,
@@ -153,6 +157,32 @@ describe('ServiceNowPoll: the mapping of sys_journal_field rows', () => {
         offset: 0,
       },
     ]);
+  });
+
+  it('turns an open record with an agent assigned into ticket.assigned (same id as the push), in the same request', async () => {
+    const assigned = {
+      ...bridgeIncident,
+      assigned_to: '46d44a5ea9fe198100bfd4cbd3e6a2f0',
+      sys_updated_on: '2026-11-03 14:40:05',
+      sys_updated_by: 'bruno.tavares',
+    };
+    const { api, poll } = setup([], [assigned]);
+    const first = await poll.poll('2026-11-03 14:40:00');
+    expect(first.events).toEqual([
+      {
+        kind: 'ticket.assigned',
+        ticket: { vendor: 'servicenow', id: INCIDENT, number: 'INC0010234' },
+        eventId: `assigned:${INCIDENT}:46d44a5ea9fe198100bfd4cbd3e6a2f0`,
+        agent: { id: '46d44a5ea9fe198100bfd4cbd3e6a2f0' },
+        sessionId: '7f3c9e2a-5b1d-4c8e-9a60-2d4e1f0b7c31',
+      },
+    ]);
+    expect(api.calls).toHaveLength(2);
+    // The next poll from its cursor does not hand the same row over again.
+    expect((await poll.poll(first.cursor)).events).toEqual([]);
+    // Once the record is resolved, the close only: no assignment for a ticket being handed back.
+    api.records = [{ ...assigned, state: '6', sys_mod_count: '6', sys_updated_on: '2026-11-03 14:41:00' }];
+    expect((await poll.poll(first.cursor)).events.map((e) => e.kind)).toEqual(['ticket.closed']);
   });
 
   it('makes two requests when nothing happened (no membership query)', async () => {

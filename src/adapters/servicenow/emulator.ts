@@ -91,8 +91,10 @@ export interface EmulatedJournalEntry {
 
 interface Condition {
   field: string;
-  op: '=' | '!=' | '>=' | '<=' | '>' | '<' | 'IN' | 'NOT IN';
+  op: '=' | '!=' | '>=' | '<=' | '>' | '<' | 'IN' | 'NOT IN' | 'ISNOTEMPTY' | 'ISEMPTY';
   value: string;
+  /** `^OR<condition>` terms: alternatives to this condition (ServiceNow binds OR tighter than AND). */
+  or?: Condition[];
 }
 
 interface ParsedQuery {
@@ -904,6 +906,8 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
     if (table === this.table) return [...this.records.values()];
     if (table === 'sys_journal_field') return this.journal.map((e) => ({ ...e }));
     if (table === 'sys_attachment') return this.attachments.map((a) => ({ ...a }));
+    if (table === 'sys_user') return [...this.users].map(([sys_id, name]) => ({ sys_id, name }));
+    if (table === 'sys_user_group') return [...this.groups].map(([sys_id, name]) => ({ sys_id, name }));
     return undefined;
   }
 
@@ -914,6 +918,7 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
   private columnsOf(table: string | string[] | undefined): string[] {
     if (table === 'sys_journal_field') return [...JOURNAL_COLUMNS];
     if (table === 'sys_attachment') return [...ATTACHMENT_COLUMNS];
+    if (table === 'sys_user' || table === 'sys_user_group') return ['sys_id', 'name'];
     return [...TASK_COLUMNS, this.customerField];
   }
 
@@ -939,8 +944,10 @@ export class ServiceNowEmulator extends EventEmitter implements VendorEmulator {
 
 /**
  * A small parser for the encoded queries the adapter emits: `^`-separated `field=value`, `field!=value`,
- * `field>=value` (and `<=`, `>`, `<`), `fieldINa,b`, `fieldNOT INa,b`, `ORDERBYfield`, `ORDERBYDESCfield`.
- * Anything else (`^OR`, `^NQ`, dot-walks, other operators) is refused rather than guessed.
+ * `field>=value` (and `<=`, `>`, `<`), `fieldINa,b`, `fieldNOT INa,b`, `fieldISNOTEMPTY`, `fieldISEMPTY`,
+ * `^OR<condition>` (an alternative to the condition before it: OR binds tighter than AND, as on an instance),
+ * `ORDERBYfield`, `ORDERBYDESCfield`. Anything else (`^NQ`, dot-walks, other operators) is refused rather than
+ * guessed.
  */
 export function parseEncodedQuery(query: string, columns?: Set<string>): ParsedQuery {
   const parsed: ParsedQuery = { conditions: [], order: [] };
@@ -952,15 +959,31 @@ export function parseEncodedQuery(query: string, columns?: Set<string>): ParsedQ
       parsed.order.push({ field: order[2] as string, desc: order[1] === 'DESC' });
       continue;
     }
-    const m = /^([a-z0-9_]+)(NOT IN|IN|!=|>=|<=|=|>|<)(.*)$/.exec(term);
-    if (!m) throw new QueryError(`unsupported term "${term}"`);
-    check(m[1] as string);
-    parsed.conditions.push({ field: m[1] as string, op: m[2] as Condition['op'], value: m[3] as string });
+    const alternative = term.startsWith('OR') && parsed.conditions.length > 0;
+    const condition = parseCondition(alternative ? term.slice(2) : term);
+    if (alternative) {
+      const previous = parsed.conditions.at(-1)!;
+      (previous.or ??= []).push(condition);
+    } else {
+      parsed.conditions.push(condition);
+    }
   }
   return parsed;
 
   function check(field: string): void {
     if (columns && !columns.has(field)) throw new QueryError(`unknown field "${field}"`);
+  }
+
+  function parseCondition(term: string): Condition {
+    const empty = /^([a-z0-9_]+)(ISNOTEMPTY|ISEMPTY)$/.exec(term);
+    if (empty) {
+      check(empty[1] as string);
+      return { field: empty[1] as string, op: empty[2] as Condition['op'], value: '' };
+    }
+    const m = /^([a-z0-9_]+)(NOT IN|IN|!=|>=|<=|=|>|<)(.*)$/.exec(term);
+    if (!m) throw new QueryError(`unsupported term "${term}"`);
+    check(m[1] as string);
+    return { field: m[1] as string, op: m[2] as Condition['op'], value: m[3] as string };
   }
 }
 
@@ -970,6 +993,10 @@ function compare(a: string, b: string): number {
 }
 
 function matches(row: EmulatedRecord, c: Condition): boolean {
+  return matchesOne(row, c) || (c.or ?? []).some((alternative) => matchesOne(row, alternative));
+}
+
+function matchesOne(row: EmulatedRecord, c: Condition): boolean {
   const value = row[c.field] ?? '';
   switch (c.op) {
     case '=':
@@ -988,6 +1015,10 @@ function matches(row: EmulatedRecord, c: Condition): boolean {
       return c.value.split(',').includes(value);
     case 'NOT IN':
       return !c.value.split(',').includes(value);
+    case 'ISNOTEMPTY':
+      return value !== '';
+    case 'ISEMPTY':
+      return value === '';
   }
 }
 

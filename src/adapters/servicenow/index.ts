@@ -241,6 +241,14 @@ export class ServiceNowAdapter implements HelpdeskAdapter {
     return this.api.downloadAttachment(attachment, maxBytes);
   }
 
+  /** The poll names an assignee by sys_id only: `sys_user.name` (or `sys_user_group.name`). */
+  async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
+    const table = what === 'agent' ? 'sys_user' : 'sys_user_group';
+    const { rows } = await this.api.list(table, `sys_id=${id}`, ['sys_id', 'name'], 1);
+    const name = rows[0]?.name;
+    return typeof name === 'string' && name.trim() ? name : undefined;
+  }
+
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
     await this.api.update(this.table, ticket.id, { work_notes: text }, 'work note');
   }

@@ -144,3 +144,13 @@ export function attachmentEvent(
     },
   };
 }
+
+/** `assigned:<record sys_id>:<user sys_id>`: the same on the push and the poll, so an assignment counts once. */
+export function assignedEventId(recordSysId: string, userSysId: string): string {
+  return `assigned:${recordSysId}:${userSysId}`;
+}
+
+/** `group:<record sys_id>:<group sys_id>`: a move to an assignment group (push only). */
+export function groupEventId(recordSysId: string, groupSysId: string): string {
+  return `group:${recordSysId}:${groupSysId}`;
+}

@@ -2,6 +2,7 @@ import type { HelpdeskEvent, Logger, TicketClosedEvent } from '../adapter';
 import type { Row, TableReader } from './api';
 import {
   attachmentEvent,
+  assignedEventId,
   attachmentEventId,
   CORRELATION_DISPLAY,
   closeReason,
@@ -80,6 +81,7 @@ const RECORD_FIELDS = [
   'sys_mod_count',
   'sys_updated_on',
   'sys_updated_by',
+  'assigned_to',
 ];
 
 interface Item {
@@ -96,14 +98,14 @@ interface Item {
  *  1. `sys_journal_field`: every public comment on the table since the cursor, not by the integration user
  *     (`element_id` is a plain GUID column, not a reference, so the journal cannot be filtered on the incident's
  *     `correlation_display` by dot-walking);
- *  2. the table: records the bridge opened (`correlation_display=blip-helpdesk-bridge`) now in a closed state and
- *     updated since the cursor;
+ *  2. the table: records the bridge opened (`correlation_display=blip-helpdesk-bridge`) now in a closed state, or
+ *     open with an agent in `assigned_to`, and updated since the cursor;
  *  3. with `attachments` on: `sys_attachment`, every file added to the table since the cursor, not by the
  *     integration user (the customer's files are the bridge's own uploads);
  *  4. only when step 1 or 3 found rows: which of their records are the bridge's (`sys_idIN…`), so comments and
  *     files on the rest of the instance's incidents are dropped here instead of logged as unknown tickets.
  * Event ids are the push's: `journal:<sys_journal_field sys_id>`, `attachment:<sys_attachment sys_id>`,
- * `state:<sys_id>:<sys_mod_count>`.
+ * `state:<sys_id>:<sys_mod_count>`, `assigned:<sys_id>:<user sys_id>`.
  */
 export class ServiceNowPoll {
   private readonly startMarginMs: number;
@@ -131,9 +133,12 @@ export class ServiceNowPoll {
       `name=${table}^element=comments^sys_created_on>=${since}^sys_created_by!=${integrationUser}^ORDERBYsys_created_on`,
       JOURNAL_FIELDS,
     );
+    // Records of the bridge updated since the cursor that are closed, or have an agent assigned (the bridge never
+    // sets assigned_to): one request for both. Team moves are left to the push: a poll cannot tell the group a
+    // record opened with from a move.
     const closes = await this.readAll(
       table,
-      `correlation_display=${CORRELATION_DISPLAY}^stateIN${closedStates.join(',')}^sys_updated_on>=${since}^ORDERBYsys_updated_on`,
+      `correlation_display=${CORRELATION_DISPLAY}^stateIN${closedStates.join(',')}^ORassigned_toISNOTEMPTY^sys_updated_on>=${since}^ORDERBYsys_updated_on`,
       RECORD_FIELDS,
     );
     const attachmentsOn = this.options.attachments;
@@ -227,6 +232,22 @@ export class ServiceNowPoll {
         row.correlation_id,
       );
       items.push({ at, id: eventId, order: 1, event });
+    }
+    for (const { row, at, id } of closes.rows) {
+      const agentId = row.assigned_to;
+      if (!agentId || (row.state && closedStates.includes(row.state))) continue;
+      const eventId = assignedEventId(id, agentId);
+      if (!fresh(at, eventId)) continue;
+      const event = withSession(
+        {
+          kind: 'ticket.assigned' as const,
+          ticket: ticketRef({ sys_id: id, number: row.number }),
+          eventId,
+          agent: { id: agentId },
+        },
+        row.correlation_id,
+      );
+      items.push({ at, id: eventId, order: 0, event });
     }
     items.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.order - b.order));
 

@@ -7,7 +7,16 @@ import {
   type Verification,
   type WebhookHandler,
 } from '../adapter';
-import { attachmentEvent, closeReason, commentEvent, stateEventId, ticketRef, withSession } from './mapping';
+import {
+  assignedEventId,
+  attachmentEvent,
+  closeReason,
+  groupEventId,
+  commentEvent,
+  stateEventId,
+  ticketRef,
+  withSession,
+} from './mapping';
 
 export const PUSH_CONTRACT = 'blip-helpdesk-bridge/servicenow-push/v1';
 
@@ -132,7 +141,7 @@ export class ServiceNowWebhook implements WebhookHandler {
           events.push({
             kind: 'ticket.transferred',
             ticket,
-            eventId: `group:${ticket.id}:${group.sys_id}`,
+            eventId: groupEventId(ticket.id, group.sys_id),
             team: { id: group.sys_id, ...(group.name ? { name: group.name } : {}) },
           });
         }
@@ -141,7 +150,7 @@ export class ServiceNowWebhook implements WebhookHandler {
           events.push({
             kind: 'ticket.assigned',
             ticket,
-            eventId: `assigned:${ticket.id}:${agent.sys_id}`,
+            eventId: assignedEventId(ticket.id, agent.sys_id),
             agent: { id: agent.sys_id, ...(agent.name ? { name: agent.name } : {}) },
           });
         }
