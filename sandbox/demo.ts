@@ -107,6 +107,25 @@ async function run(sandbox: Sandbox): Promise<void> {
   if (!attached?.data.equals(photo)) throw new Error('the photo did not arrive in Zendesk as the same file');
   line('zendesk', `the agent opens ${attached.file_name}: the customer's photo, byte for byte`);
 
+  // Who is answering: an agent takes the ticket, moves it to the billing group, and another agent there takes it.
+  const heard = async (text: string) => {
+    const s = await lime.waitForSent(
+      (m) => m.envelope.to === maria.address && m.envelope.content === text,
+      STEP_TIMEOUT_MS,
+      `"${text}" to reach the customer`,
+    );
+    line('customer', `receives ${describeSent(s)}`);
+  };
+  line('agent', `Bruno takes ticket #${ticket.id} (ticket.agent_assignment_changed, ids only)`);
+  await zendesk.agentAssign(ticket.id, 'Bruno Tavares');
+  await heard('Bruno Tavares entrou na conversa.');
+  line('agent', 'Bruno moves it to the Financeiro group (ticket.group_assignment_changed)');
+  await zendesk.transfer(ticket.id, 'Financeiro');
+  await heard('Transferindo você para o time Financeiro.');
+  line('agent', 'Ana, in Financeiro, takes it');
+  await zendesk.agentAssign(ticket.id, 'Ana Souza');
+  await heard('Ana Souza entrou na conversa.');
+
   const reply = 'Olá Maria! Corrigi o boleto: o novo valor é R$ 89,90 e o vencimento foi mantido.';
   line('agent', `replies in Zendesk: "${reply}"`);
   const delivery = await zendesk.agentReply(ticket.id, reply);
@@ -139,7 +158,9 @@ async function run(sandbox: Sandbox): Promise<void> {
   line(
     'bridge',
     `Redirect sent to ${context.address ?? "the router's default bot"} with ${context.context.type} ` +
-      `{sequentialId: ${String(context.context.value.sequentialId)}, status: ${String(context.context.value.status)}, endedBy: ${String(context.context.value.endedBy)}}`,
+      `{sequentialId: ${String(context.context.value.sequentialId)}, status: ${String(context.context.value.status)}, ` +
+      `endedBy: ${String(context.context.value.endedBy)}, team: ${String(context.context.value.team)}, ` +
+      `agentName: ${String(context.context.value.agentName)}, transfers: ${String(context.context.value.transfers)}}`,
   );
   if (sentToMaria.some((s) => String(s.envelope.content).includes('Nota interna'))) {
     throw new Error('the internal note reached the customer');
@@ -211,6 +232,8 @@ async function main(): Promise<void> {
       // The harness turns these off for tests; the demo shows them.
       env: {
         BRIDGE_WAITING_MESSAGE: 'Você está na fila para falar com um atendente. Já vamos te atender.',
+        BRIDGE_ASSIGNED_MESSAGE: '{agent} entrou na conversa.',
+        BRIDGE_TRANSFERRED_MESSAGE: 'Transferindo você para o time {team}.',
         BRIDGE_TRANSCRIPT: 'note',
         BRIDGE_TRANSCRIPT_MESSAGES: '10',
         ...(vendors?.length === 2
