@@ -72,7 +72,7 @@ describe('setup zendesk', () => {
     expect(webhook!.endpoint).toBe('https://new.acme.example/webhooks/zendesk');
   });
 
-  it('installs the trigger path: a conditional webhook and the two triggers of the fixtures', async () => {
+  it('installs the trigger path: a conditional webhook and the four triggers of the fixtures', async () => {
     const result = await cli(['setup', 'zendesk', '--triggers'], {
       ...env,
       BRIDGE_TICKET_TAGS: 'acme_chat,vip',
@@ -92,8 +92,8 @@ describe('setup zendesk', () => {
       })),
     );
     const again = await cli(['setup', 'zendesk', '--triggers'], env); // the tag changed back to blip_bridge
-    expect(again.out.match(/UPDATED\s+trigger/g)).toHaveLength(2);
-    expect(zendesk.admin.triggers.size).toBe(2);
+    expect(again.out.match(/UPDATED\s+trigger/g)).toHaveLength(4);
+    expect(zendesk.admin.triggers.size).toBe(4);
   });
 
   it('fails clearly on a signing secret that differs, and on bad credentials', async () => {

@@ -345,6 +345,8 @@ it('the Zendesk setup installs the triggers of the shared fixtures', () => {
   expect(bridgeTriggers(webhookId, 'blip_bridge')).toEqual([
     fixture('agent-public-comment'),
     fixture('ticket-solved'),
+    fixture('agent-assigned'),
+    fixture('group-changed'),
   ]);
 });
 

@@ -275,6 +275,39 @@ describe('ZendeskWebhook.parse: trigger payloads', () => {
   });
 });
 
+describe('ZendeskWebhook.parse: assignment triggers', () => {
+  const webhook = new ZendeskWebhook(SECRET);
+
+  it('turns the agent-assigned trigger into ticket.assigned with the name from the placeholder', () => {
+    expect(webhook.parse(vendorFixture('zendesk-trigger-payload-agent-assigned.json'))).toEqual([
+      {
+        kind: 'ticket.assigned',
+        ticket: { vendor: 'zendesk', id: '48213', requesterId: '30764528193681' },
+        eventId: 'assignee:48213:30764510028417:2026-11-03T14:05Z',
+        agent: { id: '30764510028417', name: 'Ana Souza' },
+        sessionId: sessionIdFrom('blip-7f3c9e2a5b1d4c8e9a602d4e1f0b7c31'),
+      },
+    ]);
+  });
+
+  it('turns the group-changed trigger into ticket.transferred, the group by its name', () => {
+    const [event] = webhook.parse(vendorFixture('zendesk-trigger-payload-group-changed.json'));
+    expect(event).toMatchObject({
+      kind: 'ticket.transferred',
+      eventId: 'group:48213:Financeiro:2026-11-03T14:04Z',
+      team: { id: 'Financeiro', name: 'Financeiro' },
+    });
+  });
+
+  it('tells nothing when the ticket was unassigned (empty placeholders)', () => {
+    const json = readJsonFixture<{ assignee: { id: string; name: string } }>(
+      'fixtures/vendors/zendesk-trigger-payload-agent-assigned.json',
+    );
+    json.assignee = { id: '', name: '' };
+    expect(webhook.parse(request(JSON.stringify(json)))).toEqual([]);
+  });
+});
+
 describe('ZendeskWebhook.parse: bad bodies', () => {
   const webhook = new ZendeskWebhook(SECRET);
 

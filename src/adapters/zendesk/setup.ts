@@ -187,7 +187,11 @@ async function setupTriggers(http: AxiosInstance, webhookId: string, tag: string
   return steps;
 }
 
-/** The two triggers of the trigger path, as in ../shared/fixtures/vendors/zendesk-trigger-create-*.json. */
+/**
+ * The triggers of the trigger path, as in test/fixtures/vendors/zendesk-trigger-create-*.json: the public agent
+ * comment, the solve, and (ours) an assignee change and a group change on an update, which name the agent and the
+ * group through placeholders.
+ */
 export function bridgeTriggers(
   webhookId: string,
   tag: string,
@@ -217,7 +221,60 @@ export function bridgeTriggers(
       conditions: { all: [{ field: 'status', operator: 'value', value: 'solved' }, tagged], any: [] },
       actions: [{ field: 'notification_webhook', value: [webhookId, triggerBody('ticket_solved')] }],
     },
+    {
+      title: 'blip-helpdesk-bridge: agent assigned',
+      description: TRIGGER_DESCRIPTION,
+      active: true,
+      conditions: {
+        all: [
+          { field: 'update_type', operator: 'is', value: 'Change' },
+          { field: 'assignee_id', operator: 'changed' },
+          tagged,
+        ],
+        any: [],
+      },
+      actions: [{ field: 'notification_webhook', value: [webhookId, assignmentBody('agent_assigned')] }],
+    },
+    {
+      title: 'blip-helpdesk-bridge: group changed',
+      description: TRIGGER_DESCRIPTION,
+      active: true,
+      conditions: {
+        all: [
+          { field: 'update_type', operator: 'is', value: 'Change' },
+          { field: 'group_id', operator: 'changed' },
+          tagged,
+        ],
+        any: [],
+      },
+      actions: [{ field: 'notification_webhook', value: [webhookId, assignmentBody('group_changed')] }],
+    },
   ];
+}
+
+/** The body of the assignment triggers: the ticket, and the assignee or the group by placeholders (ids and names). */
+function assignmentBody(event: 'agent_assigned' | 'group_changed'): string {
+  const who =
+    event === 'agent_assigned'
+      ? [
+          '  "assignee": {',
+          '    "id": "{{ticket.assignee.id}}",',
+          '    "name": "{{ticket.assignee.name}}"',
+          '  }',
+        ]
+      : ['  "group": {', '    "name": "{{ticket.group.name}}"', '  }'];
+  return [
+    '{',
+    `  "bridge_event": "${event}",`,
+    '  "ticket": {',
+    '    "id": "{{ticket.id}}",',
+    '    "external_id": "{{ticket.external_id}}",',
+    '    "updated_at": "{{ticket.updated_at_with_timestamp}}",',
+    '    "requester_id": "{{ticket.requester.id}}"',
+    '  },',
+    ...who,
+    '}',
+  ].join('\n');
 }
 
 /** The JSON body template the bridge's trigger parser reads (src/adapters/zendesk/webhook.ts, `bridge_event`). */

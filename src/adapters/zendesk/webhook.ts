@@ -15,7 +15,8 @@ import { sessionIdFrom } from './external-id';
  * Zendesk webhooks, both kinds:
  *  - event subscriptions (`zen:event-type:ticket.comment_added`, `ticket.status_changed`,
  *    `ticket.attachment_linked_to_comment`, `ticket.agent_assignment_changed`, `ticket.group_assignment_changed`);
- *  - trigger webhooks whose JSON template carries a fixed `bridge_event` (see docs/zendesk.md).
+ *  - trigger webhooks whose JSON template carries a fixed `bridge_event` (`agent_public_comment`, `ticket_solved`,
+ *    `agent_assigned`, `group_changed`: src/adapters/zendesk/setup.ts installs them).
  * Signature: base64(HMAC-SHA256(secret, timestamp + raw body)), headers `X-Zendesk-Webhook-Signature(-Timestamp)`.
  */
 export class ZendeskWebhook implements WebhookHandler {
@@ -196,7 +197,7 @@ function parseEvent(envelope: z.infer<typeof eventEnvelope>): HelpdeskEvent[] {
 }
 
 const triggerBody = z.object({
-  bridge_event: z.enum(['agent_public_comment', 'ticket_solved']),
+  bridge_event: z.enum(['agent_public_comment', 'ticket_solved', 'agent_assigned', 'group_changed']),
   ticket: z.object({
     id,
     external_id: z.string().nullish(),
@@ -205,6 +206,9 @@ const triggerBody = z.object({
     requester_id: id.nullish(),
   }),
   current_user: z.object({ id: id.nullish(), name: z.string().nullish() }).nullish(),
+  /** The assignment triggers: the assignee (`{{ticket.assignee.*}}`) or the group (`{{ticket.group.name}}`). */
+  assignee: z.object({ id: z.string().nullish(), name: z.string().nullish() }).nullish(),
+  group: z.object({ name: z.string().nullish() }).nullish(),
   comment: z
     .object({
       id: id.nullish(),
@@ -245,6 +249,27 @@ function triggerEvents(body: z.infer<typeof triggerBody>): HelpdeskEvent[] {
         ),
         at: new Date().toISOString(),
       },
+    });
+  }
+  const updated = body.ticket.updated_at ?? '';
+  const assignee = body.assignee;
+  if (body.bridge_event === 'agent_assigned' && assignee?.id?.trim()) {
+    const name = assignee.name?.trim();
+    events.push({
+      kind: 'ticket.assigned',
+      ticket,
+      eventId: `assignee:${body.ticket.id}:${assignee.id}:${updated}`,
+      agent: { id: assignee.id.trim(), ...(name ? { name } : {}) },
+    });
+  }
+  const group = body.group?.name?.trim();
+  if (body.bridge_event === 'group_changed' && group) {
+    // The template names the group only: its name is its id here.
+    events.push({
+      kind: 'ticket.transferred',
+      ticket,
+      eventId: `group:${body.ticket.id}:${group}:${updated}`,
+      team: { id: group, name: group },
     });
   }
   if (body.bridge_event === 'ticket_solved') {
