@@ -51,7 +51,7 @@ export class Timeline {
   }
 }
 
-type Method = 'openTicket' | 'append' | 'reopen' | 'recent' | 'note' | 'upload' | 'close';
+type Method = 'openTicket' | 'append' | 'reopen' | 'recent' | 'note' | 'upload' | 'close' | 'nameOf';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -161,7 +161,7 @@ export class FakeHelpdesk implements HelpdeskAdapter {
   }
 
   async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
-    await tick();
+    await this.fail('nameOf');
     return this.names.get(`${what}:${id}`);
   }
 

@@ -3,7 +3,7 @@
  * ticket's lane while no index knows the ticket), the handler dedupes it once, under the lane, and delivers it.
  * A handler's outcome (duplicate, unknown or stale ticket) is visible in its log line.
  */
-import { RetryableError } from '../../src/core/errors';
+import { PermanentError, RetryableError } from '../../src/core/errors';
 import type { TicketRef } from '../../src/core/model';
 import { type CoreHarness, type CoreHarnessOptions, startCore, until } from '../helpers/core-harness';
 import {
@@ -167,6 +167,22 @@ describe('helpdesk events: assignment and transfer', () => {
         transfers: 2,
       }),
     ]);
+  });
+
+  it('goes on without the name when the helpdesk refuses to name the agent, and retries a passing failure', async () => {
+    const h = core({ lifecycle });
+    const ticket = await openedTicket(h);
+    h.helpdesk.failures.nameOf = [
+      new RetryableError('zendesk get user: HTTP 503', 'ZENDESK_HTTP_503'),
+      new PermanentError('zendesk get user: HTTP 403', 'ZENDESK_HTTP_403'),
+    ];
+    await h.helpdeskSends({ kind: 'ticket.assigned', ticket, eventId: 'a1', agent: { id: 'agent-7' } });
+    await until(() => texts(h).length === 1, 'the joined text');
+    expect(texts(h)).toEqual(['Um atendente entrou na conversa.']);
+    expect(logged(h, 'the helpdesk would not name the agent; going on without the name')).toEqual([
+      expect.objectContaining({ code: 'ZENDESK_HTTP_403' }),
+    ]);
+    expect((await h.state.store.get(customer().key))?.agent).toEqual({ id: 'agent-7' });
   });
 
   it('counts a transfer to a team nobody can name without telling the customer a number', async () => {

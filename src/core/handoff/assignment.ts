@@ -1,3 +1,4 @@
+import { errorCode, errorMessage, PermanentError } from '../errors';
 import { conversationEventBase } from '../events';
 import type { Conversation, TicketAssignedEvent, TicketTransferredEvent } from '../model';
 import { conversationLog, type Handoff } from './context';
@@ -83,7 +84,11 @@ export async function transferred(
   return 'transferred';
 }
 
-/** A name the event left out, asked of the vendor; nothing when it cannot say (the texts have a fallback). */
+/**
+ * A name the event left out, asked of the vendor; nothing when it cannot say (the texts have a fallback). A refusal
+ * (the API user may not read users or groups) is logged and the handoff goes on without the name; a passing failure
+ * (timeout, 5xx, 429) fails the event, and the failure policy tries it again.
+ */
 async function nameOf(
   h: Handoff,
   conversation: Conversation,
@@ -91,6 +96,17 @@ async function nameOf(
   id: string,
 ): Promise<{ name?: string }> {
   const vendor = h.vendorOf(conversation);
-  const name = await h.step(`name the ${what}`, conversationLog(conversation), () => vendor.nameOf(what, id));
-  return name?.trim() ? { name: name.trim() } : {};
+  const log = conversationLog(conversation);
+  try {
+    const name = await h.step(`name the ${what}`, log, () => vendor.nameOf(what, id));
+    return name?.trim() ? { name: name.trim() } : {};
+  } catch (err) {
+    if (!(err instanceof PermanentError)) throw err;
+    h.logger.warn(`the helpdesk would not name the ${what}; going on without the name`, {
+      ...log,
+      code: errorCode(err),
+      error: errorMessage(err),
+    });
+    return {};
+  }
 }
