@@ -185,6 +185,19 @@ describe('helpdesk events: assignment and transfer', () => {
     expect((await h.state.store.get(customer().key))?.agent).toEqual({ id: 'agent-7' });
   });
 
+  it('takes a move to the team the ticket opened with (by name in any case, or by id) for no transfer', async () => {
+    const h = core({ lifecycle });
+    const ticket = await openedTicket(h);
+    const conversation = (await h.state.store.get(customer().key))!;
+    await h.state.store.save({ ...conversation, team: 'financeiro' });
+    const move = (eventId: string, team: { id: string; name?: string }) =>
+      h.helpdeskSends({ kind: 'ticket.transferred', ticket, eventId, team });
+    await move('t1', { id: '20001', name: 'Financeiro' });
+    await move('t2', { id: 'financeiro' });
+    expect(texts(h)).toEqual([]);
+    expect((await h.state.store.get(customer().key))?.transfers).toBeUndefined();
+  });
+
   it('counts a transfer to a team nobody can name without telling the customer a number', async () => {
     const h = core({ lifecycle });
     const ticket = await openedTicket(h);

@@ -60,7 +60,9 @@ export async function transferred(
   if (event.team.id === conversation.teamId) return 'same-team';
   const name =
     event.team.name?.trim() || (await nameOf(h, conversation, 'team', event.team.id)).name || undefined;
-  if (conversation.team && (name ?? event.team.id) === conversation.team) return 'same-team';
+  // The team the ticket opened with, as configured (a name, in any case, or the vendor's id).
+  const current = conversation.team?.toLowerCase();
+  if (current && [name, event.team.id].some((v) => v?.toLowerCase() === current)) return 'same-team';
   const transfers = (conversation.transfers ?? 0) + 1;
   const text = h.lifecycle?.options.transferredText;
   if (text && name) {
