@@ -18,6 +18,9 @@ import {
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
+import { localizedTextsFrom, textsConfigShape } from './texts-config';
+import type { LocalizedTexts } from './core/texts';
+import type { Locale } from './texts';
 import { trustProxySetting, type TrustProxy } from './http/trust-proxy';
 import { accessKey, flag, optionalUrl, port, portNumber, positive, whole, zeroOrMore } from './config-fields';
 
@@ -62,7 +65,7 @@ export const baseConfigSchema = z.object({
   BLIP_MAIN_SERVICE: z.string().optional(),
 
   ...routingConfigShape,
-  BRIDGE_LOCALE: z.enum(['pt-BR', 'en']).default('pt-BR'),
+  ...textsConfigShape,
   BRIDGE_CLOSING_MESSAGE: z.string().optional(),
   BRIDGE_TICKET_TAGS: z
     .string()
@@ -130,16 +133,6 @@ export const baseConfigSchema = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
 
-const closingDefaults: Record<'pt-BR' | 'en', string> = {
-  'pt-BR': 'Seu atendimento foi encerrado. Obrigado pelo contato!',
-  en: 'Your conversation with our team has ended. Thank you for reaching out!',
-};
-
-const fileNotDeliveredDefaults: Record<'pt-BR' | 'en', string> = {
-  'pt-BR': '[O atendente enviou um arquivo ({file}) que não pôde ser entregue. Ele já foi avisado.]',
-  en: '[The agent sent a file ({file}) that could not be delivered. They have been told.]',
-};
-
 export interface Config {
   blip: {
     identifier: string;
@@ -166,7 +159,7 @@ export interface Config {
     mainService?: string;
   };
   bridge: {
-    locale: 'pt-BR' | 'en';
+    locale: Locale;
     closingText?: string;
     ticketTags: string[];
     dedupeTtlMs: number;
@@ -178,8 +171,10 @@ export interface Config {
     /** Template for agent texts, e.g. `*{agent}*: {text}`; undefined sends the text as it is. */
     agentSignature?: string;
     /** What the customer reads instead of an agent's file that could not be delivered; `{file}` = its name. */
-    fileNotDeliveredText: string;
+    fileNotDeliveredText?: string;
   };
+  /** The customer-facing texts of every locale as configured, and the locale choice (src/texts-config.ts). */
+  texts: LocalizedTexts;
   /** Customer files: downloaded on arrival, uploaded to the helpdesk when the adapter can. */
   media: {
     maxBytes: number;
@@ -284,6 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     throw new ConfigError([...new Set(problems)].sort());
   if (!analytics.config) throw new ConfigError(problems.sort());
   const c = base.data;
+  const texts = localizedTextsFrom(c);
+  const t = texts.byLocale[c.BRIDGE_LOCALE] ?? {};
   return {
     blip: {
       identifier: c.BLIP_IDENTIFIER,
@@ -304,14 +301,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     },
     bridge: {
       locale: c.BRIDGE_LOCALE,
-      closingText: c.BRIDGE_CLOSING_MESSAGE ?? closingDefaults[c.BRIDGE_LOCALE],
+      closingText: t.closing,
       ticketTags: c.BRIDGE_TICKET_TAGS,
       dedupeTtlMs: c.BRIDGE_DEDUPE_TTL_HOURS * 3_600_000,
       webhookMaxSkewSeconds: c.BRIDGE_WEBHOOK_MAX_SKEW_SECONDS,
       pollIntervalMs: c.BRIDGE_POLL_INTERVAL_SECONDS * 1000,
       maxMessageLength: c.BRIDGE_MAX_MESSAGE_LENGTH,
       agentSignature: c.BRIDGE_AGENT_SIGNATURE,
-      fileNotDeliveredText: c.BRIDGE_FILE_NOT_DELIVERED_MESSAGE ?? fileNotDeliveredDefaults[c.BRIDGE_LOCALE],
+      fileNotDeliveredText: t.fileNotDelivered,
     },
     media: {
       maxBytes: c.BRIDGE_MEDIA_MAX_BYTES,
@@ -333,7 +330,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     databaseUrl: c.DATABASE_URL,
     adminToken: c.ADMIN_TOKEN,
     reports: reportsConfigFrom(c, c.DATABASE_URL),
-    lifecycle: lifecycleConfigFrom(c, c.BRIDGE_LOCALE),
+    lifecycle: lifecycleConfigFrom(c, t),
+    texts,
     handoff: { ...handoffConfigFrom(c), timeZone: c.BRIDGE_TIMEZONE },
     work: {
       concurrency: c.WORK_CONCURRENCY,

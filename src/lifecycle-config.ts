@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import type { LifecycleOptions } from './core/handoff/lifecycle';
 import { OfficeHoursError, parseOfficeHours } from './core/handoff/office-hours';
-
-type Locale = 'pt-BR' | 'en';
+import type { ConfiguredTexts } from './core/texts';
 
 const minutes = z.coerce
   .number({ error: 'must be a number of minutes (0 = off)' })
@@ -50,29 +49,6 @@ export const lifecycleEmptyIsMeaningful = [
 const lifecycleSchema = z.object(lifecycleConfigShape);
 type Parsed = z.infer<typeof lifecycleSchema>;
 
-const texts: Record<
-  Locale,
-  Record<'waiting' | 'assigned' | 'transferred' | 'noAgent' | 'outOfHours' | 'unnamed', string>
-> = {
-  'pt-BR': {
-    waiting: 'Você está na fila para falar com um atendente. Já vamos te atender.',
-    assigned: '{agent} entrou na conversa.',
-    transferred: 'Transferindo você para o time {team}.',
-    noAgent:
-      'Nossos atendentes estão ocupados agora. Sua mensagem está registrada e vamos responder assim que possível.',
-    outOfHours: 'Nosso atendimento humano está fora do horário agora.',
-    unnamed: 'Um atendente',
-  },
-  en: {
-    waiting: 'You are in the queue for an agent. We will be with you shortly.',
-    assigned: '{agent} joined the conversation.',
-    transferred: 'Transferring you to the {team} team.',
-    noAgent: 'Our agents are busy right now. Your message is recorded and we will answer as soon as we can.',
-    outOfHours: 'Our human support is closed right now.',
-    unnamed: 'An agent',
-  },
-};
-
 /** Problems the schema cannot see (the office-hours grammar, the timezone), as `KEY: reason`. */
 export function lifecycleConfigProblems(c: Parsed): string[] {
   if (!c.BRIDGE_OFFICE_HOURS) return [];
@@ -85,23 +61,22 @@ export function lifecycleConfigProblems(c: Parsed): string[] {
   }
 }
 
-/** An empty text turns that message off; unset uses the locale's default. */
-const text = (value: string | undefined, fallback: string) =>
-  value === undefined ? fallback : value.trim() === '' ? undefined : value;
-
-export function lifecycleConfigFrom(c: Parsed, locale: Locale): LifecycleOptions {
-  const t = texts[locale];
+/**
+ * The lifecycle's options; its texts are the deployment locale's, as configured (`src/texts-config.ts`: defaults
+ * per locale, `BRIDGE_*_MESSAGE` overrides). A customer with a locale of their own reads that locale's instead.
+ */
+export function lifecycleConfigFrom(c: Parsed, t: ConfiguredTexts): LifecycleOptions {
   return {
     endKeywords: c.BRIDGE_END_KEYWORDS,
-    waitingText: text(c.BRIDGE_WAITING_MESSAGE, t.waiting),
-    assignedText: text(c.BRIDGE_ASSIGNED_MESSAGE, t.assigned),
-    transferredText: text(c.BRIDGE_TRANSFERRED_MESSAGE, t.transferred),
-    unnamedAgent: t.unnamed,
+    waitingText: t.waiting,
+    assignedText: t.assigned,
+    transferredText: t.transferred,
+    unnamedAgent: t.unnamedAgent,
     ...(c.BRIDGE_INACTIVITY_MINUTES > 0
       ? {
           inactivity: {
             afterMs: c.BRIDGE_INACTIVITY_MINUTES * 60_000,
-            text: text(c.BRIDGE_INACTIVITY_MESSAGE, ''),
+            text: t.inactivity,
           },
         }
       : {}),
@@ -110,7 +85,7 @@ export function lifecycleConfigFrom(c: Parsed, locale: Locale): LifecycleOptions
           noAgent: {
             afterMs: c.BRIDGE_NO_AGENT_MINUTES * 60_000,
             action: c.BRIDGE_NO_AGENT_ACTION,
-            text: text(c.BRIDGE_NO_AGENT_MESSAGE, t.noAgent),
+            text: t.noAgent,
           },
         }
       : {}),
@@ -119,7 +94,7 @@ export function lifecycleConfigFrom(c: Parsed, locale: Locale): LifecycleOptions
           officeHours: {
             hours: parseOfficeHours(c.BRIDGE_OFFICE_HOURS, c.BRIDGE_TIMEZONE, c.BRIDGE_HOLIDAYS),
             action: c.BRIDGE_OUT_OF_HOURS_ACTION,
-            text: text(c.BRIDGE_OUT_OF_HOURS_MESSAGE, t.outOfHours),
+            text: t.outOfHours,
           },
         }
       : {}),

@@ -248,8 +248,47 @@ describe('loadConfig', () => {
     );
   });
 
-  it('disables the closing text when BRIDGE_CLOSING_MESSAGE is empty', () => {
-    expect(loadConfig({ ...minimalEnv, BRIDGE_CLOSING_MESSAGE: '' }).bridge.closingText).toBe('');
+  it('disables the closing text when BRIDGE_CLOSING_MESSAGE is empty, in every locale', () => {
+    const config = loadConfig({ ...minimalEnv, BRIDGE_CLOSING_MESSAGE: '' });
+    expect(config.bridge.closingText).toBeUndefined();
+    for (const texts of Object.values(config.texts.byLocale)) expect(texts.closing).toBeUndefined();
+  });
+
+  it('gives every text in Spanish for BRIDGE_LOCALE=es, and per-customer locales only when asked', () => {
+    const config = loadConfig({ ...minimalEnv, BRIDGE_LOCALE: 'es' });
+    expect(config.texts).toMatchObject({ defaultLocale: 'es', perCustomer: false });
+    expect(config.bridge.closingText).toBe('Tu atención ha finalizado. ¡Gracias por contactarnos!');
+    expect(config.bridge.fileNotDeliveredText).toMatch(/^\[El agente envió un archivo/);
+    expect(config.lifecycle).toMatchObject({
+      waitingText: expect.stringMatching(/^Estás en la fila/),
+      assignedText: '{agent} se unió a la conversación.',
+      transferredText: 'Te estamos transfiriendo al equipo {team}.',
+      unnamedAgent: 'Un agente',
+    });
+    expect(loadConfig({ ...minimalEnv, BRIDGE_CUSTOMER_LOCALE: 'true' }).texts.perCustomer).toBe(true);
+  });
+
+  it('applies a BRIDGE_*_MESSAGE text to the deployment locale and BRIDGE_TEXTS to its own locale', () => {
+    const config = loadConfig({
+      ...minimalEnv,
+      BRIDGE_WAITING_MESSAGE: 'Aguarde, {name}',
+      BRIDGE_TEXTS: JSON.stringify({ es: { waiting: 'Espere, por favor.', unnamedAgent: 'Alguien' } }),
+    });
+    expect(config.lifecycle.waitingText).toBe('Aguarde, {name}');
+    expect(config.texts.byLocale['pt-BR']?.waiting).toBe('Aguarde, {name}');
+    expect(config.texts.byLocale.es).toMatchObject({
+      waiting: 'Espere, por favor.',
+      unnamedAgent: 'Alguien',
+    });
+    expect(config.texts.byLocale.en?.waiting).toMatch(/^You are in the queue/);
+  });
+
+  it.each([
+    ['not json', '{es:'],
+    ['an unknown locale', '{"fr":{"waiting":"x"}}'],
+    ['an unknown text', '{"es":{"wating":"x"}}'],
+  ])('refuses BRIDGE_TEXTS with %s', (_what, value) => {
+    expect(problemKeys(configError({ ...minimalEnv, BRIDGE_TEXTS: value }))).toEqual(['BRIDGE_TEXTS']);
   });
 
   it('uses a custom closing text as given', () => {

@@ -1,0 +1,14 @@
+import type { CustomerTexts } from '../core/texts';
+
+/** English. */
+export const en: CustomerTexts = {
+  waiting: 'You are in the queue for an agent. We will be with you shortly.',
+  assigned: '{agent} joined the conversation.',
+  transferred: 'Transferring you to the {team} team.',
+  unnamedAgent: 'An agent',
+  noAgent: 'Our agents are busy right now. Your message is recorded and we will answer as soon as we can.',
+  outOfHours: 'Our human support is closed right now.',
+  inactivity: '',
+  closing: 'Your conversation with our team has ended. Thank you for reaching out!',
+  fileNotDelivered: '[The agent sent a file ({file}) that could not be delivered. They have been told.]',
+};
