@@ -62,8 +62,8 @@ export interface SandboxOptions<V extends VendorName> {
   vendors?: VendorName[];
   redisUrl?: string;
   logger: Logger;
-  /** Extra environment for the bridge (BRIDGE_CLOSING_MESSAGE, BLIP_MAIN_SERVICE...). */
-  env?: Record<string, string>;
+  /** Extra environment for the bridge (BRIDGE_CLOSING_MESSAGE, BLIP_MAIN_SERVICE...); undefined unsets a key. */
+  env?: Record<string, string | undefined>;
 }
 
 export async function startSandbox<V extends VendorName = 'zendesk'>(

@@ -140,6 +140,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       reopenWindowMs: config.handoff.reopenWindowMs,
       coalesceMax: config.work.coalesceMax,
     },
+    // Every locale's customer texts; each handoff reads its recorded locale's (BRIDGE_LOCALE, BRIDGE_CUSTOMER_LOCALE).
+    texts: config.texts,
     // Timers live in the work queue: they survive restarts and fire once across instances.
     lifecycle,
     // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).

@@ -137,6 +137,7 @@ const contactSchema = z.looseObject({
   phoneNumber: text,
   cellPhoneNumber: text,
   city: text,
+  culture: text,
   extras: z.record(z.string(), z.unknown()).nullish(),
 });
 const accountSchema = z.looseObject({ fullName: text, phoneNumber: text });
@@ -162,11 +163,13 @@ function contactInfo(c: z.infer<typeof contactSchema>): ContactInfo {
   const email = clean(c.email);
   const phone = clean(c.phoneNumber) ?? clean(c.cellPhoneNumber);
   const city = clean(c.city);
+  const culture = clean(c.culture);
   return {
     ...(name ? { name } : {}),
     ...(email ? { email } : {}),
     ...(phone ? { phone } : {}),
     ...(city ? { city } : {}),
+    ...(culture ? { culture } : {}),
     ...(Object.keys(extras).length ? { extras } : {}),
   };
 }

@@ -8,7 +8,7 @@ import type { HandoffRequest, TicketPriority } from '../core/model';
  * (`{type:'text/plain', value:'Quero falar com um atendente'}`) is simply the ticket's first message. A JSON
  * context (`{type:'application/json', value:{...}}`) may also say how to open the ticket:
  *
- *   { "team": "billing", "priority": "high", "tags": ["vip"], "subject": "2nd copy of a bill",
+ *   { "team": "billing", "priority": "high", "tags": ["vip"], "subject": "2nd copy of a bill", "locale": "es",
  *     "text": "The customer asked for an agent", "data": { "orderId": "88412" } }
  *
  * Every key is optional; unknown keys are ignored; `data` values reach the ticket only through the adapters'
@@ -31,6 +31,7 @@ const contextSchema = z.looseObject({
   priority: scalar.optional(),
   tags: z.union([z.array(scalar), z.string().transform((v) => v.split(','))]).optional(),
   subject: scalar.optional(),
+  locale: scalar.optional(),
   text: scalar.optional(),
   message: scalar.optional(),
   data: z.record(z.string(), z.unknown()).optional(),
@@ -63,11 +64,13 @@ export function parseHandoffContext(
   const team = c.team?.trim().slice(0, 100);
   const tags = (c.tags ?? []).map((t) => t.trim()).filter(Boolean);
   const subject = c.subject?.trim();
+  const locale = c.locale?.trim().slice(0, 35);
   const handoff: HandoffRequest = {
     ...(team ? { team } : {}),
     ...(priority ? { priority } : {}),
     ...(tags.length ? { tags } : {}),
     ...(subject ? { subject } : {}),
+    ...(locale ? { locale } : {}),
     ...(Object.keys(data).length ? { data } : {}),
   };
   const given = (c.text ?? c.message)?.trim();

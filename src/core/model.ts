@@ -81,6 +81,8 @@ export interface HandoffRequest {
   priority?: TicketPriority;
   tags?: string[];
   subject?: string;
+  /** The customer's language (`es`, `pt-BR`, `en-US`): their texts' locale when `BRIDGE_CUSTOMER_LOCALE` is on. */
+  locale?: string;
   /** Other values (`context.<key>` in the adapters' field maps); strings only. */
   data?: Record<string, string>;
 }
@@ -94,6 +96,8 @@ export interface ContactInfo {
   /** E.164 when known (`+5511987654321`). */
   phone?: string;
   city?: string;
+  /** The contact's `culture` (`pt-BR`, `es`): their texts' locale when `BRIDGE_CUSTOMER_LOCALE` is on. */
+  culture?: string;
   /** The contact's `extras` (string values), e.g. `{ cpf: '123', plano: 'Fibra 500' }`. */
   extras?: Record<string, string>;
 }
@@ -250,6 +254,8 @@ export interface Conversation {
   reopening?: TicketRef;
   /** The waiting text of this handoff was sent (it goes once, before the first helpdesk call). */
   waitingSent?: boolean;
+  /** The locale of every text the customer reads from the bridge in this handoff, chosen when it starts. */
+  locale?: string;
 }
 
 /** What the core gathered for a ticket about to open (`src/core/ticket-details.ts`). */

@@ -11,6 +11,7 @@ import type { HandoffSettings } from '../../src/core/handoff/context';
 import type { TicketDetails } from '../../src/core/handoff/details';
 import { Lifecycle, type LifecycleOptions } from '../../src/core/handoff/lifecycle';
 import type { Logger } from '../../src/core/logger';
+import type { LocalizedTexts } from '../../src/core/texts';
 import type {
   AgentMessageEvent,
   Attachment,
@@ -225,6 +226,8 @@ export interface CoreHarnessOptions {
   settings?: Partial<HandoffSettings>;
   lifecycle?: LifecycleOptions;
   details?: TicketDetails;
+  /** Every locale's customer texts (production passes `config.texts`). */
+  texts?: LocalizedTexts;
   media?: MediaFetcher;
   mediaHost?: MediaHost;
   now?: () => Date;
@@ -320,6 +323,7 @@ export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
     },
     ...(lifecycle ? { lifecycle } : {}),
     ...(options.details ? { details: options.details } : {}),
+    ...(options.texts ? { texts: options.texts } : {}),
     ...(options.media ? { media: options.media } : {}),
     ...(options.mediaHost ? { mediaHost: options.mediaHost } : {}),
     ...(options.now ? { now: options.now } : {}),

@@ -50,6 +50,7 @@ describe('contact', () => {
       name: 'Maria Oliveira',
       email: 'maria.oliveira@example.com.br',
       phone: '+5511987654321',
+      culture: 'pt-BR',
       city: 'São Paulo',
       extras: { cpf: '12345678909', plano: 'Fibra 500' },
     });

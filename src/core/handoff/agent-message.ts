@@ -3,6 +3,7 @@ import { stableId } from '../ids';
 import type { AgentMessageEvent, Conversation } from '../model';
 import { conversationLog, eventDedupeKey, type Handoff } from './context';
 import type { FileFailures } from './files';
+import { textsOf } from './texts';
 
 /**
  * An agent's public reply, TO the customer's address: files re-hosted first (outside the send, so a retry of the
@@ -23,6 +24,7 @@ export async function deliverAgentMessage(
     log,
     h.vendorOf(event.ticket),
     failures,
+    textsOf(h, conversation).fileNotDelivered,
   );
   await h.sendToCustomer(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`), log);
   h.logger.debug('agent message delivered to the customer', { ...log, eventId: event.eventId });

@@ -2,6 +2,7 @@ import { errorCode, errorMessage, PermanentError } from '../errors';
 import { conversationEventBase } from '../events';
 import type { Conversation, TicketAssignedEvent, TicketTransferredEvent } from '../model';
 import { conversationLog, type Handoff } from './context';
+import { textsOf } from './texts';
 
 /**
  * An agent took the ticket: remembered, the "joined" text once per agent and handoff, and nobody waits for a
@@ -25,9 +26,10 @@ export async function assigned(
     joined: joined.includes(agent.id) ? joined : [...joined, agent.id],
   };
   const lifecycle = h.lifecycle;
-  const assignedText = lifecycle?.options.assignedText;
+  const texts = textsOf(h, conversation);
+  const assignedText = texts.assigned;
   if (assignedText && !joined.includes(agent.id)) {
-    const name = agent.name?.trim() || lifecycle?.options.unnamedAgent || 'An agent';
+    const name = agent.name?.trim() || texts.unnamedAgent || 'An agent';
     await h.sendAutomatic(
       conversation,
       'assigned',
@@ -64,7 +66,7 @@ export async function transferred(
   const current = conversation.team?.toLowerCase();
   if (current && [name, event.team.id].some((v) => v?.toLowerCase() === current)) return 'same-team';
   const transfers = (conversation.transfers ?? 0) + 1;
-  const text = h.lifecycle?.options.transferredText;
+  const text = textsOf(h, conversation).transferred;
   if (text && name) {
     await h.sendAutomatic(
       conversation,

@@ -1,6 +1,7 @@
 import { logTag, stableId } from '../ids';
 import type { ChatMessage, Conversation, CustomerRef } from '../model';
 import type { Handoff } from './context';
+import { textsOf } from './texts';
 
 /**
  * The waiting text ("you are in the queue") of a handoff, once: before the first helpdesk call, so neither a slow
@@ -9,7 +10,7 @@ import type { Handoff } from './context';
  * and the flag's save sends it again under the same LIME id: the one case where a customer can read it twice.
  */
 export async function sendWaitingText(h: Handoff, conversation: Conversation): Promise<void> {
-  const text = h.lifecycle?.options.waitingText;
+  const text = textsOf(h, conversation).waiting;
   if (!text || !waitingTextDue(h, conversation)) return;
   await h.sendAutomatic(conversation, 'waiting', text);
   conversation.waitingSent = true;
@@ -17,14 +18,19 @@ export async function sendWaitingText(h: Handoff, conversation: Conversation): P
 
 /** The handoff's waiting text is configured and has not gone out yet. */
 export function waitingTextDue(h: Handoff, conversation: Conversation): boolean {
-  return !!h.lifecycle?.options.waitingText && !conversation.waitingSent;
+  return !!textsOf(h, conversation).waiting && !conversation.waitingSent;
 }
 
 /**
  * A new attendance outside the attendance hours: the customer is told, then it opens anyway or the customer is
  * handed back (`out_of_hours`) without a ticket. Returns false when it was handed back.
  */
-export async function admitted(h: Handoff, customer: CustomerRef, message: ChatMessage): Promise<boolean> {
+export async function admitted(
+  h: Handoff,
+  customer: CustomerRef,
+  message: ChatMessage,
+  locale: string | undefined,
+): Promise<boolean> {
   const lifecycle = h.lifecycle;
   if (!lifecycle) return true;
   const gate = lifecycle.admits(h.now());
@@ -37,8 +43,10 @@ export async function admitted(h: Handoff, customer: CustomerRef, message: ChatM
     status: 'opening',
     openedAt: h.now().toISOString(),
     tags: h.settings.tags,
+    ...(locale ? { locale } : {}),
   };
-  if (gate.text) await h.sendAutomatic(transient, 'out_of_hours', gate.text);
+  const text = textsOf(h, transient).outOfHours;
+  if (text) await h.sendAutomatic(transient, 'out_of_hours', text);
   const log = { customer: logTag(customer.key), vendor };
   if (!gate.redirect) {
     h.logger.info('attendance opened outside attendance hours', log);

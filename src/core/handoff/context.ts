@@ -12,6 +12,7 @@ import type { TicketDetails } from './details';
 import { HandoffFiles } from './files';
 import type { Lifecycle } from './lifecycle';
 import type { TicketIndex } from './ticket-index';
+import type { LocalizedTexts } from '../texts';
 
 /** What bot owners configure about the handoff itself (texts and the reopen policy are theirs too). */
 export interface HandoffSettings {
@@ -47,6 +48,11 @@ export interface HandoffDeps {
   settings: HandoffSettings;
   /** Waiting and assignment texts, end keywords, inactivity and no-agent timers, attendance hours. */
   lifecycle?: Lifecycle;
+  /**
+   * Every locale's customer texts and whether each customer gets their own (src/texts); without it, every customer
+   * reads the lifecycle's and the settings' texts.
+   */
+  texts?: LocalizedTexts;
   /** Subject, tags, team, priority, contact and transcript of a new ticket (without it: tags and a plain subject). */
   details?: TicketDetails;
   /** Downloads customer files (and agents' public links). */

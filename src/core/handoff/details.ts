@@ -32,6 +32,8 @@ const SUBJECT_MAX = 150;
 /** Tags from the Redirect context: at most this many, each at most this long. */
 const CONTEXT_TAGS_MAX = 10;
 const TAG_MAX = 50;
+/** Contacts kept between the locale's lookup and the ticket's details, at most. */
+const LOOKED_MAX = 1_000;
 
 export interface TicketDetailsOptions {
   /** Tags on every ticket (`BRIDGE_TICKET_TAGS`). */
@@ -59,11 +61,28 @@ export interface TicketDetailsOptions {
  * the handoff: each call is bounded, logged, and the ticket opens without what is missing.
  */
 export class TicketDetails {
+  /** Contacts looked up for the customer's locale, kept for the details of the ticket that follows (bounded). */
+  private readonly looked = new Map<string, ContactInfo | undefined>();
+
   constructor(
     private readonly options: TicketDetailsOptions,
     private readonly logger: Logger,
     private readonly directory?: CustomerDirectory,
   ) {}
+
+  /**
+   * The customer's `culture` from their contact (for the texts' locale); undefined when the directory has none, fails
+   * or is slow. The contact is kept for the ticket's details, so the handoff looks it up once.
+   */
+  async culture(customer: CustomerRef): Promise<string | undefined> {
+    if (!this.directory) return undefined;
+    const contact = await this.bounded('contact', { customer: logTag(customer.key) }, () =>
+      this.directory!.contact(customer),
+    );
+    if (this.looked.size >= LOOKED_MAX) this.looked.delete(this.looked.keys().next().value as string);
+    this.looked.set(customer.key, contact);
+    return contact?.culture;
+  }
 
   /**
    * `canNote`: the adapter can write internal notes (otherwise a `note` transcript goes into the first comment).
@@ -78,9 +97,14 @@ export class TicketDetails {
     const o = this.options;
     const transcriptMode = o.transcript?.as ?? 'off';
     const log = { customer: logTag(customer.key) };
+    const known = this.looked.has(customer.key);
+    const looked = this.looked.get(customer.key);
+    this.looked.delete(customer.key);
     const [contact, history] = await Promise.all([
       o.contactLookup !== false && this.directory
-        ? this.bounded('contact', log, () => this.directory!.contact(customer))
+        ? known
+          ? looked
+          : this.bounded('contact', log, () => this.directory!.contact(customer))
         : undefined,
       transcriptMode !== 'off' && this.directory && (o.transcript?.messages ?? 0) > 0
         ? this.bounded('history', log, () =>

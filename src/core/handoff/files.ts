@@ -209,6 +209,8 @@ export class HandoffFiles {
     log: Record<string, unknown>,
     vendor: VendorGateway,
     failures: FileFailures,
+    /** The customer's `fileNotDeliveredText` (their locale's); else the deployment's. */
+    notDelivered?: string,
   ): Promise<{ message: ChatMessage; failed: Array<{ name: string; reason: string }> }> {
     const given = message.attachments ?? [];
     if (given.length === 0) return { message, failed: [] };
@@ -263,7 +265,8 @@ export class HandoffFiles {
       }
     }
     if (failed.length === 0) return { message: { ...message, attachments }, failed };
-    const template = this.deps.fileNotDeliveredText ?? '[A file ({file}) could not be delivered.]';
+    const template =
+      notDelivered ?? this.deps.fileNotDeliveredText ?? '[A file ({file}) could not be delivered.]';
     const notes = failed.map((f) => template.replace(/\{file\}/g, () => f.name));
     const text = [message.text, ...notes].filter((part) => part.trim() !== '').join('\n');
     return { message: { ...message, text, attachments }, failed };

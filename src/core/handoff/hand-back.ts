@@ -4,6 +4,7 @@ import { stableId } from '../ids';
 import type { ClosedBy, Conversation, TicketRef } from '../model';
 import { deliverAgentMessage } from './agent-message';
 import { conversationLog, eventDedupeKey, type Handoff } from './context';
+import { textsOf } from './texts';
 
 /** The bridge closes the ticket on its side (the customer ended it, a timer, an operator), then hands back. */
 export async function endHandoff(
@@ -62,7 +63,7 @@ export async function handBack(
   }
 
   const closedAt = h.now().toISOString();
-  const closing = h.settings.closingText;
+  const closing = textsOf(h, conversation).closing;
   if (closing) await h.sendAutomatic(conversation, 'closing', closing);
   h.events.emit('ticket.closed', {
     ...conversationEventBase(conversation),

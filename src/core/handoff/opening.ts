@@ -9,6 +9,7 @@ import { conversationLog, type Handoff } from './context';
 import { withoutPendingFiles, type FileFailures, type PendingFile } from './files';
 import { reopen, reopenTarget } from './reopen';
 import { appendAfterResumed, emitStarted } from './started';
+import { localeFor } from './texts';
 import { withTranscript } from './transcript';
 
 /**
@@ -26,14 +27,20 @@ export async function openHandoff(
   message: ChatMessage,
   run: WorkRun,
 ): Promise<Conversation | undefined> {
-  if (!existing && !(await admitted(h, customer, message))) return undefined;
-  const conversation = existing ?? newConversation(h, customer, message);
+  const locale = existing ? existing.locale : await localeFor(h, customer, message);
+  if (!existing && !(await admitted(h, customer, message, locale))) return undefined;
+  const conversation = existing ?? newConversation(h, customer, message, locale);
   // Tracked until the open returns (the ticket is indexed by then): a webhook for a ticket not known yet waits for
   // this, not for what follows.
   return h.index.tracking(open(h, conversation, !existing, message, run));
 }
 
-function newConversation(h: Handoff, customer: CustomerRef, message: ChatMessage): Conversation {
+function newConversation(
+  h: Handoff,
+  customer: CustomerRef,
+  message: ChatMessage,
+  locale: string | undefined,
+): Conversation {
   const route = h.deps.routing.choose(customer, message, h.now());
   h.logger.debug('helpdesk chosen', {
     customer: logTag(customer.key),
@@ -48,6 +55,7 @@ function newConversation(h: Handoff, customer: CustomerRef, message: ChatMessage
     openedAt: h.now().toISOString(),
     tags: h.settings.tags,
     first: message,
+    ...(locale ? { locale } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
 import type { Handoff } from './context';
 import { endHandoff } from './hand-back';
+import { textsOf } from './texts';
 
 type TimerItem = Extract<WorkItem, { kind: 'timer' }>;
 
@@ -20,7 +21,7 @@ export async function timer(h: Handoff, run: WorkRun): Promise<void> {
     return;
   }
   if (kind === 'inactivity') {
-    const text = lifecycle.options.inactivity?.text;
+    const text = lifecycle.options.inactivity ? textsOf(h, conversation).inactivity : undefined;
     if (text) await h.sendAutomatic(conversation, 'inactivity', text);
     h.logger.info('customer inactive: closing the attendance', log);
     await endHandoff(h, conversation, 'expired', 'the customer stopped answering');
@@ -28,11 +29,12 @@ export async function timer(h: Handoff, run: WorkRun): Promise<void> {
   }
   const noAgent = lifecycle.options.noAgent;
   if (!noAgent || conversation.agent || conversation.firstAgentReplyAt) return;
+  const text = textsOf(h, conversation).noAgent;
   if (noAgent.action === 'message') {
-    if (noAgent.text) await h.sendAutomatic(conversation, 'no_agent', noAgent.text);
+    if (text) await h.sendAutomatic(conversation, 'no_agent', text);
     return;
   }
   h.logger.info('no agent picked the attendance up in time: handing back', log);
-  if (noAgent.text) await h.sendAutomatic(conversation, 'no_agent', noAgent.text);
+  if (text) await h.sendAutomatic(conversation, 'no_agent', text);
   await endHandoff(h, conversation, 'expired', 'no agent picked the attendance up in time');
 }
