@@ -1,7 +1,7 @@
 /**
  * A local BLiP: a LIME-over-WebSocket server that plays the router and its customers.
  *
- * It speaks what blip-sdk 10 expects (see ../shared/reference/blip-lime.md): session new -> authenticating (key)
+ * It speaks what blip-sdk 10 expects (envelope shapes in test/fixtures/lime/): session new -> authenticating (key)
  * -> established, `set /presence` and `set /receipt`, contacts/threads/tunnels commands answered like BLiP does.
  * It injects customer messages from tunnel addresses with `#tunnel.*` metadata, and records every message,
  * notification and command the bot sends.
@@ -177,7 +177,7 @@ export class LimeServer extends EventEmitter {
   }
 
   /**
-   * The router forwards a customer's message to the bot, shaped like ../shared/fixtures/lime/01-inbound-text-whatsapp.json.
+   * The router forwards a customer's message to the bot, shaped like test/fixtures/lime/01-inbound-text-whatsapp.json.
    * Returns the envelope sent.
    */
   sendFromCustomer(

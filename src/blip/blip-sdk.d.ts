@@ -1,7 +1,7 @@
 /**
  * Types for the parts of blip-sdk 10, lime-transport-websocket 2 and websocket 1 the bridge uses.
  * The packages ship no usable types (blip-sdk names a typings file it does not publish);
- * these follow node_modules/blip-sdk/dist/blip-sdk.js, see also ../shared/reference/blip-lime.md.
+ * these follow node_modules/blip-sdk/dist/blip-sdk.js.
  */
 declare module 'blip-sdk' {
   export type LimeMetadata = Record<string, string | null>;

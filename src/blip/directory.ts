@@ -21,7 +21,7 @@ const SKIPPED_TYPES = new Set([
 
 /**
  * The core's CustomerDirectory over the bridge's own LIME session, with the commands BLiP documents
- * (../shared/reference/blip-lime.md, fixtures 19-20):
+ * (test/fixtures/lime/, fixtures 19-20):
  * - `get /contacts/{identity}` to `postmaster@crm.<domain>`: name, email, phone, city, extras (the router's roster
  *   answers for the tunnel identity); when it has no contact, `get lime://tunnel.<domain>/accounts/{tunnel id}` to
  *   `postmaster@tunnel.<domain>` gives the router's account (full name, phone) for a tunnel identity;

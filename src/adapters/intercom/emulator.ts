@@ -12,6 +12,11 @@
  *    type"): `nullable` is dropped there;
  *  - `POST /conversations` `from.id` is `format: uuid` AND `maxLength: 24`, so no real contact id validates:
  *    `format` is dropped where `maxLength` is 24.
+ *
+ * Why one file of this size: it is test-side only (lint forbids production imports; the build leaves it out) and is
+ * one job, playing this vendor for the tests, the contract suite and the demo. Its parts (HTTP routes, the tickets'
+ * state, agent actions, webhooks) share that state closely; splitting them, and moving what the three emulators
+ * repeat into sandbox/emulator-kit.ts, is planned with the next vendor's emulator.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';

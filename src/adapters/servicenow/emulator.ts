@@ -14,6 +14,11 @@
  *
  * Like the instance, everything the Table API returns is a string and datetimes are UTC `YYYY-MM-DD HH:mm:ss`
  * (one-second resolution: several journal rows can share a second).
+ *
+ * Why one file of this size: it is test-side only (lint forbids production imports; the build leaves it out) and is
+ * one job, playing this vendor for the tests, the contract suite and the demo. Its parts (HTTP routes, the tickets'
+ * state, agent actions, webhooks) share that state closely; splitting them, and moving what the three emulators
+ * repeat into sandbox/emulator-kit.ts, is planned with the next vendor's emulator.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';

@@ -12,6 +12,11 @@
  *  - a ticket's `custom_fields` items are described with the ticket *field definition* schema (required `key`,
  *    `type`, `title`), though a ticket takes `[{id, value}]` ("Setting custom field values" in Zendesk's docs):
  *    the items are replaced by `{id, value}` on the parsed file (see zendeskSpec).
+ *
+ * Why one file of this size: it is test-side only (lint forbids production imports; the build leaves it out) and is
+ * one job, playing this vendor for the tests, the contract suite and the demo. Its parts (HTTP routes, the tickets'
+ * state, agent actions, webhooks) share that state closely; splitting them, and moving what the three emulators
+ * repeat into sandbox/emulator-kit.ts, is planned with the next vendor's emulator.
  */
 import { createHash, createHmac, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';

@@ -1,7 +1,7 @@
 /**
  * Zendesk's side of the bridge, through the API (`npm run bridge -- setup zendesk`): the webhook that sends
  * ticket events to `<bridge>/webhooks/zendesk`, signed with ZENDESK_WEBHOOK_SECRET, and, in trigger mode, the two
- * triggers that fire it (shapes: ../shared/fixtures/vendors/zendesk-trigger-*.json). Idempotent: what exists is
+ * triggers that fire it (shapes: test/fixtures/vendors/zendesk-trigger-*.json). Idempotent: what exists is
  * checked and corrected, what is missing is created. Needs an admin's API token.
  */
 import { timingSafeEqual } from 'node:crypto';
