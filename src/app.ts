@@ -28,6 +28,7 @@ import { createState, REDIS_PREFIX } from './state/create-store';
 import { registerBridgeMetrics } from './telemetry/bridge-metrics';
 import { Metrics } from './telemetry/metrics';
 import { RefusalLog } from './telemetry/refusals';
+import { withTimeout } from './core/timeout';
 
 export interface Bridge {
   /** Base URL of the HTTP server (webhooks, health). */
@@ -316,12 +317,4 @@ async function closeHttp(http: ReturnType<typeof buildHttpServer>, graceMs: numb
     clearInterval(sweep);
     clearTimeout(deadline);
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -10,7 +10,9 @@ import {
   openSession,
   type Session,
   type SessionSettings,
+  describeTarget,
 } from './session-open';
+import { withTimeout } from '../core/timeout';
 
 export { BlipConnectError } from './session-errors';
 export type { MessageScreen } from './session-open';
@@ -93,10 +95,6 @@ export class BlipConnection {
     return `${this.options.identifier}@${this.options.domain}`.toLowerCase();
   }
 
-  private get where(): string {
-    return `${this.options.scheme}://${this.options.host}:${this.options.port}`;
-  }
-
   onMessage(handler: (message: LimeMessage) => Promise<void>): void {
     this.messageHandlers.push(handler);
   }
@@ -131,7 +129,7 @@ export class BlipConnection {
         break;
       } catch (err) {
         const failure =
-          err instanceof BlipConnectError ? err : classifyConnectFailure(err, this.describeTarget());
+          err instanceof BlipConnectError ? err : classifyConnectFailure(err, describeTarget(this.options));
         const waitMs = Math.min(5_000, 250 * 2 ** (attempt - 1));
         if (failure.permanent || this.state === 'closed' || Date.now() + waitMs > deadline) throw failure;
         this.logger.warn('BLiP not reachable yet; trying again', {
@@ -221,10 +219,6 @@ export class BlipConnection {
       throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
     }
     return this.session;
-  }
-
-  private describeTarget(): string {
-    return `${this.where} as ${this.identity}`;
   }
 
   /** One session on our transport (./session-open.ts), its events routed to this connection. */
@@ -329,20 +323,4 @@ export class BlipConnection {
       }
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(describeError(e)));
-      },
-    );
-  });
 }

@@ -62,7 +62,7 @@ export async function openSession(
   hooks: SessionHooks,
   logger: Logger,
 ): Promise<Session> {
-  const target = `${settings.scheme}://${settings.host}:${settings.port} as ${`${settings.identifier}@${settings.domain}`.toLowerCase()}`;
+  const target = describeTarget(settings);
   const built: { session?: Session } = {};
   const transport = new LimeTransport({
     maxFrameBytes: settings.maxFrameBytes ?? 8 * 1024 * 1024,
@@ -124,6 +124,11 @@ export async function openSession(
     clearTimeout(timer);
   }
   return session;
+}
+
+/** `wss://host:port as bot@domain`: where and as whom a session connects, for error messages. */
+export function describeTarget(settings: SessionSettings): string {
+  return `${settings.scheme}://${settings.host}:${settings.port} as ${`${settings.identifier}@${settings.domain}`.toLowerCase()}`;
 }
 
 /** Drops a client that is not (or no longer) established, without waiting for it. */

@@ -10,6 +10,7 @@ import { errorMessage } from '../core/errors';
 import { silentLogger } from '../core/logger';
 import { createState } from '../state/create-store';
 import { vendorSetups } from './setup';
+import { withTimeout } from '../core/timeout';
 
 type Print = (line: string) => void;
 
@@ -105,14 +106,4 @@ function redacted(url: string): string {
   } catch {
     return '(REDIS_URL)';
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
