@@ -14,7 +14,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { kindOf, refusalOf } from './lime-validation';
+import { CHAT_STATE_TYPE, kindOf, refusalOf } from './lime-validation';
 
 /** Any LIME envelope, as JSON. */
 export type Envelope = Record<string, unknown> & {
@@ -93,6 +93,11 @@ export class LimeServer extends EventEmitter {
   readonly router: string;
   /** Every message the bot sent, in order. */
   readonly sent: SentByBot[] = [];
+  /**
+   * Every chat state the bot sent (`application/vnd.lime.chatstate+json`, validated strictly), kept apart from `sent`:
+   * a chat state is no message the customer reads.
+   */
+  readonly chatStates: SentByBot[] = [];
   /** Every notification the bot sent (received, consumed, failed...). */
   readonly notifications: Envelope[] = [];
   /** Every command the bot sent. */
@@ -309,20 +314,39 @@ export class LimeServer extends EventEmitter {
     timeoutMs = 10_000,
     description = 'a message from the bot',
   ): Promise<SentByBot> {
-    const found = this.sent.find(predicate);
+    return this.waitIn(this.sent, 'sent', predicate, timeoutMs, description);
+  }
+
+  /** Resolves with the first chat state the bot sent (past or future) that matches. */
+  waitForChatState(
+    predicate: (s: SentByBot) => boolean,
+    timeoutMs = 10_000,
+    description = 'a chat state from the bot',
+  ): Promise<SentByBot> {
+    return this.waitIn(this.chatStates, 'chatstate', predicate, timeoutMs, description);
+  }
+
+  private waitIn(
+    list: SentByBot[],
+    event: 'sent' | 'chatstate',
+    predicate: (s: SentByBot) => boolean,
+    timeoutMs: number,
+    description: string,
+  ): Promise<SentByBot> {
+    const found = list.find(predicate);
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.off('sent', listener);
+        this.off(event, listener);
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${description}`));
       }, timeoutMs);
       const listener = (s: SentByBot): void => {
         if (!predicate(s)) return;
         clearTimeout(timer);
-        this.off('sent', listener);
+        this.off(event, listener);
         resolve(s);
       };
-      this.on('sent', listener);
+      this.on(event, listener);
     });
   }
 
@@ -483,6 +507,12 @@ export class LimeServer extends EventEmitter {
       this.notified.add(key);
       for (const wake of this.notificationWaiters.get(key) ?? []) wake();
       this.emit('notification', envelope);
+      return;
+    }
+    if (kind === 'message' && envelope.type === CHAT_STATE_TYPE && typeof envelope.to === 'string') {
+      const state: SentByBot = { at: new Date(), envelope: envelope as SentByBot['envelope'] };
+      this.chatStates.push(state);
+      this.emit('chatstate', state);
       return;
     }
     if (kind === 'message' && typeof envelope.to === 'string') {

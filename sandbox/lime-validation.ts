@@ -68,9 +68,14 @@ function commonProblem(e: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
+/** The LIME chat states (limeprotocol.org, `application/vnd.lime.chatstate+json`). */
+export const CHAT_STATES = ['starting', 'composing', 'paused', 'deleting', 'gone'];
+export const CHAT_STATE_TYPE = 'application/vnd.lime.chatstate+json';
+
 const kindProblem: Record<EnvelopeKind, (e: Record<string, unknown>) => string | undefined> = {
   message(e) {
     if (e.type === undefined || e.type === null) return 'a message without type';
+    if (e.type === CHAT_STATE_TYPE) return chatStateProblem(e.content);
     return documentProblem(e.type, e.content, 'message');
   },
   notification(e) {
@@ -115,6 +120,18 @@ function documentProblem(type: unknown, value: unknown, what: string): string | 
   }
   // Every other media type is a plain document: its content is the text itself.
   if (typeof value !== 'string') return `a ${type} ${what} must be a string (got ${typeName(value)})`;
+  return undefined;
+}
+
+/** A chat state document: `{ "state": <one of CHAT_STATES> }`, nothing else. */
+function chatStateProblem(content: unknown): string | undefined {
+  if (content === null || typeof content !== 'object' || Array.isArray(content))
+    return `a chat state must be a JSON object (got ${typeName(content)})`;
+  const keys = Object.keys(content);
+  const state = (content as { state?: unknown }).state;
+  if (typeof state !== 'string' || !CHAT_STATES.includes(state))
+    return `unknown chat state ${JSON.stringify(state)}`;
+  if (keys.some((k) => k !== 'state')) return 'a chat state has only "state"';
   return undefined;
 }
 

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { AdapterModule, HelpdeskAdapter } from './adapters/adapter';
+import type { AdapterModule, HelpdeskAdapter, MediaFile } from './adapters/adapter';
 import { adapterModules } from './adapters/registry';
 import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { BlipCustomerChannel } from './blip/channel';
@@ -104,10 +104,12 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   // The enabled helpdesks. The settings were parsed with each module's own schema in loadConfig, so the erased type
   // is safe here. Every call to a vendor goes through its gateway: its rate limit (shared by all instances on
   // Redis), its metrics.
+  const mediaHost = createMediaHost(config.media, redis, REDIS_PREFIX);
+  const publish = mediaHost && ((id: string, file: MediaFile) => mediaHost.publish(id, file));
   const adapters = new Map<string, HelpdeskAdapter>();
   for (const vendor of config.vendors) {
     const module: AdapterModule = adapterModules[vendor.name];
-    adapters.set(vendor.name, module.create(vendor.settings, { logger }));
+    adapters.set(vendor.name, module.create(vendor.settings, { logger, ...(publish ? { publish } : {}) }));
   }
   const gateways = new VendorGateways(
     [...adapters.values()].map(
@@ -122,7 +124,6 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
   const lifecycle = new Lifecycle(config.lifecycle, queue);
   // Session reports: listeners only enqueue; the store opens in the background and never holds up the start.
   const reports = startReports(config.reports, events, logger);
-  const mediaHost = createMediaHost(config.media, redis, REDIS_PREFIX);
 
   const { intake, runner } = assembleCore({
     queue,

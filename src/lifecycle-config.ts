@@ -20,6 +20,7 @@ const list = z
 /** The attendance lifecycle's environment keys (issue 6), spread into the base schema. */
 export const lifecycleConfigShape = {
   BRIDGE_WAITING_MESSAGE: z.string().optional(),
+  BRIDGE_QUEUE_POSITION_MESSAGE: z.string().optional(),
   BRIDGE_ASSIGNED_MESSAGE: z.string().optional(),
   BRIDGE_TRANSFERRED_MESSAGE: z.string().optional(),
   BRIDGE_END_KEYWORDS: list,
@@ -38,6 +39,7 @@ export const lifecycleConfigShape = {
 /** Keys whose empty value means "send nothing" rather than "use the default". */
 export const lifecycleEmptyIsMeaningful = [
   'BRIDGE_WAITING_MESSAGE',
+  'BRIDGE_QUEUE_POSITION_MESSAGE',
   'BRIDGE_ASSIGNED_MESSAGE',
   'BRIDGE_TRANSFERRED_MESSAGE',
   'BRIDGE_INACTIVITY_MESSAGE',
@@ -72,6 +74,7 @@ export function lifecycleConfigFrom(c: Parsed, t: ConfiguredTexts): LifecycleOpt
     assignedText: t.assigned,
     transferredText: t.transferred,
     unnamedAgent: t.unnamedAgent,
+    noAgentAction: c.BRIDGE_NO_AGENT_ACTION,
     ...(c.BRIDGE_INACTIVITY_MINUTES > 0
       ? {
           inactivity: {

@@ -12,6 +12,7 @@ import { LOCALES, localeTexts, type Locale } from './texts';
 /** The environment key that overrides each text in every locale, where one exists. */
 export const TEXT_OVERRIDE_KEYS: Partial<Record<TextKey, string>> = {
   waiting: 'BRIDGE_WAITING_MESSAGE',
+  queuePosition: 'BRIDGE_QUEUE_POSITION_MESSAGE',
   assigned: 'BRIDGE_ASSIGNED_MESSAGE',
   transferred: 'BRIDGE_TRANSFERRED_MESSAGE',
   noAgent: 'BRIDGE_NO_AGENT_MESSAGE',

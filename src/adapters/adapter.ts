@@ -197,8 +197,17 @@ export interface HelpdeskAdapter {
   poll?(cursor: string | undefined): Promise<{ events: HelpdeskEvent[]; cursor: string }>;
 }
 
+/**
+ * Serves a file from the bridge (`GET /media/<token>` under `BRIDGE_PUBLIC_URL`, signed, with the media TTL) and
+ * returns its public URL; publishing the same id again replaces it. For vendors that take files or documents only as
+ * URLs they fetch (Omnize's message `url` and `external_history`).
+ */
+export type PublishFile = (id: string, file: MediaFile) => Promise<string>;
+
 export interface AdapterContext {
   logger: Logger;
+  /** Present when the bridge has a public URL (`BRIDGE_PUBLIC_URL`). */
+  publish?: PublishFile;
 }
 
 /** What a vendor folder exports; `src/adapters/registry.ts` lists one per vendor. */

@@ -1,5 +1,6 @@
 import type { AdapterModule } from './adapter';
 import { intercomModule } from './intercom';
+import { omnizeModule } from './omnize';
 import { servicenowModule } from './servicenow';
 import { zendeskModule } from './zendesk';
 
@@ -8,6 +9,7 @@ export const adapterModules = {
   zendesk: zendeskModule,
   intercom: intercomModule,
   servicenow: servicenowModule,
+  omnize: omnizeModule,
 } satisfies Record<string, AdapterModule>;
 
 export type VendorName = keyof typeof adapterModules;

@@ -1,5 +1,5 @@
 import { stableId } from '../core/ids';
-import type { ChatMessage, CustomerRef, Handback } from '../core/model';
+import type { ChatMessage, ChatState, CustomerRef, Handback } from '../core/model';
 import type { CustomerChannel } from '../core/ports';
 import type { BlipConnection } from './client';
 import { chatMessageToLime } from './content';
@@ -36,7 +36,14 @@ export class BlipCustomerChannel implements CustomerChannel {
     await this.connection.send({ id: messageId, to: handback.conversation.customer.address, ...redirect });
     return { address: this.mainService };
   }
+
+  /** A LIME chat state TO the customer, without an id: BLiP sends no receipt for it, and nothing waits for one. */
+  async chatState(customer: CustomerRef, state: ChatState): Promise<void> {
+    await this.connection.send({ to: customer.address, type: CHAT_STATE, content: { state } });
+  }
 }
+
+export const CHAT_STATE = 'application/vnd.lime.chatstate+json';
 
 /** Waits for every send, then fails with the first failure (no rejection is left unobserved). */
 async function settleAll(sends: Array<Promise<void>>): Promise<void> {

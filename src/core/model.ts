@@ -202,8 +202,42 @@ export interface TicketClosedEvent extends EventBase {
   agent?: Agent;
 }
 
+/**
+ * The ticket waits in the helpdesk's queue (Omnize `queued`), at `position` when the vendor says it (1 = next):
+ * the customer reads the queue-position text, or the waiting text when it has not gone out yet.
+ */
+export interface TicketQueuedEvent extends EventBase {
+  kind: 'ticket.queued';
+  position?: number;
+}
+
+/**
+ * The helpdesk says no agent can take the ticket now (Omnize `unavailable`): the same path as the no-agent timer
+ * (`BRIDGE_NO_AGENT_ACTION`: tell the customer, or hand back as `expired`).
+ */
+export interface AgentUnavailableEvent extends EventBase {
+  kind: 'agent.unavailable';
+}
+
+/**
+ * The agent is typing (`composing`) or stopped (`paused`): a LIME chat state to the customer. Never stored, never
+ * deduped for good (typing repeats), tried at most twice, never counted as a message.
+ */
+export interface AgentTypingEvent extends EventBase {
+  kind: 'agent.typing';
+  state: ChatState;
+}
+
+export type ChatState = 'composing' | 'paused';
+
 export type HelpdeskEvent =
-  AgentMessageEvent | TicketAssignedEvent | TicketTransferredEvent | TicketClosedEvent;
+  | AgentMessageEvent
+  | TicketAssignedEvent
+  | TicketTransferredEvent
+  | TicketClosedEvent
+  | TicketQueuedEvent
+  | AgentUnavailableEvent
+  | AgentTypingEvent;
 
 /** The state of one customer's handoff. Lives in the state store, keyed by `customer.key`. */
 export interface Conversation {

@@ -1,6 +1,7 @@
 import type {
   Attachment,
   ChatMessage,
+  ChatState,
   ClosedHandoff,
   ContactInfo,
   Conversation,
@@ -49,6 +50,11 @@ export interface CustomerChannel {
   ): Promise<void>;
   /** Hands the customer back to the bot (a LIME Redirect). Returns where it was sent. */
   handBack(handback: Handback, messageId: string): Promise<{ address?: string }>;
+  /**
+   * Shows the customer that the agent is typing (`composing`) or stopped (`paused`): a LIME chat state
+   * (`application/vnd.lime.chatstate+json`), sent without an id (no receipt is awaited; nothing to dedupe).
+   */
+  chatState(customer: CustomerRef, state: ChatState): Promise<void>;
 }
 
 /**

@@ -6,6 +6,11 @@
 export interface CustomerTexts {
   /** The ticket opened: the customer is in the queue. */
   waiting: string;
+  /**
+   * The helpdesk told the ticket's place in its queue (Omnize `queued` with `position`); `{position}` is the number
+   * (1 = next); empty = nothing is sent.
+   */
+  queuePosition: string;
   /** An agent took the ticket; `{agent}` is the agent's name. */
   assigned: string;
   /** The ticket moved to another team; `{team}` is the team's name. */

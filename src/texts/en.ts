@@ -3,6 +3,7 @@ import type { CustomerTexts } from '../core/texts';
 /** English. */
 export const en: CustomerTexts = {
   waiting: 'You are in the queue for an agent. We will be with you shortly.',
+  queuePosition: 'You are number {position} in the queue.',
   assigned: '{agent} joined the conversation.',
   transferred: 'Transferring you to the {team} team.',
   unnamedAgent: 'An agent',

@@ -3,6 +3,7 @@ import type { CustomerTexts } from '../core/texts';
 /** Español. */
 export const es: CustomerTexts = {
   waiting: 'Estás en la fila para hablar con un agente. Te atenderemos en breve.',
+  queuePosition: 'Usted es el número {position} en la fila.',
   assigned: '{agent} se unió a la conversación.',
   transferred: 'Te estamos transfiriendo al equipo {team}.',
   unnamedAgent: 'Un agente',

@@ -3,6 +3,7 @@ import type { CustomerTexts } from '../core/texts';
 /** Português (Brasil): the default locale. */
 export const ptBR: CustomerTexts = {
   waiting: 'Você está na fila para falar com um atendente. Já vamos te atender.',
+  queuePosition: 'Você é o {position}º da fila.',
   assigned: '{agent} entrou na conversa.',
   transferred: 'Transferindo você para o time {team}.',
   unnamedAgent: 'Um atendente',

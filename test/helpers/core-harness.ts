@@ -16,6 +16,7 @@ import type {
   AgentMessageEvent,
   Attachment,
   ChatMessage,
+  ChatState,
   ClosedBy,
   CustomerRef,
   Handback,
@@ -42,7 +43,8 @@ export type Step =
   | { what: 'upload'; vendor: string; file: MediaFile; ticket?: TicketRef }
   | { what: 'closeTicket'; vendor: string; ticket: TicketRef; closedBy: ClosedBy }
   | { what: 'send'; to: string; text: string; attachments?: Attachment[]; messageId: string }
-  | { what: 'handBack'; handback: Handback; messageId: string };
+  | { what: 'handBack'; handback: Handback; messageId: string }
+  | { what: 'chatState'; to: string; state: ChatState };
 
 /** Everything that reached the helpdesks and the customer, in order. */
 export class Timeline {
@@ -213,6 +215,13 @@ export class FakeChannel implements CustomerChannel {
     if (this.failures.length) throw this.failures.shift();
     this.timeline.steps.push({ what: 'handBack', handback, messageId });
     return {};
+  }
+
+  async chatState(customer: CustomerRef, state: ChatState): Promise<void> {
+    await tick();
+    if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    if (this.failures.length) throw this.failures.shift();
+    this.timeline.steps.push({ what: 'chatState', to: customer.address, state });
   }
 }
 

@@ -34,7 +34,15 @@ describe('the adding-an-adapter guide', () => {
       .match(/'(\w+)'/g)!
       .map((s) => s.slice(1, -1));
     const auth = [...contract.matchAll(/\{ kind: '([\w-]+)'/g)].map((m) => m[1]!);
-    expect(kinds).toEqual(['agent.message', 'ticket.assigned', 'ticket.transferred', 'ticket.closed']);
+    expect(kinds).toEqual([
+      'agent.message',
+      'ticket.assigned',
+      'ticket.transferred',
+      'ticket.closed',
+      'ticket.queued',
+      'agent.unavailable',
+      'agent.typing',
+    ]);
     expect(auth).toHaveLength(4);
     expect([...kinds, ...closedBy, ...auth].filter((k) => !guide.includes(`\`${k}\``))).toEqual([]);
   });

@@ -3,9 +3,11 @@ import type { AgentMessageEvent, Conversation, HelpdeskEvent } from '../model';
 import { ticketLane, type WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
 import { deliverAgentMessage } from './agent-message';
+import { agentTyping } from './agent-typing';
 import { assigned, transferred } from './assignment';
 import { eventDedupeKey, type Handoff } from './context';
 import { handBack } from './hand-back';
+import { noAgent, queued } from './queue-state';
 
 type EventItem = Extract<WorkItem, { kind: 'helpdesk-event' }>;
 
@@ -16,6 +18,9 @@ export type EventOutcome =
   | 'transferred'
   | 'same-team'
   | 'closed'
+  | 'queued'
+  | 'no-agent'
+  | 'typing'
   | 'duplicate'
   | 'unknown-ticket'
   | 'stale-ticket'
@@ -38,7 +43,12 @@ export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutc
     customer: logTag(customerKey),
   };
   const dedupeKey = eventDedupeKey(event);
-  const [done, conversation] = await Promise.all([h.isProcessed(dedupeKey), h.store.get(customerKey)]);
+  // Typing repeats (and is never marked done): no dedupe read for it.
+  const typing = event.kind === 'agent.typing';
+  const [done, conversation] = await Promise.all([
+    typing ? false : h.isProcessed(dedupeKey),
+    h.store.get(customerKey),
+  ]);
   if (done) {
     h.logger.debug('duplicate helpdesk event ignored', meta);
     return 'duplicate';
@@ -47,7 +57,7 @@ export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutc
   if (!conversation || ticket?.id !== event.ticket.id || ticket.vendor !== event.ticket.vendor) {
     // A second close of a ticket already handed back is routine (vendors report a solve, then a close); anything
     // else for a ticket no longer open is worth a warning.
-    const log = event.kind === 'ticket.closed' ? h.logger.debug : h.logger.warn;
+    const log = event.kind === 'ticket.closed' || typing ? h.logger.debug : h.logger.warn;
     log.call(h.logger, 'helpdesk event for a ticket that is no longer open; ignored', {
       ...meta,
       code: 'STALE_TICKET',
@@ -55,7 +65,7 @@ export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutc
     return 'stale-ticket';
   }
   const outcome = await handle(h, conversation, event, run);
-  await h.markProcessed(dedupeKey);
+  if (!typing) await h.markProcessed(dedupeKey);
   return outcome;
 }
 
@@ -78,6 +88,15 @@ async function handle(
     case 'ticket.closed':
       await handBack(h, { ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
       return 'closed';
+    case 'ticket.queued':
+      await queued(h, conversation, event);
+      return 'queued';
+    case 'agent.unavailable':
+      await noAgent(h, conversation, event);
+      return 'no-agent';
+    case 'agent.typing':
+      await agentTyping(h, conversation, event, run);
+      return 'typing';
   }
 }
 

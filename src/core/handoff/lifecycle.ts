@@ -22,6 +22,11 @@ export interface LifecycleOptions {
   inactivity?: { afterMs: number; text?: string };
   /** Nobody picked the attendance up this long after it opened: tell the customer, or hand back (`expired`). */
   noAgent?: { afterMs: number; action: 'message' | 'redirect'; text?: string };
+  /**
+   * What a helpdesk's own "no agent available" signal does (Omnize `unavailable`; `BRIDGE_NO_AGENT_ACTION`, set even
+   * when the timer is off); the timer's `noAgent.action` when absent.
+   */
+  noAgentAction?: 'message' | 'redirect';
   /** Outside these hours a new attendance is told so, then either opened anyway or handed back (`out_of_hours`). */
   officeHours?: { hours: OfficeHours; action: 'open' | 'redirect'; text?: string };
 }

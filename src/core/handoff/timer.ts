@@ -1,4 +1,5 @@
 import { logTag } from '../ids';
+import type { Conversation } from '../model';
 import type { WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
 import type { Handoff } from './context';
@@ -29,8 +30,21 @@ export async function timer(h: Handoff, run: WorkRun): Promise<void> {
   }
   const noAgent = lifecycle.options.noAgent;
   if (!noAgent || conversation.agent || conversation.firstAgentReplyAt) return;
+  await noAgentPath(h, conversation, noAgent.action, log);
+}
+
+/**
+ * Nobody can pick the attendance up (the no-agent timer, or the helpdesk saying so: `agent.unavailable`): the no-agent
+ * text, then with `redirect` the customer is handed back (`expired`).
+ */
+export async function noAgentPath(
+  h: Handoff,
+  conversation: Conversation,
+  action: 'message' | 'redirect',
+  log: Record<string, unknown>,
+): Promise<void> {
   const text = textsOf(h, conversation).noAgent;
-  if (noAgent.action === 'message') {
+  if (action === 'message') {
     if (text) await h.sendAutomatic(conversation, 'no_agent', text);
     return;
   }
