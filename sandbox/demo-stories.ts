@@ -69,6 +69,7 @@ export async function oneHelpdesk(sandbox: Sandbox, name: string): Promise<void>
     name,
     `ticket ${ticket.id} has the customer's messages in order: ${JSON.stringify(desk.tickets()[0]!.customerMessages)}`,
   );
+  await liveChat(sandbox, desk, name, ticket.id, maria);
   const reply = 'Olá Maria! Corrigi o boleto: R$ 89,90.';
   line('agent', `replies in ${name}: "${reply}"`);
   await desk.agentReply(ticket.id, reply);
@@ -85,6 +86,49 @@ export async function oneHelpdesk(sandbox: Sandbox, name: string): Promise<void>
   sandbox.say(maria, 'Oi de novo');
   const second = await desk.waitFor(() => desk.tickets()[1], STEP_TIMEOUT_MS, 'a new ticket after the close');
   line(name, `customer wrote after the close: new ticket ${second.id}`);
+}
+
+/**
+ * Where the vendor reports them (Omnize): the queue position, an agent taking the ticket, and the agent typing,
+ * as the customer sees them (texts, then LIME chat states).
+ */
+async function liveChat(
+  sandbox: Sandbox,
+  desk: VendorEmulator,
+  name: string,
+  ticketId: string,
+  c: SandboxCustomer,
+): Promise<void> {
+  if (!desk.queued || !desk.typing) return;
+  line(name, 'puts the ticket in the queue at position 2');
+  await desk.queued(ticketId, 2);
+  const place = await receives(
+    sandbox,
+    c,
+    (s) => String(s.envelope.content).includes('2º'),
+    'the queue text',
+  );
+  line('customer', `receives ${describeSent(place)}`);
+  line('agent', `Ana Souza accepts the ticket in ${name}`);
+  await desk.agentAssign(ticketId, 'Ana Souza');
+  const joined = await receives(
+    sandbox,
+    c,
+    (s) => String(s.envelope.content).includes('Ana Souza'),
+    'the joined text',
+  );
+  line('customer', `receives ${describeSent(joined)}`);
+  for (const typing of [true, false]) {
+    line('agent', typing ? 'types…' : 'stops typing');
+    await desk.typing(ticketId, typing);
+    const state = typing ? 'composing' : 'paused';
+    const sent = await sandbox.lime.waitForChatState(
+      (s) => s.envelope.to === c.address && (s.envelope.content as { state?: string }).state === state,
+      STEP_TIMEOUT_MS,
+      `the ${state} chat state`,
+    );
+    line('customer', `sees ${describeSent(sent)}`);
+  }
 }
 
 /**

@@ -94,6 +94,10 @@ export interface VendorEmulator {
   transfer(ticketId: string, teamName: string): Promise<WebhookDelivery>;
   /** The agent closes/solves/resolves the ticket. */
   closeTicket(ticketId: string): Promise<WebhookDelivery>;
+  /** Where the vendor reports it (Omnize `queued`): the ticket waits in the queue at `position` (1 = next). */
+  queued?(ticketId: string, position?: number): Promise<WebhookDelivery>;
+  /** Where the vendor reports it (Omnize `typing` / `cleared`): the agent types (true) or stopped (false). */
+  typing?(ticketId: string, typing?: boolean): Promise<WebhookDelivery>;
   /** Sends the last webhook again (same event id), freshly signed. */
   redeliverLast(): Promise<WebhookDelivery>;
 
