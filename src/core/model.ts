@@ -288,6 +288,8 @@ export interface Conversation {
   reopening?: TicketRef;
   /** The waiting text of this handoff was sent (it goes once, before the first helpdesk call). */
   waitingSent?: boolean;
+  /** The last queue position the customer was told (`ticket.queued`): a repeat of it is not told again. */
+  queuePosition?: number;
   /** The locale of every text the customer reads from the bridge in this handoff, chosen when it starts. */
   locale?: string;
 }

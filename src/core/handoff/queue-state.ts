@@ -5,8 +5,9 @@ import { textsOf } from './texts';
 import { noAgentPath } from './timer';
 
 /**
- * The helpdesk put the ticket in its queue: with a position, the queue-position text (once per position: its LIME id
- * is the session's and the position's); without one, the waiting text if it has not gone out yet.
+ * The helpdesk put the ticket in its queue: with a position, the queue-position text when the position changed (the
+ * last one told is kept on the conversation; the LIME id is the session's and the position's, so a retry is the same
+ * message); without one, the waiting text if it has not gone out yet.
  */
 export async function queued(
   h: Handoff,
@@ -15,8 +16,10 @@ export async function queued(
 ): Promise<void> {
   const template = textsOf(h, conversation).queuePosition;
   if (event.position !== undefined && template) {
+    if (conversation.queuePosition === event.position) return;
     const text = template.replace(/\{position\}/g, () => String(event.position));
     await h.sendAutomatic(conversation, 'queue_position', text, `queue_position:${event.position}`);
+    await h.store.save({ ...conversation, queuePosition: event.position });
     return;
   }
   if (!waitingTextDue(h, conversation)) return;
