@@ -108,6 +108,20 @@ describe('the sandbox LIME server in strict mode', () => {
       { id: 'n', to: 'a@msging.net', event: 'seen' },
       /unknown notification event/,
     ],
+    [
+      'an unknown chat state',
+      { to: 'a@msging.net', type: 'application/vnd.lime.chatstate+json', content: { state: 'typing' } },
+      /unknown chat state "typing"/,
+    ],
+    [
+      'a chat state with more than its state',
+      {
+        to: 'a@msging.net',
+        type: 'application/vnd.lime.chatstate+json',
+        content: { state: 'composing', agent: 'Ana' },
+      },
+      /only "state"/,
+    ],
   ];
 
   it.each(refused)('ends the session on %s: finished, closed, and logged', async (_what, frame, why) => {
@@ -184,6 +198,11 @@ describe('the strict rules', () => {
       { id: 'r', to: 'x@tunnel.msging.net', event: 'received', metadata: { '#message.uniqueId': null } },
       { id: 'm', to: 'x@tunnel.msging.net', type: 'text/plain', content: 'olá' },
       { id: 'd', to: 'x@tunnel.msging.net', type: 'application/vnd.lime.redirect+json', content: {} },
+      {
+        to: 'x@tunnel.msging.net',
+        type: 'application/vnd.lime.chatstate+json',
+        content: { state: 'composing' },
+      },
       {
         id: 'ping',
         to: 'postmaster@msging.net/x',

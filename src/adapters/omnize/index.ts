@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
   errorCode,
+  PermanentError,
   silentLogger,
   type AdapterModule,
   type ChatMessage,
@@ -38,11 +39,6 @@ export class OmnizeAdapter implements HelpdeskAdapter {
   readonly webhook: OmnizeWebhook;
   /** The bot conversation goes into Omnize's own `external_history`, not into a note or the first message. */
   readonly takesHistory = true;
-  /**
-   * Present when the bridge has a public URL (`BRIDGE_PUBLIC_URL`): Omnize takes files only as a message's `url`,
-   * so a customer's file is served by the bridge (a signed link with a TTL) and sent as a file message.
-   */
-  readonly uploadAttachment?: (file: MediaFile) => Promise<string>;
   private readonly api: OmnizeApi;
 
   constructor(
@@ -57,9 +53,6 @@ export class OmnizeAdapter implements HelpdeskAdapter {
       requestsPerMinute: config.OMNIZE_REQUESTS_PER_MINUTE,
       callsPerMethod: { openTicket: 2 },
     };
-    if (publish) {
-      this.uploadAttachment = (file) => publish(`omz-f-${digest(file.data)}`, file);
-    }
   }
 
   /**
@@ -110,6 +103,22 @@ export class OmnizeAdapter implements HelpdeskAdapter {
    */
   async appendCustomerMessage(ticket: TicketRef, message: ChatMessage): Promise<void> {
     await this.send(ticket.id, message);
+  }
+
+  /**
+   * Omnize takes files only as a message's `url`: the customer's file (downloaded and checked by the core) is served
+   * by the bridge at a signed link with the media TTL, and that link is the reference the file message carries.
+   * Without a public URL (`BRIDGE_PUBLIC_URL`) there is nowhere to serve it: refused, so the core gives the agent the
+   * link with a note (after its address and type checks).
+   */
+  async uploadAttachment(file: MediaFile): Promise<string> {
+    if (!this.publish) {
+      throw new PermanentError(
+        'omnize takes files as links only; set BRIDGE_PUBLIC_URL so the bridge can serve them',
+        'OMNIZE_NO_PUBLIC_URL',
+      );
+    }
+    return this.publish(`omz-f-${digest(file.data)}`, file);
   }
 
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
