@@ -8,6 +8,7 @@ import { RetryableError, type MediaFile, type OpenTicketRequest } from '../../sr
 import { omnizeConfigSchema } from '../../src/adapters/omnize/config';
 import { OmnizeEmulator } from '../../src/adapters/omnize/emulator';
 import { OmnizeAdapter } from '../../src/adapters/omnize';
+import { runBridgeCli } from '../../src/cli/bridge';
 import { listen, serverUrl, closeServer } from '../../sandbox/emulator-kit';
 import express from 'express';
 import type { Server } from 'node:http';
@@ -134,5 +135,39 @@ describe('the Omnize adapter', () => {
       method: 'PUT',
       path: `/api/v1/interactions/${opened[0]!.hash}/finish`,
     });
+  });
+});
+
+describe('setup omnize', () => {
+  async function cli(env: Record<string, string>) {
+    const lines: string[] = [];
+    const code = await runBridgeCli(
+      ['setup', 'omnize'],
+      env,
+      (l) => lines.push(l),
+      () => {},
+    );
+    return { code, out: lines.join('\n') };
+  }
+
+  it('prints the webhook URL with its token, and checks the token and the departments', async () => {
+    const env = {
+      ...omnize.bridgeEnv(),
+      BRIDGE_PUBLIC_URL: 'https://bridge.acme.example',
+      OMNIZE_DEPARTMENTS: 'financeiro:2',
+    };
+    const ok = await cli(env);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain(
+      'Webhook URL:  https://bridge.acme.example/webhooks/omnize/route-token-0123456789',
+    );
+    expect(ok.out).toMatch(/OK\s+ClientSDK token\s+2 department\(s\)/);
+    expect(ok.out).toMatch(/OK\s+department 2\s+Financeiro/);
+    const unknown = await cli({ ...env, OMNIZE_DEPARTMENTS: 'financeiro:9' });
+    expect(unknown.code).toBe(1);
+    expect(unknown.out).toMatch(/FAIL\s+department 9\s+not a department of this account/);
+    const wrong = await cli({ ...env, OMNIZE_TOKEN: 'not-the-token' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/FAIL\s+ClientSDK token\s+.*401/);
   });
 });
