@@ -4,7 +4,12 @@
  * finishes the interaction it opened when the first message fails (docs/adding-an-adapter.md, "Vendors that open
  * with two calls").
  */
-import { RetryableError, type MediaFile, type OpenTicketRequest } from '../../src/adapters/adapter';
+import {
+  PermanentError,
+  RetryableError,
+  type MediaFile,
+  type OpenTicketRequest,
+} from '../../src/adapters/adapter';
 import { omnizeConfigSchema } from '../../src/adapters/omnize/config';
 import { OmnizeEmulator } from '../../src/adapters/omnize/emulator';
 import { OmnizeAdapter } from '../../src/adapters/omnize';
@@ -106,6 +111,18 @@ describe('the Omnize adapter', () => {
       name: req.customer.originator,
       phone: req.customer.originator!.split('@')[0],
     });
+    expect(interaction.request.external_history).toBeUndefined();
+    expect(interaction.messages.map((m) => m.content)).toEqual([
+      'Conversa com o bot:\nCliente: Oi\nBot: Olá! Vou te transferir.',
+      'Quero falar com alguém',
+    ]);
+  });
+
+  it('opens anyway when the bridge cannot serve the history: the history goes as the first text', async () => {
+    const config = omnizeConfigSchema.parse(omnize.bridgeEnv());
+    const refusing = () => Promise.reject(new PermanentError('media file too large', 'MEDIA_TOO_LARGE'));
+    const ticket = await new OmnizeAdapter(config, undefined, refusing).openTicket(request(), 'open:x');
+    const interaction = omnize.interactions.get(ticket.id)!;
     expect(interaction.request.external_history).toBeUndefined();
     expect(interaction.messages.map((m) => m.content)).toEqual([
       'Conversa com o bot:\nCliente: Oi\nBot: Olá! Vou te transferir.',

@@ -73,7 +73,7 @@ export class OmnizeAdapter implements HelpdeskAdapter {
       );
     }
     const history = req.history?.length ? req.history : undefined;
-    const historyUrl = history && this.publish ? await this.historyLink(req.sessionId, history) : undefined;
+    const historyUrl = history ? await this.historyLink(req.sessionId, history) : undefined;
     const hash = await this.api.startInteraction({
       departmentId: Number(department.id ?? this.config.OMNIZE_DEPARTMENT_ID),
       mediaType: this.config.OMNIZE_MEDIA_TYPE,
@@ -133,18 +133,32 @@ export class OmnizeAdapter implements HelpdeskAdapter {
     for (const m of messagesOf(message)) await this.api.sendMessage(hash, m);
   }
 
-  /** The bot conversation as Omnize's history document, served by the bridge at a signed URL Omnize GETs. */
-  private historyLink(
+  /**
+   * The bot conversation as Omnize's history document, served by the bridge at a signed URL Omnize GETs; undefined
+   * without a public URL, or when the bridge could not keep it (then it goes as the first text: a detail never
+   * stops the handoff).
+   */
+  private async historyLink(
     sessionId: string,
     history: NonNullable<OpenTicketRequest['history']>,
-  ): Promise<string> {
+  ): Promise<string | undefined> {
+    if (!this.publish) return undefined;
     const data = Buffer.from(JSON.stringify(externalHistory(history)));
-    return this.publish!(`omz-h-${digest(Buffer.from(sessionId))}`, {
-      name: 'history.json',
-      mimeType: 'application/json',
-      size: data.length,
-      data,
-    });
+    try {
+      return await this.publish(`omz-h-${digest(Buffer.from(sessionId))}`, {
+        name: 'history.json',
+        mimeType: 'application/json',
+        size: data.length,
+        data,
+      });
+    } catch (err) {
+      this.logger.warn('omnize: the bot conversation could not be served; it goes as the first message', {
+        vendor: this.name,
+        code: 'OMNIZE_HISTORY_NOT_SERVED',
+        cause: errorCode(err),
+      });
+      return undefined;
+    }
   }
 
   /** Best effort: the interaction opened without its first message is finished; its own failure is logged. */

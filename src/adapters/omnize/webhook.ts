@@ -21,7 +21,7 @@ const id = z.union([z.number(), z.string().min(1)]).transform(String);
 const trigger = z.looseObject({
   interaction_hash: z.string().min(1).max(200),
   state: z.string().max(40).optional(),
-  position: z.coerce.number().int().nonnegative().optional().catch(undefined),
+  position: z.coerce.number().int().positive().optional().catch(undefined),
   message: z
     .looseObject({
       hash: z.string().min(1).max(200),
