@@ -10,7 +10,7 @@ import { type AdminRoutesOptions, registerAdminRoutes } from './admin-routes';
 import { type MediaSource, registerMediaRoute } from './media-route';
 import { registerReportsRoutes, type ReportsRoutesOptions } from './reports-routes';
 import { fastifyTrustProxy, type TrustProxy } from './trust-proxy';
-import { assertWebhookAuth, checkWebhook, redactWebhookUrl } from './webhook-auth';
+import { assertWebhookAuth, checkWebhook, MAX_PATH_SEGMENT_LENGTH, redactWebhookUrl } from './webhook-auth';
 
 export interface ReadinessReport {
   ready: boolean;
@@ -58,6 +58,7 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
+    maxParamLength: MAX_PATH_SEGMENT_LENGTH,
     // The `ip` of log lines: the connection's, unless HTTP_TRUST_PROXY names the proxies in front (issue 17.10).
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
   });

@@ -5,6 +5,12 @@ import { PermanentError } from '../core/errors';
 /** The shortest secret or route token the core accepts: a guessable one is no authentication. */
 export const MIN_WEBHOOK_SECRET_LENGTH = 16;
 
+/**
+ * The longest path segment the HTTP edge routes (Fastify's `maxParamLength`; its default, 100, answers 414 beyond):
+ * room for a long route token and for a media link's token (an 80-character id, its expiry and signature).
+ */
+export const MAX_PATH_SEGMENT_LENGTH = 256;
+
 /** Why a webhook was refused: the `reason` label of `bhb_requests_refused_total` (a small fixed set). */
 export type WebhookRefusal = 'bad-signature' | 'replay-window' | 'bad-secret' | 'bad-token';
 
@@ -33,6 +39,8 @@ export function assertWebhookAuth(vendor: string, webhook: WebhookHandler): void
     case 'route-token':
       if (auth.token.length < MIN_WEBHOOK_SECRET_LENGTH || !/^[A-Za-z0-9._~-]+$/.test(auth.token))
         fail(`the route token must be at least ${MIN_WEBHOOK_SECRET_LENGTH} URL-safe characters`);
+      if (auth.token.length > MAX_PATH_SEGMENT_LENGTH)
+        fail(`the route token must be at most ${MAX_PATH_SEGMENT_LENGTH} characters`);
       return;
     default:
       fail(`no known verification kind declared (${String((auth as { kind?: unknown } | undefined)?.kind)})`);

@@ -15,6 +15,7 @@ import type {
 } from '../../src/adapters/adapter';
 import { RetryableError } from '../../src/core/errors';
 import { buildHttpServer } from '../../src/http/server';
+import { MAX_PATH_SEGMENT_LENGTH } from '../../src/http/webhook-auth';
 import { Metrics } from '../../src/telemetry/metrics';
 import { RefusalLog } from '../../src/telemetry/refusals';
 import { captureLogs, type CapturedLogs } from '../helpers/log-capture';
@@ -56,6 +57,9 @@ const bodyTime = new TestWebhook({ kind: 'hmac-body-time' }, (r) => {
 });
 const headerSecret = new TestWebhook({ kind: 'header-secret', header: 'x-test-secret', secret: SECRET });
 const routeToken = new TestWebhook({ kind: 'route-token', token: TOKEN });
+/** As long as a route token may be (Fastify answers 414 to a path segment over 100 characters by default). */
+const LONG_TOKEN = 'L0ng-'.repeat(51).slice(0, MAX_PATH_SEGMENT_LENGTH);
+const longToken = new TestWebhook({ kind: 'route-token', token: LONG_TOKEN });
 
 /**
  * A vendor that does not sign, whose adapter confirms each event through the vendor's API (fetch the message by
@@ -92,6 +96,7 @@ const webhooks = {
   bodytime: bodyTime,
   headersecret: headerSecret,
   routetoken: routeToken,
+  longtoken: longToken,
 };
 
 function testVendor(name: string, webhook: WebhookHandler): HelpdeskAdapter {
@@ -221,6 +226,12 @@ describe('webhook verification, enforced by the core for every kind', () => {
     expect(await refused('routetoken', 'bad-token')).toBe(3);
   });
 
+  it('route-token: a token as long as a path segment may be is routed, not answered 414', async () => {
+    expect(await post(`/webhooks/longtoken/${LONG_TOKEN}`, '{}')).toBe(200);
+    expect(await post(`/webhooks/longtoken/${LONG_TOKEN.slice(0, -1)}Q`, '{}')).toBe(401);
+    expect(longToken.parsed).toBe(1);
+  });
+
   it('lets an adapter confirm an event through the API: a forged one is dropped, an API outage answers 503', async () => {
     const post200 = async (body: string) => {
       const res = await fetch(`${base}/webhooks/confirming`, {
@@ -279,6 +290,10 @@ describe('a vendor that cannot be authenticated gets no route', () => {
     ['a short shared secret', new TestWebhook({ kind: 'header-secret', header: 'x-s', secret: 'short' })],
     ['a short route token', new TestWebhook({ kind: 'route-token', token: 'abc123' })],
     ['a token that is not URL-safe', new TestWebhook({ kind: 'route-token', token: 'a/b'.repeat(8) })],
+    [
+      'a route token longer than a path segment may be',
+      new TestWebhook({ kind: 'route-token', token: 'x'.repeat(257) }),
+    ],
   ])('refuses %s', (_what, webhook) => {
     expect(() => build(webhook)).toThrow(expect.objectContaining({ code: 'WEBHOOK_AUTH_INVALID' }));
   });

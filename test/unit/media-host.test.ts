@@ -2,10 +2,10 @@
  * Agents' files re-hosted by the bridge: signed, expiring links (src/media/host.ts), the bytes in a bounded store
  * with a TTL (src/media/blob-store.ts), and `GET /media/<token>` (src/http/media-route.ts).
  */
-import Fastify from 'fastify';
 import { PermanentError } from '../../src/core/errors';
 import type { MediaFile } from '../../src/core/model';
-import { contentDisposition, registerMediaRoute } from '../../src/http/media-route';
+import { contentDisposition } from '../../src/http/media-route';
+import { buildHttpServer } from '../../src/http/server';
 import { decodeBlob, encodeBlob, MemoryBlobStore } from '../../src/media/blob-store';
 import { SignedMediaHost } from '../../src/media/host';
 import { captureLogs } from '../helpers/log-capture';
@@ -138,8 +138,16 @@ describe('GET /media/<token>', () => {
   async function serve() {
     const { host, advance } = setup({ ttlMs: 60_000 });
     const logs = captureLogs();
-    const app = Fastify();
-    registerMediaRoute(app, host, logs.logger);
+    // The bridge's own HTTP server (its routing limits included), with nothing but the media host.
+    const app = buildHttpServer({
+      adapters: [],
+      intake: { acceptHelpdeskEvents: async () => 0 },
+      logger: logs.logger,
+      bodyLimitBytes: 1_000,
+      maxSkewSeconds: 300,
+      readiness: async () => ({ ready: true, checks: {} }),
+      media: host,
+    });
     // A real server on a free port (light-my-request's inject does not load under jest here).
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     const get = async (path: string, method = 'GET') => {
@@ -169,6 +177,14 @@ describe('GET /media/<token>', () => {
     const head = await get(`/media/${token}`, 'HEAD');
     expect(head.statusCode).toBe(200);
     expect(head.headers['content-length']).toBe('1000');
+    await app.close();
+  });
+
+  it('serves a file published under the longest id the host takes (a token over 100 characters)', async () => {
+    const { app, host, get } = await serve();
+    const token = tokenOf(await host.publish('f'.repeat(80), pdf()));
+    expect(token.length).toBeGreaterThan(100);
+    expect((await get(`/media/${token}`)).statusCode).toBe(200);
     await app.close();
   });
 
