@@ -13,6 +13,7 @@ import { errorMessage } from './core/errors';
 import { DomainEvents } from './core/events';
 import { TicketDetails } from './core/handoff/details';
 import { Lifecycle } from './core/handoff/lifecycle';
+import { Survey } from './core/handoff/survey';
 import type { Logger } from './core/logger';
 import type { ConversationStore } from './core/ports';
 import { Routing } from './core/routing';
@@ -146,6 +147,8 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     texts: config.texts,
     // Timers live in the work queue: they survive restarts and fire once across instances.
     lifecycle,
+    // The satisfaction survey after the close (BRIDGE_SURVEY); its timeout is a work-queue timer too.
+    survey: new Survey(config.survey, queue),
     // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).
     details: new TicketDetails(
       { tags: config.bridge.ticketTags, ...config.handoff, timeoutMs: config.handoff.directoryTimeoutMs },

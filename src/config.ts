@@ -19,6 +19,8 @@ import {
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
 import { localizedTextsFrom, textsConfigShape } from './texts-config';
+import { surveyConfigFrom, surveyConfigShape } from './survey-config';
+import type { SurveyOptions } from './core/handoff/survey';
 import type { LocalizedTexts } from './core/texts';
 import type { Locale } from './texts';
 import { trustProxySetting, type TrustProxy } from './http/trust-proxy';
@@ -124,6 +126,7 @@ export const baseConfigSchema = z.object({
   ...reportsConfigShape,
   ...lifecycleConfigShape,
   ...handoffConfigShape,
+  ...surveyConfigShape,
   WORK_CONCURRENCY: positive(64),
   WORK_MAX_ATTEMPTS: positive(12),
   WORK_RETRY_MAX_SECONDS: positive(60),
@@ -201,6 +204,8 @@ export interface Config {
   reports: ReportsConfig;
   /** Waiting/assignment texts, end keywords, timers, attendance hours (issue 6). */
   lifecycle: LifecycleOptions;
+  /** The satisfaction survey after the close (`BRIDGE_SURVEY`, src/survey-config.ts). */
+  survey: SurveyOptions;
   /** What new tickets open with (transcript, contact, subject, team, priority) and the reopen policy (issue 6). */
   handoff: HandoffConfig & { timeZone: string };
   /** The durable work queue: how work is run and retried, and the vendor's rate limit. */
@@ -331,6 +336,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     adminToken: c.ADMIN_TOKEN,
     reports: reportsConfigFrom(c, c.DATABASE_URL),
     lifecycle: lifecycleConfigFrom(c, t),
+    survey: surveyConfigFrom(c),
     texts,
     handoff: { ...handoffConfigFrom(c), timeZone: c.BRIDGE_TIMEZONE },
     work: {

@@ -186,6 +186,18 @@ export interface HelpdeskAdapter {
    */
   readonly takesHistory?: boolean;
   /**
+   * Present when the vendor can keep the customer's satisfaction rating (`BRIDGE_SURVEY=bridge`): `rating` is 1–5,
+   * written after the close (Zendesk: an internal note on the solved ticket; see each adapter's README for what its
+   * API allows). The same key must not write it twice: with `options.again`, an earlier try may have landed.
+   * Throws PermanentError when the vendor refuses it; the customer is handed back all the same.
+   */
+  rateTicket?(
+    ticket: TicketRef,
+    rating: number,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void>;
+  /**
    * Present when the vendor's assignment and transfer events may carry ids without names (Zendesk's event
    * subscriptions, an Intercom assignment made by another teammate): the agent's display name or the team's name,
    * looked up by id. Resolves undefined when the vendor does not know it.

@@ -22,6 +22,7 @@ export const analyticsEventTypes = [
   'redirect.sent',
   'delivery.failed',
   'work.dead-lettered',
+  'survey.ended',
 ] as const satisfies ReadonlyArray<keyof DomainEventMap>;
 
 export type AnalyticsEventType = (typeof analyticsEventTypes)[number];
@@ -114,7 +115,7 @@ export function toAnalyticsEvent<E extends AnalyticsEventType>(
           ...channelOf(e.customer.originator ?? e.customer.address),
         },
         ticket: ticketOf(e.ticket),
-        data: compact({ vendor: e.vendor, openedAt: e.openedAt, tags: e.tags }),
+        data: compact({ vendor: e.vendor, openedAt: e.openedAt, tags: e.tags, locale: e.locale }),
       });
     }
     case 'customer.message': {
@@ -196,7 +197,22 @@ export function toAnalyticsEvent<E extends AnalyticsEventType>(
         sessionId: e.sessionId,
         customer: { id: e.customerKey, hashed: false },
         ticket: ticketOf(e.ticket),
-        data: compact({ closedBy: e.closedBy, reason: e.reason, agentId: e.agentId, agentName: e.agentName }),
+        data: compact({
+          closedBy: e.closedBy,
+          reason: e.reason,
+          agentId: e.agentId,
+          agentName: e.agentName,
+          locale: e.locale,
+        }),
+      });
+    }
+    case 'survey.ended': {
+      const e = p as DomainEventMap['survey.ended'];
+      return base(e.sessionId, {
+        sessionId: e.sessionId,
+        customer: { id: e.customerKey, hashed: false },
+        ticket: ticketOf(e.ticket),
+        data: compact({ outcome: e.outcome, rating: e.rating, locale: e.locale }),
       });
     }
     case 'redirect.sent': {

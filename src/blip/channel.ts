@@ -1,9 +1,48 @@
 import { stableId } from '../core/ids';
 import type { ChatMessage, ChatState, CustomerRef, Handback } from '../core/model';
-import type { CustomerChannel } from '../core/ports';
+import type { CustomerChannel, Question } from '../core/ports';
 import type { BlipConnection } from './client';
-import { chatMessageToLime } from './content';
+import { chatMessageToLime, type LimeContent } from './content';
 import { buildRedirect } from './redirect';
+
+export const SELECT_TYPE = 'application/vnd.lime.select+json';
+
+/**
+ * Channels whose customers see a LIME select as quick replies or buttons (BLiP renders it as WhatsApp buttons or a
+ * list, Messenger/Instagram quick replies, Telegram keyboards, BLiP Chat buttons). Elsewhere (SMS, email, channels
+ * the bridge does not name) the question goes as a text that lists the options.
+ */
+const QUICK_REPLY_CHANNELS = new Set([
+  'WhatsApp',
+  'Instagram',
+  'Messenger',
+  'Telegram',
+  'BLiP Chat',
+  'Apple Messages for Business',
+  'Google Business Messages',
+  'Microsoft Teams',
+  'Workplace',
+]);
+
+/** The LIME content of a question: a select with quick replies (scope immediate), or its text fallback. */
+export function questionToLime(customer: Pick<CustomerRef, 'channel'>, question: Question): LimeContent {
+  if (!customer.channel || !QUICK_REPLY_CHANNELS.has(customer.channel)) {
+    return { type: 'text/plain', content: question.fallback };
+  }
+  return {
+    type: SELECT_TYPE,
+    content: {
+      scope: 'immediate',
+      text: question.text,
+      options: question.options.map((o, i) => ({
+        order: i + 1,
+        text: o.text,
+        type: 'text/plain',
+        value: o.value,
+      })),
+    },
+  };
+}
 
 /** The core's CustomerChannel over BLiP: messages and the Redirect go TO the address the customer wrote from. */
 export class BlipCustomerChannel implements CustomerChannel {
@@ -29,6 +68,14 @@ export class BlipCustomerChannel implements CustomerChannel {
       }),
     );
     await settleAll(sends);
+  }
+
+  async ask(customer: CustomerRef, question: Question, messageId: string): Promise<void> {
+    await this.connection.send({
+      id: messageId,
+      to: customer.address,
+      ...questionToLime(customer, question),
+    });
   }
 
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Attachment, ChatMessage } from '../core/model';
 import type { InboundMessage } from './envelope';
 import { parseHandoffContext } from './handoff-context';
+import { selectedOption } from './selected';
 
 /**
  * LIME content <-> ChatMessage. Every content type becomes something an agent can read; nothing is dropped
@@ -74,6 +75,7 @@ export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Re
   // Nothing to read and no file (an empty text, a select without options...): the agent still sees it arrived.
   const text =
     rendered.text.trim() === '' && attachments.length === 0 ? emptyText(message.type) : rendered.text;
+  const selected = selectedOption(message);
   return {
     kind: 'message',
     message: {
@@ -82,6 +84,7 @@ export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Re
       ...(attachments.length ? { attachments } : {}),
       contentType: message.type,
       at: receivedAt.toISOString(),
+      ...(selected !== undefined ? { selected } : {}),
       ...(unsupported
         ? {
             unsupported: {

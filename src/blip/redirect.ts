@@ -1,4 +1,4 @@
-import type { ClosedBy, Handback, TicketPriority } from '../core/model';
+import type { ClosedBy, Handback, SurveyOutcome, TicketPriority } from '../core/model';
 import type { LimeContent } from './content';
 
 export const REDIRECT_TYPE = 'application/vnd.lime.redirect+json';
@@ -46,6 +46,15 @@ export interface IrisTicket {
   agentName?: string;
   /** How many times the ticket moved to another team. */
   transfers?: number;
+  /** Desk's satisfaction rating: 1–5 when the bridge's survey got one, 0 when none (as Desk sends it). */
+  rating: number;
+  /**
+   * How the bridge's survey ended (`answered`, `unanswered`, `invalid`, `interrupted`), or `main-bot`: the bridge
+   * asked nothing (`BRIDGE_SURVEY=main-bot`) and the main bot should run its own survey now. Absent: no survey.
+   */
+  survey?: SurveyOutcome;
+  /** The customer's language in this attendance (`pt-BR`, `en`, `es`), when one was chosen. */
+  locale?: string;
 }
 
 const deskPriority: Record<TicketPriority, number> = { low: 0, normal: 0, high: 1, urgent: 2 };
@@ -97,6 +106,9 @@ export function buildRedirect(handback: Handback, botIdentity: string, mainServi
     ...(conversation.firstAssignedAt ? { firstAssignmentDate: conversation.firstAssignedAt } : {}),
     ...(agent?.name ? { agentName: agent.name } : {}),
     transfers: conversation.transfers ?? 0,
+    rating: handback.rating ?? 0,
+    ...(handback.survey ? { survey: handback.survey } : {}),
+    ...(conversation.locale ? { locale: conversation.locale } : {}),
   };
   return {
     type: REDIRECT_TYPE,

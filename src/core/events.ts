@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Attachment, ClosedBy, Conversation, CustomerRef, TicketRef } from './model';
+import type { Attachment, ClosedBy, Conversation, CustomerRef, SurveyOutcome, TicketRef } from './model';
 
 /**
  * Domain events: what happened in a handoff. Metrics, the analytics hub and session reports subscribe here.
@@ -21,6 +21,8 @@ export interface DomainEventMap {
     team?: string;
     /** True when the handoff reopened the customer's previous ticket (reopen policy) instead of opening one. */
     reopened?: boolean;
+    /** The locale of the customer's texts in this handoff (`Conversation.locale`), when one was chosen. */
+    locale?: string;
     at: string;
   };
   'customer.message': {
@@ -89,6 +91,21 @@ export interface DomainEventMap {
     reason?: string;
     agentId?: string;
     agentName?: string;
+    /** The locale of the customer's texts in this handoff, when one was chosen. */
+    locale?: string;
+    at: string;
+  };
+  /**
+   * The satisfaction survey after the close ended (`BRIDGE_SURVEY=bridge`): rated (`rating` 1–5), or not
+   * (`unanswered`: timed out; `invalid`: two answers that were no rating; `interrupted`: a message that was no answer).
+   */
+  'survey.ended': {
+    sessionId: string;
+    customerKey: string;
+    ticket: TicketRef;
+    outcome: Exclude<SurveyOutcome, 'main-bot'>;
+    rating?: number;
+    locale?: string;
     at: string;
   };
   'redirect.sent': {

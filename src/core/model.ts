@@ -69,6 +69,11 @@ export interface ChatMessage {
   /** Content the edge could not render: its type and raw JSON (capped), for an internal note to the agent. */
   unsupported?: { type: string; raw: string };
   /**
+   * The option the customer picked when the message answers a select, as the edge read it: a quick reply's text
+   * (a reply to a select) or a postback's value (a JSON postback: its JSON). The satisfaction survey reads it.
+   */
+  selected?: string;
+  /**
    * What the bot that handed the customer over asked for (the Redirect context it sent, read by the edge):
    * used when this message opens the ticket, ignored otherwise.
    */
@@ -244,8 +249,11 @@ export interface Conversation {
   sessionId: string;
   customer: CustomerRef;
   vendor: string;
-  /** `opening` until the helpdesk confirmed the ticket; a retry reuses the session id (and so the idempotency key). */
-  status: 'opening' | 'open';
+  /**
+   * `opening` until the helpdesk confirmed the ticket; a retry reuses the session id (and so the idempotency key).
+   * `survey`: the ticket is closed and the customer is being asked for a rating before the hand-back (`survey`).
+   */
+  status: 'opening' | 'open' | 'survey';
   ticket?: TicketRef;
   openedAt: string;
   agent?: Agent;
@@ -292,7 +300,25 @@ export interface Conversation {
   queuePosition?: number;
   /** The locale of every text the customer reads from the bridge in this handoff, chosen when it starts. */
   locale?: string;
+  /** While `survey`: the close that ended the attendance, and how often the rating was asked. */
+  survey?: SurveyState;
 }
+
+/** The satisfaction survey in progress (`BRIDGE_SURVEY=bridge`): the close it follows, kept for the hand-back. */
+export interface SurveyState {
+  closedBy: ClosedBy;
+  closedAt: string;
+  reason?: string;
+  /** How many times the question was sent (1, then 2 after an invalid answer). */
+  asked: number;
+  askedAt: string;
+}
+
+/**
+ * How a satisfaction survey ended: rated, nobody answered in time, two answers that were no rating, or a message
+ * that was plainly no answer. `main-bot`: the bridge asked nothing, the main bot runs its own survey.
+ */
+export type SurveyOutcome = 'answered' | 'unanswered' | 'invalid' | 'interrupted' | 'main-bot';
 
 /** What the core gathered for a ticket about to open (`src/core/ticket-details.ts`). */
 export interface OpeningDetails {
@@ -313,6 +339,10 @@ export interface Handback {
   closedBy: ClosedBy;
   closedAt: string;
   reason?: string;
+  /** The customer's 1–5 rating, when the bridge's survey got one. */
+  rating?: number;
+  /** How the survey ended (bridge survey), or `main-bot` when the main bot should run its own. */
+  survey?: SurveyOutcome;
 }
 
 /** A handoff that ended with a ticket, remembered for the reopen window (`BRIDGE_REOPEN_WINDOW_MINUTES`). */

@@ -48,6 +48,11 @@ export interface CustomerChannel {
     message: Pick<ChatMessage, 'text' | 'attachments'>,
     messageId: string,
   ): Promise<void>;
+  /**
+   * Asks the customer to pick one of `question.options` (a LIME select with quick replies on channels that show
+   * them; elsewhere `question.fallback`, a text that lists the options). `messageId` is stable across retries.
+   */
+  ask(customer: CustomerRef, question: Question, messageId: string): Promise<void>;
   /** Hands the customer back to the bot (a LIME Redirect). Returns where it was sent. */
   handBack(handback: Handback, messageId: string): Promise<{ address?: string }>;
   /**
@@ -55,6 +60,15 @@ export interface CustomerChannel {
    * (`application/vnd.lime.chatstate+json`), sent without an id (no receipt is awaited; nothing to dedupe).
    */
   chatState(customer: CustomerRef, state: ChatState): Promise<void>;
+}
+
+/** A question with options (the satisfaction survey's rating). */
+export interface Question {
+  text: string;
+  /** What each option shows, and the value it sends back when the channel posts values. */
+  options: Array<{ text: string; value: string }>;
+  /** The whole question as one text, for a channel without quick replies (the options listed in it). */
+  fallback: string;
 }
 
 /**

@@ -27,6 +27,16 @@ export interface CustomerTexts {
   closing: string;
   /** In place of an agent's file that could not be delivered; `{file}` is its name. */
   fileNotDelivered: string;
+  /** The satisfaction survey's question (`BRIDGE_SURVEY=bridge`), after the close. */
+  surveyQuestion: string;
+  /** The five options, worst to best, separated by `|` (each one's number is its rating). */
+  surveyOptions: string;
+  /** Added to the question on channels without quick replies (the options are listed above it). */
+  surveyHint: string;
+  /** An answer that is no rating: the question is asked once more after it. */
+  surveyInvalid: string;
+  /** After a rating; empty = nothing is sent. */
+  surveyThanks: string;
 }
 
 export type TextKey = keyof CustomerTexts;

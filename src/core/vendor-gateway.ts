@@ -148,6 +148,24 @@ export class VendorGateway {
     return this.call('recentAgentMessages', 'normal', () => recent.call(this.adapter, ticket));
   }
 
+  /** The vendor keeps satisfaction ratings (`HelpdeskAdapter.rateTicket`). */
+  get takesRatings(): boolean {
+    return typeof this.adapter.rateTicket === 'function';
+  }
+
+  rateTicket(
+    ticket: TicketRef,
+    rating: number,
+    idempotencyKey: string,
+    attempt: WriteAttempt,
+  ): Promise<void> {
+    const rate = this.adapter.rateTicket;
+    if (!rate) return Promise.reject(unsupported(this.name, 'rateTicket'));
+    return this.call('rateTicket', 'normal', () =>
+      rate.call(this.adapter, ticket, rating, idempotencyKey, { again: attempt.redelivered }),
+    );
+  }
+
   /** The display name of an agent or a team the event named by id only; undefined when the vendor cannot say. */
   async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
     const nameOf = this.adapter.nameOf;

@@ -12,4 +12,9 @@ export const en: CustomerTexts = {
   inactivity: '',
   closing: 'Your conversation with our team has ended. Thank you for reaching out!',
   fileNotDelivered: '[The agent sent a file ({file}) that could not be delivered. They have been told.]',
+  surveyQuestion: 'How would you rate the service you received?',
+  surveyOptions: '1 - Very poor|2 - Poor|3 - Fair|4 - Good|5 - Excellent',
+  surveyHint: 'Reply with a number from 1 to 5.',
+  surveyInvalid: 'Sorry, I did not get your rating. Please pick an option from 1 to 5.',
+  surveyThanks: 'Thank you for your rating!',
 };

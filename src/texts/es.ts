@@ -13,4 +13,9 @@ export const es: CustomerTexts = {
   inactivity: '',
   closing: 'Tu atención ha finalizado. ¡Gracias por contactarnos!',
   fileNotDelivered: '[El agente envió un archivo ({file}) que no se pudo entregar. Ya fue avisado.]',
+  surveyQuestion: '¿Cómo calificas la atención que recibiste?',
+  surveyOptions: '1 - Pésima|2 - Mala|3 - Regular|4 - Buena|5 - Excelente',
+  surveyHint: 'Responde con un número del 1 al 5.',
+  surveyInvalid: 'No entendí tu calificación. Elige una opción del 1 al 5, por favor.',
+  surveyThanks: '¡Gracias por tu calificación!',
 };

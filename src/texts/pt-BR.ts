@@ -13,4 +13,9 @@ export const ptBR: CustomerTexts = {
   inactivity: '',
   closing: 'Seu atendimento foi encerrado. Obrigado pelo contato!',
   fileNotDelivered: '[O atendente enviou um arquivo ({file}) que não pôde ser entregue. Ele já foi avisado.]',
+  surveyQuestion: 'Como você avalia o atendimento que recebeu?',
+  surveyOptions: '1 - Péssimo|2 - Ruim|3 - Regular|4 - Bom|5 - Excelente',
+  surveyHint: 'Responda com um número de 1 a 5.',
+  surveyInvalid: 'Não entendi sua nota. Escolha uma opção de 1 a 5, por favor.',
+  surveyThanks: 'Obrigado pela sua avaliação!',
 };

@@ -10,6 +10,7 @@ import { type DomainEventMap, type DomainEventName, DomainEvents } from '../../s
 import type { HandoffSettings } from '../../src/core/handoff/context';
 import type { TicketDetails } from '../../src/core/handoff/details';
 import { Lifecycle, type LifecycleOptions } from '../../src/core/handoff/lifecycle';
+import { Survey, type SurveyOptions } from '../../src/core/handoff/survey';
 import type { Logger } from '../../src/core/logger';
 import type { LocalizedTexts } from '../../src/core/texts';
 import type {
@@ -25,7 +26,7 @@ import type {
   OpenTicketRequest,
   TicketRef,
 } from '../../src/core/model';
-import type { CustomerChannel, MediaFetcher, MediaHost } from '../../src/core/ports';
+import type { CustomerChannel, MediaFetcher, MediaHost, Question } from '../../src/core/ports';
 import { MemoryRateLimiter, type RateLimiter } from '../../src/core/rate-limiter';
 import { Routing, type RoutingRule } from '../../src/core/routing';
 import { type GatewayObserver, VendorGateway, VendorGateways } from '../../src/core/vendor-gateway';
@@ -42,7 +43,9 @@ export type Step =
   | { what: 'note'; vendor: string; ticket: TicketRef; text: string }
   | { what: 'upload'; vendor: string; file: MediaFile; ticket?: TicketRef }
   | { what: 'closeTicket'; vendor: string; ticket: TicketRef; closedBy: ClosedBy }
+  | { what: 'rate'; vendor: string; ticket: TicketRef; rating: number; key: string; again: boolean }
   | { what: 'send'; to: string; text: string; attachments?: Attachment[]; messageId: string }
+  | { what: 'ask'; to: string; question: Question; messageId: string }
   | { what: 'handBack'; handback: Handback; messageId: string }
   | { what: 'chatState'; to: string; state: ChatState };
 
@@ -54,7 +57,7 @@ export class Timeline {
   }
 }
 
-type Method = 'openTicket' | 'append' | 'reopen' | 'recent' | 'note' | 'upload' | 'close' | 'nameOf';
+type Method = 'openTicket' | 'append' | 'reopen' | 'recent' | 'note' | 'upload' | 'close' | 'nameOf' | 'rate';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -163,6 +166,23 @@ export class FakeHelpdesk implements HelpdeskAdapter {
     if (t) t.status = 'closed';
   }
 
+  async rateTicket(
+    ticket: TicketRef,
+    rating: number,
+    key: string,
+    options?: { again?: boolean },
+  ): Promise<void> {
+    this.timeline.steps.push({
+      what: 'rate',
+      vendor: this.name,
+      ticket,
+      rating,
+      key,
+      again: !!options?.again,
+    });
+    await this.fail('rate');
+  }
+
   async nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
     await this.fail('nameOf');
     return this.names.get(`${what}:${id}`);
@@ -208,6 +228,13 @@ export class FakeChannel implements CustomerChannel {
     });
   }
 
+  async ask(customer: CustomerRef, question: Question, messageId: string): Promise<void> {
+    await tick();
+    if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    if (this.failures.length) throw this.failures.shift();
+    this.timeline.steps.push({ what: 'ask', to: customer.address, question, messageId });
+  }
+
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
     await tick();
     if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
@@ -234,6 +261,8 @@ export interface CoreHarnessOptions {
   rules?: RoutingRule[];
   settings?: Partial<HandoffSettings>;
   lifecycle?: LifecycleOptions;
+  /** The satisfaction survey (`BRIDGE_SURVEY`); its timer in the state's work queue. */
+  survey?: SurveyOptions;
   details?: TicketDetails;
   /** Every locale's customer texts (production passes `config.texts`). */
   texts?: LocalizedTexts;
@@ -282,6 +311,7 @@ const ALL_EVENTS: DomainEventName[] = [
   'ticket.assigned',
   'ticket.transferred',
   'ticket.closed',
+  'survey.ended',
   'redirect.sent',
   'delivery.failed',
   'work.dead-lettered',
@@ -331,6 +361,7 @@ export function startCore(options: CoreHarnessOptions = {}): CoreHarness {
       ...options.settings,
     },
     ...(lifecycle ? { lifecycle } : {}),
+    ...(options.survey ? { survey: new Survey(options.survey, state.queue) } : {}),
     ...(options.details ? { details: options.details } : {}),
     ...(options.texts ? { texts: options.texts } : {}),
     ...(options.media ? { media: options.media } : {}),

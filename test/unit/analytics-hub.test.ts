@@ -73,6 +73,7 @@ describe('analytics events', () => {
       toAnalyticsEvent('redirect.sent', h.redirect),
       toAnalyticsEvent('delivery.failed', failed),
       toAnalyticsEvent('work.dead-lettered', deadLetter),
+      toAnalyticsEvent('survey.ended', { ...h.redirect, outcome: 'answered', rating: 4, locale: 'es' }),
     ];
     expect(built.map((e) => e.type)).toEqual([...analyticsEventTypes]);
     expect(built.every((e) => e.version === 1)).toBe(true);
@@ -91,6 +92,7 @@ describe('analytics events', () => {
     });
     expect(built[9]).toMatchObject({ data: { deadLetterId: 'dl-1', attempts: 8 } });
     expect(built[9]).not.toHaveProperty('customer');
+    expect(built[10]).toMatchObject({ data: { outcome: 'answered', rating: 4, locale: 'es' } });
     for (const e of built) expect(JSON.stringify(e.data)).not.toContain('boleto');
   });
 

@@ -135,6 +135,7 @@ describe('buildRedirect', () => {
         'externalId',
         'unreadMessages',
         'team',
+        'rating',
       ].map((k) => [k, desk] as const),
       ...[
         'customerDomain',
@@ -161,6 +162,8 @@ describe('buildRedirect', () => {
       'firstAssignmentDate',
       'agentName',
       'transfers',
+      'survey',
+      'locale',
     ]);
     for (const key of Object.keys(ours)) {
       if (additions.has(key)) continue;
@@ -178,6 +181,22 @@ describe('buildRedirect', () => {
       agentName: 'Ana Souza',
       transfers: 1,
     });
+  });
+
+  it("carries the survey's rating in Desk's field (a number, 0 when none), how the survey ended, and the locale", () => {
+    const rated = contentOf({
+      ...handback('agent', conversation({ locale: 'es' })),
+      rating: 4,
+      survey: 'answered',
+    }).context.value;
+    expect(rated).toMatchObject({ rating: 4, survey: 'answered', locale: 'es' });
+    expect(typeof rated.rating).toBe(typeof deskTicketFull.content.context!.value.rating);
+    const unrated = contentOf({ ...handback('agent'), survey: 'unanswered' }).context.value;
+    expect(unrated).toMatchObject({ rating: 0, survey: 'unanswered' });
+    expect(unrated).not.toHaveProperty('locale');
+    const mainBot = contentOf({ ...handback('customer'), survey: 'main-bot' }).context.value;
+    expect(mainBot).toMatchObject({ rating: 0, survey: 'main-bot', endedBy: 'customer' });
+    expect(contentOf(handback('expired')).context.value).not.toHaveProperty('survey');
   });
 
   it('leaves out what the handoff does not know (no team, priority or first response), and counts no transfer', () => {

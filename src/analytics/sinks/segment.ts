@@ -17,6 +17,7 @@ export const SEGMENT_EVENT_NAMES: Record<AnalyticsEventType, string> = {
   'redirect.sent': 'Redirect Sent',
   'delivery.failed': 'Delivery Failed',
   'work.dead-lettered': 'Work Dead Lettered',
+  'survey.ended': 'Survey Ended',
 };
 
 /** Segment takes 32 KB per event and 500 KB per batch request; we stay well under both. */

@@ -11,6 +11,7 @@ import type { WorkItem } from '../work/queue';
 import type { TicketDetails } from './details';
 import { HandoffFiles } from './files';
 import type { Lifecycle } from './lifecycle';
+import type { Survey } from './survey';
 import type { TicketIndex } from './ticket-index';
 import type { LocalizedTexts } from '../texts';
 
@@ -48,6 +49,8 @@ export interface HandoffDeps {
   settings: HandoffSettings;
   /** Waiting and assignment texts, end keywords, inactivity and no-agent timers, attendance hours. */
   lifecycle?: Lifecycle;
+  /** The satisfaction survey after the close (`BRIDGE_SURVEY`); without it, none. */
+  survey?: Survey;
   /**
    * Every locale's customer texts and whether each customer gets their own (src/texts); without it, every customer
    * reads the lifecycle's and the settings' texts.
@@ -105,6 +108,10 @@ export class Handoff {
 
   get lifecycle(): Lifecycle | undefined {
     return this.deps.lifecycle;
+  }
+
+  get survey(): Survey | undefined {
+    return this.deps.survey;
   }
 
   /** The helpdesk of a conversation (or of a ticket). */

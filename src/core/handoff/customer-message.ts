@@ -7,6 +7,7 @@ import { customerDedupeKey, type Handoff } from './context';
 import type { FileFailures } from './files';
 import { endHandoff, endOrphaned } from './hand-back';
 import { openHandoff } from './opening';
+import { surveyReply } from './survey-reply';
 
 type MessageItem = Extract<WorkItem, { kind: 'customer-message' }>;
 
@@ -27,6 +28,8 @@ export async function customerMessages(h: Handoff, run: WorkRun): Promise<number
     h.store.get(customer.key),
     h.isProcessed(customerDedupeKey(customer, head)),
   ]);
+  // The ticket is closed and the customer is asked for a rating: the message is their answer (or ends the survey).
+  if (stored?.status === 'survey') return (await surveyReply(h, stored, head, run), 1);
   const existing = await unlessOrphaned(h, stored);
   const open = existing?.status === 'open' && existing.ticket ? existing : undefined;
   const { messages, coalesce } = open

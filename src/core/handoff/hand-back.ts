@@ -1,9 +1,10 @@
 import { errorCode, errorMessage } from '../errors';
 import { conversationEventBase } from '../events';
 import { stableId } from '../ids';
-import type { ClosedBy, Conversation, TicketRef } from '../model';
+import type { ClosedBy, Conversation, Handback, SurveyState, TicketRef } from '../model';
 import { deliverAgentMessage } from './agent-message';
 import { conversationLog, eventDedupeKey, type Handoff } from './context';
+import { ratingQuestion, surveyTexts } from './survey-question';
 import { textsOf } from './texts';
 
 /** The bridge closes the ticket on its side (the customer ended it, a timer, an operator), then hands back. */
@@ -36,8 +37,9 @@ export async function endOrphaned(h: Handoff, conversation: Conversation): Promi
 }
 
 /**
- * The end of a handoff: the agent's last replies that have not reached the customer yet, the closing text, the
- * Redirect that hands the customer back to the bot (with the ticket, as BLiP Desk does), then the state is cleared.
+ * The end of a handoff: the agent's last replies that have not reached the customer yet, the closing text, then
+ * either the satisfaction survey (`BRIDGE_SURVEY=bridge`, which hands back once answered or timed out) or at once
+ * the Redirect that hands the customer back to the bot (with the ticket, as BLiP Desk does), and the state cleared.
  * Every step is safe to repeat (stable LIME ids, dedupe marks), so a failure anywhere runs it all again.
  */
 export async function handBack(
@@ -72,21 +74,71 @@ export async function handBack(
     reason,
     agentId: conversation.agent?.id,
     agentName: conversation.agent?.name,
+    ...(conversation.locale ? { locale: conversation.locale } : {}),
     at: closedAt,
   });
+  const close: SurveyState = {
+    closedBy,
+    closedAt,
+    ...(reason ? { reason } : {}),
+    asked: 1,
+    askedAt: closedAt,
+  };
+  if (h.survey?.asks(closedBy)) return startSurvey(h, conversation, close, log);
+  await finishHandBack(h, conversation, {
+    closedBy,
+    closedAt,
+    reason,
+    ...(h.survey?.leavesToMainBot(closedBy) ? { survey: 'main-bot' as const } : {}),
+  });
+}
+
+/**
+ * `BRIDGE_SURVEY=bridge`: the ticket is closed; the customer is asked for a rating before the hand-back. The
+ * conversation waits in the `survey` state (the state store) with a timer (the work queue), so an answer or the
+ * timeout finishes it on any instance, after a restart too (`survey-reply.ts`). The question goes first, with a
+ * stable LIME id, and the state is saved last: a retry asks the same question again rather than wait for nothing.
+ */
+async function startSurvey(
+  h: Handoff,
+  conversation: Conversation,
+  survey: SurveyState,
+  log: Record<string, unknown>,
+): Promise<void> {
+  await h.lifecycle?.ended(conversation);
+  const question = ratingQuestion(surveyTexts(h, conversation));
+  await h.step('send survey question', log, () =>
+    h.channel.ask(conversation.customer, question, stableId(`survey:1:${conversation.sessionId}`)),
+  );
+  await h.survey?.arm(conversation, h.now());
+  await h.store.save({ ...conversation, status: 'survey', survey });
+  h.logger.info('ticket closed: satisfaction survey sent', { ...log, closedBy: survey.closedBy });
+}
+
+/**
+ * The Redirect that hands the customer back to the bot (with the ticket, as BLiP Desk does, and the rating when
+ * the survey got one), then the state is cleared. Safe to repeat (a stable LIME id).
+ */
+export async function finishHandBack(
+  h: Handoff,
+  conversation: Conversation,
+  end: Omit<Handback, 'conversation'>,
+): Promise<void> {
+  const ticket = conversation.ticket as TicketRef;
+  const log = conversationLog(conversation);
+  const { closedBy, closedAt } = end;
   const { address } = await h.step('send redirect', log, () =>
-    h.channel.handBack(
-      { conversation, closedBy, closedAt, reason },
-      stableId(`redirect:${conversation.sessionId}`),
-    ),
+    h.channel.handBack({ conversation, ...end }, stableId(`redirect:${conversation.sessionId}`)),
   );
   await h.store.remove(conversation);
   h.index.forget(ticket);
   await rememberClosed(h, conversation, closedBy, closedAt, log);
   await h.lifecycle?.ended(conversation);
+  if (conversation.status === 'survey') await h.survey?.cancel(conversation);
   h.logger.info('customer handed back to the bot', {
     ...log,
     closedBy,
+    ...(end.rating ? { rating: end.rating } : {}),
     redirectTo: address ?? '(router default)',
   });
   h.events.emit('redirect.sent', {

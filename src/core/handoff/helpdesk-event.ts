@@ -64,6 +64,12 @@ export async function helpdeskEvent(h: Handoff, run: WorkRun): Promise<EventOutc
     });
     return 'stale-ticket';
   }
+  if (conversation.status === 'survey') {
+    // The ticket is closed and the customer is rating it: a second close (solved, then closed) or a late event
+    // changes nothing the customer should see now.
+    h.logger.debug('helpdesk event during the satisfaction survey ignored', meta);
+    return 'stale-ticket';
+  }
   const outcome = await handle(h, conversation, event, run);
   if (!typing) await h.markProcessed(dedupeKey);
   return outcome;

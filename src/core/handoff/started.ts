@@ -23,6 +23,7 @@ export function emitStarted(
     tags: opened.tags,
     ...(opened.team ? { team: opened.team } : {}),
     ...(reopened ? { reopened: true } : {}),
+    ...(opened.locale ? { locale: opened.locale } : {}),
     at,
   });
   emitCustomerMessage(h, opened, ticket, first, at);

@@ -4,16 +4,18 @@ import type { WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
 import type { Handoff } from './context';
 import { endHandoff } from './hand-back';
+import { surveyTimedOut } from './survey-reply';
 import { textsOf } from './texts';
 
 type TimerItem = Extract<WorkItem, { kind: 'timer' }>;
 
 /**
- * A timer of the handoff came due (`inactivity`, `no-agent`; armed by the lifecycle in the work queue). Ignored when
+ * A timer of the handoff came due (`inactivity`, `no-agent`, `survey`; armed by the lifecycle in the work queue). Ignored when
  * it is stale: another handoff of the customer, or the condition no longer holds (an agent picked it up).
  */
 export async function timer(h: Handoff, run: WorkRun): Promise<void> {
   const { customerKey, timer: kind, sessionId } = run.head.item as TimerItem;
+  if (kind === 'survey') return surveyTimedOut(h, customerKey, sessionId);
   const lifecycle = h.lifecycle;
   const conversation = await h.store.get(customerKey);
   const log = { customer: logTag(customerKey), timer: kind, session: sessionId };

@@ -15,9 +15,9 @@ export type WorkItem =
 
 /**
  * `inactivity`: the customer has been silent while the agent waits for them; `no-agent`: nobody picked the
- * attendance up in time.
+ * attendance up in time; `survey`: the customer did not rate the attendance in time (`BRIDGE_SURVEY_TIMEOUT_SECONDS`).
  */
-export type TimerKind = 'inactivity' | 'no-agent';
+export type TimerKind = 'inactivity' | 'no-agent' | 'survey';
 
 export type WorkKind = WorkItem['kind'];
 
