@@ -63,6 +63,16 @@ const MIGRATIONS: Migration[] = [
       CREATE OR REPLACE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(2).join(', ')} FROM report_sessions;
     `,
   },
+  {
+    version: 3,
+    name: 'locale and satisfaction survey',
+    sql: `
+      ALTER TABLE report_sessions ADD COLUMN locale text;
+      ALTER TABLE report_sessions ADD COLUMN rating integer;
+      ALTER TABLE report_sessions ADD COLUMN survey text;
+      CREATE OR REPLACE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(3).join(', ')} FROM report_sessions;
+    `,
+  },
 ];
 
 export const POSTGRES_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

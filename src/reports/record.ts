@@ -20,6 +20,7 @@ export const RECORDED_EVENTS = [
   'ticket.assigned',
   'ticket.transferred',
   'ticket.closed',
+  'survey.ended',
   'redirect.sent',
   'delivery.failed',
 ] as const;
@@ -85,6 +86,9 @@ export function emptyRecord(sessionId: string, at: string): SessionRecord {
     last_event_at: at,
     first_assigned_at: null,
     transfers: 0,
+    locale: null,
+    rating: null,
+    survey: null,
   });
 }
 
@@ -126,6 +130,7 @@ export function applyEvent(
       // The team the handoff named (BRIDGE_TEAM or the Redirect context); else a `team_<name>` tag.
       r.team = nonEmpty(p.team) ?? teamOf(p.tags, options.teamTagPrefix) ?? r.team;
       r.ticket_opened_at = minTime(r.ticket_opened_at, p.at);
+      r.locale = nonEmpty(p.locale) ?? r.locale ?? null;
       break;
     }
     case 'customer.message':
@@ -160,6 +165,15 @@ export function applyEvent(
       r.closed_by = p.closedBy;
       r.close_reason = nonEmpty(p.reason) ?? r.close_reason;
       if (p.agentId) takePart(r, { id: p.agentId, name: nonEmpty(p.agentName) }, true);
+      r.locale = r.locale ?? nonEmpty(p.locale);
+      break;
+    }
+    case 'survey.ended': {
+      const p = event.payload;
+      // A rating, once recorded, stays (a survey ends once; a repeated event changes nothing).
+      r.rating = r.rating ?? p.rating ?? null;
+      r.survey = r.rating !== null ? 'answered' : p.outcome;
+      r.locale = r.locale ?? nonEmpty(p.locale);
       break;
     }
     case 'redirect.sent':

@@ -66,6 +66,9 @@ export interface SessionRow {
   last_event_at: string;
   first_assigned_at: string | null;
   transfers: number;
+  locale: string | null;
+  rating: number | null;
+  survey: string | null;
 }
 
 /** The exported columns of schema v1, in order. */
@@ -194,6 +197,22 @@ export const SESSION_COLUMNS: readonly Column[] = [
     type: 'integer',
     description: 'How many times the ticket moved to another team / group / assignment group.',
   },
+  {
+    name: 'locale',
+    type: 'text',
+    description: "The language of the customer's texts in this handoff (pt-BR, en, es).",
+  },
+  {
+    name: 'rating',
+    type: 'integer',
+    description: "The customer's satisfaction rating, 1 to 5 (BRIDGE_SURVEY=bridge). Empty when not rated.",
+  },
+  {
+    name: 'survey',
+    type: 'text',
+    description:
+      'How the satisfaction survey ended: answered, unanswered (timed out), invalid (no rating twice), interrupted (a message that was no answer). Empty: no survey.',
+  },
 ];
 
 /**
@@ -202,6 +221,7 @@ export const SESSION_COLUMNS: readonly Column[] = [
  */
 export const COLUMNS_ADDED_BY_MIGRATION: Readonly<Record<number, readonly (keyof SessionRow)[]>> = {
   2: ['first_assigned_at', 'transfers'],
+  3: ['locale', 'rating', 'survey'],
 };
 
 /** The exported columns as of store migration `version`. */

@@ -63,6 +63,17 @@ const MIGRATIONS: Migration[] = [
       CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(2).join(', ')} FROM report_sessions;
     `,
   },
+  {
+    version: 3,
+    name: 'locale and satisfaction survey',
+    sql: `
+      ALTER TABLE report_sessions ADD COLUMN locale TEXT;
+      ALTER TABLE report_sessions ADD COLUMN rating INTEGER;
+      ALTER TABLE report_sessions ADD COLUMN survey TEXT;
+      DROP VIEW ${SESSIONS_VIEW};
+      CREATE VIEW ${SESSIONS_VIEW} AS SELECT ${sessionColumnsAt(3).join(', ')} FROM report_sessions;
+    `,
+  },
 ];
 
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -28,6 +28,10 @@ export interface ScriptedSession {
   reason?: string;
   closingText?: boolean;
   text?: (origin: string, i: number) => string;
+  /** The customer's locale (on `handoff.started`). */
+  locale?: string;
+  /** The survey after the close: its rating, or how it ended without one (`survey.ended`, right after the close). */
+  survey?: { rating: number } | { outcome: 'unanswered' | 'invalid' | 'interrupted' };
 }
 
 export function at(start: string, seconds: number): string {
@@ -57,6 +61,7 @@ export function scriptedEvents(s: ScriptedSession): ReportEvent[] {
         vendor: ticket.vendor,
         openedAt: t(customerAt[0]!),
         tags: s.tags ?? ['blip_bridge'],
+        ...(s.locale ? { locale: s.locale } : {}),
         at: t(customerAt[0]! + 1),
       },
     },
@@ -140,6 +145,16 @@ export function scriptedEvents(s: ScriptedSession): ReportEvent[] {
         at: t(s.closeAt),
       },
     });
+    if (s.survey)
+      events.push({
+        name: 'survey.ended',
+        payload: {
+          ...base,
+          ticket,
+          ...('rating' in s.survey ? { outcome: 'answered', rating: s.survey.rating } : s.survey),
+          at: t(s.closeAt + 0.3),
+        },
+      });
     events.push({ name: 'redirect.sent', payload: { ...base, ticket, at: t(s.closeAt + 0.5) } });
   }
   return events;

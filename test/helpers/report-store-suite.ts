@@ -83,9 +83,9 @@ export function reportStoreSuite(harness: StoreHarness): void {
     };
 
     it('migrates once, to the latest version, also when two instances start at once', async () => {
-      expect(await store.migrate()).toBe(2);
+      expect(await store.migrate()).toBe(3);
       const [a, b] = await Promise.all([another(), another()]);
-      expect(await Promise.all([a.migrate(), b.migrate()])).toEqual([2, 2]);
+      expect(await Promise.all([a.migrate(), b.migrate()])).toEqual([3, 3]);
     });
 
     it('migrates a first-version database: its sessions kept, the new columns empty, then recorded', async () => {
@@ -103,7 +103,14 @@ export function reportStoreSuite(harness: StoreHarness): void {
         await oldStore.migrate();
         expect(await old.viewColumns()).toEqual([...SESSION_COLUMN_NAMES]);
         expect(await oldStore.get('before')).toEqual(
-          expect.objectContaining({ first_assigned_at: null, transfers: 0, agent_messages: 1 }),
+          expect.objectContaining({
+            first_assigned_at: null,
+            transfers: 0,
+            agent_messages: 1,
+            locale: null,
+            rating: null,
+            survey: null,
+          }),
         );
         const later = scriptedEvents({
           sessionId: 'after',
@@ -111,10 +118,19 @@ export function reportStoreSuite(harness: StoreHarness): void {
           agent: { id: 'a1', name: 'Ana' },
           assignedAt: 10,
           transferAt: [20],
+          locale: 'es',
+          closeAt: 60,
+          survey: { rating: 4 },
         });
         await record(oldStore, later);
         expect(await oldStore.get('after')).toEqual(expected(later));
-        expect(await oldStore.get('after')).toMatchObject({ first_assigned_at: at(START, 10), transfers: 1 });
+        expect(await oldStore.get('after')).toMatchObject({
+          first_assigned_at: at(START, 10),
+          transfers: 1,
+          locale: 'es',
+          rating: 4,
+          survey: 'answered',
+        });
       } finally {
         await old.cleanup();
       }
