@@ -7,10 +7,10 @@ export const surveyConfigShape = {
     .enum(['off', 'bridge', 'main-bot'], { error: 'must be off, bridge or main-bot' })
     .default('off'),
   BRIDGE_SURVEY_TIMEOUT_SECONDS: z.coerce
-    .number({ error: 'must be a whole number of seconds from 10 to 86400' })
-    .int('must be a whole number of seconds from 10 to 86400')
-    .min(10, 'must be a whole number of seconds from 10 to 86400')
-    .max(86_400, 'must be a whole number of seconds from 10 to 86400')
+    .number({ error: 'must be a whole number of seconds from 1 to 86400' })
+    .int('must be a whole number of seconds from 1 to 86400')
+    .min(1, 'must be a whole number of seconds from 1 to 86400')
+    .max(86_400, 'must be a whole number of seconds from 1 to 86400')
     .default(300),
 };
 

@@ -191,6 +191,26 @@ export class ZendeskAdapter implements HelpdeskAdapter {
     });
   }
 
+  /**
+   * The customer's rating from the bridge's survey, as an internal note on the (solved) ticket: what the agent API
+   * token may write. Zendesk's own CSAT (`POST /api/v2/tickets/{id}/satisfaction_rating`) is an end-user endpoint:
+   * only the verified requester may create it, with a good/bad score, so the bridge's agent token cannot (README).
+   * The note carries the key in its audit, so a retry that may have landed is checked first.
+   */
+  async rateTicket(
+    ticket: TicketRef,
+    rating: number,
+    idempotencyKey: string,
+    options?: WriteOptions,
+  ): Promise<void> {
+    if (options?.again && (await this.api.hasAuditWithKey(ticket.id, idempotencyKey))) return;
+    await this.api.addComment(ticket.id, {
+      body: `Customer satisfaction rating (BLiP survey): ${rating}/5 ${'★'.repeat(rating)}${'☆'.repeat(5 - rating)}`,
+      public: false,
+      idempotencyKey,
+    });
+  }
+
   /** The event subscriptions name an assignee or a group by id only. */
   nameOf(what: 'agent' | 'team', id: string): Promise<string | undefined> {
     return this.api.nameOf(what === 'agent' ? 'users' : 'groups', id);
