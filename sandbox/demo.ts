@@ -142,15 +142,33 @@ async function run(sandbox: Sandbox): Promise<void> {
 
   line('agent', `solves ticket #${ticket.id}`);
   await zendesk.solve(ticket.id);
+  // The satisfaction survey (BRIDGE_SURVEY=bridge in this story): a select with quick replies, answered the way
+  // WhatsApp answers one (a reply quoting it).
+  const survey = await lime.waitForSent(
+    (s) => s.envelope.to === maria.address && s.envelope.type === 'application/vnd.lime.select+json',
+    STEP_TIMEOUT_MS,
+    'the satisfaction survey',
+  );
+  const beforeSurvey = lime.sentTo(maria.address);
+  const closing = beforeSurvey[beforeSurvey.indexOf(survey) - 1];
+  if (closing && closing.envelope.type === 'text/plain')
+    line('customer', `receives ${describeSent(closing)}`);
+  line('customer', `receives ${describeSent(survey)}`);
+  lime.sendFromCustomer(sandbox.bot, maria, 'application/vnd.lime.reply+json', {
+    replied: { type: 'text/plain', value: '5 - Excelente' },
+    inReplyTo: { id: survey.envelope.id, type: survey.envelope.type, value: survey.envelope.content },
+  });
+  line('customer', 'taps "5 - Excelente"');
   const redirect = await lime.waitForSent(
     (s) => s.envelope.to === maria.address && s.envelope.type === 'application/vnd.lime.redirect+json',
     STEP_TIMEOUT_MS,
     'the Redirect',
   );
   const sentToMaria = lime.sentTo(maria.address);
-  const closing = sentToMaria[sentToMaria.indexOf(redirect) - 1];
-  if (closing && closing.envelope.type === 'text/plain')
-    line('customer', `receives ${describeSent(closing)}`);
+  const thanks = sentToMaria[sentToMaria.indexOf(redirect) - 1];
+  if (thanks && thanks.envelope.type === 'text/plain') line('customer', `receives ${describeSent(thanks)}`);
+  const ratingNote = zendesk.tickets()[0]?.bridgeNotes.find((n) => n.includes('/5'));
+  if (ratingNote) line('zendesk', `internal note on the ticket: "${ratingNote}"`);
   const context = redirect.envelope.content as {
     address?: string;
     context: { type: string; value: Record<string, unknown> };
@@ -160,7 +178,8 @@ async function run(sandbox: Sandbox): Promise<void> {
     `Redirect sent to ${context.address ?? "the router's default bot"} with ${context.context.type} ` +
       `{sequentialId: ${String(context.context.value.sequentialId)}, status: ${String(context.context.value.status)}, ` +
       `endedBy: ${String(context.context.value.endedBy)}, team: ${String(context.context.value.team)}, ` +
-      `agentName: ${String(context.context.value.agentName)}, transfers: ${String(context.context.value.transfers)}}`,
+      `agentName: ${String(context.context.value.agentName)}, transfers: ${String(context.context.value.transfers)}, ` +
+      `rating: ${String(context.context.value.rating)}, locale: ${String(context.context.value.locale)}}`,
   );
   if (sentToMaria.some((s) => String(s.envelope.content).includes('Nota interna'))) {
     throw new Error('the internal note reached the customer');
@@ -236,6 +255,8 @@ async function main(): Promise<void> {
         BRIDGE_TRANSFERRED_MESSAGE: 'Transferindo você para o time {team}.',
         BRIDGE_TRANSCRIPT: 'note',
         BRIDGE_TRANSCRIPT_MESSAGES: '10',
+        // The detailed Zendesk story shows the satisfaction survey after the close.
+        ...(vendors ? {} : { BRIDGE_SURVEY: 'bridge' }),
         ...(vendors?.length === 2
           ? {
               BRIDGE_ROUTES: JSON.stringify([{ team: 'financeiro', vendor: vendors[1] }]),
