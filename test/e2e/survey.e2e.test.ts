@@ -9,6 +9,8 @@ import type { SandboxCustomer } from '../../sandbox/lime-server';
 import { localeTexts } from '../../src/texts';
 import { AnalyticsReceiver } from '../helpers/analytics-receiver';
 import { captureLogs } from '../helpers/log-capture';
+import { startRedisServer, type RedisServer } from '../helpers/redis-server';
+import { describeWithRedis } from '../helpers/requirements';
 
 jest.setTimeout(30_000);
 
@@ -179,6 +181,37 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge) through the sandbox', () =>
     expect(await redirectContext(maria)).toMatchObject({ rating: 5, survey: 'answered' });
   });
 
+  it('asks in one text on a channel without quick replies (SMS), and reads the typed number', async () => {
+    await start();
+    const s = sandbox;
+    const joao = s.customer('5511912345678@take.io');
+    s.say(joao, 'Preciso de ajuda');
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'the ticket');
+    await s.helpdesk.closeTicket(ticket.id);
+    const question = await s.lime.waitForSent(
+      (m) => m.envelope.to === joao.address && String(m.envelope.content).startsWith(pt.surveyQuestion),
+    );
+    expect(question.envelope.type).toBe('text/plain');
+    expect(question.envelope.content).toBe(
+      [pt.surveyQuestion, ...pt.surveyOptions.split('|'), pt.surveyHint].join('\n'),
+    );
+    expect(s.lime.sentTo(joao.address).some((m) => m.envelope.type === SELECT)).toBe(false);
+    s.say(joao, '3');
+    expect(await redirectContext(joao)).toMatchObject({ rating: 3, survey: 'answered' });
+  });
+
+  it('main-bot: asks nothing and tells the main bot to run its own survey', async () => {
+    await start({ BRIDGE_SURVEY: 'main-bot' });
+    const s = sandbox;
+    const maria = s.customer('5511987654321@wa.gw.msging.net');
+    s.say(maria, 'Quero falar sobre meu boleto');
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'the ticket');
+    await s.helpdesk.closeTicket(ticket.id);
+    const context = await redirectContext(maria);
+    expect(context).toMatchObject({ rating: 0, survey: 'main-bot', endedBy: 'agent', locale: 'pt-BR' });
+    expect(s.lime.sentTo(maria.address).some((m) => m.envelope.type === SELECT)).toBe(false);
+  });
+
   it('hands back without a rating when the customer does not answer in time', async () => {
     await start({ BRIDGE_SURVEY_TIMEOUT_SECONDS: '2' });
     const s = sandbox;
@@ -187,5 +220,61 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge) through the sandbox', () =>
     const context = await redirectContext(maria);
     expect(context).toMatchObject({ rating: 0, survey: 'unanswered', endedBy: 'agent' });
     expect(s.helpdesk.tickets()[0]?.bridgeNotes.some((n) => n.includes('/5'))).toBe(false);
+  });
+});
+
+describeWithRedis('the survey across a restart (state and timer on Redis)', () => {
+  let redis: RedisServer;
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis.stop();
+  });
+  afterEach(async () => {
+    await sandbox.stop();
+    await redis.flush();
+  });
+
+  async function surveyThenRestart(env: Record<string, string> = {}) {
+    sandbox = await startSandbox({
+      logger: captureLogs('error').logger,
+      redisUrl: redis.url,
+      env: { BRIDGE_SURVEY: 'bridge', ...env },
+    });
+    const s = sandbox;
+    const maria = s.customer('5511987654321@wa.gw.msging.net');
+    s.say(maria, 'Quero falar sobre meu boleto');
+    const ticket = await s.helpdesk.waitFor(() => s.helpdesk.tickets()[0], 10_000, 'the ticket');
+    await s.helpdesk.closeTicket(ticket.id);
+    const select = await s.lime.waitForSent(
+      (m) => m.envelope.to === maria.address && m.envelope.type === SELECT,
+    );
+    // The instance that asked goes away; another one (same Redis) takes over.
+    await s.bridge.stop();
+    await s.startAnotherBridge();
+    return { maria, select };
+  }
+
+  function redirectOf(maria: SandboxCustomer): Promise<TicketContext> {
+    return sandbox.lime
+      .waitForSent((m) => m.envelope.to === maria.address && m.envelope.type === REDIRECT, 15_000)
+      .then((m) => (m.envelope.content as { context: { value: TicketContext } }).context.value);
+  }
+
+  it('takes the answer on the instance that did not ask', async () => {
+    const { maria, select } = await surveyThenRestart();
+    sandbox.lime.sendFromCustomer(sandbox.bot, maria, 'application/vnd.lime.reply+json', {
+      replied: { type: 'text/plain', value: '2 - Ruim' },
+      inReplyTo: { id: select.envelope.id, type: SELECT, value: select.envelope.content, direction: 'sent' },
+    });
+    expect(await redirectOf(maria)).toMatchObject({ rating: 2, survey: 'answered' });
+  });
+
+  it('times out on the instance that did not ask', async () => {
+    const { maria } = await surveyThenRestart({ BRIDGE_SURVEY_TIMEOUT_SECONDS: '2' });
+    expect(await redirectOf(maria)).toMatchObject({ rating: 0, survey: 'unanswered' });
   });
 });
