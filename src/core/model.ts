@@ -312,6 +312,13 @@ export interface SurveyState {
   /** How many times the question was sent (1, then 2 after an invalid answer). */
   asked: number;
   askedAt: string;
+  /** The customer message whose invalid answer made the question go again: a retry of it is no second one. */
+  askedAgainFor?: string;
+  /**
+   * How it ended, saved before the hand-back: a retry (or the next message, or the timer) finishes that hand-back
+   * instead of reading an answer again.
+   */
+  result?: { outcome: Exclude<SurveyOutcome, 'main-bot'>; rating?: number };
 }
 
 /**

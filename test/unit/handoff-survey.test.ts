@@ -103,6 +103,51 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge)', () => {
     expect(surveyEnded(h)).toEqual([expect.objectContaining({ outcome: 'invalid' })]);
   });
 
+  it('an invalid answer retried after its state was saved is not counted twice (the survey goes on)', async () => {
+    const h = core();
+    const who = customer();
+    await closedForSurvey(h, who);
+    // The state store fails once right after the re-ask was saved: the dedupe mark of the answer is not written,
+    // so the failure policy runs the same answer again.
+    const markProcessed = h.state.store.markProcessed.bind(h.state.store);
+    let failed = false;
+    h.state.store.markProcessed = async (key, ttl) => {
+      if (!failed && key.endsWith(':a1')) {
+        failed = true;
+        throw new RetryableError('state store hiccup', 'STATE_STORE_UNAVAILABLE');
+      }
+      return markProcessed(key, ttl);
+    };
+    await h.write(who, { ...message('a1'), text: 'talvez' });
+    expect(failed).toBe(true);
+    expect(h.timeline.of('handBack')).toHaveLength(0);
+    expect(await h.state.store.get(who.key)).toMatchObject({ status: 'survey', survey: { asked: 2 } });
+    await h.write(who, { ...message('a2'), text: '5' });
+    expect(h.timeline.of('handBack')[0]?.handback).toMatchObject({ rating: 5, survey: 'answered' });
+  });
+
+  it('a rating whose work is retried after the hand-back opens no new ticket and hands back once', async () => {
+    const h = core();
+    const who = customer();
+    await closedForSurvey(h, who);
+    const markProcessed = h.state.store.markProcessed.bind(h.state.store);
+    let failed = false;
+    h.state.store.markProcessed = async (key, ttl) => {
+      if (!failed && key.endsWith(':rated')) {
+        failed = true;
+        throw new RetryableError('state store hiccup', 'STATE_STORE_UNAVAILABLE');
+      }
+      return markProcessed(key, ttl);
+    };
+    h.channel.handBackFailures.push(new RetryableError('BLiP away', 'BLIP_NOT_CONNECTED'));
+    await h.write(who, { ...message('rated'), text: '5' });
+    expect(failed).toBe(true);
+    expect(h.timeline.of('openTicket')).toHaveLength(1);
+    expect(h.timeline.of('handBack')).toHaveLength(1);
+    expect(h.timeline.of('handBack')[0]?.handback).toMatchObject({ rating: 5, survey: 'answered' });
+    expect(await h.state.store.get(who.key)).toBeUndefined();
+  });
+
   it('a second answer that is a rating still counts', async () => {
     const h = core();
     const who = customer();

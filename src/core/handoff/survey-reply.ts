@@ -1,7 +1,7 @@
 import { errorCode, errorMessage, PermanentError } from '../errors';
 import { conversationEventBase } from '../events';
 import { stableId } from '../ids';
-import type { ChatMessage, Conversation, SurveyOutcome, TicketRef } from '../model';
+import type { ChatMessage, Conversation, SurveyState, TicketRef } from '../model';
 import type { WorkRun } from '../work/runner';
 import { conversationLog, customerDedupeKey, type Handoff } from './context';
 import { finishHandBack } from './hand-back';
@@ -22,14 +22,18 @@ export async function surveyReply(
   run: WorkRun,
 ): Promise<void> {
   const key = customerDedupeKey(conversation.customer, message);
+  // A survey that ended before a failure kept its hand-back from completing: complete it.
+  if (conversation.survey?.result) {
+    await finish(h, conversation, conversation.survey.result);
+    await h.markProcessed(key);
+    return;
+  }
   if (await h.isProcessed(key)) return;
   const texts = surveyTexts(h, conversation);
   const answer = readRating(message, texts.labels);
   const log = conversationLog(conversation);
-  if ('rating' in answer) {
-    await rate(h, conversation, answer.rating, run);
-    if (texts.thanks) await h.sendAutomatic(conversation, 'survey_thanks', texts.thanks);
-    await end(h, conversation, 'answered', answer.rating);
+  if (conversation.survey?.askedAgainFor === message.id) {
+    // This answer made the question go again before a failure kept it from being marked done: not a second one.
   } else if ('invalid' in answer && (conversation.survey?.asked ?? 1) < 2) {
     if (texts.invalid) await h.sendAutomatic(conversation, 'survey_invalid', texts.invalid);
     await h.step('send survey question', log, () =>
@@ -39,17 +43,33 @@ export async function surveyReply(
         stableId(`survey:2:${conversation.sessionId}`),
       ),
     );
+    // The customer gets the whole timeout again for the second question.
+    await h.survey?.arm(conversation, h.now());
     await h.store.save({
       ...conversation,
-      survey: { ...conversation.survey!, asked: 2, askedAt: h.now().toISOString() },
+      survey: {
+        ...conversation.survey!,
+        asked: 2,
+        askedAt: h.now().toISOString(),
+        askedAgainFor: message.id,
+      },
     });
     h.logger.info('survey answer was no rating: asked once more', log);
   } else {
-    h.logger.info('survey given up: the answer was no rating', {
-      ...log,
-      outcome: 'invalid' in answer ? 'invalid' : 'interrupted',
-    });
-    await end(h, conversation, 'invalid' in answer ? 'invalid' : 'interrupted');
+    if ('rating' in answer) await rate(h, conversation, answer.rating, run);
+    const result: SurveyResult =
+      'rating' in answer
+        ? { outcome: 'answered', rating: answer.rating }
+        : { outcome: 'invalid' in answer ? 'invalid' : 'interrupted' };
+    if (!('rating' in answer))
+      h.logger.info('survey given up: the answer was no rating', { ...log, ...result });
+    // Saved, then the answer marked done, then the hand-back: a failure after this point finishes the hand-back on
+    // the retry; it never reads the answer again (nor takes it for a new conversation once the state is gone).
+    const ended: Conversation = { ...conversation, survey: { ...conversation.survey!, result } };
+    await h.store.save(ended);
+    await h.markProcessed(key);
+    await finish(h, ended, result);
+    return;
   }
   await h.markProcessed(key);
 }
@@ -58,9 +78,17 @@ export async function surveyReply(
 export async function surveyTimedOut(h: Handoff, customerKey: string, sessionId: string): Promise<void> {
   const conversation = await h.store.get(customerKey);
   if (conversation?.status !== 'survey' || conversation.sessionId !== sessionId) return;
-  h.logger.info('survey not answered in time: handing back without a rating', conversationLog(conversation));
-  await end(h, conversation, 'unanswered');
+  const result = conversation.survey?.result ?? { outcome: 'unanswered' };
+  if (result.outcome === 'unanswered') {
+    h.logger.info(
+      'survey not answered in time: handing back without a rating',
+      conversationLog(conversation),
+    );
+  }
+  await finish(h, conversation, result);
 }
+
+type SurveyResult = NonNullable<SurveyState['result']>;
 
 /**
  * The rating to the helpdesk, where it keeps ratings. The failure policy retries a failure; on the last attempt,
@@ -89,12 +117,13 @@ async function rate(h: Handoff, conversation: Conversation, rating: number, run:
   }
 }
 
-async function end(
-  h: Handoff,
-  conversation: Conversation,
-  outcome: Exclude<SurveyOutcome, 'main-bot'>,
-  rating?: number,
-): Promise<void> {
+/** The thanks for a rating, `survey.ended`, and the hand-back (with the rating when there is one). */
+async function finish(h: Handoff, conversation: Conversation, result: SurveyResult): Promise<void> {
+  const { outcome, rating } = result;
+  if (rating) {
+    const thanks = surveyTexts(h, conversation).thanks;
+    if (thanks) await h.sendAutomatic(conversation, 'survey_thanks', thanks);
+  }
   const survey = conversation.survey;
   const now = h.now().toISOString();
   h.events.emit('survey.ended', {
