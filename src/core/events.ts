@@ -53,7 +53,10 @@ export interface DomainEventMap {
     sessionId: string;
     customerKey: string;
     ticket?: TicketRef;
-    /** What it was: `closing`, `waiting`, `assigned`, `transferred`, `no_agent`, `inactivity`, `out_of_hours`. */
+    /**
+     * What it was: `closing`, `waiting`, `assigned`, `transferred`, `no_agent`, `inactivity`, `out_of_hours`;
+     * the survey's `survey` (the question, as its text fallback), `survey_invalid`, `survey_thanks`.
+     */
     purpose: string;
     /** The LIME message id it was sent with (stable: the same on a retry). */
     messageId: string;

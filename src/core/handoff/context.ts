@@ -3,7 +3,7 @@ import { conversationEventBase, type DomainEvents } from '../events';
 import { logTag, stableId } from '../ids';
 import type { Logger } from '../logger';
 import type { ChatMessage, Conversation, CustomerRef, HelpdeskEvent, TicketRef } from '../model';
-import type { ConversationStore, CustomerChannel, MediaFetcher, MediaHost } from '../ports';
+import type { ConversationStore, CustomerChannel, MediaFetcher, MediaHost, Question } from '../ports';
 import type { Routing } from '../routing';
 import type { VendorGateway, VendorGateways } from '../vendor-gateway';
 import { annotateFailure } from '../work/failure-policy';
@@ -150,6 +150,31 @@ export class Handoff {
       purpose,
       messageId,
       text,
+      at: this.now().toISOString(),
+    });
+  }
+
+  /**
+   * A question the bridge itself asks the customer (the survey's rating), once per `key` and session (stable LIME
+   * id): a select with quick replies or its text fallback (the channel decides); reported like an automatic text.
+   */
+  async askAutomatic(
+    conversation: Conversation,
+    purpose: string,
+    question: Question,
+    key: string,
+  ): Promise<void> {
+    const log = { ...conversationLog(conversation), purpose };
+    const messageId = stableId(`${key}:${conversation.sessionId}`);
+    await this.step(`send ${purpose} question`, log, () =>
+      this.deps.channel.ask(conversation.customer, question, messageId),
+    );
+    this.events.emit('automatic.message', {
+      ...conversationEventBase(conversation),
+      ticket: conversation.ticket,
+      purpose,
+      messageId,
+      text: question.fallback,
       at: this.now().toISOString(),
     });
   }

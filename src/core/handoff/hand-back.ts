@@ -107,9 +107,7 @@ async function startSurvey(
 ): Promise<void> {
   await h.lifecycle?.ended(conversation);
   const question = ratingQuestion(surveyTexts(h, conversation));
-  await h.step('send survey question', log, () =>
-    h.channel.ask(conversation.customer, question, stableId(`survey:1:${conversation.sessionId}`)),
-  );
+  await h.askAutomatic(conversation, 'survey', question, 'survey:1');
   await h.survey?.arm(conversation, h.now());
   await h.store.save({ ...conversation, status: 'survey', survey });
   h.logger.info('ticket closed: satisfaction survey sent', { ...log, closedBy: survey.closedBy });

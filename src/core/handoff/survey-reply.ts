@@ -1,6 +1,5 @@
 import { errorCode, errorMessage, PermanentError } from '../errors';
 import { conversationEventBase } from '../events';
-import { stableId } from '../ids';
 import type { ChatMessage, Conversation, SurveyState, TicketRef } from '../model';
 import type { WorkRun } from '../work/runner';
 import { conversationLog, customerDedupeKey, type Handoff } from './context';
@@ -36,13 +35,7 @@ export async function surveyReply(
     // This answer made the question go again before a failure kept it from being marked done: not a second one.
   } else if ('invalid' in answer && (conversation.survey?.asked ?? 1) < 2) {
     if (texts.invalid) await h.sendAutomatic(conversation, 'survey_invalid', texts.invalid);
-    await h.step('send survey question', log, () =>
-      h.channel.ask(
-        conversation.customer,
-        ratingQuestion(texts),
-        stableId(`survey:2:${conversation.sessionId}`),
-      ),
-    );
+    await h.askAutomatic(conversation, 'survey', ratingQuestion(texts), 'survey:2');
     // The customer gets the whole timeout again for the second question.
     await h.survey?.arm(conversation, h.now());
     await h.store.save({
