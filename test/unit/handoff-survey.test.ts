@@ -79,6 +79,14 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge)', () => {
     expect(surveyEnded(h)).toEqual([
       expect.objectContaining({ outcome: 'answered', rating: 4, locale: 'pt-BR' }),
     ]);
+    // The question and the thanks are the bridge's own messages in the report's talk log.
+    const automatic = h.emitted.filter((e) => e.name === 'automatic.message').map((e) => e.payload);
+    expect(automatic.map((p) => (p as { purpose: string }).purpose)).toEqual([
+      'waiting',
+      'closing',
+      'survey',
+      'survey_thanks',
+    ]);
     expect(await h.state.store.get(who.key)).toBeUndefined();
     // The answer is no message for the ticket, and it opens nothing.
     expect(h.timeline.of('openTicket')).toHaveLength(1);
