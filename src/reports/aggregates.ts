@@ -30,6 +30,10 @@ export interface AggregateRow {
   expired: number;
   /** expired / closed. */
   expired_share: number | null;
+  /** Sessions the customer rated (the bridge's satisfaction survey). */
+  rated: number;
+  /** Mean rating (1–5) of the rated ones: the CSAT score. */
+  avg_rating: number | null;
 }
 
 export interface Aggregates {
@@ -54,6 +58,7 @@ class Group {
   expired = 0;
   waits: number[] = [];
   handles: number[] = [];
+  ratings: number[] = [];
   label: string | null = null;
 
   add(row: SessionRow): void {
@@ -62,6 +67,7 @@ class Group {
     if (row.expired) this.expired += 1;
     if (row.waiting_seconds !== null) this.waits.push(row.waiting_seconds);
     if (row.handle_seconds !== null) this.handles.push(row.handle_seconds);
+    if (row.rating !== null && row.rating !== undefined) this.ratings.push(row.rating);
   }
 
   result(key: string): AggregateRow {
@@ -76,6 +82,8 @@ class Group {
       avg_handle_seconds: mean(this.handles),
       expired: this.expired,
       expired_share: this.closed ? round(this.expired / this.closed, 4) : null,
+      rated: this.ratings.length,
+      avg_rating: mean(this.ratings),
     };
   }
 }
@@ -171,4 +179,6 @@ export const AGGREGATE_COLUMNS: readonly (keyof AggregateRow)[] = [
   'avg_handle_seconds',
   'expired',
   'expired_share',
+  'rated',
+  'avg_rating',
 ];

@@ -75,6 +75,7 @@ export function renderReportPage(input: PageInput): string {
   ${card('p90 wait', duration(t.p90_wait_seconds), 'p90-wait')}
   ${card('Average handle time', duration(t.avg_handle_seconds), 'avg-handle')}
   ${card('Expired', percent(t.expired_share), 'expired-share')}
+  ${card('Satisfaction', t.avg_rating === null ? '—' : `${t.avg_rating.toFixed(1)} / 5 (${t.rated} rated)`, 'avg-rating')}
 </div>
 <div class="grid">
   <div class="panel"><h2>Sessions per day</h2>

@@ -88,8 +88,22 @@ describeNeeding(CHROMIUM)('report page in headless Chromium', () => {
         closeAt: 300,
         vendor: 'intercom',
       },
-      { sessionId: 'p07', start: iso(now - 2 * day + 60e3), agent: bia, agentAt: [45], closeAt: 500 },
-      { sessionId: 'p08', start: iso(now - 2 * day + 120e3), agent: bia, agentAt: [240], closeAt: 800 },
+      {
+        sessionId: 'p07',
+        start: iso(now - 2 * day + 60e3),
+        agent: bia,
+        agentAt: [45],
+        closeAt: 500,
+        survey: { rating: 5 },
+      },
+      {
+        sessionId: 'p08',
+        start: iso(now - 2 * day + 120e3),
+        agent: bia,
+        agentAt: [240],
+        closeAt: 800,
+        survey: { rating: 4 },
+      },
       {
         sessionId: 'p09',
         start: iso(now - 1 * day),
@@ -217,6 +231,7 @@ describeNeeding(CHROMIUM)('report page in headless Chromium', () => {
     // The totals and the recent sessions table.
     expect(await page.textContent('[data-metric="sessions"] b')).toBe('12');
     expect(await page.textContent('[data-metric="expired-share"] b')).toBe('9.1%'); // 1 of 11 closed
+    expect(await page.textContent('[data-metric="avg-rating"] b')).toBe('4.5 / 5 (2 rated)');
     expect(await page.locator('#recent-sessions tbody tr[data-session]').count()).toBe(12);
     expect(await page.locator('#recent-sessions tbody tr').first().getAttribute('data-session')).toBe('p12');
   });

@@ -24,6 +24,7 @@ describe('aggregates', () => {
       agentAt: [60],
       closeAt: 360,
       tags: ['team_x'],
+      survey: { rating: 5 },
     }),
     row({
       sessionId: 'b',
@@ -32,8 +33,16 @@ describe('aggregates', () => {
       agentAt: [120],
       closeAt: 720,
       tags: ['team_x'],
+      survey: { rating: 2 },
     }),
-    row({ sessionId: 'c', start: '2026-11-03T15:00:00Z', agent: bia, agentAt: [600], closeAt: 900 }),
+    row({
+      sessionId: 'c',
+      start: '2026-11-03T15:00:00Z',
+      agent: bia,
+      agentAt: [600],
+      closeAt: 900,
+      survey: { outcome: 'unanswered' },
+    }),
     row({
       sessionId: 'd',
       start: '2026-11-04T12:00:00Z',
@@ -60,7 +69,17 @@ describe('aggregates', () => {
       avg_handle_seconds: (300 + 600 + 300) / 3,
       expired: 1,
       expired_share: 0.25,
+      rated: 2,
+      avg_rating: 3.5,
     });
+  });
+
+  it('the CSAT per agent: how many rated, and their mean rating', () => {
+    expect(result.groups.agent.map((g) => [g.key, g.rated, g.avg_rating])).toEqual([
+      ['1', 2, 3.5],
+      ['2', 0, null],
+      ['(no agent)', 0, null],
+    ]);
   });
 
   it('per day in the time zone, every day of the range, empty days too', () => {
