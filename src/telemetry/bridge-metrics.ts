@@ -32,6 +32,11 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
     help: 'Handoffs ended and handed back, by who ended them.',
     labelNames: ['vendor', 'closed_by'],
   });
+  const surveys = metrics.counter({
+    name: 'bhb_surveys_total',
+    help: 'Satisfaction surveys ended, by outcome (answered, unanswered, invalid, interrupted) and rating (1-5, none).',
+    labelNames: ['vendor', 'outcome', 'rating'],
+  });
   const deadLetters = metrics.counter({
     name: 'bhb_dead_letters_total',
     help: 'Units of work that failed for good and went to the dead-letter list.',
@@ -105,6 +110,13 @@ export function registerBridgeMetrics(metrics: Metrics, sources: BridgeMetricsSo
   );
   events.on('handoff.started', (e) => handoffs.inc({ vendor: e.vendor }));
   events.on('ticket.closed', (e) => closed.inc({ vendor: e.ticket.vendor, closed_by: e.closedBy }));
+  events.on('survey.ended', (e) =>
+    surveys.inc({
+      vendor: e.ticket.vendor,
+      outcome: e.outcome,
+      rating: e.rating ? String(e.rating) : 'none',
+    }),
+  );
   events.on('work.dead-lettered', (e) => deadLetters.inc({ kind: e.kind, code: e.code }));
   events.on('delivery.failed', (e) => deliveryFailures.inc({ direction: e.direction }));
 

@@ -163,6 +163,10 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge) through the sandbox', () =>
     });
     expect(events.find((e) => e.type === 'handoff.started')?.data).toMatchObject({ locale: 'pt-BR' });
     expect(events.find((e) => e.type === 'ticket.closed')?.data).toMatchObject({ locale: 'pt-BR' });
+
+    // Prometheus: the survey's outcome and rating.
+    const metrics = await fetch(`${s.bridge.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/bhb_surveys_total\{vendor="zendesk",outcome="answered",rating="4"\} 1/);
   });
 
   it('asks once more after an answer that is no rating, then takes the text answer', async () => {
