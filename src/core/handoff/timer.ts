@@ -10,8 +10,9 @@ import { textsOf } from './texts';
 type TimerItem = Extract<WorkItem, { kind: 'timer' }>;
 
 /**
- * A timer of the handoff came due (`inactivity`, `no-agent`, `survey`; armed by the lifecycle in the work queue). Ignored when
- * it is stale: another handoff of the customer, or the condition no longer holds (an agent picked it up).
+ * A timer of the handoff came due (`inactivity`, `no-agent`: armed by the lifecycle in the work queue; `survey`: by
+ * the survey, see `survey-reply.ts`). Ignored when it is stale: another handoff of the customer, or the condition no
+ * longer holds (an agent picked it up).
  */
 export async function timer(h: Handoff, run: WorkRun): Promise<void> {
   const { customerKey, timer: kind, sessionId } = run.head.item as TimerItem;
