@@ -160,6 +160,10 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     async stop() {
       await Promise.allSettled(bridges.map((b) => b.stop()));
       await Promise.allSettled([lime.stop(), media.stop(), ...emulators.map((e) => e.stop())]);
+      if (lime.notificationProblems.length > 0) {
+        const problems = [...new Set(lime.notificationProblems.map((p) => `${p.event}: ${p.problem}`))];
+        throw new Error(`the bridge sent notifications a real BLiP could not route: ${problems.join('; ')}`);
+      }
       if (lime.refusals.length > 0) {
         const reasons = [...new Set(lime.refusals.map((r) => r.reason))].join('; ');
         throw new Error(

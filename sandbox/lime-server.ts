@@ -51,6 +51,17 @@ export interface LimeServerOptions {
   logger?: { warn(message: string, meta?: Record<string, unknown>): unknown };
 }
 
+/**
+ * A notification the bot sent that a real BLiP could not route back: for no message this server delivered to the
+ * bot, addressed to someone other than the message's sender, or a `consumed` before its `received`.
+ */
+export interface NotificationProblem {
+  at: Date;
+  event: string;
+  id?: string;
+  problem: string;
+}
+
 /** A session the server ended because of a frame it could not read. */
 export interface Refusal {
   at: Date;
@@ -104,6 +115,10 @@ export class LimeServer extends EventEmitter {
   readonly commands: Envelope[] = [];
   /** Every session the server ended because of a frame a real LIME server could not deserialize. */
   readonly refusals: Refusal[] = [];
+  /** Every notification a real BLiP could not route (see NotificationProblem); the harness fails a test on one. */
+  readonly notificationProblems: NotificationProblem[] = [];
+  /** Messages delivered to a bot, by id: to whom, and who sent them (where their notifications must go). */
+  private readonly delivered = new Map<string, { bot: string; from: string }>();
   private readonly sessions = new Set<Session>();
   /** Customers handed out by customer(), so `get /tunnels/{id}` can answer for them. */
   private readonly knownOriginators = new Set<string>();
@@ -212,6 +227,7 @@ export class LimeServer extends EventEmitter {
       },
     };
     session.socket.send(JSON.stringify(envelope));
+    this.deliveredTo(session, envelope);
     this.record(
       identityOf(customer.address),
       threadItem('received', String(envelope.id), type, content, new Date(now), envelope.metadata ?? {}),
@@ -238,7 +254,9 @@ export class LimeServer extends EventEmitter {
       content,
       metadata: { '#uniqueId': randomUUID(), '#date_processed': String(Date.now()) },
     };
-    this.pickSession(bot).socket.send(JSON.stringify(envelope));
+    const session = this.pickSession(bot);
+    session.socket.send(JSON.stringify(envelope));
+    this.deliveredTo(session, envelope);
     return envelope;
   }
 
@@ -295,7 +313,14 @@ export class LimeServer extends EventEmitter {
 
   /** Sends any raw frame to the bot (malformed-envelope tests). */
   sendRaw(bot: string, frame: string): void {
-    this.pickSession(bot).socket.send(frame);
+    const session = this.pickSession(bot);
+    session.socket.send(frame);
+    try {
+      const envelope = JSON.parse(frame) as Envelope;
+      if (envelope && typeof envelope === 'object') this.deliveredTo(session, envelope);
+    } catch {
+      // not JSON: nothing to notify about
+    }
   }
 
   /** From now on, messages to `address` are answered with a `failed` notification (like a gateway timeout). */
@@ -502,6 +527,7 @@ export class LimeServer extends EventEmitter {
     }
     if (kind === 'command') return this.handleCommand(session, envelope);
     if (kind === 'notification') {
+      this.checkNotification(session, envelope);
       this.notifications.push(envelope);
       const key = `${String(envelope.event)} ${String(envelope.id)}`;
       this.notified.add(key);
@@ -554,6 +580,43 @@ export class LimeServer extends EventEmitter {
         this.reply(session, { id: envelope.id, from: this.serverNode, to: session.node, event: 'accepted' });
       }
     }
+  }
+
+  /** Remembers a message handed to a bot, so its notifications can be checked (bounded, oldest forgotten). */
+  private deliveredTo(session: Session, envelope: Envelope): void {
+    if (typeof envelope.id !== 'string' || typeof envelope.from !== 'string') return;
+    this.delivered.set(envelope.id, { bot: session.identity ?? '', from: envelope.from });
+    if (this.delivered.size > 200_000) {
+      const oldest = this.delivered.keys().next().value;
+      if (oldest !== undefined) this.delivered.delete(oldest);
+    }
+  }
+
+  /**
+   * A real BLiP routes a notification by its `to` and `id`: TO the sender of the message it is about (the tunnel
+   * address the customer wrote from), with that message's id. Anything else never reaches the customer's app.
+   */
+  private checkNotification(session: Session, n: Envelope): void {
+    const event = String(n.event);
+    if (event === 'accepted' || event === 'dispatched') return; // the server's own words, never the bot's
+    const message = typeof n.id === 'string' ? this.delivered.get(n.id) : undefined;
+    const problem = !message
+      ? 'no message with this id was delivered to the bot'
+      : message.bot !== session.identity
+        ? `the message was delivered to ${message.bot}, not to ${String(session.identity)}`
+        : typeof n.to !== 'string' || identityOf(n.to) !== identityOf(message.from)
+          ? `addressed to ${String(n.to)}, not to the message's sender ${message.from}`
+          : event === 'consumed' && !this.notified.has(`received ${String(n.id)}`)
+            ? 'consumed before received'
+            : undefined;
+    if (!problem) return;
+    this.notificationProblems.push({ at: new Date(), event, id: n.id, problem });
+    this.options.logger?.warn('sandbox LIME server: a notification a real BLiP could not route', {
+      code: 'SANDBOX_NOTIFICATION_MISROUTED',
+      bot: session.identity,
+      event,
+      problem,
+    });
   }
 
   private handleSession(session: Session, envelope: Envelope): void {

@@ -76,7 +76,10 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     );
   });
 
-  const connection = new BlipConnection(config.blip, logger);
+  const connection = new BlipConnection(
+    { ...config.blip, readReceipts: config.liveChat.readReceipts },
+    logger,
+  );
   const events = new DomainEvents((event, err) =>
     logger.error('domain event subscriber failed', {
       event,
@@ -142,6 +145,7 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
       fileNotDeliveredText: config.bridge.fileNotDeliveredText,
       reopenWindowMs: config.handoff.reopenWindowMs,
       coalesceMax: config.work.coalesceMax,
+      readReceipts: config.liveChat.readReceipts,
     },
     // Every locale's customer texts; each handoff reads its recorded locale's (BRIDGE_LOCALE, BRIDGE_CUSTOMER_LOCALE).
     texts: config.texts,
@@ -160,7 +164,14 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     failures: { maxAttempts: config.work.maxAttempts, maxDelayMs: config.work.retryMaxMs },
     lanes: { concurrency: config.work.concurrency },
   });
-  const inbound = createInboundHandlers(intake, events, connection.identity, logger);
+  const inbound = createInboundHandlers(
+    intake,
+    events,
+    connection.identity,
+    logger,
+    // BRIDGE_READ_RECEIPTS=agent: `received` from the bridge once recorded, `consumed` from the core.
+    config.liveChat.readReceipts === 'agent' ? connection : undefined,
+  );
   connection.onMessage(inbound.onMessage);
   connection.onNotification(inbound.onNotification);
   // Refused requests and senders, logged in aggregate and counted (bhb_requests_refused_total): shared by every edge.

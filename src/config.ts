@@ -17,6 +17,7 @@ import {
   lifecycleEmptyIsMeaningful,
 } from './lifecycle-config';
 import { handoffConfigFrom, handoffConfigShape, type HandoffConfig } from './handoff-config';
+import { liveChatConfigFrom, liveChatConfigShape, type LiveChatConfig } from './live-chat-config';
 import { routingConfigFrom, routingConfigShape, type RoutingConfig } from './routing-config';
 import { localizedTextsFrom, textsConfigShape } from './texts-config';
 import { surveyConfigFrom, surveyConfigShape } from './survey-config';
@@ -127,6 +128,7 @@ export const baseConfigSchema = z.object({
   ...lifecycleConfigShape,
   ...handoffConfigShape,
   ...surveyConfigShape,
+  ...liveChatConfigShape,
   WORK_CONCURRENCY: positive(64),
   WORK_MAX_ATTEMPTS: positive(12),
   WORK_RETRY_MAX_SECONDS: positive(60),
@@ -208,6 +210,8 @@ export interface Config {
   survey: SurveyOptions;
   /** What new tickets open with (transcript, contact, subject, team, priority) and the reopen policy (issue 6). */
   handoff: HandoffConfig & { timeZone: string };
+  /** Read state and the bot conversation (BRIDGE_READ_RECEIPTS, BLIP_HISTORY_KEY). */
+  liveChat: LiveChatConfig;
   /** The durable work queue: how work is run and retried, and the vendor's rate limit. */
   work: {
     concurrency: number;
@@ -339,6 +343,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, isTty = false): Config {
     survey: surveyConfigFrom(c),
     texts,
     handoff: { ...handoffConfigFrom(c), timeZone: c.BRIDGE_TIMEZONE },
+    liveChat: liveChatConfigFrom(c),
     work: {
       concurrency: c.WORK_CONCURRENCY,
       maxAttempts: c.WORK_MAX_ATTEMPTS,

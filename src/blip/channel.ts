@@ -78,6 +78,18 @@ export class BlipCustomerChannel implements CustomerChannel {
     });
   }
 
+  /** `consumed` for each message, TO the customer's address (the FROM they wrote from), with the message's id. */
+  async markConsumed(customer: CustomerRef, messageIds: string[]): Promise<void> {
+    for (const id of messageIds) {
+      this.connection.notify({
+        id,
+        to: customer.address,
+        event: 'consumed',
+        metadata: { '#message.to': this.connection.identity },
+      });
+    }
+  }
+
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {
     const redirect = buildRedirect(handback, this.connection.identity, this.mainService);
     await this.connection.send({ id: messageId, to: handback.conversation.customer.address, ...redirect });

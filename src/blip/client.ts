@@ -181,6 +181,22 @@ export class BlipConnection {
     return message.id ? this.confirmations.await(session, message.id) : Promise.resolve();
   }
 
+  /**
+   * Sends one notification of the bridge's own (`received`/`consumed` for a customer's message, with
+   * `BRIDGE_READ_RECEIPTS=agent`). Notifications are not acknowledged: written to the socket, or an UnavailableError
+   * when the session is down (the caller decides whether it is worth keeping for later).
+   */
+  notify(notification: LimeNotification): void {
+    const session = this.connectedSession();
+    try {
+      session.transport.send(notification);
+    } catch (err) {
+      throw new UnavailableError(`BLiP notification not sent: ${describeError(err)}`, 'BLIP_NOT_CONNECTED', {
+        cause: err,
+      });
+    }
+  }
+
   async sendCommand(command: LimeCommand): Promise<LimeCommand> {
     return this.connectedSession().client.sendCommand(command);
   }

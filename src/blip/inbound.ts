@@ -10,10 +10,12 @@ import {
   describeIssues,
   domainOf,
   identityOf,
+  type InboundMessage,
   limeMessageSchema,
   limeNotificationSchema,
 } from './envelope';
 import type { RefusalLog } from '../telemetry/refusals';
+import type { BlipConnection } from './client';
 
 /** Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. */
 export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
@@ -29,8 +31,28 @@ export function createInboundHandlers(
   events: DomainEvents,
   botIdentity: string,
   logger: Logger,
+  /**
+   * `BRIDGE_READ_RECEIPTS=agent`: the bridge says `received` itself, once a message is recorded (blip-sdk's own
+   * `received` and `consumed` are off, session-open.ts); the core says `consumed` once an agent saw it.
+   * Absent: blip-sdk's receipts (`queued`).
+   */
+  receipts?: Pick<BlipConnection, 'notify'>,
 ) {
   const self = botIdentity.toLowerCase();
+
+  /** One of the bridge's own receipts for a customer's message, shaped as blip-sdk shapes its own. */
+  function receipt(message: InboundMessage, event: 'received' | 'consumed'): void {
+    if (!receipts || !message.id) return;
+    try {
+      receipts.notify(receiptFor(message, event));
+    } catch (err) {
+      logger.warn('receipt for a customer message not sent: the connection is closed', {
+        code: 'BLIP_NOTIFICATION_LOST',
+        event,
+        error: errorMessage(err),
+      });
+    }
+  }
 
   async function onMessage(raw: LimeMessage): Promise<void> {
     const parsed = limeMessageSchema.safeParse(raw);
@@ -59,11 +81,16 @@ export function createInboundHandlers(
         reason: rendered.reason,
         type: message.type,
       });
+      // Nothing an agent would read: taken and done, as blip-sdk would say.
+      receipt(message, 'received');
+      receipt(message, 'consumed');
       return;
     }
     const meta = { customer: logTag(customer.key), messageId: message.id };
     try {
       await intake.acceptCustomerMessage(customer, rendered.message);
+      // Recorded (durably, with Redis): the customer's app shows it delivered; read comes from an agent.
+      receipt(message, 'received');
     } catch (err) {
       logger.error('customer message LOST: it could not be recorded (work queue unreachable)', {
         ...meta,
@@ -111,6 +138,22 @@ export function createInboundHandlers(
   }
 
   return { onMessage, onNotification };
+}
+
+/**
+ * A receipt TO the sender of `message` (its `pp` when it came through a proxy) with the message's id, and the
+ * metadata blip-sdk puts on its own (`#message.to`, `#message.uniqueId`).
+ */
+export function receiptFor(message: InboundMessage, event: 'received' | 'consumed'): LimeNotification {
+  return {
+    id: message.id,
+    to: message.pp ?? message.from,
+    event,
+    metadata: {
+      '#message.to': message.to ?? null,
+      '#message.uniqueId': message.metadata?.['#uniqueId'] ?? null,
+    },
+  };
 }
 
 export interface SenderPolicyOptions {

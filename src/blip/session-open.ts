@@ -36,6 +36,12 @@ export interface SessionSettings {
   handshakeTimeoutMs?: number;
   /** The largest LIME envelope taken from BLiP, in bytes (see transport.ts). Default 8 MiB. */
   maxFrameBytes?: number;
+  /**
+   * Who says `received`/`consumed` for the customers' messages (`BRIDGE_READ_RECEIPTS`). `queued` (default here):
+   * blip-sdk, `received` on arrival and `consumed` once the receivers finished. `agent`: the bridge itself
+   * (`BlipConnection.notify`): the SDK's `consumed` is turned off and its early `received` dropped.
+   */
+  readReceipts?: 'agent' | 'queued';
 }
 
 /** What the connection is told about one session, and what it lends it. */
@@ -84,12 +90,13 @@ export async function openSession(
     .withPort(settings.port)
     .withInstance(settings.instance)
     .withCommandTimeout(settings.commandTimeoutMs)
+    .withNotifyConsumed(settings.readReceipts !== 'agent')
     .withTransportFactory(() => transport)
     .build();
   const session: Session = { client, transport, acknowledges: false };
   built.session = session;
   screenIncoming(session, hooks.screens, logger);
-  guardNotifications(client, logger);
+  guardNotifications(client, logger, settings.readReceipts === 'agent');
   // The session's end, whoever ends it. The SDK also rejects its session promise with a failed session: caught
   // here (the handler below says what happened), or it is an unhandled rejection.
   client.sessionPromise.catch(() => {});
@@ -219,9 +226,16 @@ function frameTooLarge(session: Session | undefined, info: FrameTooLarge, logger
  * not open") and surfaced as an unhandled rejection (chaos suite). The notification is lost either way; the
  * customer's client may send the message again, and the dedupe mark makes that a no-op. Logged as what it is.
  */
-export function guardNotifications(client: Pick<Client, 'sendNotification'>, logger: Logger): void {
+export function guardNotifications(
+  client: Pick<Client, 'sendNotification'>,
+  logger: Logger,
+  bridgeReceipts = false,
+): void {
   const send = client.sendNotification.bind(client);
   client.sendNotification = (notification) => {
+    // BRIDGE_READ_RECEIPTS=agent: the SDK says `received` the moment a message arrives, before anything recorded
+    // it; the bridge says it itself once the message is recorded (inbound.ts). The SDK's `failed` still goes.
+    if (bridgeReceipts && notification.event === 'received') return;
     try {
       send(notification);
     } catch (err) {

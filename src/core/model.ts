@@ -235,6 +235,18 @@ export interface AgentTypingEvent extends EventBase {
 
 export type ChatState = 'composing' | 'paused';
 
+/**
+ * An agent saw the customer's messages (a vendor that reports reads: none of Zendesk, Intercom, ServiceNow does
+ * through its webhooks; a live-chat vendor may). The customer's messages the bridge delivered to the helpdesk up to
+ * `upTo` (ISO-8601; every one delivered so far when absent) are then marked `consumed` for the customer
+ * (`BRIDGE_READ_RECEIPTS=agent`). Nothing else happens: no text, no state.
+ */
+export interface AgentReadEvent extends EventBase {
+  kind: 'agent.read';
+  upTo?: string;
+  agent?: Agent;
+}
+
 export type HelpdeskEvent =
   | AgentMessageEvent
   | TicketAssignedEvent
@@ -242,7 +254,11 @@ export type HelpdeskEvent =
   | TicketClosedEvent
   | TicketQueuedEvent
   | AgentUnavailableEvent
-  | AgentTypingEvent;
+  | AgentTypingEvent
+  | AgentReadEvent;
+
+/** What the customer is doing in the chat (a LIME chat state), for a vendor that shows it to the agent. */
+export type CustomerTypingState = ChatState;
 
 /** The state of one customer's handoff. Lives in the state store, keyed by `customer.key`. */
 export interface Conversation {
@@ -302,6 +318,12 @@ export interface Conversation {
   locale?: string;
   /** While `survey`: the close that ended the attendance, and how often the rating was asked. */
   survey?: SurveyState;
+  /**
+   * `BRIDGE_READ_RECEIPTS=agent`: the customer's messages the helpdesk has (LIME ids, and when the bridge delivered
+   * each) that no agent is known to have seen; they are marked `consumed` for the customer on the agent's next
+   * reply or read event (src/core/handoff/read-state.ts). Capped (the oldest are dropped).
+   */
+  unreadByAgent?: Array<{ id: string; at: string }>;
 }
 
 /** The satisfaction survey in progress (`BRIDGE_SURVEY=bridge`): the close it follows, kept for the hand-back. */

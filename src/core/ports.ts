@@ -60,6 +60,12 @@ export interface CustomerChannel {
    * (`application/vnd.lime.chatstate+json`), sent without an id (no receipt is awaited; nothing to dedupe).
    */
   chatState(customer: CustomerRef, state: ChatState): Promise<void>;
+  /**
+   * Tells the customer's app that these messages of theirs were read (LIME `consumed`, TO the customer's address,
+   * one per message id): `BRIDGE_READ_RECEIPTS=agent`, once an agent has seen them. Absent: the edge says
+   * `consumed` itself when a message is recorded.
+   */
+  markConsumed?(customer: CustomerRef, messageIds: string[]): Promise<void>;
 }
 
 /** A question with options (the satisfaction survey's rating). */

@@ -5,7 +5,8 @@
  * connections. At the end, what the helpdesk and BLiP recorded is checked (./verify.ts).
  *
  * The customers and agents behave like the real ones, and no better:
- * - a customer sends one message at a time and waits for BLiP's `consumed` from the bot; without it (the process
+ * - a customer sends one message at a time and waits for the bot's `received` (BRIDGE_READ_RECEIPTS=agent, the
+ *   default: sent once the message is recorded; `consumed` waits for an agent); without it (the process
  *   that got the message died before recording it: BLiP's at-most-once, not ours) they send the same envelope id
  *   again after `consumedTimeoutMs`. Those resends are counted.
  * - an agent replies through signed webhooks; a delivery not answered 2xx is delivered again, as Zendesk does.
@@ -322,7 +323,8 @@ export async function runChaos(
         if (attempt > 0) counters.resends++;
         const sent: (typeof sends)[number] = { id, at: Date.now() };
         sends.push(sent);
-        if (await lime!.waitForNotification(id, 'consumed', options.consumedTimeoutMs)) {
+        // `received`: recorded (BRIDGE_READ_RECEIPTS=agent; `consumed` comes once an agent saw it).
+        if (await lime!.waitForNotification(id, 'received', options.consumedTimeoutMs)) {
           sent.consumed = Date.now();
           return;
         }

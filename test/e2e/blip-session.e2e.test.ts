@@ -94,7 +94,8 @@ describe('large frames', () => {
     const customer = sandbox.customer('5511987654321@wa.gw.msging.net');
     const text = 'a'.repeat(1_100_000);
     const id = sandbox.say(customer, text);
-    expect(await sandbox.lime.waitForNotification(id, 'consumed', 15_000)).toBe(true);
+    // `received`: recorded (BRIDGE_READ_RECEIPTS=agent; `consumed` waits for an agent).
+    expect(await sandbox.lime.waitForNotification(id, 'received', 15_000)).toBe(true);
     const [ticket] = await sandbox.helpdesk.waitFor(
       () => sandbox!.helpdesk.tickets().length === 1 && sandbox!.helpdesk.tickets(),
     );
@@ -121,7 +122,8 @@ describe('large frames', () => {
     expect(line).toMatchObject({ kind: 'message', limit: 65_536, messageId: id });
     expect(line!.bytes).toBeGreaterThan(100_000);
     // Nothing says it was read, and nothing reached the helpdesk.
-    expect(await sandbox.lime.waitForNotification(id, 'consumed', 300)).toBe(false);
+    expect(await sandbox.lime.waitForNotification(id, 'received', 300)).toBe(false);
+    expect(await sandbox.lime.waitForNotification(id, 'consumed', 10)).toBe(false);
     expect(sandbox.helpdesk.tickets()).toEqual([]);
 
     // The same session goes on.

@@ -77,7 +77,7 @@ describe('senders that are not router tunnels', () => {
     const id = String(
       sandbox.lime.sendDirect(sandbox.bot, 'someone@msging.net/web', 'text/plain', 'direct hello').id,
     );
-    expect(await sandbox.lime.waitForNotification(id, 'consumed')).toBe(true);
+    expect(await sandbox.lime.waitForNotification(id, 'received')).toBe(true);
     await sandbox.helpdesk.waitFor(() => sandbox.helpdesk.tickets().length === 1);
     expect(sandbox.helpdesk.tickets()[0]!.customerMessages).toEqual(['direct hello']);
   });

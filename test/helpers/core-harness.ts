@@ -47,7 +47,8 @@ export type Step =
   | { what: 'send'; to: string; text: string; attachments?: Attachment[]; messageId: string }
   | { what: 'ask'; to: string; question: Question; messageId: string }
   | { what: 'handBack'; handback: Handback; messageId: string }
-  | { what: 'chatState'; to: string; state: ChatState };
+  | { what: 'chatState'; to: string; state: ChatState }
+  | { what: 'consumed'; to: string; messageIds: string[] };
 
 /** Everything that reached the helpdesks and the customer, in order. */
 export class Timeline {
@@ -233,6 +234,13 @@ export class FakeChannel implements CustomerChannel {
     if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
     if (this.failures.length) throw this.failures.shift();
     this.timeline.steps.push({ what: 'ask', to: customer.address, question, messageId });
+  }
+
+  /** The customer's messages marked read (BRIDGE_READ_RECEIPTS=agent). */
+  async markConsumed(customer: CustomerRef, messageIds: string[]): Promise<void> {
+    await tick();
+    if (this.down) throw new UnavailableError('BLiP session not established', 'BLIP_NOT_CONNECTED');
+    this.timeline.steps.push({ what: 'consumed', to: customer.address, messageIds });
   }
 
   async handBack(handback: Handback, messageId: string): Promise<{ address?: string }> {

@@ -2,6 +2,7 @@ import { attachmentLinks, conversationEventBase } from '../events';
 import type { ChatMessage, Conversation, TicketRef } from '../model';
 import { conversationLog, type Handoff } from './context';
 import type { FileFailures } from './files';
+import { deliveredToHelpdesk } from './read-state';
 
 /**
  * Appends one or more customer messages to the conversation's ticket as ONE comment, in order, authored by the
@@ -30,18 +31,23 @@ export async function appendMessages(
     prepared.push(ready);
   }
   const comment = mergeMessages(prepared);
+  let saved = conversation;
   if (messages.length > 1 || uploaded) {
-    await h.store.save({
+    saved = {
       ...conversation,
       ...(messages.length > 1 ? { pendingBatch: messages.map((m) => m.id) } : {}),
       ...(uploaded ? { prepared: prepared.filter((m, i) => m !== messages[i]) } : {}),
-    });
+    };
+    await h.store.save(saved);
   }
   await h.step('appendCustomerMessage', log, () =>
     vendor.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`, {
       redelivered,
     }),
   );
+  // BRIDGE_READ_RECEIPTS=agent: the helpdesk has them now; `consumed` once an agent has seen them.
+  const unread = deliveredToHelpdesk(h, saved, messages);
+  if (unread.unreadByAgent) await h.store.save({ ...saved, ...unread });
   // `pendingBatch` stays after the append: it only matters while its first message is at the head of the lane
   // (a retry), and until the messages are marked processed a retry must send the same batch under the same key.
   if (messages.length > 1) {

@@ -34,6 +34,11 @@ export interface HandoffSettings {
   reopenWindowMs?: number;
   /** While the vendor's rate limit makes a customer's message wait, up to this many queued ones become one comment. */
   coalesceMax?: number;
+  /**
+   * `BRIDGE_READ_RECEIPTS`: `agent` = a customer's message is marked `consumed` once an agent has seen it
+   * (./read-state.ts); `queued` or absent = the edge marks it when it is recorded.
+   */
+  readReceipts?: 'agent' | 'queued';
 }
 
 /** Everything the handlers share: the ports, the enabled helpdesks, and the settings. Built once, by the root. */

@@ -8,6 +8,7 @@ import { assigned, transferred } from './assignment';
 import { eventDedupeKey, type Handoff } from './context';
 import { handBack } from './hand-back';
 import { noAgent, queued } from './queue-state';
+import { agentSaw } from './read-state';
 
 type EventItem = Extract<WorkItem, { kind: 'helpdesk-event' }>;
 
@@ -21,6 +22,7 @@ export type EventOutcome =
   | 'queued'
   | 'no-agent'
   | 'typing'
+  | 'read'
   | 'duplicate'
   | 'unknown-ticket'
   | 'stale-ticket'
@@ -103,6 +105,11 @@ async function handle(
     case 'agent.typing':
       await agentTyping(h, conversation, event, run);
       return 'typing';
+    case 'agent.read': {
+      const read = await agentSaw(h, conversation, event.upTo);
+      if (read) await h.store.save(read);
+      return 'read';
+    }
   }
 }
 
@@ -143,10 +150,12 @@ async function agentMessage(
   retryFiles: boolean,
 ): Promise<void> {
   await deliverAgentMessage(h, conversation, event, retryFiles ? 'retry' : 'settle');
+  // The agent answered: what the customer wrote before is read (BRIDGE_READ_RECEIPTS=agent).
+  const read = await agentSaw(h, conversation);
   const agent = event.agent && event.agent.id !== conversation.agent?.id ? event.agent : undefined;
-  if (agent || !conversation.firstAgentReplyAt) {
+  if (agent || !conversation.firstAgentReplyAt || read) {
     await h.store.save({
-      ...conversation,
+      ...(read ?? conversation),
       ...(agent ? { agent } : {}),
       firstAgentReplyAt: conversation.firstAgentReplyAt ?? h.now().toISOString(),
     });

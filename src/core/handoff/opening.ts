@@ -11,6 +11,7 @@ import { reopen, reopenTarget } from './reopen';
 import { appendAfterResumed, emitStarted } from './started';
 import { localeFor } from './texts';
 import { withTranscript } from './transcript';
+import { deliveredToHelpdesk } from './read-state';
 
 /**
  * A customer without an open ticket wrote: a new handoff. The helpdesk is chosen (routing), the customer is told
@@ -127,6 +128,7 @@ async function open(
     details: undefined,
     // Saved with the open state: a crash before the message is marked done must not post it again as a comment.
     openedWith: first.id,
+    ...deliveredToHelpdesk(h, conversation, [first]),
     ...(details?.fields?.team ? { team: details.fields.team } : {}),
     ...(details?.fields?.priority ? { priority: details.fields.priority } : {}),
   };

@@ -6,6 +6,7 @@ import type { WorkRun } from '../work/runner';
 import type { Handoff } from './context';
 import type { FileFailures } from './files';
 import { appendAfterResumed, emitStarted } from './started';
+import { deliveredToHelpdesk } from './read-state';
 
 /**
  * Reopen policy (`BRIDGE_REOPEN_WINDOW_MINUTES`): the customer's ticket closed less than the window ago, when its
@@ -85,6 +86,7 @@ export async function reopen(
     reopening: undefined,
     // Saved with the open state: a failure before the message is marked done must not post it again as a comment.
     openedWith: first.id,
+    ...deliveredToHelpdesk(h, conversation, [first]),
   };
   // The no-agent timer before the open state is saved (see opening.ts).
   await h.lifecycle?.opened(opened, h.now());
