@@ -14,6 +14,10 @@ import { MediaServer } from './media-server';
 
 export const SANDBOX_BOT = 'acmehelpdesk';
 export const SANDBOX_ACCESS_KEY = Buffer.from('sandbox-access-key').toString('base64');
+/** The router the sandbox's customers come through, and its keys (LIME, and the HTTP API's `Key`). */
+export const SANDBOX_ROUTER = 'acmerouter';
+export const SANDBOX_ROUTER_ACCESS_KEY = Buffer.from('sandbox-router-key').toString('base64');
+export const SANDBOX_ROUTER_HTTP_KEY = LimeServer.httpKey(SANDBOX_ROUTER, SANDBOX_ROUTER_ACCESS_KEY);
 
 export interface Sandbox<V extends VendorName = 'zendesk'> {
   lime: LimeServer;
@@ -75,8 +79,8 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
   // Strict like a real BLiP: a frame the bridge sends that a real server would refuse ends the session, is logged,
   // and fails the test at stop().
   const lime = await LimeServer.start({
-    accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY },
-    router: 'acmerouter@msging.net',
+    accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY, [SANDBOX_ROUTER]: SANDBOX_ROUTER_ACCESS_KEY },
+    router: `${SANDBOX_ROUTER}@msging.net`,
     logger: options.logger,
   });
   const emulators: VendorEmulator[] = [];
@@ -89,6 +93,8 @@ export async function startSandbox<V extends VendorName = 'zendesk'>(
     BLIP_SCHEME: 'ws',
     BLIP_HOST: '127.0.0.1',
     BLIP_PORT: String(lime.port),
+    // BLiP's HTTP commands, for a test that sets BLIP_HISTORY_KEY (the router's thread).
+    BLIP_HISTORY_URL: lime.commandsUrl,
     ...Object.assign({}, ...emulators.map((e) => e.bridgeEnv())),
     BRIDGE_VENDOR: vendor,
     ...(vendors.length > 1 ? { BRIDGE_VENDORS: vendors.join(',') } : {}),

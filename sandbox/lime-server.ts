@@ -12,6 +12,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CHAT_STATE_TYPE, kindOf, refusalOf } from './lime-validation';
@@ -40,6 +41,11 @@ export interface LimeServerOptions {
   contacts?: Record<string, Record<string, unknown>>;
   /** identity -> thread items (newest first), for `get /threads/{identity}`. */
   threads?: Record<string, unknown[]>;
+  /**
+   * The router's own threads, by the real customer's identity (`#tunnel.originator`), newest first: the whole bot
+   * conversation lives there. Served only to the router's credentials (`accounts` must hold the router's key).
+   */
+  routerThreads?: Record<string, unknown[]>;
   /** tunnel id -> the router's account (`fullName`, `phoneNumber`), for `get lime://tunnel.<domain>/accounts/{id}`. */
   tunnelAccounts?: Record<string, Record<string, unknown>>;
   /**
@@ -138,6 +144,12 @@ export class LimeServer extends EventEmitter {
   private dying = false;
   /** identity -> thread items, newest first: seeded, plus every message exchanged through this server. */
   private readonly threads = new Map<string, ThreadItem[]>();
+  /** The router's threads by originator, newest first: seeded, plus what the router relayed both ways. */
+  private readonly routerThreads = new Map<string, ThreadItem[]>();
+  /** Where each tunnel leads: tunnel identity -> the real customer (the router's thread to record in). */
+  private readonly tunnels = new Map<string, string>();
+  /** Every request to `POST /commands` (BLiP's HTTP commands), with who it authenticated as (or why not). */
+  readonly httpCommands: Array<{ at: Date; identity?: string; status: number; uri?: string }> = [];
   private readonly contacts = new Map<string, Record<string, unknown>>();
   private readonly tunnelAccounts = new Map<string, Record<string, unknown>>();
   /** Commands whose path starts with a prefix: answered late, or with a failure (directory fault tests). */
@@ -150,6 +162,7 @@ export class LimeServer extends EventEmitter {
   private constructor(
     private readonly wss: WebSocketServer,
     private readonly options: LimeServerOptions,
+    private readonly http: Server,
   ) {
     super();
     this.domain = options.domain ?? 'msging.net';
@@ -157,6 +170,8 @@ export class LimeServer extends EventEmitter {
     this.serverNode = `postmaster@${this.domain}/sandbox`;
     for (const [identity, items] of Object.entries(options.threads ?? {}))
       this.threads.set(identity.toLowerCase(), items as ThreadItem[]);
+    for (const [identity, items] of Object.entries(options.routerThreads ?? {}))
+      this.routerThreads.set(identity.toLowerCase(), items as ThreadItem[]);
     for (const [identity, contact] of Object.entries(options.contacts ?? {}))
       this.contacts.set(identity.toLowerCase(), contact);
     for (const [id, account] of Object.entries(options.tunnelAccounts ?? {}))
@@ -165,22 +180,69 @@ export class LimeServer extends EventEmitter {
   }
 
   static async start(options: LimeServerOptions): Promise<LimeServer> {
+    // One port, as BLiP's two doors: the LIME WebSocket, and the HTTP commands (`POST /commands`).
+    const holder: { server?: LimeServer } = {};
+    const http = createServer((req, res) => {
+      if (holder.server) holder.server.httpRequest(req, res);
+      else res.writeHead(503).end();
+    });
     const wss = new WebSocketServer({
-      port: options.port ?? 0,
-      host: '127.0.0.1',
+      server: http,
       handleProtocols: (protocols) => (protocols.has('lime') ? 'lime' : false),
       // Pings are answered by hand: a socket that is dying (loseMessagesThenDrop) answers none.
       autoPong: false,
     });
     await new Promise<void>((resolve, reject) => {
-      wss.once('listening', resolve);
-      wss.once('error', reject);
+      http.once('listening', resolve);
+      http.once('error', reject);
+      http.listen(options.port ?? 0, '127.0.0.1');
     });
-    return new LimeServer(wss, options);
+    holder.server = new LimeServer(wss, options, http);
+    return holder.server;
   }
 
   get port(): number {
-    return (this.wss.address() as AddressInfo).port;
+    return (this.http.address() as AddressInfo).port;
+  }
+
+  /** BLiP's HTTP commands endpoint on this server (`BLIP_HISTORY_URL`). */
+  get commandsUrl(): string {
+    return `http://127.0.0.1:${this.port}/commands`;
+  }
+
+  /**
+   * The key of a bot's `Authorization: Key …` header for BLiP's HTTP API, as the portal shows it: base64 of
+   * `identifier:` and the access key decoded.
+   */
+  static httpKey(identifier: string, accessKey: string): string {
+    return Buffer.from(`${identifier}:${Buffer.from(accessKey, 'base64').toString('utf8')}`).toString(
+      'base64',
+    );
+  }
+
+  /**
+   * The router's conversation with the real customer before the handoff (its main bot's questions, the customer's
+   * answers), oldest first; put before everything already in the router's thread. Only the router's credentials
+   * read it (`get /threads/<originator>` over HTTP with the router's key).
+   */
+  seedRouterThread(
+    customer: SandboxCustomer,
+    messages: Array<{ from: 'customer' | 'bot'; type?: string; content: unknown; at?: Date }>,
+  ): ThreadItem[] {
+    const start = Date.now() - (messages.length + 1) * 60_000;
+    const items = messages.map((m, i) =>
+      threadItem(
+        m.from === 'customer' ? 'received' : 'sent',
+        `router-${randomUUID()}`,
+        m.type ?? 'text/plain',
+        m.content,
+        m.at ?? new Date(start + i * 60_000),
+        {},
+      ),
+    );
+    const identity = customer.originator.toLowerCase();
+    this.routerThreads.set(identity, [...(this.routerThreads.get(identity) ?? []), ...items.reverse()]);
+    return items;
   }
 
   /** Bot identities with an established session. */
@@ -231,6 +293,12 @@ export class LimeServer extends EventEmitter {
     this.record(
       identityOf(customer.address),
       threadItem('received', String(envelope.id), type, content, new Date(now), envelope.metadata ?? {}),
+    );
+    // The router took it from the customer first: its own thread has it too.
+    this.tunnels.set(identityOf(customer.address), customer.originator.toLowerCase());
+    this.recordRouter(
+      customer.originator,
+      threadItem('received', String(envelope.id), type, content, new Date(now), {}),
     );
     return envelope;
   }
@@ -436,6 +504,66 @@ export class LimeServer extends EventEmitter {
   async stop(): Promise<void> {
     for (const s of this.sessions) s.socket.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+  }
+
+  /**
+   * `POST /commands` (BLiP's HTTP commands): `Authorization: Key <base64 of identifier:access key>`, a LIME command
+   * as the JSON body; answered 200 with the command's response (a failure is a `failure` status, as BLiP does),
+   * 401 without valid credentials. The caller is the key's bot: a router reads its own threads.
+   */
+  private httpRequest(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const reply = (status: number, body?: unknown, identity?: string, uri?: string): void => {
+        this.httpCommands.push({
+          at: new Date(),
+          status,
+          ...(identity ? { identity } : {}),
+          ...(uri ? { uri } : {}),
+        });
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+        res.end(body === undefined ? undefined : JSON.stringify(body));
+      };
+      if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/commands') return reply(404);
+      const identity = this.httpIdentity(req.headers.authorization);
+      if (!identity) return reply(401, { error: 'The authorization key is not valid' });
+      let command: Envelope;
+      try {
+        command = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Envelope;
+      } catch {
+        return reply(400, { error: 'The body is not JSON' }, identity);
+      }
+      if (!command || typeof command !== 'object' || typeof command.method !== 'string')
+        return reply(400, { error: 'The body is not a LIME command' }, identity);
+      this.answer(identity, command, (extra) =>
+        reply(
+          200,
+          {
+            id: command.id,
+            method: command.method,
+            from: `postmaster@${this.domain}/#sandbox`,
+            to: identity,
+            ...extra,
+          },
+          identity,
+          String(command.uri ?? ''),
+        ),
+      );
+    });
+  }
+
+  /** The bot whose HTTP key this is (`Key <base64 of identifier:access key decoded>`), or undefined. */
+  private httpIdentity(header: string | undefined): string | undefined {
+    const m = /^Key\s+(\S+)$/i.exec(header ?? '');
+    if (!m) return undefined;
+    for (const [identifier, accessKey] of Object.entries(this.options.accounts)) {
+      if (LimeServer.httpKey(identifier, accessKey) === m[1])
+        return `${identifier}@${this.domain}`.toLowerCase();
+    }
+    return undefined;
   }
 
   private established(bot: string): Session[] {
@@ -566,6 +694,21 @@ export class LimeServer extends EventEmitter {
           {},
         ),
       );
+      // The router relays a subbot's message to the real customer: in the router's thread too.
+      const originator = this.tunnels.get(identityOf(envelope.to));
+      if (originator) {
+        this.recordRouter(
+          originator,
+          threadItem(
+            'sent',
+            String(envelope.id ?? randomUUID()),
+            String(envelope.type),
+            envelope.content,
+            sent.at,
+            {},
+          ),
+        );
+      }
       const failure = this.failingDeliveries.get(envelope.to);
       if (failure && envelope.id) {
         this.reply(session, {
@@ -654,11 +797,11 @@ export class LimeServer extends EventEmitter {
     }
   }
 
-  private handleCommand(session: Session, command: Envelope, late = false): void {
-    if (!late) this.commands.push(command);
+  private handleCommand(session: Session, command: Envelope): void {
+    this.commands.push(command);
     if (command.status) return; // a response to a command we sent (none today)
     const uri = String(command.uri ?? '');
-    const respond = (extra: Envelope): void =>
+    this.answer(session.identity ?? '', command, (extra) =>
       this.reply(session, {
         id: command.id,
         method: command.method,
@@ -666,7 +809,18 @@ export class LimeServer extends EventEmitter {
         to: session.node,
         metadata: { '#command.uri': `lime://${session.identity}${uri}` },
         ...extra,
-      });
+      }),
+    );
+  }
+
+  /** Answers a command from `identity` (over its LIME session, or over HTTP) through `respond`. */
+  private answer(
+    identity: string,
+    command: Envelope,
+    respond: (extra: Envelope) => void,
+    late = false,
+  ): void {
+    const uri = String(command.uri ?? '');
     const notFound = (): void =>
       respond({ status: 'failure', reason: { code: 67, description: 'Resource not found' } });
 
@@ -678,7 +832,7 @@ export class LimeServer extends EventEmitter {
     const path = decodeURIComponent(rawPath);
     const fault = this.commandFaults.find((f) => path.startsWith(f.prefix) && !(late && f.delayMs));
     if (fault?.delayMs) {
-      setTimeout(() => this.handleCommand(session, command, true), fault.delayMs).unref();
+      setTimeout(() => this.answer(identity, command, respond, true), fault.delayMs).unref();
       return;
     }
     if (fault?.failure) return respond({ status: 'failure', reason: fault.failure });
@@ -695,7 +849,11 @@ export class LimeServer extends EventEmitter {
         : notFound();
     }
     if (command.method === 'get' && path.startsWith('/threads/')) {
-      const all = this.threads.get(path.slice('/threads/'.length).toLowerCase()) ?? [];
+      const peer = path.slice('/threads/'.length).toLowerCase();
+      // Each bot reads its own threads: the router's conversation with the real customer only with its credentials.
+      const all =
+        (identity === this.router.toLowerCase() ? this.routerThreads.get(peer) : this.threads.get(peer)) ??
+        [];
       const take = Number(new URLSearchParams(query).get('$take') ?? 20);
       const items = all.slice(0, Number.isFinite(take) && take > 0 ? take : 20);
       return respond({
@@ -706,12 +864,12 @@ export class LimeServer extends EventEmitter {
     }
     if (command.method === 'get' && path.startsWith('/tunnels/')) {
       const id = path.slice('/tunnels/'.length);
-      const originator = this.tunnelOriginator(id, session.identity ?? '');
+      const originator = this.tunnelOriginator(id, identity);
       if (!originator) return notFound();
       return respond({
         status: 'success',
         type: 'application/vnd.iris.tunnel+json',
-        resource: { owner: this.router, originator, destination: session.identity },
+        resource: { owner: this.router, originator, destination: identity },
       });
     }
     respond({
@@ -729,6 +887,15 @@ export class LimeServer extends EventEmitter {
     thread.unshift(item);
     if (thread.length > 100) thread.length = 100;
     this.threads.set(identity, thread);
+  }
+
+  /** Appends to the router's thread with a real customer (newest first), bounded like record(). */
+  private recordRouter(originator: string, item: ThreadItem): void {
+    const identity = originator.toLowerCase();
+    const thread = this.routerThreads.get(identity) ?? [];
+    thread.unshift(item);
+    if (thread.length > 100) thread.length = 100;
+    this.routerThreads.set(identity, thread);
   }
 
   private tunnelMetadata(customer: SandboxCustomer): Record<string, unknown> {

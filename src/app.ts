@@ -5,6 +5,7 @@ import { AnalyticsHub, registerAnalyticsMetrics } from './analytics';
 import { BlipCustomerChannel } from './blip/channel';
 import { BlipConnection } from './blip/client';
 import { BlipCustomerDirectory } from './blip/directory';
+import { BlipHttpCommands } from './blip/http-commands';
 import { createInboundHandlers, createSenderPolicy } from './blip/inbound';
 import { registerBlipMetrics } from './blip/metrics';
 import type { Config } from './config';
@@ -153,11 +154,21 @@ export async function startBridge(config: Config, logger: Logger): Promise<Bridg
     lifecycle,
     // The satisfaction survey after the close (BRIDGE_SURVEY); its timeout is a work-queue timer too.
     survey: new Survey(config.survey, queue),
-    // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking).
+    // Contact and transcript come from BLiP over the bridge's own LIME session (bounded; never blocking); the
+    // transcript from the router's thread instead when BLIP_HISTORY_KEY is set.
     details: new TicketDetails(
       { tags: config.bridge.ticketTags, ...config.handoff, timeoutMs: config.handoff.directoryTimeoutMs },
       logger,
-      new BlipCustomerDirectory(connection, config.blip.domain),
+      new BlipCustomerDirectory(
+        connection,
+        config.blip.domain,
+        // BLIP_HISTORY_KEY: the router's thread with the real customer, over BLiP's HTTP commands.
+        config.liveChat.history &&
+          new BlipHttpCommands({
+            ...config.liveChat.history,
+            timeoutMs: config.handoff.directoryTimeoutMs,
+          }),
+      ),
     ),
     media: new HttpMediaFetcher(config.media),
     mediaHost,

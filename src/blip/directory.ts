@@ -28,11 +28,18 @@ const SKIPPED_TYPES = new Set([
  * - `get /threads/{identity}?refreshExpiredMedia=true&$take=N` to `postmaster@<domain>`: the thread's recent
  *   messages (`application/vnd.iris.thread-message+json`, newest first), rendered like live messages.
  * A WhatsApp customer's phone number is taken from the tunnel originator when the contact has none.
+ *
+ * Whose thread: the bridge's own session reads the bridge's thread with the tunnel, which holds only what the router
+ * forwarded to this subbot (the bot conversation before the handoff happened between the customer and the router's
+ * other bots, so it is not there). With `routerHistory` (BLIP_HISTORY_KEY: the router's key, over BLiP's HTTP
+ * commands) the router's own thread with the real customer (`#tunnel.originator`) is read instead: the whole
+ * conversation. A customer without an originator (not behind a router) still gets the bridge's own thread.
  */
 export class BlipCustomerDirectory implements CustomerDirectory {
   constructor(
     private readonly connection: CommandSender,
     private readonly domain = 'msging.net',
+    private readonly routerHistory?: CommandSender,
   ) {}
 
   async contact(customer: CustomerRef): Promise<ContactInfo | undefined> {
@@ -64,12 +71,14 @@ export class BlipCustomerDirectory implements CustomerDirectory {
   }
 
   async history(customer: CustomerRef, limit: number): Promise<HistoryEntry[]> {
-    const identity = identityOf(customer.key);
+    const viaRouter = this.routerHistory && customer.originator ? this.routerHistory : undefined;
+    const identity = identityOf(viaRouter ? customer.originator! : customer.key);
     const take = Math.max(1, Math.min(100, Math.floor(limit)));
     const thread = await this.get(
       `postmaster@${this.domain}`,
       `/threads/${identity}?refreshExpiredMedia=true&$take=${take}`,
       threadSchema,
+      viaRouter,
     );
     const entries: HistoryEntry[] = [];
     for (const item of thread?.items ?? []) {
@@ -92,10 +101,11 @@ export class BlipCustomerDirectory implements CustomerDirectory {
     to: string,
     uri: string,
     schema: S,
+    via: CommandSender = this.connection,
   ): Promise<z.infer<S> | undefined> {
     let response: LimeCommand;
     try {
-      response = await this.connection.sendCommand({ id: randomUUID(), to, method: 'get', uri });
+      response = await via.sendCommand({ id: randomUUID(), to, method: 'get', uri });
     } catch (err) {
       if (failureCode(err) === 67) return undefined;
       throw err;
