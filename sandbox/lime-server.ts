@@ -304,6 +304,21 @@ export class LimeServer extends EventEmitter {
   }
 
   /**
+   * The customer's app tells the bot about a message the bot sent them (`received`, `consumed`: it showed it), as
+   * BLiP delivers the channel's receipts through the router's tunnel. Returns the envelope sent.
+   */
+  notifyFromCustomer(
+    bot: string,
+    customer: SandboxCustomer,
+    id: string,
+    event: 'received' | 'consumed',
+  ): Envelope {
+    const envelope: Envelope = { id, from: customer.address, to: bot, event };
+    this.pickSession(bot).socket.send(JSON.stringify(envelope));
+    return envelope;
+  }
+
+  /**
    * A message from a sender that is not a router tunnel: someone who writes to the bot's own address (another bot,
    * a channel connected to it directly). No `#tunnel.*` metadata. Returns the envelope sent.
    */

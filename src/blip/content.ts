@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Attachment, ChatMessage } from '../core/model';
+import type { Attachment, ChatMessage, CustomerTypingState } from '../core/model';
 import type { InboundMessage } from './envelope';
 import { parseHandoffContext } from './handoff-context';
 import { selectedOption } from './selected';
@@ -14,7 +14,22 @@ export interface LimeContent {
   content: unknown;
 }
 
-export type Rendered = { kind: 'message'; message: ChatMessage } | { kind: 'skip'; reason: string };
+export type Rendered =
+  | { kind: 'message'; message: ChatMessage }
+  /** Nothing for the agent to read; a chat state names what the customer is doing (`typing`). */
+  | { kind: 'skip'; reason: string; typing?: CustomerTypingState };
+
+/**
+ * A LIME chat state as the helpdesk sees the customer: `composing` and `deleting` are typing, `paused` and `gone`
+ * stopped; `starting` (a conversation opened, e.g. from a Messenger ad) says nothing about typing.
+ */
+const TYPING: Readonly<Record<string, CustomerTypingState>> = {
+  composing: 'composing',
+  deleting: 'composing',
+  paused: 'paused',
+  gone: 'paused',
+};
+const chatState = z.object({ state: z.string() });
 
 const mediaLink = z.object({
   type: z.string(),
@@ -54,7 +69,11 @@ const documentSelect = z.object({
 });
 
 export function limeToChatMessage(message: InboundMessage, receivedAt: Date): Rendered {
-  if (message.type === 'application/vnd.lime.chatstate+json') return { kind: 'skip', reason: 'chat state' };
+  if (message.type === 'application/vnd.lime.chatstate+json') {
+    const parsed = chatState.safeParse(message.content);
+    const typing = parsed.success ? TYPING[parsed.data.state] : undefined;
+    return { kind: 'skip', reason: 'chat state', ...(typing ? { typing } : {}) };
+  }
   // The Redirect context of the bot that handed the customer over (src/blip/handoff-context.ts).
   const context = parseHandoffContext(message.id, message.type, message.content);
   if (context) {

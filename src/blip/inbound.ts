@@ -17,8 +17,12 @@ import {
 import type { RefusalLog } from '../telemetry/refusals';
 import type { BlipConnection } from './client';
 
-/** Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. */
-export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'>;
+/**
+ * Where the BLiP edge hands work to: the core's intake records it durably before the handler resolves. Live signals
+ * (typing, the customer's read marks) are not recorded: the intake passes them on or drops them, never waits.
+ */
+export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryFailure'> &
+  Partial<Pick<CoreIntake, 'acceptCustomerTyping' | 'acceptCustomerRead'>>;
 
 /**
  * The BLiP edge's receivers: validate each envelope, record it as work, and never throw.
@@ -84,6 +88,8 @@ export function createInboundHandlers(
       // Nothing an agent would read: taken and done, as blip-sdk would say.
       receipt(message, 'received');
       receipt(message, 'consumed');
+      // The customer typing: to the vendor now or never (not awaited: the SDK's receipts do not wait for it).
+      if (rendered.typing) void intake.acceptCustomerTyping?.(customer, rendered.typing)?.catch(() => {});
       return;
     }
     const meta = { customer: logTag(customer.key), messageId: message.id };
@@ -118,6 +124,11 @@ export function createInboundHandlers(
       return;
     }
     const n = parsed.data;
+    // The customer's app showed a message of ours: to the vendor's read marker, where there is one.
+    if (n.event === 'consumed' && identityOf(n.from) !== self) {
+      await intake.acceptCustomerRead?.(identityOf(n.from), n.id);
+      return;
+    }
     if (n.event !== 'failed') return;
     const customerKey = identityOf(n.from);
     await intake

@@ -1,6 +1,7 @@
 import type { DomainEvents } from './events';
 import { Handoff, type HandoffDeps } from './handoff/context';
 import { handoffHandler } from './handoff/handlers';
+import { LiveSignals } from './handoff/live-signals';
 import { TicketIndex } from './handoff/ticket-index';
 import type { Logger } from './logger';
 import type { ConversationStore } from './ports';
@@ -37,8 +38,8 @@ export function assembleCore(deps: CoreDeps): Core {
   const failures = new FailurePolicy(queue, deps.events, deps.logger, failureOptions);
   const runner = new LaneRunner(queue, failures, deps.logger, lanes);
   const index = new TicketIndex(deps.store);
-  const intake = new Intake(runner, index, failures);
   const handoff = new Handoff({ ...handoffDeps, index, submit: (lane, item) => runner.submit(lane, item) });
+  const intake = new Intake(runner, index, failures, new LiveSignals(handoff));
   runner.handleWith(handoffHandler(handoff));
   return {
     intake,

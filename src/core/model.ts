@@ -324,6 +324,12 @@ export interface Conversation {
    * reply or read event (src/core/handoff/read-state.ts). Capped (the oldest are dropped).
    */
   unreadByAgent?: Array<{ id: string; at: string }>;
+  /**
+   * For a vendor with a "seen by the customer" marker (`markReadByCustomer`): the latest agent messages sent to the
+   * customer, by the LIME id they were sent with, so the customer's `consumed` can name the vendor's message.
+   * Capped (src/core/handoff/live-signals.ts).
+   */
+  sentToCustomer?: Array<{ id: string; messageId: string; at: string }>;
 }
 
 /** The satisfaction survey in progress (`BRIDGE_SURVEY=bridge`): the close it follows, kept for the hand-back. */

@@ -5,6 +5,7 @@ import type {
   Attachment,
   ChatMessage,
   ClosedBy,
+  CustomerTypingState,
   HelpdeskEvent,
   MediaFile,
   OpenTicketRequest,
@@ -75,6 +76,16 @@ export class VendorGateway {
   /** A closed ticket can be reopened (reopen policy). */
   get reopens(): boolean {
     return typeof this.adapter.reopenTicket === 'function';
+  }
+
+  /** The customer's typing can be shown to the agent (`customerTyping`). */
+  get takesTyping(): boolean {
+    return typeof this.adapter.customerTyping === 'function';
+  }
+
+  /** The vendor has a "seen by the customer" marker for agents' messages (`markReadByCustomer`). */
+  get takesReadMarks(): boolean {
+    return typeof this.adapter.markReadByCustomer === 'function';
   }
 
   get webhook(): WebhookHandler | undefined {
@@ -179,9 +190,33 @@ export class VendorGateway {
     return this.call('poll', 'normal', () => poll.call(this.adapter, cursor));
   }
 
+  /**
+   * The customer is typing (or stopped). Resolves false when it was dropped: a signal never waits for the rate
+   * limit (it would be late, and the slots belong to messages).
+   */
+  customerTyping(ticket: TicketRef, state: CustomerTypingState): Promise<boolean> {
+    const typing = this.adapter.customerTyping;
+    if (!typing) return Promise.reject(unsupported(this.name, 'customerTyping'));
+    return this.unlessWaiting('customerTyping', () => typing.call(this.adapter, ticket, state));
+  }
+
+  /** The customer's app showed the agent's messages up to `upTo`. False when dropped (as `customerTyping`). */
+  markReadByCustomer(ticket: TicketRef, upTo: { messageId: string; at: string }): Promise<boolean> {
+    const mark = this.adapter.markReadByCustomer;
+    if (!mark) return Promise.reject(unsupported(this.name, 'markReadByCustomer'));
+    return this.unlessWaiting('markReadByCustomer', () => mark.call(this.adapter, ticket, upTo));
+  }
+
   /** How long a call of `priority` would wait for the rate limit now (coalescing decides on it). */
   rateLimitDelay(priority: CallPriority = 'normal'): Promise<number> {
     return this.limiter.delay(priority);
+  }
+
+  /** A call made only when the rate limit lets it go now (live signals); false when it would have waited. */
+  private async unlessWaiting(method: string, work: () => Promise<void>): Promise<boolean> {
+    if ((await this.limiter.delay('normal')) > 0) return false;
+    await this.call(method, 'normal', work);
+    return true;
   }
 
   /**

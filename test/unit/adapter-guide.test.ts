@@ -42,6 +42,7 @@ describe('the adding-an-adapter guide', () => {
       'ticket.queued',
       'agent.unavailable',
       'agent.typing',
+      'agent.read',
     ]);
     expect(auth).toHaveLength(4);
     expect([...kinds, ...closedBy, ...auth].filter((k) => !guide.includes(`\`${k}\``))).toEqual([]);

@@ -77,10 +77,13 @@ describe('limeMessageSchema and limeToChatMessage over the inbound fixtures', ()
     expect(message.metadata).toEqual({ a: '1', b: 'true' });
   });
 
-  it('skips both chat states (typing, Messenger ad "starting")', () => {
-    for (const name of ['08a', '08b']) {
-      expect(limeToChatMessage(parsed(name), RECEIVED_AT)).toEqual({ kind: 'skip', reason: 'chat state' });
-    }
+  it('skips both chat states (typing, Messenger ad "starting"); typing names itself for the vendor', () => {
+    expect(limeToChatMessage(parsed('08a'), RECEIVED_AT)).toEqual({
+      kind: 'skip',
+      reason: 'chat state',
+      typing: 'composing',
+    });
+    expect(limeToChatMessage(parsed('08b'), RECEIVED_AT)).toEqual({ kind: 'skip', reason: 'chat state' });
   });
 
   it('renders plain text unchanged (WhatsApp, Instagram, redirect context)', () => {

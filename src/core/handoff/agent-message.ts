@@ -26,7 +26,7 @@ export async function deliverAgentMessage(
     failures,
     textsOf(h, conversation).fileNotDelivered,
   );
-  await h.sendToCustomer(conversation.customer, message, stableId(`agent:${eventDedupeKey(event)}`), log);
+  await h.sendToCustomer(conversation.customer, message, agentMessageId(event), log);
   h.logger.debug('agent message delivered to the customer', { ...log, eventId: event.eventId });
   if (failed.length > 0) {
     await h.noteForAgents(
@@ -46,6 +46,11 @@ export async function deliverAgentMessage(
     attachments: attachmentLinks(event.message.attachments),
     at: h.now().toISOString(),
   });
+}
+
+/** The LIME id an agent's message is sent with (stable: a retry is the same message). */
+export function agentMessageId(event: AgentMessageEvent): string {
+  return stableId(`agent:${eventDedupeKey(event)}`);
 }
 
 /** The agent's text with the configured signature, when there is a text and a name to sign with. */

@@ -2,11 +2,12 @@ import { logTag } from '../ids';
 import type { AgentMessageEvent, Conversation, HelpdeskEvent } from '../model';
 import { ticketLane, type WorkItem } from '../work/queue';
 import type { WorkRun } from '../work/runner';
-import { deliverAgentMessage } from './agent-message';
+import { agentMessageId, deliverAgentMessage } from './agent-message';
 import { agentTyping } from './agent-typing';
 import { assigned, transferred } from './assignment';
 import { eventDedupeKey, type Handoff } from './context';
 import { handBack } from './hand-back';
+import { sentToCustomer } from './live-signals';
 import { noAgent, queued } from './queue-state';
 import { agentSaw } from './read-state';
 
@@ -152,10 +153,13 @@ async function agentMessage(
   await deliverAgentMessage(h, conversation, event, retryFiles ? 'retry' : 'settle');
   // The agent answered: what the customer wrote before is read (BRIDGE_READ_RECEIPTS=agent).
   const read = await agentSaw(h, conversation);
+  // A vendor with a "seen by the customer" marker: the LIME id, so the customer's `consumed` names this message.
+  const sent = sentToCustomer(h, conversation, event, agentMessageId(event));
   const agent = event.agent && event.agent.id !== conversation.agent?.id ? event.agent : undefined;
-  if (agent || !conversation.firstAgentReplyAt || read) {
+  if (agent || !conversation.firstAgentReplyAt || read || sent.sentToCustomer) {
     await h.store.save({
       ...(read ?? conversation),
+      ...sent,
       ...(agent ? { agent } : {}),
       firstAgentReplyAt: conversation.firstAgentReplyAt ?? h.now().toISOString(),
     });

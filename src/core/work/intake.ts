@@ -1,6 +1,7 @@
 import type { TicketIndex } from '../handoff/ticket-index';
 import { logTag } from '../ids';
-import type { ChatMessage, CustomerRef, HelpdeskEvent } from '../model';
+import type { LiveSignals, SignalOutcome } from '../handoff/live-signals';
+import type { ChatMessage, CustomerRef, CustomerTypingState, HelpdeskEvent } from '../model';
 import type { FailurePolicy } from './failure-policy';
 import { ticketLane } from './queue';
 import type { LaneRunner } from './runner';
@@ -16,7 +17,24 @@ export class Intake {
     private readonly runner: Pick<LaneRunner, 'submit'>,
     private readonly index: Pick<TicketIndex, 'known' | 'lookup'>,
     private readonly failures: Pick<FailurePolicy, 'untilRecorded'>,
+    private readonly signals?: Pick<LiveSignals, 'customerTyping' | 'customerRead'>,
   ) {}
+
+  /**
+   * The customer is typing, or stopped (a LIME chat state). NOT recorded: a late typing signal is worthless, so it
+   * goes to the vendor now (where its API takes it) or is dropped (../handoff/live-signals.ts). Never rejects.
+   */
+  async acceptCustomerTyping(customer: CustomerRef, state: CustomerTypingState): Promise<SignalOutcome> {
+    return (await this.signals?.customerTyping(customer, state)) ?? 'unsupported';
+  }
+
+  /**
+   * The customer's app showed a message the bridge sent (`consumed` from the customer): relayed to the vendor's
+   * read marker where there is one, or dropped; not recorded, as typing. Never rejects.
+   */
+  async acceptCustomerRead(customerKey: string, messageId: string): Promise<SignalOutcome> {
+    return (await this.signals?.customerRead(customerKey, messageId)) ?? 'unsupported';
+  }
 
   /**
    * A customer's message, in their lane. BLiP does not deliver a message twice, so while the queue cannot record it
