@@ -125,6 +125,8 @@ export class LimeServer extends EventEmitter {
   readonly notificationProblems: NotificationProblem[] = [];
   /** Messages delivered to a bot, by id: to whom, and who sent them (where their notifications must go). */
   private readonly delivered = new Map<string, { bot: string; from: string }>();
+  /** Ids whose `received` reached the sender (a `consumed` must come after one). */
+  private readonly routedReceived = new Set<string>();
   private readonly sessions = new Set<Session>();
   /** Customers handed out by customer(), so `get /tunnels/{id}` can answer for them. */
   private readonly knownOriginators = new Set<string>();
@@ -746,7 +748,10 @@ export class LimeServer extends EventEmitter {
     this.delivered.set(envelope.id, { bot: session.identity ?? '', from: envelope.from });
     if (this.delivered.size > 200_000) {
       const oldest = this.delivered.keys().next().value;
-      if (oldest !== undefined) this.delivered.delete(oldest);
+      if (oldest !== undefined) {
+        this.delivered.delete(oldest);
+        this.routedReceived.delete(oldest);
+      }
     }
   }
 
@@ -764,10 +769,13 @@ export class LimeServer extends EventEmitter {
         ? `the message was delivered to ${message.bot}, not to ${String(session.identity)}`
         : typeof n.to !== 'string' || identityOf(n.to) !== identityOf(message.from)
           ? `addressed to ${String(n.to)}, not to the message's sender ${message.from}`
-          : event === 'consumed' && !this.notified.has(`received ${String(n.id)}`)
+          : event === 'consumed' && !this.routedReceived.has(String(n.id))
             ? 'consumed before received'
             : undefined;
-    if (!problem) return;
+    if (!problem) {
+      if (event === 'received') this.routedReceived.add(String(n.id));
+      return;
+    }
     this.notificationProblems.push({ at: new Date(), event, id: n.id, problem });
     this.options.logger?.warn('sandbox LIME server: a notification a real BLiP could not route', {
       code: 'SANDBOX_NOTIFICATION_MISROUTED',

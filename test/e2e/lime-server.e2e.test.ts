@@ -62,6 +62,14 @@ class RawClient {
   }
 }
 
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 describe('the sandbox LIME server in strict mode', () => {
   let lime: LimeServer;
   beforeEach(async () => {
@@ -164,6 +172,34 @@ describe('the sandbox LIME server in strict mode', () => {
       reason: { code: 1, description: 'The session authentication failed' },
     });
     await client.closed;
+  });
+
+  it('records every notification a real BLiP could not route: unknown id, wrong address, consumed before received', async () => {
+    const client = await RawClient.connect(lime.port);
+    await client.establish();
+    const customer = lime.customer('5511987654321@wa.gw.msging.net', `${BOT}@msging.net`);
+    const m1 = String(lime.sendFromCustomer(`${BOT}@msging.net`, customer, 'text/plain', 'oi').id);
+    const m2 = String(lime.sendFromCustomer(`${BOT}@msging.net`, customer, 'text/plain', 'oi de novo').id);
+    await client.next((f) => f.id === m2);
+    // As blip-sdk routes them: TO the sender, with the message's id, received first.
+    client.send({ id: m1, to: customer.address, event: 'received' });
+    client.send({ id: m1, to: customer.address, event: 'consumed' });
+    // Misrouted: an id never delivered, another address, consumed before received.
+    client.send({ id: 'never-sent', to: customer.address, event: 'received' });
+    client.send({ id: m2, to: 'someone@msging.net', event: 'received' });
+    client.send({ id: m2, to: customer.address, event: 'consumed' });
+    await until(() => lime.notifications.length === 5);
+    expect(lime.notificationProblems.map((p) => [p.event, p.id, p.problem])).toEqual([
+      ['received', 'never-sent', 'no message with this id was delivered to the bot'],
+      [
+        'received',
+        m2,
+        expect.stringMatching(/^addressed to someone@msging.net, not to the message's sender/),
+      ],
+      ['consumed', m2, 'consumed before received'],
+    ]);
+    // Recorded, not refused: the session goes on.
+    expect(lime.refusals).toEqual([]);
   });
 
   it('fails or finishes an established session on demand', async () => {
