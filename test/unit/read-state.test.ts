@@ -89,11 +89,12 @@ describe('read state: BRIDGE_READ_RECEIPTS=agent', () => {
     const h = core({ settings: { reopenWindowMs: 3_600_000 } });
     const ticket = await openedTicket(h);
     await h.helpdeskSends(closed(ticket));
-    expect(h.timeline.of('consumed')).toEqual([]);
+    // The agent closed the ticket: what the customer wrote was seen.
+    expect(h.timeline.of('consumed').map((c) => c.messageIds)).toEqual([['m1']]);
     await h.write(customer(), message('m2'));
     expect(h.timeline.of('reopen')).toHaveLength(1);
     await h.helpdeskSends(agentMessage(ticket, 'c1'));
-    expect(h.timeline.of('consumed').map((c) => c.messageIds)).toEqual([['m2']]);
+    expect(h.timeline.of('consumed').map((c) => c.messageIds)).toEqual([['m1'], ['m2']]);
   });
 });
 

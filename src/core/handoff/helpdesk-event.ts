@@ -94,9 +94,12 @@ async function handle(
       return 'assigned';
     case 'ticket.transferred':
       return transferred(h, conversation, event);
-    case 'ticket.closed':
-      await handBack(h, { ...conversation, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
+    case 'ticket.closed': {
+      // The agent closed it: what the customer wrote was seen (BRIDGE_READ_RECEIPTS=agent).
+      const read = (await agentSaw(h, conversation)) ?? conversation;
+      await handBack(h, { ...read, agent: event.agent ?? conversation.agent }, 'agent', event.reason);
       return 'closed';
+    }
     case 'ticket.queued':
       await queued(h, conversation, event);
       return 'queued';
