@@ -26,7 +26,8 @@ export type Intake = Pick<CoreIntake, 'acceptCustomerMessage' | 'acceptDeliveryF
 
 /**
  * The BLiP edge's receivers: validate each envelope, record it as work, and never throw.
- * Resolving late is deliberate: the SDK sends `consumed` only after the handler finished, so it means "recorded".
+ * Acknowledging late is deliberate: `received` (BRIDGE_READ_RECEIPTS=agent, sent here) or blip-sdk's `consumed` (queued,
+ * sent once the handler finished) means "recorded".
  * BLiP does not deliver a message twice, so while the queue cannot be reached the intake holds the message and
  * tries again (bounded, by the core's failure policy); only then is it reported as lost, loudly.
  */

@@ -78,6 +78,25 @@ it('without it: the bridge’s own thread with the tunnel (what reached the brid
   expect(s.lime.httpCommands).toEqual([]);
 });
 
+it('a key BLiP refuses: the ticket opens without the transcript, and the log says which key', async () => {
+  const logs = captureLogs();
+  sandbox = await startSandbox({
+    logger: logs.logger,
+    env: {
+      BRIDGE_TRANSCRIPT: 'note',
+      BLIP_HISTORY_KEY: Buffer.from('acmerouter:not-the-key').toString('base64'),
+    },
+  });
+  const s = sandbox;
+  s.say(s.customer(ORIGINATOR), 'Oi');
+  await s.helpdesk.waitFor(() => s.helpdesk.tickets().length === 1);
+  await s.bridge.runner.idle();
+  expect(s.helpdesk.tickets()[0]!.bridgeNotes).toEqual([]);
+  expect(s.lime.httpCommands.map((c) => c.status)).toEqual([401]);
+  const line = logs.lines().find((l) => l.code === 'DIRECTORY_HISTORY_FAILED');
+  expect(String(line?.error)).toMatch(/BLIP_HISTORY_KEY/);
+});
+
 it('the sandbox serves the router’s thread to the router’s key only', async () => {
   const s = await start({});
   const customer = s.customer(ORIGINATOR);

@@ -26,4 +26,15 @@ describe('the SDK’s own notifications', () => {
       expect.objectContaining({ level: 'warn', code: 'BLIP_NOTIFICATION_LOST', event: 'consumed' }),
     ]);
   });
+
+  it('with BRIDGE_READ_RECEIPTS=agent, drop the SDK’s received-on-arrival (the bridge says it once recorded)', () => {
+    const sent: LimeNotification[] = [];
+    const client = { sendNotification: (n: LimeNotification) => void sent.push(n) };
+    guardNotifications(client, captureLogs().logger, true);
+    const received = { ...consumed, event: 'received' } as LimeNotification;
+    const failed = { ...consumed, event: 'failed', reason: { code: 101 } } as LimeNotification;
+    client.sendNotification(received);
+    client.sendNotification(failed);
+    expect(sent).toEqual([failed]);
+  });
 });
