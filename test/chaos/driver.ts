@@ -65,7 +65,7 @@ export interface ChaosReport {
   /** Vendor API calls the emulator answered with a fault, by kind (`503`, `429`, `late`, `hang`). */
   faultedCalls: Record<string, number>;
   apiCalls: number;
-  /** Customer messages sent again because BLiP did not see `consumed` in time. */
+  /** Customer messages sent again because the bot's `received` did not come in time. */
   resends: number;
   /** Customer messages that waited because no bot session was up (all bridges down or reconnecting). */
   heldWithoutSession: number;

@@ -6,7 +6,7 @@
 export interface ChaosOptions {
   /** Customers talking at once. */
   customers: number;
-  /** Messages each customer sends, one after the other (each waits for BLiP's `consumed`). */
+  /** Messages each customer sends, one after the other (each waits for the bot's `received`: recorded). */
   messages: number;
   /** Agent replies per customer, through signed webhooks. */
   replies: number;
@@ -38,7 +38,7 @@ export interface ChaosOptions {
   timeoutMode: 'mixed' | 'late' | 'hang';
   restartAfterMs: number;
   redisDownMs: number;
-  /** The customer re-sends a message BLiP did not report `consumed` within this time. */
+  /** The customer re-sends a message the bot did not acknowledge (`received`) within this time. */
   consumedTimeoutMs: number;
   /** The bridge's vendor limit (ZENDESK_REQUESTS_PER_MINUTE), shared through Redis. */
   requestsPerMinute: number;

@@ -32,7 +32,7 @@ export function figures(report: ChaosReport): Array<[string, string]> {
     ['faults injected', faults || 'none'],
     ['vendor calls answered by a fault', calls || 'none'],
     ['vendor API calls', String(report.apiCalls)],
-    ['customer resends (no `consumed` in time)', String(report.resends)],
+    ['customer resends (no `received` in time)', String(report.resends)],
     ['messages held while no bot session', String(report.heldWithoutSession)],
     ['webhook redeliveries (not 2xx)', String(report.webhookRedeliveries)],
     [
