@@ -871,6 +871,20 @@ export class LimeServer extends EventEmitter {
         ? respond({ status: 'success', type: 'application/vnd.lime.account+json', resource: account })
         : notFound();
     }
+    if (command.method === 'get' && path === '/threads') {
+      // The caller's threads, newest conversation first (the router's with real customers, a bot's with tunnels).
+      const peers = [...(identity === this.router.toLowerCase() ? this.routerThreads : this.threads).keys()];
+      const take = Number(new URLSearchParams(query).get('$take') ?? 20);
+      const items = peers.slice(0, Number.isFinite(take) && take > 0 ? take : 20).map((peer) => ({
+        ownerIdentity: identity,
+        identity: peer,
+      }));
+      return respond({
+        status: 'success',
+        type: 'application/vnd.lime.collection+json',
+        resource: { total: peers.length, itemType: 'application/vnd.iris.thread+json', items },
+      });
+    }
     if (command.method === 'get' && path.startsWith('/threads/')) {
       const peer = path.slice('/threads/'.length).toLowerCase();
       // Each bot reads its own threads: the router's conversation with the real customer only with its credentials.

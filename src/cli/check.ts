@@ -4,7 +4,9 @@
  * 0 all reachable, 1 something failed, 2 the configuration itself is invalid.
  */
 import type { VendorName } from '../adapters/registry';
+import { randomUUID } from 'node:crypto';
 import { BlipConnection } from '../blip/client';
+import { BlipHttpCommands } from '../blip/http-commands';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { errorMessage } from '../core/errors';
 import { silentLogger } from '../core/logger';
@@ -61,6 +63,8 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
         }
       },
     },
+    // BLIP_HISTORY_KEY: the router's key reads threads over BLiP's HTTP commands (the transcript's source).
+    ...(config.liveChat.history ? [historyCheck(config.liveChat.history)] : []),
     // Each enabled helpdesk's credentials, one line each.
     ...config.vendors.map((vendor): Check => ({
       name: vendor.name,
@@ -95,6 +99,27 @@ export async function runCheck(env: NodeJS.ProcessEnv, out: Print, err: Print): 
   }
   out(failed ? `\n${failed} check(s) failed.` : '\nAll checks passed.');
   return failed ? 1 : 0;
+}
+
+/** One `get /threads?$take=1` with BLIP_HISTORY_KEY: the key is taken and reads threads. */
+function historyCheck(history: { key: string; url: string }): Check {
+  return {
+    name: 'blip history',
+    async run() {
+      const commands = new BlipHttpCommands({ ...history, timeoutMs: 10_000 });
+      const answer = await commands.sendCommand({ id: randomUUID(), method: 'get', uri: '/threads?$take=1' });
+      if (answer.status !== 'success') {
+        const reason = answer.reason
+          ? `${answer.reason.code} ${answer.reason.description ?? ''}`.trim()
+          : 'no reason';
+        return {
+          ok: false,
+          detail: `${history.url}: BLiP answered ${answer.status ?? 'nothing'} (${reason})`,
+        };
+      }
+      return { ok: true, detail: `${history.url}: BLIP_HISTORY_KEY reads its bot's threads` };
+    },
+  };
 }
 
 /** A Redis URL without its password. */

@@ -8,7 +8,13 @@ import axios from 'axios';
 import { runBridgeCli } from '../../src/cli/bridge';
 import { bridgeTriggers, EVENT_SUBSCRIPTIONS } from '../../src/adapters/zendesk/setup';
 import { emulatorFactories, SANDBOX_WEBHOOK_SECRET } from '../../sandbox/emulators';
-import { SANDBOX_ACCESS_KEY, SANDBOX_BOT } from '../../sandbox/harness';
+import {
+  SANDBOX_ACCESS_KEY,
+  SANDBOX_BOT,
+  SANDBOX_ROUTER,
+  SANDBOX_ROUTER_ACCESS_KEY,
+  SANDBOX_ROUTER_HTTP_KEY,
+} from '../../sandbox/harness';
 import type { IntercomEmulator } from '../../src/adapters/intercom/emulator';
 import { LimeServer } from '../../sandbox/lime-server';
 import type { ServiceNowEmulator } from '../../src/adapters/servicenow/emulator';
@@ -179,7 +185,10 @@ describeWithRedis('check', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     redis = await startRedisServer();
-    lime = await LimeServer.start({ accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY } });
+    lime = await LimeServer.start({
+      accounts: { [SANDBOX_BOT]: SANDBOX_ACCESS_KEY, [SANDBOX_ROUTER]: SANDBOX_ROUTER_ACCESS_KEY },
+      router: `${SANDBOX_ROUTER}@msging.net`,
+    });
     zendesk = await emulatorFactories.zendesk();
     env = {
       BLIP_IDENTIFIER: SANDBOX_BOT,
@@ -220,6 +229,18 @@ describeWithRedis('check', () => {
     expect(result.out).toMatch(/^FAIL\s+zendesk\s+.*HTTP 401/m);
     expect(result.out).toMatch(/^FAIL\s+redis\s+redis:\/\/127.0.0.1:1/m);
     expect(result.out).toContain('3 check(s) failed.');
+  });
+
+  it('checks BLIP_HISTORY_KEY when it is set: the router’s key reads threads, a wrong one is named', async () => {
+    const history = { BLIP_HISTORY_URL: lime.commandsUrl };
+    const ok = await cli(['check'], { ...env, ...history, BLIP_HISTORY_KEY: SANDBOX_ROUTER_HTTP_KEY });
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^OK\s+blip history\s+http:\/\/127.0.0.1:\d+\/commands: BLIP_HISTORY_KEY reads/m);
+    const wrongKey = Buffer.from('acmerouter:wrong').toString('base64');
+    const wrong = await cli(['check'], { ...env, ...history, BLIP_HISTORY_KEY: wrongKey });
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toMatch(/^FAIL\s+blip history\s+BLiP refused BLIP_HISTORY_KEY \(HTTP 401\)/m);
+    expect(wrong.out + wrong.err).not.toContain(wrongKey);
   });
 
   it('exits 2 on an invalid configuration, naming the keys', async () => {
