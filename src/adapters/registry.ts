@@ -1,4 +1,5 @@
 import type { AdapterModule } from './adapter';
+import { chatwootModule } from './chatwoot';
 import { intercomModule } from './intercom';
 import { omnizeModule } from './omnize';
 import { servicenowModule } from './servicenow';
@@ -10,6 +11,7 @@ export const adapterModules = {
   intercom: intercomModule,
   servicenow: servicenowModule,
   omnize: omnizeModule,
+  chatwoot: chatwootModule,
 } satisfies Record<string, AdapterModule>;
 
 export type VendorName = keyof typeof adapterModules;

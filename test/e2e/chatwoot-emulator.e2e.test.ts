@@ -1,0 +1,135 @@
+/**
+ * The Chatwoot emulator and adapter beyond the shared contract suite: the emulator really validates requests against
+ * the OpenAPI file (and the token), and the adapter's retry rules hold against it over real HTTP: a retried open
+ * finds the conversation an earlier try made, a retried message already there is not posted again, a refused
+ * contact detail does not stop the handoff, and a webhook of the emulator has the fixtures' shape.
+ */
+import axios from 'axios';
+import { ChatwootAdapter } from '../../src/adapters/chatwoot';
+import { chatwootConfigSchema } from '../../src/adapters/chatwoot/config';
+import { ChatwootEmulator, testKit } from '../../src/adapters/chatwoot/emulator';
+import { silentLogger } from '../../src/core/logger';
+import type { CustomerRef, OpenTicketRequest } from '../../src/core/model';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+jest.setTimeout(30_000);
+
+const maria: CustomerRef = {
+  key: 'a1b2c3@tunnel.msging.net',
+  address: 'a1b2c3@tunnel.msging.net/instance',
+  originator: '5511987654321@wa.gw.msging.net',
+  name: 'Maria Oliveira',
+};
+
+let emulator: ChatwootEmulator;
+beforeEach(async () => {
+  emulator = await testKit.start();
+});
+afterEach(async () => {
+  await emulator.stop();
+});
+
+const adapter = () => new ChatwootAdapter(chatwootConfigSchema.parse(emulator.bridgeEnv()), silentLogger);
+const request = (over: Partial<OpenTicketRequest> = {}): OpenTicketRequest => ({
+  customer: maria,
+  sessionId: 's-1',
+  subject: 'BLiP chat',
+  tags: [],
+  first: { id: 'm1', text: 'Olá, preciso de ajuda', at: new Date().toISOString() },
+  ...over,
+});
+const api = (method: string, url: string, data?: unknown, token = 'sandbox-chatwoot-access-token') =>
+  axios.request({
+    method,
+    url: `${emulator.url}/api/v1/accounts/3${url}`,
+    data,
+    headers: { api_access_token: token },
+    validateStatus: () => true,
+  });
+
+describe('the Chatwoot emulator', () => {
+  it('refuses requests the OpenAPI file does not allow, and a wrong token', async () => {
+    const ticket = await adapter().openTicket(request(), 'open:s-1');
+    expect(
+      (await api('post', `/conversations/${ticket.id}/toggle_status`, { status: 'closed' })).status,
+    ).toBe(400);
+    expect((await api('post', '/contacts', { name: 'no inbox' })).status).toBe(400);
+    expect((await api('post', `/conversations/${ticket.id}/messages`, { private: true })).status).toBe(400);
+    expect((await api('get', '/contacts/search?q=x', undefined, 'wrong-token')).status).toBe(401);
+    expect(
+      (await api('post', `/conversations/${ticket.id}/toggle_status`, { status: 'resolved' })).status,
+    ).toBe(200);
+  });
+
+  it("sends webhooks with the fixtures' shape", async () => {
+    const ticket = await adapter().openTicket(request(), 'open:s-1');
+    emulator.setWebhookTarget('http://127.0.0.1:9/unreachable');
+    const delivery = await emulator.agentReply(ticket.id, 'Olá!');
+    const fixture = JSON.parse(
+      readFileSync(path.resolve(__dirname, '../fixtures/chatwoot/message-created-outgoing.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const body = JSON.parse(delivery.body) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(Object.keys(fixture).sort());
+    expect(Object.keys(body.conversation as object).sort()).toEqual(
+      Object.keys(fixture.conversation as object).sort(),
+    );
+    expect(Object.keys(delivery.headers).sort()).toEqual(
+      expect.arrayContaining(['x-chatwoot-delivery', 'x-chatwoot-signature', 'x-chatwoot-timestamp']),
+    );
+  });
+});
+
+describe('the Chatwoot adapter against the emulator', () => {
+  it('a retried open returns the conversation the earlier try made', async () => {
+    const first = await adapter().openTicket(request(), 'open:s-1');
+    const again = await adapter().openTicket(request(), 'open:s-1');
+    expect(again).toEqual(first);
+    expect(emulator.tickets()).toHaveLength(1);
+    // Another session of the same customer is another conversation, for the same contact.
+    const next = await adapter().openTicket(request({ sessionId: 's-2' }), 'open:s-2');
+    expect(next.id).not.toBe(first.id);
+    expect(next.requesterId).toBe(first.requesterId);
+    expect(emulator.contacts.size).toBe(1);
+  });
+
+  it('a retried message already in the conversation is not posted again; one that is not, is', async () => {
+    const cw = adapter();
+    const ticket = await cw.openTicket(request(), 'open:s-1');
+    const message = { id: 'm2', text: 'segunda via', at: new Date(Date.now() - 1000).toISOString() };
+    await cw.appendCustomerMessage(ticket, message, 'msg:s-1:m2');
+    await cw.appendCustomerMessage(ticket, message, 'msg:s-1:m2', { again: true });
+    const lost = { id: 'm3', text: 'nunca chegou', at: new Date().toISOString() };
+    await cw.appendCustomerMessage(ticket, lost, 'msg:s-1:m3', { again: true });
+    expect(emulator.tickets()[0]!.customerMessages).toEqual([
+      'Olá, preciso de ajuda',
+      'segunda via',
+      'nunca chegou',
+    ]);
+  });
+
+  it('opens without the contact details Chatwoot refuses', async () => {
+    const ticket = await adapter().openTicket(
+      request({ contact: { name: 'Maria Oliveira', phone: '11 98765-4321', email: 'maria@example.com' } }),
+      'open:s-1',
+    );
+    const contact = [...emulator.contacts.values()][0]!;
+    expect(contact).toMatchObject({ identifier: maria.originator, phone_number: null, email: null });
+    expect(emulator.tickets()[0]).toMatchObject({
+      id: ticket.id,
+      customerMessages: ['Olá, preciso de ajuda'],
+    });
+  });
+
+  it('reopens a resolved conversation with the message', async () => {
+    const cw = adapter();
+    const ticket = await cw.openTicket(request(), 'open:s-1');
+    await cw.closeTicket(ticket, 'customer');
+    expect(emulator.tickets()[0]!.closed).toBe(true);
+    await cw.reopenTicket(ticket, { id: 'm9', text: 'voltei', at: new Date().toISOString() }, 'msg:s-1:m9');
+    expect(emulator.tickets()[0]).toMatchObject({
+      closed: false,
+      customerMessages: ['Olá, preciso de ajuda', 'voltei'],
+    });
+  });
+});
