@@ -54,13 +54,15 @@ export class ChatwootEmulator extends ChatwootState implements VendorEmulator {
       const incoming = c.messages.filter((m) => m.message_type === 'incoming');
       return {
         id: String(c.id),
-        customerMessages: incoming.filter((m) => (m.content ?? '').trim() !== '').map((m) => m.content ?? ''),
+        customerMessages: incoming
+          .filter((m) => (m.content ?? '').trim() !== '')
+          .map((m) => readAsAgent(m.content ?? '')),
         customerExternalId: c.contact.identifier ?? undefined,
         customerFiles: incoming.flatMap((m) => m.attachments).map(fileView),
         closed: c.status === 'resolved',
         bridgeNotes: c.messages
           .filter((m) => m.private && m.sender.type === 'user' && m.sender.user.id === this.bridgeUser.id)
-          .map((m) => m.content ?? ''),
+          .map((m) => readAsAgent(m.content ?? '')),
       };
     });
   }
@@ -226,4 +228,47 @@ export const testKit: VendorTestKit<ChatwootEmulator> = {
   harnessEnv: { CHATWOOT_REQUESTS_PER_MINUTE: '100000' },
   demoEnv: { CHATWOOT_TEAMS: 'financeiro:11' },
   fuzzSample: 'fixtures/chatwoot/message-created-outgoing.json',
+  // Chatwoot renders message content as Markdown: no `content` the bridge writes may hold live Markdown.
+  liveMarkup: (body) => contents(body).flatMap(liveMarkdown),
 };
+
+/**
+ * What the agent reads of a message's content in the dashboard (MessageFormatter.js renders Markdown): here, the
+ * text with CommonMark's backslash escapes resolved (the bridge writes nothing else that renders).
+ */
+export function readAsAgent(content: string): string {
+  return content.replace(/\\([!-/:-@[-`{-~])/g, '$1');
+}
+
+/**
+ * Markdown in `text` that the dashboard would render as markup rather than show: an unescaped character that opens
+ * emphasis, code, a link or an image, an autolink, strikethrough, a table or an entity anywhere outside a bare URL, or a block
+ * marker (heading, quote, list, setext underline) at the start of a line.
+ */
+export function liveMarkdown(text: string): string[] {
+  const found: string[] = [];
+  const withoutUrls = text.replace(/\b(?:https?:\/\/|www\.)[^\s\\`*[\]<>~|]+/gi, ' ');
+  for (let i = 0; i < withoutUrls.length; i++) {
+    const c = withoutUrls[i]!;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if ('`*_[]<~|'.includes(c)) found.push(c);
+    else if (c === '&' && /^&#?[A-Za-z0-9]+;/.test(withoutUrls.slice(i))) found.push('entity');
+  }
+  for (const line of withoutUrls.split('\n')) {
+    const marker = /^ {0,3}([#>+=-]|\d{1,9}[.)])/.exec(line);
+    if (marker) found.push(`line start ${marker[1]}`);
+  }
+  return found;
+}
+
+/** Every `content` value in an API request body (the only field the dashboard renders as Markdown). */
+function contents(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(contents);
+  if (!value || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([key, v]) =>
+    key === 'content' && typeof v === 'string' ? [v] : contents(v),
+  );
+}

@@ -16,6 +16,7 @@ import {
 import { type FieldMapping, mappedValues, teamId } from '../shared/field-map';
 import { ChatwootApi, type NewContact, SESSION_ATTRIBUTE, statusOf } from './api';
 import { type ChatwootConfig, chatwootConfigSchema } from './config';
+import { escapeMarkdown } from './markdown';
 import { chatwootSetup } from './setup';
 import { agentMessage, type ChatwootMessage, ChatwootWebhook, messageType } from './webhook';
 
@@ -189,7 +190,7 @@ export class ChatwootAdapter implements HelpdeskAdapter {
   }
 
   async addInternalNote(ticket: TicketRef, text: string): Promise<void> {
-    await this.api.createMessage(ticket.id, { content: text, kind: 'note' });
+    await this.api.createMessage(ticket.id, { content: escapeMarkdown(text), kind: 'note' });
   }
 
   async closeTicket(ticket: TicketRef, _closedBy?: ClosedBy): Promise<void> {
@@ -210,15 +211,16 @@ export class ChatwootAdapter implements HelpdeskAdapter {
 }
 
 /**
- * The message body: the readable text, then each file that is only a link as `name: url`. Files already in the
- * conversation (`uploadRef`: their own message, posted just before) and files the core noted in the text
- * (`notAttached`) are not listed again.
+ * The message body: the readable text, then each file that is only a link as `name: url`, as Markdown that shows
+ * exactly that text (markdown.ts). Files already in the conversation (`uploadRef`: their own message, posted just
+ * before) and files the core noted in the text (`notAttached`) are not listed again.
  */
 export function messageBody(message: ChatMessage): string {
   const links = (message.attachments ?? [])
     .filter((a) => !a.uploadRef && !a.notAttached)
     .map((a) => `${a.name ?? a.mimeType}: ${a.url}`);
-  return [message.text, ...links].filter((part) => part.trim() !== '').join('\n') || '(empty message)';
+  const body = [message.text, ...links].filter((part) => part.trim() !== '').join('\n');
+  return body ? escapeMarkdown(body) : '(empty message)';
 }
 
 /**
