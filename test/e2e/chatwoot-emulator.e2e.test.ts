@@ -8,6 +8,7 @@ import axios from 'axios';
 import { ChatwootAdapter } from '../../src/adapters/chatwoot';
 import { chatwootConfigSchema } from '../../src/adapters/chatwoot/config';
 import { ChatwootEmulator, testKit } from '../../src/adapters/chatwoot/emulator';
+import { setupChatwoot } from '../../src/adapters/chatwoot/setup';
 import { silentLogger } from '../../src/core/logger';
 import type { CustomerRef, OpenTicketRequest } from '../../src/core/model';
 import { readFileSync } from 'node:fs';
@@ -131,5 +132,35 @@ describe('the Chatwoot adapter against the emulator', () => {
       closed: false,
       customerMessages: ['Olá, preciso de ajuda', 'voltei'],
     });
+  });
+});
+
+describe('setup chatwoot', () => {
+  it('prints the webhook URL to enter, checks the token and the inbox, and fails on a wrong token', async () => {
+    const config = chatwootConfigSchema.parse(emulator.bridgeEnv());
+    emulator.setWebhookTarget('https://bridge.acme.com.br/webhooks/chatwoot');
+    const steps = await setupChatwoot(config, { endpoint: 'https://bridge.acme.com.br/webhooks/chatwoot' });
+    expect(steps.map((s) => [s.status, s.item])).toEqual([
+      ['info', 'webhook'],
+      ['ok', 'access token'],
+      ['ok', 'inbox 7'],
+    ]);
+    expect(steps[0]!.detail).toContain('Webhook URL:  https://bridge.acme.com.br/webhooks/chatwoot');
+    expect(steps[0]!.detail).not.toContain(config.CHATWOOT_WEBHOOK_SECRET);
+    const elsewhere = await setupChatwoot(config, { endpoint: 'https://other.example/webhooks/chatwoot' });
+    expect(elsewhere.at(-1)).toMatchObject({ status: 'warn', item: 'inbox 7' });
+    const wrong = await setupChatwoot({ ...config, CHATWOOT_API_ACCESS_TOKEN: 'wrong' }, { endpoint: 'x' });
+    expect(wrong.map((s) => s.status)).toEqual(['info', 'fail']);
+  });
+});
+
+describe('the team on open', () => {
+  it("gives the conversation the handoff's team, mapped by name in CHATWOOT_TEAMS", async () => {
+    const cw = new ChatwootAdapter(
+      chatwootConfigSchema.parse({ ...emulator.bridgeEnv(), CHATWOOT_TEAMS: 'financeiro:11' }),
+      silentLogger,
+    );
+    const ticket = await cw.openTicket(request({ fields: { team: 'Financeiro' } }), 'open:s-1');
+    expect(emulator.conversations.get(Number(ticket.id))?.team).toEqual({ id: 11, name: 'Financeiro' });
   });
 });

@@ -43,7 +43,8 @@ export abstract class ChatwootState {
   readonly bridgeUser: EmulatedUser = { id: 1, name: 'BLiP Bridge', email: 'bridge@acme.com.br' };
   readonly agent: EmulatedUser = { id: 2, name: 'Ana Souza', email: 'ana.souza@acme.com.br' };
   readonly users: EmulatedUser[] = [this.bridgeUser, this.agent];
-  readonly teams = new Map<string, EmulatedTeam>();
+  /** Teams by name; "Financeiro" (11) exists from the start: the demo's `CHATWOOT_TEAMS=financeiro:11`. */
+  readonly teams = new Map<string, EmulatedTeam>([['Financeiro', { id: 11, name: 'Financeiro' }]]);
   readonly contacts = new Map<number, EmulatedContact>();
   readonly conversations = new Map<number, EmulatedConversation>();
   readonly requests: RecordedRequest[] = [];
@@ -59,7 +60,7 @@ export abstract class ChatwootState {
   protected nextMessageId = 48_001;
   protected nextAttachmentId = 6001;
   protected nextUserId = 3;
-  protected nextTeamId = 11;
+  protected nextTeamId = 12;
   protected lastBody?: string;
   protected server?: Server;
 
