@@ -141,6 +141,26 @@ describe('chatwoot webhook: parse', () => {
     ]);
   });
 
+  it('makes an agent typing a reply a typing state, each delivery its own event; a note or the contact typing is left out', () => {
+    const typing = { ...request('conversation-typing-on.json'), receivedAt: new Date(1796648690123) };
+    expect(webhook.parse(typing)).toEqual([
+      {
+        kind: 'agent.typing',
+        ticket,
+        eventId: 'typing:1201:on:1796648690123',
+        state: 'composing',
+        sessionId,
+      },
+    ]);
+    const text = readFileSync(path.join(dir, 'conversation-typing-on.json'), 'utf8');
+    const off = Buffer.from(text.replace('"conversation_typing_on"', '"conversation_typing_off"'));
+    expect(webhook.parse(request('x', {}, off))).toMatchObject([{ kind: 'agent.typing', state: 'paused' }]);
+    const inNote = Buffer.from(text.replace('"is_private": false', '"is_private": true'));
+    expect(webhook.parse(request('x', {}, inNote))).toEqual([]);
+    const contact = Buffer.from(text.replace('"type": "user"', '"type": "contact"'));
+    expect(webhook.parse(request('x', {}, contact))).toEqual([]);
+  });
+
   it('leaves out events of another inbox, a status change to open, and events it does not use', () => {
     const other = new ChatwootWebhook(signing.secret, '8');
     expect(other.parse(request('message-created-outgoing.json'))).toEqual([]);
@@ -149,9 +169,7 @@ describe('chatwoot webhook: parse', () => {
       'utf8',
     ).replace('"status": "resolved"', '"status": "open"');
     expect(webhook.parse(request('x', {}, Buffer.from(reopened)))).toEqual([]);
-    expect(webhook.parse(request('x', {}, Buffer.from('{"event":"conversation_typing_on","id":1}')))).toEqual(
-      [],
-    );
+    expect(webhook.parse(request('x', {}, Buffer.from('{"event":"contact_updated","id":1}')))).toEqual([]);
   });
 
   it('refuses a body that is not JSON or has no event (the vendor gets 400)', () => {

@@ -18,7 +18,13 @@ import {
   waitUntil,
 } from '../../../sandbox/vendor-emulator';
 import { buildChatwootApp } from './emulator-app';
-import { type EmulatedContact, type EmulatedConversation, messageWebhookData } from './emulator-payloads';
+import {
+  conversationWebhookData,
+  type EmulatedContact,
+  type EmulatedConversation,
+  messageWebhookData,
+  userWebhookData,
+} from './emulator-payloads';
 import { type ChatwootEmulatorOptions, ChatwootState, fileView, signedWith, unixNow } from './emulator-state';
 
 export type { ChatwootEmulatorOptions } from './emulator-state';
@@ -150,6 +156,21 @@ export class ChatwootEmulator extends ChatwootState implements VendorEmulator {
     conversation.team = team;
     this.touch(conversation);
     return this.fireConversation('conversation_updated', conversation, { team_id: [previous, team.id] });
+  }
+
+  /**
+   * The agent types in the reply box (`conversation_typing_on`) or stops (`_off`), as
+   * WebhookListener#handle_typing_status sends it; `inNote`: typing a private note (`is_private: true`).
+   */
+  typing(conversationId: string, typing = true, inNote = false): Promise<WebhookDelivery> {
+    const conversation = this.conversation(conversationId);
+    const body = {
+      event: typing ? 'conversation_typing_on' : 'conversation_typing_off',
+      user: userWebhookData(this.agent),
+      conversation: conversationWebhookData(conversation, this.account),
+      is_private: inNote,
+    };
+    return this.deliver(JSON.stringify(body));
   }
 
   /** The agent resolves it: `conversation_status_changed`, then `conversation_updated` (both fire on a status). */

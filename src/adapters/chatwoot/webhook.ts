@@ -18,7 +18,8 @@ import {
  *    activity lines are left out;
  *  - `conversation_status_changed` (Conversation#webhook_data + `changed_attributes`): to `resolved` → closed;
  *  - `conversation_updated` with `assignee_id` / `team_id` in `changed_attributes` → assigned / transferred, the
- *    names taken from `meta.assignee` / `meta.team`.
+ *    names taken from `meta.assignee` / `meta.team`;
+ *  - `conversation_typing_on` / `_off` by an agent, not in a private note → typing (composing / paused).
  * Signature (lib/webhooks/trigger.rb, `request_headers`): `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret,
  * "<X-Chatwoot-Timestamp>.<raw body>")>`, the timestamp in Unix seconds: `hmac-signed-time`.
  */
@@ -61,8 +62,11 @@ export class ChatwootWebhook implements WebhookHandler {
         return this.statusChanged(json);
       case 'conversation_updated':
         return this.conversationUpdated(json);
+      case 'conversation_typing_on':
+      case 'conversation_typing_off':
+        return this.typing(json, envelope.data.event === 'conversation_typing_on', request.receivedAt);
       default:
-        return []; // conversation_created, message_updated, typing, contact events...
+        return []; // conversation_created, message_updated, contact events...
     }
   }
 
@@ -116,6 +120,23 @@ export class ChatwootWebhook implements WebhookHandler {
       });
     }
     return events.map((e) => withSession(e, body));
+  }
+
+  /**
+   * `conversation_typing_on/off` (WebhookListener#handle_typing_status: `user`, `conversation`, `is_private`): an
+   * agent typing a reply is `composing`, stopping `paused`; typing a private note, or the contact's own typing, is
+   * not for the customer. Typing repeats and carries no id: each delivery is its own event (the time it arrived).
+   */
+  private typing(json: unknown, on: boolean, receivedAt: Date): HelpdeskEvent[] {
+    const body = strict(typingEvent, json, on ? 'conversation_typing_on' : 'conversation_typing_off');
+    if (!this.ours(body.conversation.inbox_id) || body.is_private || body.user?.type !== 'user') return [];
+    const event: HelpdeskEvent = {
+      kind: 'agent.typing',
+      ticket: ticketRef(body.conversation),
+      eventId: `typing:${body.conversation.id}:${on ? 'on' : 'off'}:${receivedAt.getTime()}`,
+      state: on ? 'composing' : 'paused',
+    };
+    return [withSession(event, body.conversation)];
   }
 
   /** Events of other inboxes (an account webhook sees every inbox) are not ours. */
@@ -184,6 +205,12 @@ const messageEvent = messageSchema.extend({
 });
 
 const change = z.looseObject({ previous_value: z.unknown(), current_value: z.unknown() });
+
+const typingEvent = z.looseObject({
+  conversation: conversationEvent,
+  user: person.nullish(),
+  is_private: z.boolean().nullish(),
+});
 
 const MESSAGE_TYPES = ['incoming', 'outgoing', 'activity', 'template'] as const;
 
