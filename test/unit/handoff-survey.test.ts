@@ -253,6 +253,21 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge)', () => {
   });
 });
 
+describe('the survey with BRIDGE_READ_RECEIPTS=agent', () => {
+  it('marks the answer read at once: the bridge read it, no agent ever will', async () => {
+    const h = core({ settings: { readReceipts: 'agent' } });
+    const who = customer();
+    await closedForSurvey(h, who);
+    await h.write(who, { ...message('answer'), text: '5' });
+    expect(h.timeline.of('consumed')).toContainEqual({
+      what: 'consumed',
+      to: who.address,
+      messageIds: ['answer'],
+    });
+    expect(h.timeline.of('handBack')[0]?.handback).toMatchObject({ rating: 5 });
+  });
+});
+
 describe('BRIDGE_SURVEY=main-bot and off', () => {
   it('main-bot: asks nothing and tells the main bot to run its survey after an agent close', async () => {
     const h = core({ survey: { mode: 'main-bot', timeoutMs: 60_000 } });

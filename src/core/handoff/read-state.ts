@@ -78,3 +78,25 @@ export async function agentSaw(
   });
   return { ...conversation, unreadByAgent: rest.length > 0 ? rest : undefined };
 }
+
+/**
+ * A message the bridge itself answers (a satisfaction survey's answer): no agent will see it, the bridge has, so it
+ * is marked `consumed` at once. Best effort: a mark that cannot be sent is logged, never a reason to fail the work.
+ */
+export async function bridgeRead(
+  h: Handoff,
+  conversation: Conversation,
+  message: ChatMessage,
+): Promise<void> {
+  const markConsumed = h.channel.markConsumed;
+  if (!tracksReads(h) || !markConsumed || message.id.startsWith('noid:')) return;
+  try {
+    await markConsumed.call(h.channel, conversation.customer, [message.id]);
+  } catch (err) {
+    h.logger.warn('read mark for the customer not sent', {
+      ...conversationLog(conversation),
+      code: errorCode(err),
+      error: errorMessage(err),
+    });
+  }
+}

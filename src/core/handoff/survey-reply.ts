@@ -4,6 +4,7 @@ import type { ChatMessage, Conversation, SurveyState, TicketRef } from '../model
 import type { WorkRun } from '../work/runner';
 import { conversationLog, customerDedupeKey, type Handoff } from './context';
 import { finishHandBack } from './hand-back';
+import { bridgeRead } from './read-state';
 import { readRating } from './survey-answer';
 import { ratingQuestion, surveyTexts } from './survey-question';
 
@@ -28,6 +29,8 @@ export async function surveyReply(
     return;
   }
   if (await h.isProcessed(key)) return;
+  // The bridge reads the answer itself (BRIDGE_READ_RECEIPTS=agent: no agent ever will).
+  await bridgeRead(h, conversation, message);
   const texts = surveyTexts(h, conversation);
   const answer = readRating(message, texts.labels);
   const log = conversationLog(conversation);
