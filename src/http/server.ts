@@ -58,7 +58,7 @@ export function buildHttpServer(options: HttpServerOptions): FastifyInstance {
   const app = Fastify({
     logger: false,
     bodyLimit: options.bodyLimitBytes,
-    maxParamLength: MAX_PATH_SEGMENT_LENGTH,
+    routerOptions: { maxParamLength: MAX_PATH_SEGMENT_LENGTH },
     // The `ip` of log lines: the connection's, unless HTTP_TRUST_PROXY names the proxies in front (issue 17.10).
     trustProxy: fastifyTrustProxy(options.trustProxy ?? false),
   });
