@@ -185,7 +185,8 @@ describe('satisfaction survey (BRIDGE_SURVEY=bridge)', () => {
     const h = core({ survey: { mode: 'bridge', timeoutMs: 50 } });
     const who = customer();
     await closedForSurvey(h, who);
-    await until(() => h.timeline.of('handBack').length === 1, 'the hand-back after the timeout');
+    // `redirect.sent` comes once the hand-back is complete (the state removed too).
+    await until(() => h.emitted.some((e) => e.name === 'redirect.sent'), 'the hand-back after the timeout');
     expect(h.timeline.of('handBack')[0]?.handback).toMatchObject({ closedBy: 'agent', survey: 'unanswered' });
     expect(surveyEnded(h)).toEqual([expect.objectContaining({ outcome: 'unanswered' })]);
     expect(await h.state.store.get(who.key)).toBeUndefined();
