@@ -122,6 +122,31 @@ describe('Omnize through the sandbox', () => {
     ]);
   });
 
+  it('the customer typing reaches Omnize: PUT .../typing, then .../cleared when paused (issue 20.2)', async () => {
+    const c = sandbox.customer('5511966665555@wa.gw.msging.net');
+    const chatstate = (state: string) => sandbox.lime.sendFromCustomer(sandbox.bot, c, CHAT_STATE, { state });
+    sandbox.say(c, 'Preciso de ajuda');
+    const interaction = await interactionOf(c);
+    await omnize.waitFor(() => interaction.messages.length > 0, 10_000, 'the first message');
+    await sandbox.bridge.runner.idle();
+    chatstate('composing');
+    await omnize.waitFor(() => interaction.clientTyping === 'typing', 10_000, 'the customer typing');
+    chatstate('composing'); // within 3 s of the first: not sent again
+    chatstate('paused');
+    await omnize.waitFor(() => interaction.clientTyping === 'cleared', 10_000, 'the customer stopped');
+    expect(interaction.clientTypingLog).toEqual(['typing', 'cleared']);
+    const calls = omnize.requests.filter((r) =>
+      r.path.startsWith(`/api/v1/interactions/${interaction.hash}/`),
+    );
+    expect(calls.map((r) => `${r.method} ${r.path.split('/').pop()} ${r.status}`)).toEqual([
+      'POST messages 200',
+      'PUT typing 200',
+      'PUT cleared 200',
+    ]);
+    // Nothing for the agent to read: no message.
+    expect(interaction.messages.map((m) => m.content)).toEqual(['Preciso de ajuda']);
+  });
+
   it('unavailable takes the no-agent path: the no-agent text, then the hand-back (BRIDGE_NO_AGENT_ACTION=redirect)', async () => {
     const c = sandbox.customer('5511977776666@wa.gw.msging.net');
     sandbox.say(c, 'Alguém aí?');

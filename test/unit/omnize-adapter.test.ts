@@ -188,3 +188,31 @@ describe('setup omnize', () => {
     expect(wrong.out).toMatch(/FAIL\s+ClientSDK token\s+.*401/);
   });
 });
+
+describe('the customer typing (issue 20.2): the ClientApi typing / cleared notifications', () => {
+  it('sends PUT .../typing for composing and PUT .../cleared for paused, the token only in the body', async () => {
+    const a = adapter(false);
+    const ticket = await a.openTicket(request({ history: [] }), 'open:typing');
+    const from = omnize.requests.length;
+    await a.customerTyping(ticket, 'composing');
+    await a.customerTyping(ticket, 'paused');
+    const interaction = omnize.interactions.get(ticket.id)!;
+    expect(interaction.clientTypingLog).toEqual(['typing', 'cleared']);
+    expect(interaction.clientTyping).toBe('cleared');
+    expect(omnize.requests.slice(from).map((r) => [r.method, r.path, r.body, r.status])).toEqual([
+      ['PUT', `/api/v1/interactions/${ticket.id}/typing`, { token: 'sdk-token' }, 200],
+      ['PUT', `/api/v1/interactions/${ticket.id}/cleared`, { token: 'sdk-token' }, 200],
+    ]);
+  });
+
+  it('fails (for the core to drop) on a finished or unknown interaction', async () => {
+    const a = adapter(false);
+    const ticket = await a.openTicket(request({ history: [] }), 'open:typing-finished');
+    await a.closeTicket(ticket, 'customer');
+    await expect(a.customerTyping(ticket, 'composing')).rejects.toBeInstanceOf(PermanentError);
+    await expect(
+      a.customerTyping({ vendor: 'omnize', id: 'no-such-hash' }, 'composing'),
+    ).rejects.toBeInstanceOf(PermanentError);
+    expect(omnize.interactions.get(ticket.id)!.clientTypingLog).toEqual([]);
+  });
+});

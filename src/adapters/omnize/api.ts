@@ -94,6 +94,19 @@ export class OmnizeApi {
     });
   }
 
+  /**
+   * `PUT /api/v1/interactions/{hash}/typing` (the customer is typing) or `.../cleared` (stopped): "Notify when client
+   * typing" / "Notify when client stop typing", the token only in the body.
+   */
+  async clientTyping(hash: string, typing: boolean): Promise<void> {
+    const what = typing ? 'typing' : 'cleared';
+    await this.call(`client ${what}`, accepted, {
+      method: 'PUT',
+      url: `/api/v1/interactions/${encodeURIComponent(hash)}/${what}`,
+      data: { token: this.token },
+    });
+  }
+
   /** `GET /api/v1/departments?token=` on the services host: the credentials check. */
   async departments(): Promise<Array<{ id: string; name?: string }>> {
     const res = await requestValidated(

@@ -57,6 +57,8 @@ export interface OmnizeRoutes {
     body: z.infer<typeof sendMessageBody>,
   ): Promise<'ok' | 'unknown' | 'finished'>;
   finish(hash: string): boolean;
+  /** The customer typing (`typing`) or stopped (`cleared`); false when there is no such interaction. */
+  clientTyping(hash: string, state: 'typing' | 'cleared'): 'ok' | 'unknown' | 'finished';
   departments(): Array<{ id: number; name: string }>;
   file(id: string): { name: string; mimeType: string; data: Buffer } | undefined;
 }
@@ -118,6 +120,17 @@ export function omnizeApp(routes: OmnizeRoutes): Express {
     if (!parse(tokenBody, req, res)) return;
     if (!routes.finish(req.params.hash)) return fail(res, 404, 'Interaction not found');
     res.json({ message: 'Interaction finished successfully', status: 200 });
+  });
+
+  // "Notify when client typing" / "Notify when client stop typing": the token only.
+  app.put('/api/v1/interactions/:hash/:state', (req, res, next) => {
+    const state = req.params.state;
+    if (state !== 'typing' && state !== 'cleared') return next();
+    if (!parse(tokenBody, req, res)) return;
+    const outcome = routes.clientTyping(req.params.hash, state);
+    if (outcome === 'unknown') return fail(res, 404, 'Interaction not found');
+    if (outcome === 'finished') return fail(res, 422, 'Interaction already finished');
+    res.json({ message: 'Notification sent successfully', status: 200 });
   });
 
   app.get('/api/v1/departments', (_req, res) => {

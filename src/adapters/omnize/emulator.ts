@@ -59,6 +59,10 @@ export interface OmnizeInteraction {
   history?: z.infer<typeof externalHistoryDocument>;
   historyError?: string;
   agent?: { id: number; name: string };
+  /** What the agent's screen shows of the customer: typing or not (the ClientApi's `typing` / `cleared`). */
+  clientTyping?: 'typing' | 'cleared';
+  /** Every client typing notification received, in order. */
+  clientTypingLog: Array<'typing' | 'cleared'>;
 }
 
 export class OmnizeEmulator implements VendorEmulator {
@@ -98,6 +102,7 @@ export class OmnizeEmulator implements VendorEmulator {
         startInteraction: (body) => emulator.startInteraction(body),
         customerMessage: (hash, body) => emulator.customerMessage(hash, body),
         finish: (hash) => emulator.finish(hash),
+        clientTyping: (hash, state) => emulator.clientTyping(hash, state),
         departments: () => emulator.departments,
         file: (id) => emulator.files.get(id),
       }),
@@ -277,7 +282,7 @@ export class OmnizeEmulator implements VendorEmulator {
 
   private startInteraction(request: z.infer<typeof startInteractionBody>): string {
     const hash = randomUUID();
-    const interaction: OmnizeInteraction = { hash, request, state: 'queued', messages: [] };
+    const interaction: OmnizeInteraction = { hash, request, state: 'queued', messages: [], clientTypingLog: [] };
     this.interactions.set(hash, interaction);
     if (request.external_history) this.track(this.readHistory(interaction, request.external_history));
     return hash;
@@ -316,6 +321,15 @@ export class OmnizeEmulator implements VendorEmulator {
       message.file = { name: body.content, mimeType, size: data.length, data };
     }
     interaction.messages.push(message);
+    return 'ok';
+  }
+
+  private clientTyping(hash: string, state: 'typing' | 'cleared'): 'ok' | 'unknown' | 'finished' {
+    const interaction = this.interactions.get(hash);
+    if (!interaction) return 'unknown';
+    if (interaction.state === 'finished') return 'finished';
+    interaction.clientTyping = state;
+    interaction.clientTypingLog.push(state);
     return 'ok';
   }
 

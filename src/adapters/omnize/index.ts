@@ -6,6 +6,7 @@ import {
   type AdapterModule,
   type ChatMessage,
   type ClosedBy,
+  type CustomerTypingState,
   type HelpdeskAdapter,
   type Logger,
   type MediaFile,
@@ -127,6 +128,11 @@ export class OmnizeAdapter implements HelpdeskAdapter {
 
   async closeTicket(ticket: TicketRef, _closedBy: ClosedBy): Promise<void> {
     await this.api.finish(ticket.id);
+  }
+
+  /** The customer typing (`composing`) or stopped (`paused`): Omnize's client `typing` / `cleared` notifications. */
+  async customerTyping(ticket: TicketRef, state: CustomerTypingState): Promise<void> {
+    await this.api.clientTyping(ticket.id, state === 'composing');
   }
 
   private async send(hash: string, message: ChatMessage): Promise<void> {
