@@ -135,6 +135,86 @@ describe('the Chatwoot adapter against the emulator', () => {
   });
 });
 
+describe('live signals through the public client API (issue 20.2)', () => {
+  const publicPath = (ticketId: string) =>
+    `/public/api/v1/inboxes/${emulator.inboxIdentifier}/contacts/${encodeURIComponent(maria.originator!)}/conversations/${ticketId}`;
+
+  it('the customer typing: toggle_typing on / off as the contact, without the access token', async () => {
+    const cw = adapter();
+    const ticket = await cw.openTicket(request(), 'open:s-1');
+    const from = emulator.requests.length;
+    await cw.customerTyping(ticket, 'composing');
+    await cw.customerTyping(ticket, 'paused');
+    await cw.customerTyping(ticket, 'composing');
+    const conversation = emulator.conversations.get(Number(ticket.id))!;
+    expect(conversation.contactTypingLog).toEqual(['on', 'off', 'on']);
+    expect(conversation.contactTyping).toBe(true);
+    const calls = emulator.requests.slice(from);
+    // The inbox identifier is read once; the contact's source_id is known from the open.
+    expect(calls.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      'GET /api/v1/accounts/3/inboxes/7/ 200',
+      `POST ${publicPath(ticket.id)}/toggle_typing 200`,
+      `POST ${publicPath(ticket.id)}/toggle_typing 200`,
+      `POST ${publicPath(ticket.id)}/toggle_typing 200`,
+    ]);
+    expect(calls.slice(1).map((r) => r.body)).toEqual([
+      { typing_status: 'on' },
+      { typing_status: 'off' },
+      { typing_status: 'on' },
+    ]);
+    expect(calls.slice(1).every((r) => r.headers.api_access_token === undefined)).toBe(true);
+  });
+
+  it('the customer saw the agent’s message: update_last_seen, and the dashboard shows it read', async () => {
+    const cw = adapter();
+    const ticket = await cw.openTicket(request(), 'open:s-1');
+    // No bridge listens here: the agent's message is stored, its webhook has nowhere to go (not the point).
+    await emulator.agentReply(ticket.id, 'Oi! Já vejo isso.').catch(() => undefined);
+    const statuses = async () =>
+      (
+        (await api('GET', `/conversations/${ticket.id}/messages`)).data as {
+          payload: Array<{ message_type: number; status: string }>;
+        }
+      ).payload
+        .filter((m) => m.message_type === 1)
+        .map((m) => m.status);
+    expect(await statuses()).toEqual(['sent']);
+    await cw.markReadByCustomer(ticket, { messageId: 'x', at: new Date().toISOString() });
+    expect(emulator.conversations.get(Number(ticket.id))!.contactLastSeenAt).toBeGreaterThan(0);
+    expect(await statuses()).toEqual(['read']);
+    expect(emulator.requests.at(-2)).toMatchObject({
+      method: 'POST',
+      path: `${publicPath(ticket.id)}/update_last_seen`,
+      status: 200,
+    });
+  });
+
+  it('another process (nothing remembered) finds the contact’s source_id through GET contacts/{id}', async () => {
+    const ticket = await adapter().openTicket(request(), 'open:s-1');
+    const other = adapter();
+    const from = emulator.requests.length;
+    await other.customerTyping(ticket, 'composing');
+    await other.customerTyping(ticket, 'paused');
+    expect(emulator.requests.slice(from).map((r) => `${r.method} ${r.path}`)).toEqual(
+      expect.arrayContaining([
+        `GET /api/v1/accounts/3/contacts/${ticket.requesterId}`,
+        'GET /api/v1/accounts/3/inboxes/7/',
+      ]),
+    );
+    expect(emulator.requests.slice(from)).toHaveLength(4);
+    expect(emulator.conversations.get(Number(ticket.id))!.contactTypingLog).toEqual(['on', 'off']);
+  });
+
+  it('fails (for the core to drop) on a conversation that is not the contact’s', async () => {
+    const cw = adapter();
+    const ticket = await cw.openTicket(request(), 'open:s-1');
+    await expect(cw.customerTyping({ ...ticket, id: '999' }, 'composing')).rejects.toMatchObject({
+      code: expect.stringMatching(/./),
+    });
+    expect(emulator.conversations.get(Number(ticket.id))!.contactTypingLog).toEqual([]);
+  });
+});
+
 describe('setup chatwoot', () => {
   it('prints the webhook URL to enter, checks the token and the inbox, and fails on a wrong token', async () => {
     const config = chatwootConfigSchema.parse(emulator.bridgeEnv());

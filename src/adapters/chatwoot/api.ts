@@ -33,7 +33,13 @@ const inboxSchema = z.looseObject({
   name: z.string().nullish(),
   channel_type: z.string().nullish(),
   webhook_url: z.string().nullish(),
+  /** An API inbox's `channel.identifier` (`api/v1/models/_inbox.json.jbuilder`): the public client API's key. */
+  inbox_identifier: z.string().nullish(),
 });
+/** `GET /contacts/{id}` answers `{ payload: contact }` (contacts_controller#show). */
+const shownContact = z.looseObject({ payload: contactSchema });
+/** The public client API's `head :ok` (an empty body). */
+const emptyOk = z.unknown();
 const teamSchema = z.looseObject({ id, name: z.string().nullish() });
 const agentSchema = z.looseObject({ id, name: z.string().nullish(), available_name: z.string().nullish() });
 
@@ -62,6 +68,8 @@ export interface NewConversation {
  */
 export class ChatwootApi {
   readonly http: AxiosInstance;
+  /** The public client API (`/public/api/v1/inboxes/...`): authenticated by the inbox identifier alone, no token. */
+  private readonly publicHttp: AxiosInstance;
   readonly baseUrl: string;
   private readonly account: string;
   readonly inboxId: string;
@@ -79,6 +87,57 @@ export class ChatwootApi {
         Accept: 'application/json',
       },
     });
+    this.publicHttp = vendorApiClient({
+      baseURL: this.baseUrl,
+      timeout: config.CHATWOOT_TIMEOUT_MS,
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    });
+  }
+
+  /** GET /contacts/{id}: the contact's `identifier` (the bridge's contact_inbox `source_id`). */
+  async contactIdentifier(contactId: string): Promise<string | undefined> {
+    const shown = await this.call('show contact', shownContact, {
+      method: 'GET',
+      url: `${this.account}/contacts/${encodeURIComponent(contactId)}`,
+    });
+    return shown.payload.identifier ?? undefined;
+  }
+
+  /**
+   * The public client API on the contact's behalf (`public/api/v1/inboxes/conversations_controller.rb`):
+   * `toggle_typing` `{typing_status: "on"|"off"}` dispatches `conversation.typing_on/off` with the contact as the
+   * user (the dashboard shows the contact typing); `update_last_seen` sets `contact_last_seen_at` to now and
+   * `Conversations::UpdateMessageStatusJob` marks the agents' messages up to it `read`. The route finds the inbox by
+   * its identifier (`Channel::Api.find_by!(identifier:)`), the contact_inbox by `source_id`, the conversation by
+   * display id among that contact_inbox's: 404 when any is not found.
+   */
+  async contactSignal(
+    where: { inboxIdentifier: string; sourceId: string; conversationId: string },
+    signal: { typing: boolean } | 'last-seen',
+  ): Promise<void> {
+    const path = [
+      '/public/api/v1/inboxes',
+      encodeURIComponent(where.inboxIdentifier),
+      'contacts',
+      encodeURIComponent(where.sourceId),
+      'conversations',
+      encodeURIComponent(where.conversationId),
+    ].join('/');
+    const call = signal === 'last-seen' ? 'update last seen' : 'toggle typing';
+    await requestValidated(
+      this.publicHttp,
+      'chatwoot',
+      call,
+      emptyOk,
+      signal === 'last-seen'
+        ? { method: 'POST', url: `${path}/update_last_seen` }
+        : {
+            method: 'POST',
+            url: `${path}/toggle_typing`,
+            data: { typing_status: signal.typing ? 'on' : 'off' },
+          },
+      (err) => toBridgeError(err, 'chatwoot', call),
+    );
   }
 
   /** GET /contacts/search?q=: the contact whose identifier is exactly `identifier`. */

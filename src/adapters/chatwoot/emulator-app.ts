@@ -34,6 +34,30 @@ export function buildChatwootApp(emulator: ChatwootEmulator): express.Express {
     if (!file) return void res.status(404).end();
     res.status(200).type(file.mimeType).send(file.data);
   });
+  // The public client API (`/public/api/v1/inboxes/...`, routes.rb's `namespace :public`): no token, the inbox
+  // identifier is the key; `find_by!` answers 404 for an unknown inbox, contact or conversation.
+  const P = '/public/api/v1/inboxes/:inbox/contacts/:contact/conversations/:id';
+  const publicConversation = (req: Request, res: Response) => {
+    const params = req.params as Record<string, string>;
+    const found = emulator.publicConversation(params.inbox!, params.contact!, params.id!);
+    if (!found) res.status(404).json({ error: 'Resource could not be found' });
+    return found;
+  };
+  app.post(`${P}/toggle_typing`, (req, res) => {
+    const conversation = publicConversation(req, res);
+    if (!conversation) return;
+    emulator.contactToggleTyping(
+      conversation,
+      (req.body as { typing_status?: string } | undefined)?.typing_status,
+    );
+    res.status(200).end();
+  });
+  app.post(`${P}/update_last_seen`, (req, res) => {
+    const conversation = publicConversation(req, res);
+    if (!conversation) return;
+    emulator.contactUpdateLastSeen(conversation);
+    res.status(200).end();
+  });
   app.use((req, res, next) => {
     if (req.header('api_access_token') !== emulator.accessToken) {
       return void res.status(401).json({ errors: ['You need to sign in or sign up before continuing.'] });
@@ -103,6 +127,7 @@ export function buildChatwootApp(emulator: ChatwootEmulator): express.Express {
       name: emulator.inbox.name,
       channel_type: 'Channel::Api',
       webhook_url: emulator.webhookTarget ?? '',
+      inbox_identifier: emulator.inboxIdentifier,
     });
   });
 
@@ -132,6 +157,13 @@ export function buildChatwootApp(emulator: ChatwootEmulator): express.Express {
   app.get(`${A}/contacts/:id/conversations`, (req, res) => {
     const list = [...emulator.conversations.values()].filter((c) => c.contact.id === Number(req.params.id));
     res.json({ payload: list.map((c) => conversationWebhookData(c, emulator.account)) });
+  });
+
+  // contacts_controller#show (after `contacts/search`, which the `:id` pattern would take).
+  app.get(`${A}/contacts/:id`, (req, res) => {
+    const contact = emulator.contacts.get(Number(req.params.id));
+    if (!contact) return void res.status(404).json({ error: 'Resource could not be found' });
+    res.json({ payload: contactJson(contact) });
   });
 
   app.post(`${A}/conversations`, (req, res) => {

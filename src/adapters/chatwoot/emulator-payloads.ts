@@ -60,6 +60,12 @@ export interface EmulatedConversation {
   created_at: number;
   updated_at: number;
   messages: EmulatedMessage[];
+  /** `contact_last_seen_at` (Unix seconds), set by the public API's `update_last_seen`. */
+  contactLastSeenAt?: number;
+  /** The contact typing, as the dashboard shows it (the public API's `toggle_typing`). */
+  contactTyping?: boolean;
+  /** Every `toggle_typing` received for the conversation, in order. */
+  contactTypingLog: Array<'on' | 'off'>;
 }
 
 export interface Account {
@@ -142,6 +148,20 @@ export function attachmentPushData(a: EmulatedAttachment, message: EmulatedMessa
   };
 }
 
+/**
+ * `Conversations::UpdateMessageStatusJob`: after the contact's `update_last_seen`, the agents' messages created up
+ * to `contact_last_seen_at` are `read`.
+ */
+export function readByContact(message: EmulatedMessage, conversation: EmulatedConversation): boolean {
+  const seen = conversation.contactLastSeenAt;
+  return (
+    seen !== undefined &&
+    message.message_type === 'outgoing' &&
+    !message.private &&
+    Math.floor(message.created_at.getTime() / 1000) <= seen
+  );
+}
+
 /** Message#push_event_data (the API's message JSON and a conversation's `messages`): enum values, Unix times. */
 export function messagePushData(
   message: EmulatedMessage,
@@ -158,7 +178,7 @@ export function messagePushData(
     created_at: Math.floor(message.created_at.getTime() / 1000),
     updated_at: message.created_at.toISOString(),
     private: message.private,
-    status: 'sent',
+    status: readByContact(message, conversation) ? 'read' : 'sent',
     source_id: null,
     content_type: 'text',
     content_attributes: {},
@@ -217,7 +237,7 @@ export function conversationWebhookData(
     priority: null,
     waiting_since: 0,
     agent_last_seen_at: 0,
-    contact_last_seen_at: 0,
+    contact_last_seen_at: conversation.contactLastSeenAt ?? 0,
     last_activity_at: conversation.created_at,
     timestamp: conversation.created_at,
     created_at: conversation.created_at,

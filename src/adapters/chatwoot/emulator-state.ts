@@ -17,6 +17,7 @@ import {
 import {
   type Account,
   changedAttributes,
+  contactPushData,
   conversationWebhookData,
   type EmulatedAttachment,
   type EmulatedContact,
@@ -40,6 +41,8 @@ export interface ChatwootEmulatorOptions {
 export abstract class ChatwootState {
   readonly account: Account = { id: 3, name: 'Acme Atendimento' };
   readonly inbox: Inbox = { id: 7, name: 'BLiP (API)' };
+  /** The API inbox's `channel.identifier`: the public client API's key (`inbox_identifier` in the inbox JSON). */
+  readonly inboxIdentifier = 'Xk3vG9qT2mPz8RbW1cYdN5hL';
   readonly bridgeUser: EmulatedUser = { id: 1, name: 'BLiP Bridge', email: 'bridge@acme.com.br' };
   readonly agent: EmulatedUser = { id: 2, name: 'Ana Souza', email: 'ana.souza@acme.com.br' };
   readonly users: EmulatedUser[] = [this.bridgeUser, this.agent];
@@ -134,6 +137,7 @@ export abstract class ChatwootState {
       created_at: now,
       updated_at: Date.now() / 1000,
       messages: [],
+      contactTypingLog: [],
     };
     this.conversations.set(conversation.id, conversation);
     this.fireLater(
@@ -264,6 +268,46 @@ export abstract class ChatwootState {
       JSON.stringify({ ...data, event: 'conversation_status_changed', changed_attributes: changes }),
     );
     this.fireLater(JSON.stringify({ ...data, event: 'conversation_updated', changed_attributes: changes }));
+  }
+
+  /**
+   * The public client API's conversation of a contact (`Public::Api::V1::InboxesController` and
+   * `inboxes/conversations_controller#set_conversation`): the API inbox by identifier, the contact_inbox by
+   * `source_id`, the conversation by display id among that contact_inbox's.
+   */
+  publicConversation(
+    inboxIdentifier: string,
+    sourceId: string,
+    displayId: string,
+  ): EmulatedConversation | undefined {
+    if (inboxIdentifier !== this.inboxIdentifier) return undefined;
+    const conversation = this.conversations.get(Number(displayId));
+    return conversation?.sourceId === sourceId && conversation.inboxId === this.inbox.id
+      ? conversation
+      : undefined;
+  }
+
+  /**
+   * `toggle_typing`: the contact typing (`on`) or not (`off`); the dispatcher's `conversation.typing_on/off` goes to
+   * the inbox's webhook with the contact as the user (WebhookListener#handle_typing_status), as for an agent's.
+   */
+  contactToggleTyping(conversation: EmulatedConversation, status: string | undefined): void {
+    if (status !== 'on' && status !== 'off') return; // the controller's `case` ignores anything else
+    conversation.contactTyping = status === 'on';
+    conversation.contactTypingLog.push(status);
+    this.fireLater(
+      JSON.stringify({
+        event: status === 'on' ? 'conversation_typing_on' : 'conversation_typing_off',
+        user: contactPushData(conversation.contact),
+        conversation: conversationWebhookData(conversation, this.account),
+        is_private: false,
+      }),
+    );
+  }
+
+  /** `update_last_seen`: `contact_last_seen_at` = now (no webhook: not one of `list_of_keys`). */
+  contactUpdateLastSeen(conversation: EmulatedConversation): void {
+    conversation.contactLastSeenAt = unixNow();
   }
 
   protected fireMessage(

@@ -223,6 +223,7 @@ export class ChatwootEmulator extends ChatwootState implements VendorEmulator {
       created_at: unixNow(),
       updated_at: Date.now() / 1000,
       messages: [],
+      contactTypingLog: [],
     };
     const message = this.addMessage(ghost, {
       content: text,

@@ -6,6 +6,7 @@ import {
   type AgentMessageEvent,
   type ChatMessage,
   type ClosedBy,
+  type CustomerTypingState,
   type HelpdeskAdapter,
   type Logger,
   type MediaFile,
@@ -25,6 +26,8 @@ import { agentMessage, type ChatwootMessage, ChatwootWebhook, messageType } from
  * allowance would let an older identical text pass for this message's earlier try.
  */
 const CLOCK_SKEW_SECONDS = 2;
+/** Conversations whose contact `source_id` is remembered for the live signals (the oldest forgotten first). */
+const SOURCE_IDS_KEPT = 5_000;
 
 /**
  * Chatwoot: one conversation per handoff in an API-channel inbox, for the contact whose `identifier` (and
@@ -41,6 +44,10 @@ export class ChatwootAdapter implements HelpdeskAdapter {
   private readonly api: ChatwootApi;
   private readonly fields: FieldMapping[];
   private readonly teams: Record<string, string>;
+  /** The API inbox's identifier (the public client API's key), read once from `GET inboxes/{id}`. */
+  private inboxIdentifier?: Promise<string>;
+  /** Conversation (display id) → its contact_inbox's `source_id` (the contact's identifier). */
+  private readonly sourceIds = new Map<string, string>();
 
   constructor(
     config: ChatwootConfig,
@@ -78,6 +85,7 @@ export class ChatwootAdapter implements HelpdeskAdapter {
           ticket: found.id,
           code: 'CHATWOOT_OPEN_ALREADY_APPLIED',
         });
+        this.rememberSource(found.id, identifier);
         return { vendor: this.name, id: found.id, requesterId: contactId };
       }
     } else {
@@ -98,6 +106,7 @@ export class ChatwootAdapter implements HelpdeskAdapter {
       content: messageBody(req.first),
       ...(team.id ? { teamId: team.id } : {}),
     });
+    this.rememberSource(id, identifier);
     return { vendor: this.name, id, requesterId: contactId };
   }
 
@@ -202,6 +211,79 @@ export class ChatwootAdapter implements HelpdeskAdapter {
     if (what === 'team') return (await this.api.team(id))?.name ?? undefined;
     const agent = (await this.api.agents()).find((a) => a.id === id);
     return agent?.available_name ?? agent?.name ?? undefined;
+  }
+
+  /**
+   * The customer typing (`composing`) or stopped (`paused`), shown to the agent as the contact typing: the public
+   * client API's `toggle_typing` (the application API's `toggle_typing_status` would show the bridge's own user
+   * typing). README.md, "Live signals".
+   */
+  async customerTyping(ticket: TicketRef, state: CustomerTypingState): Promise<void> {
+    await this.api.contactSignal(await this.publicRef(ticket), { typing: state === 'composing' });
+  }
+
+  /**
+   * The customer's app showed an agent's message: the contact's "last seen" (`update_last_seen`), which marks the
+   * agents' messages up to now `read` in the dashboard. Chatwoot takes no message id or time, only "now": an agent
+   * message sent in the instant between the customer's `consumed` and this call shows as read too.
+   */
+  async markReadByCustomer(ticket: TicketRef, _upTo: { messageId: string; at: string }): Promise<void> {
+    await this.api.contactSignal(await this.publicRef(ticket), 'last-seen');
+  }
+
+  /** The public client API's address of the conversation: the inbox identifier and the contact's `source_id`. */
+  private async publicRef(
+    ticket: TicketRef,
+  ): Promise<{ inboxIdentifier: string; sourceId: string; conversationId: string }> {
+    const [inboxIdentifier, sourceId] = await Promise.all([
+      this.apiInboxIdentifier(),
+      this.sourceIdOf(ticket),
+    ]);
+    return { inboxIdentifier, sourceId, conversationId: ticket.id };
+  }
+
+  private apiInboxIdentifier(): Promise<string> {
+    if (!this.inboxIdentifier) {
+      const read = this.api.inbox().then((inbox) => {
+        if (!inbox.inbox_identifier) {
+          throw new PermanentError(
+            `chatwoot inbox ${this.api.inboxId} has no inbox_identifier: not an API inbox`,
+            'CHATWOOT_NO_INBOX_IDENTIFIER',
+          );
+        }
+        return inbox.inbox_identifier;
+      });
+      // A failure is not kept: the next signal asks again.
+      read.catch(() => {
+        if (this.inboxIdentifier === read) this.inboxIdentifier = undefined;
+      });
+      this.inboxIdentifier = read;
+    }
+    return this.inboxIdentifier;
+  }
+
+  /** Known from the open (this process), else the contact's identifier (`GET contacts/{requesterId}`). */
+  private async sourceIdOf(ticket: TicketRef): Promise<string> {
+    const known = this.sourceIds.get(ticket.id);
+    if (known) return known;
+    const identifier = ticket.requesterId ? await this.api.contactIdentifier(ticket.requesterId) : undefined;
+    if (!identifier) {
+      throw new PermanentError(
+        `chatwoot conversation ${ticket.id}: no contact identifier to address it by`,
+        'CHATWOOT_NO_SOURCE_ID',
+      );
+    }
+    this.rememberSource(ticket.id, identifier);
+    return identifier;
+  }
+
+  private rememberSource(conversationId: string, sourceId: string): void {
+    this.sourceIds.delete(conversationId);
+    this.sourceIds.set(conversationId, sourceId);
+    if (this.sourceIds.size > SOURCE_IDS_KEPT) {
+      const oldest = this.sourceIds.keys().next().value;
+      if (oldest !== undefined) this.sourceIds.delete(oldest);
+    }
   }
 
   async recentAgentMessages(ticket: TicketRef): Promise<AgentMessageEvent[]> {
