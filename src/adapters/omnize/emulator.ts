@@ -282,7 +282,13 @@ export class OmnizeEmulator implements VendorEmulator {
 
   private startInteraction(request: z.infer<typeof startInteractionBody>): string {
     const hash = randomUUID();
-    const interaction: OmnizeInteraction = { hash, request, state: 'queued', messages: [], clientTypingLog: [] };
+    const interaction: OmnizeInteraction = {
+      hash,
+      request,
+      state: 'queued',
+      messages: [],
+      clientTypingLog: [],
+    };
     this.interactions.set(hash, interaction);
     if (request.external_history) this.track(this.readHistory(interaction, request.external_history));
     return hash;
