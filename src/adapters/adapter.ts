@@ -206,7 +206,7 @@ export interface HelpdeskAdapter {
   nameOf?(what: 'agent' | 'team', id: string): Promise<string | undefined>;
   /**
    * Present when the vendor's API lets a customer's typing show to the agent (issue 20.2; none of Zendesk, Intercom
-   * and ServiceNow has such an API; Chatwoot's public API has `toggle_typing`). Called when the customer starts
+   * and ServiceNow has such an API; Omnize (`typing` / `cleared`) and Chatwoot (`toggle_typing`) implement it). Called when the customer starts
    * (`composing`) or stops (`paused`) typing on an open ticket, at most about once per few seconds per customer;
    * never queued behind messages and never retried: a call that would wait for the rate limit is dropped, a failure
    * is logged at debug level. A late typing signal is worthless.
@@ -214,8 +214,8 @@ export interface HelpdeskAdapter {
   customerTyping?(ticket: TicketRef, state: CustomerTypingState): Promise<void>;
   /**
    * Present when the vendor's API has a "seen by the customer" marker for agents' messages (issue 20.2; none of
-   * Zendesk, Intercom (its conversation `read` flag is the teammates' inbox state, not the customer's) and
-   * ServiceNow has one). Called when the customer's app reports (`consumed`) that it showed the agent's message
+   * Zendesk, Intercom (its conversation `read` flag is the teammates' inbox state, not the customer's), ServiceNow
+   * and Omnize has one; Chatwoot implements it with the contact's `update_last_seen`). Called when the customer's app reports (`consumed`) that it showed the agent's message
    * `upTo.messageId` (the id of the `agent.message` event's message) and so everything before it. Best effort as
    * `customerTyping`: dropped rather than delayed, never retried.
    */

@@ -236,8 +236,8 @@ export interface AgentTypingEvent extends EventBase {
 export type ChatState = 'composing' | 'paused';
 
 /**
- * An agent saw the customer's messages (a vendor that reports reads: none of Zendesk, Intercom, ServiceNow does
- * through its webhooks; a live-chat vendor may). The customer's messages the bridge delivered to the helpdesk up to
+ * An agent saw the customer's messages (a vendor that reports reads: none of Zendesk, Intercom, ServiceNow, Omnize
+ * and Chatwoot does through its webhooks; a live-chat vendor may). The customer's messages the bridge delivered to the helpdesk up to
  * `upTo` (ISO-8601; every one delivered so far when absent) are then marked `consumed` for the customer
  * (`BRIDGE_READ_RECEIPTS=agent`). Nothing else happens: no text, no state.
  */
