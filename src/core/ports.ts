@@ -16,6 +16,12 @@ export interface ConversationStore {
   get(customerKey: string): Promise<Conversation | undefined>;
   /** Saves the conversation and, once it has a ticket, the ticket -> customer index. */
   save(conversation: Conversation): Promise<void>;
+  /**
+   * A change to an open conversation (read marks, the first reply's time, the agent, a batch being sent): the
+   * conversation's own record only, since the save that opened it indexed its ticket already (two Redis commands
+   * fewer per write than `save`: `npm run bench`). Anything else (opening, a new ticket, the survey) is a `save`.
+   */
+  update(conversation: Conversation): Promise<void>;
   /** Removes the conversation and its ticket index. */
   remove(conversation: Conversation): Promise<void>;
   customerKeyForTicket(vendor: string, ticketId: string): Promise<string | undefined>;

@@ -55,6 +55,11 @@ export class KeyvConversationStore implements ConversationStore {
     }
   }
 
+  async update(conversation: Conversation): Promise<void> {
+    if (conversation.status !== 'open' || !conversation.ticket) return this.save(conversation);
+    await this.write(`conv:${conversation.customer.key}`, stripUndefined(conversation));
+  }
+
   async remove(conversation: Conversation): Promise<void> {
     if (conversation.ticket) await this.delete(ticketKey(conversation.ticket.vendor, conversation.ticket.id));
     await this.delete(`session:${conversation.sessionId}`);

@@ -38,7 +38,7 @@ export async function appendMessages(
       ...(messages.length > 1 ? { pendingBatch: messages.map((m) => m.id) } : {}),
       ...(uploaded ? { prepared: prepared.filter((m, i) => m !== messages[i]) } : {}),
     };
-    await h.store.save(saved);
+    await h.store.update(saved);
   }
   await h.step('appendCustomerMessage', log, () =>
     vendor.appendCustomerMessage(ticket, comment, `msg:${conversation.sessionId}:${comment.id}`, {
@@ -47,7 +47,7 @@ export async function appendMessages(
   );
   // BRIDGE_READ_RECEIPTS=agent: the helpdesk has them now; `consumed` once an agent has seen them.
   const unread = deliveredToHelpdesk(h, saved, messages);
-  if (unread.unreadByAgent) await h.store.save({ ...saved, ...unread });
+  if (unread.unreadByAgent) await h.store.update({ ...saved, ...unread });
   // `pendingBatch` stays after the append: it only matters while its first message is at the head of the lane
   // (a retry), and until the messages are marked processed a retry must send the same batch under the same key.
   if (messages.length > 1) {

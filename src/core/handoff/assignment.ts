@@ -37,7 +37,7 @@ export async function assigned(
       `assigned:${agent.id}`,
     );
   }
-  await h.store.save(updated);
+  await h.store.update(updated);
   await lifecycle?.pickedUp(conversation);
   h.events.emit('ticket.assigned', {
     ...conversationEventBase(conversation),
@@ -75,7 +75,7 @@ export async function transferred(
       `transferred:${event.eventId}`,
     );
   }
-  await h.store.save({ ...conversation, team: name ?? event.team.id, teamId: event.team.id, transfers });
+  await h.store.update({ ...conversation, team: name ?? event.team.id, teamId: event.team.id, transfers });
   h.events.emit('ticket.transferred', {
     ...conversationEventBase(conversation),
     ticket: event.ticket,

@@ -111,7 +111,7 @@ async function handle(
       return 'typing';
     case 'agent.read': {
       const read = await agentSaw(h, conversation, event.upTo);
-      if (read) await h.store.save(read);
+      if (read) await h.store.update(read);
       return 'read';
     }
   }
@@ -160,7 +160,7 @@ async function agentMessage(
   const sent = sentToCustomer(h, conversation, event, agentMessageId(event));
   const agent = event.agent && event.agent.id !== conversation.agent?.id ? event.agent : undefined;
   if (agent || !conversation.firstAgentReplyAt || read || sent.sentToCustomer) {
-    await h.store.save({
+    await h.store.update({
       ...(read ?? conversation),
       ...sent,
       ...(agent ? { agent } : {}),
